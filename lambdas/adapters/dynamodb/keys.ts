@@ -1,0 +1,71 @@
+/**
+ * Every key of the single table is built here and nowhere else. Each key starts with its entity's
+ * prefix, and each item carries an `entity` attribute, so a stream consumer or a scan can tell items apart.
+ *
+ * Layout (PK / SK):
+ * - Article            ARTICLE#<id>              / ARTICLE           GSI1: ARTICLES / <createdAt>#<id>
+ *                                                                     GSI2 (scheduled only): SCHEDULED / <publishAt>#<id>
+ * - Feed entry         FEED#<feedKey>            / E#<publishedAt>#<articleId>
+ *   (one per feed an article belongs to while published; its stream events drive feed rebuilds)
+ * - Idempotency record IDEMP#<scope>#<key>       / IDEMP             TTL
+ * - API key            APIKEY#<sha256>           / APIKEY
+ * - Subscriber         SUB#<id>                  / SUB               GSI1: SUBS#<status> / <createdAt>#<id>
+ *                                                                     GSI2 (confirmed, not paused): AUD#<frequency> / <id>
+ * - Email claim        EMAIL#<sha256(email)>     / EMAIL             (uniqueness of an address)
+ * - Suppression        SUPPRESS#<sha256(email)>  / SUPPRESS
+ * - Send               SEND#<id>                 / SEND              GSI1: SENDS / <createdAt>#<id>
+ * - Delivery           SEND#<id>                 / D#<subscriberId>
+ * - Rate window        RATE#<scope>#<key>        / W#<windowStart>   TTL
+ * - Seen message       SEEN#<source>#<id>        / SEEN              TTL (replay protection)
+ */
+
+export type Key = { PK: string; SK: string };
+
+export type FeedKey = 'site' | `tag:${string}` | `author:${string}`;
+
+export const keys = {
+  article: (id: string): Key => ({ PK: `ARTICLE#${id}`, SK: 'ARTICLE' }),
+  articleListGsi1: (createdAt: string, id: string) => ({ GSI1PK: 'ARTICLES', GSI1SK: `${createdAt}#${id}` }),
+  scheduledGsi2: (publishAt: string, id: string) => ({ GSI2PK: 'SCHEDULED', GSI2SK: `${publishAt}#${id}` }),
+
+  feedPartition: (feed: FeedKey): string => `FEED#${feed}`,
+  feedEntry: (feed: FeedKey, publishedAt: string, articleId: string): Key => ({
+    PK: `FEED#${feed}`,
+    SK: `E#${publishedAt}#${articleId}`,
+  }),
+  /** Sort-key bounds of one calendar month (UTC) in a feed partition: `YYYY-MM`. */
+  feedMonthPrefix: (month: string): string => `E#${month}`,
+
+  idempotency: (scope: string, key: string): Key => ({ PK: `IDEMP#${scope}#${key}`, SK: 'IDEMP' }),
+  apiKey: (hash: string): Key => ({ PK: `APIKEY#${hash}`, SK: 'APIKEY' }),
+
+  subscriber: (id: string): Key => ({ PK: `SUB#${id}`, SK: 'SUB' }),
+  subscriberStatusGsi1: (status: string, createdAt: string, id: string) => ({
+    GSI1PK: `SUBS#${status}`,
+    GSI1SK: `${createdAt}#${id}`,
+  }),
+  audienceGsi2: (frequency: string, id: string) => ({ GSI2PK: `AUD#${frequency}`, GSI2SK: id }),
+  emailClaim: (emailHash: string): Key => ({ PK: `EMAIL#${emailHash}`, SK: 'EMAIL' }),
+  suppression: (emailHash: string): Key => ({ PK: `SUPPRESS#${emailHash}`, SK: 'SUPPRESS' }),
+
+  send: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'SEND' }),
+  sendListGsi1: (createdAt: string, id: string) => ({ GSI1PK: 'SENDS', GSI1SK: `${createdAt}#${id}` }),
+  delivery: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `D#${subscriberId}` }),
+
+  rateWindow: (scope: string, key: string, windowStart: number): Key => ({
+    PK: `RATE#${scope}#${key}`,
+    SK: `W#${windowStart}`,
+  }),
+  seen: (source: string, id: string): Key => ({ PK: `SEEN#${source}#${id}`, SK: 'SEEN' }),
+};
+
+/** Parses a feed entry's keys back into its feed, month (`YYYY-MM`) and article id. */
+export function parseFeedEntryKey(key: Key): { feed: FeedKey; month: string; publishedAt: string; articleId: string } | undefined {
+  if (!key.PK.startsWith('FEED#') || !key.SK.startsWith('E#')) return undefined;
+  const feed = key.PK.slice('FEED#'.length) as FeedKey;
+  const rest = key.SK.slice(2);
+  const hash = rest.lastIndexOf('#');
+  if (hash < 0) return undefined;
+  const publishedAt = rest.slice(0, hash);
+  return { feed, month: publishedAt.slice(0, 7), publishedAt, articleId: rest.slice(hash + 1) };
+}
