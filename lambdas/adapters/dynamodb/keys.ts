@@ -7,6 +7,7 @@
  *                                                                     GSI2 (scheduled only): SCHEDULED / <publishAt>#<id>
  * - Feed entry         FEED#<feedKey>            / E#<publishedAt>#<articleId>
  *   (one per feed an article belongs to while published; its stream events drive feed rebuilds)
+ * - Slug claim         SLUG#<slug>               / SLUG              (an article URL is never reused)
  * - Idempotency record IDEMP#<scope>#<key>       / IDEMP             TTL
  * - API key            APIKEY#<sha256>           / APIKEY
  * - Subscriber         SUB#<id>                  / SUB               GSI1: SUBS#<status> / <createdAt>#<id>
@@ -21,7 +22,8 @@
 
 export type Key = { PK: string; SK: string };
 
-export type FeedKey = 'site' | `tag:${string}` | `author:${string}`;
+import type { FeedKey } from '../../core/feeds/feeds.ts';
+export type { FeedKey };
 
 export const keys = {
   article: (id: string): Key => ({ PK: `ARTICLE#${id}`, SK: 'ARTICLE' }),
@@ -56,6 +58,7 @@ export const keys = {
     PK: `RATE#${scope}#${key}`,
     SK: `W#${windowStart}`,
   }),
+  slug: (slug: string): Key => ({ PK: `SLUG#${slug}`, SK: 'SLUG' }),
   seen: (source: string, id: string): Key => ({ PK: `SEEN#${source}#${id}`, SK: 'SEEN' }),
 };
 

@@ -1,0 +1,261 @@
+import {
+  BatchGetCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { Article, ArticleStatus } from '../../core/articles/schema.ts';
+import { SlugTaken, StaleArticle, type ArticlePage, type ArticleRepository } from '../../core/articles/ports.ts';
+import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } from '../../core/idempotency.ts';
+import { feedsOf, type FeedKey } from '../../core/feeds/feeds.ts';
+import type { FeedEntryRef, FeedIndex } from '../../core/feeds/rebuild.ts';
+import { keys, type Key } from './keys.ts';
+import { decodeCursor, encodeCursor, failedConditions } from './errors.ts';
+
+type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
+
+const ARTICLE_FIELDS = [
+  'id', 'slug', 'title', 'bodyFormat', 'body', 'contentHtml', 'summary', 'summaryDerived', 'authors', 'tags', 'url',
+  'urlDerived', 'status', 'publishAt', 'publishedAt', 'createdAt', 'updatedAt', 'version',
+] as const;
+
+function toItem(a: Article): Record<string, unknown> {
+  return {
+    ...keys.article(a.id),
+    entity: 'article',
+    ...a,
+    ...keys.articleListGsi1(a.createdAt, a.id),
+    ...(a.status === 'scheduled' && a.publishAt ? keys.scheduledGsi2(a.publishAt, a.id) : {}),
+  };
+}
+
+function fromItem(item: Record<string, unknown>): Article {
+  const a: Record<string, unknown> = {};
+  for (const f of ARTICLE_FIELDS) if (item[f] !== undefined) a[f] = item[f];
+  return a as unknown as Article;
+}
+
+function entryKeys(a: Article): Map<string, Key & { feed: FeedKey }> {
+  const m = new Map<string, Key & { feed: FeedKey }>();
+  if (!a.publishedAt) return m;
+  for (const feed of feedsOf(a)) {
+    const k = keys.feedEntry(feed, a.publishedAt, a.id);
+    m.set(`${k.PK}|${k.SK}`, { ...k, feed });
+  }
+  return m;
+}
+
+/** Articles and their feed entries in the single table. */
+export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async get(id: string): Promise<Article | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.article(id), ConsistentRead: true }));
+    return Item ? fromItem(Item) : undefined;
+  }
+
+  async create(article: Article, idempotency?: IdempotencyClaim): Promise<void> {
+    const items: TransactItem[] = [
+      { Put: { TableName: this.table, Item: toItem(article), ConditionExpression: 'attribute_not_exists(PK)' } },
+      {
+        Put: {
+          TableName: this.table,
+          Item: { ...keys.slug(article.slug), entity: 'slug', articleId: article.id },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+    ];
+    const idemIndex = idempotency ? items.length : -1;
+    if (idempotency) {
+      items.push({
+        Put: {
+          TableName: this.table,
+          Item: {
+            ...keys.idempotency(idempotency.scope, idempotency.key),
+            entity: 'idempotency',
+            requestHash: idempotency.requestHash,
+            status: idempotency.status,
+            response: JSON.stringify(idempotency.response),
+            expiresAt: idempotency.expiresAt,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      });
+    }
+    for (const k of entryKeys(article).values()) items.push(this.entryPut(k, article));
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (e) {
+      const failed = failedConditions(e);
+      if (failed?.includes(idemIndex)) throw new IdempotencyConflict();
+      if (failed?.includes(1)) throw new SlugTaken(article.slug);
+      throw e;
+    }
+  }
+
+  private entryPut(k: Key & { feed: FeedKey }, a: Article): TransactItem {
+    // `rev` changes on every edit, so the entry's stream record tells the feed to rebuild.
+    return { Put: { TableName: this.table, Item: { PK: k.PK, SK: k.SK, entity: 'feedEntry', articleId: a.id, rev: a.version } } };
+  }
+
+  async update(next: Article, prev: Article): Promise<void> {
+    const before = entryKeys(prev);
+    const after = entryKeys(next);
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.table,
+          Item: toItem(next),
+          ConditionExpression: '#v = :v',
+          ExpressionAttributeNames: { '#v': 'version' },
+          ExpressionAttributeValues: { ':v': prev.version },
+        },
+      },
+    ];
+    for (const [id, k] of before) if (!after.has(id)) items.push({ Delete: { TableName: this.table, Key: { PK: k.PK, SK: k.SK } } });
+    for (const k of after.values()) items.push(this.entryPut(k, next));
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (e) {
+      if (failedConditions(e)?.includes(0)) throw new StaleArticle(prev.id);
+      throw e;
+    }
+  }
+
+  async delete(prev: Article): Promise<void> {
+    const items: TransactItem[] = [
+      {
+        Delete: {
+          TableName: this.table,
+          Key: keys.article(prev.id),
+          ConditionExpression: '#v = :v',
+          ExpressionAttributeNames: { '#v': 'version' },
+          ExpressionAttributeValues: { ':v': prev.version },
+        },
+      },
+    ];
+    for (const k of entryKeys(prev).values()) items.push({ Delete: { TableName: this.table, Key: { PK: k.PK, SK: k.SK } } });
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (e) {
+      if (failedConditions(e)?.includes(0)) throw new StaleArticle(prev.id);
+      throw e;
+    }
+  }
+
+  async list(query: { status?: ArticleStatus | undefined; limit: number; cursor?: string | undefined }): Promise<ArticlePage> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'GSI1',
+        KeyConditionExpression: 'GSI1PK = :pk',
+        ExpressionAttributeValues: { ':pk': 'ARTICLES', ...(query.status ? { ':s': query.status } : {}) },
+        ...(query.status ? { FilterExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' } } : {}),
+        ScanIndexForward: false,
+        Limit: query.limit,
+        ExclusiveStartKey: decodeCursor(query.cursor, ['PK', 'SK', 'GSI1PK', 'GSI1SK']),
+      }),
+    );
+    return { items: (out.Items ?? []).map(fromItem), next: encodeCursor(out.LastEvaluatedKey) };
+  }
+
+  async listDue(now: string, limit: number): Promise<Article[]> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'GSI2',
+        KeyConditionExpression: 'GSI2PK = :pk AND GSI2SK <= :now',
+        ExpressionAttributeValues: { ':pk': 'SCHEDULED', ':now': `${now}#~` },
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map(fromItem);
+  }
+
+  async getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.idempotency(scope, key), ConsistentRead: true }));
+    if (!Item) return undefined;
+    return { requestHash: Item.requestHash as string, status: Item.status as number, response: JSON.parse(Item.response as string) };
+  }
+
+  // ---- FeedIndex: what a feed rebuild reads. All reads are strongly consistent (base table only).
+
+  private async queryEntries(params: { feed: FeedKey; limit?: number; forward: boolean; from?: string; to?: string }): Promise<FeedEntryRef[]> {
+    const refs: FeedEntryRef[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const cond = params.from && params.to ? 'PK = :pk AND SK BETWEEN :from AND :to' : params.from ? 'PK = :pk AND SK >= :from' : params.to ? 'PK = :pk AND SK <= :to' : 'PK = :pk';
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: cond,
+          ExpressionAttributeValues: {
+            ':pk': keys.feedPartition(params.feed),
+            ...(params.from ? { ':from': params.from } : {}),
+            ...(params.to ? { ':to': params.to } : {}),
+          },
+          ProjectionExpression: 'SK, articleId, rev',
+          ScanIndexForward: params.forward,
+          ConsistentRead: true,
+          ...(params.limit ? { Limit: params.limit - refs.length } : {}),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const it of out.Items ?? []) {
+        const sk = it.SK as string;
+        refs.push({ articleId: it.articleId as string, publishedAt: sk.slice(2, sk.lastIndexOf('#')), rev: it.rev as number });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start && (!params.limit || refs.length < params.limit));
+    return refs;
+  }
+
+  newest(feed: FeedKey, limit: number): Promise<FeedEntryRef[]> {
+    return this.queryEntries({ feed, limit, forward: false, from: 'E#' , to: 'E#~' });
+  }
+
+  month(feed: FeedKey, month: string): Promise<FeedEntryRef[]> {
+    return this.queryEntries({ feed, forward: false, from: `E#${month}`, to: `E#${month}~` });
+  }
+
+  async monthBefore(feed: FeedKey, month: string): Promise<string | undefined> {
+    const [ref] = await this.queryEntries({ feed, limit: 1, forward: false, from: 'E#', to: `E#${month}` });
+    return ref?.publishedAt.slice(0, 7);
+  }
+
+  async monthAfter(feed: FeedKey, month: string): Promise<string | undefined> {
+    const [ref] = await this.queryEntries({ feed, limit: 1, forward: true, from: `E#${month}~`, to: 'E#~' });
+    return ref?.publishedAt.slice(0, 7);
+  }
+
+  async articles(ids: string[]): Promise<Map<string, Article>> {
+    const found = new Map<string, Article>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }> | undefined = {
+        [this.table]: {
+          Keys: unique.slice(i, i + 100).map((id) => keys.article(id)),
+          ConsistentRead: true,
+          // The rebuild never needs the source body.
+          ProjectionExpression: ARTICLE_FIELDS.filter((f) => f !== 'body').map((f) => `#${f}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(ARTICLE_FIELDS.filter((f) => f !== 'body').map((f) => [`#${f}`, f])),
+        },
+      };
+      for (let round = 0; request && Object.keys(request).length > 0; round++) {
+        const out = await this.db.send(new BatchGetCommand({ RequestItems: request }));
+        for (const it of out.Responses?.[this.table] ?? []) {
+          const a = fromItem(it);
+          found.set(a.id, a);
+        }
+        request = out.UnprocessedKeys as typeof request;
+        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+      }
+    }
+    return found;
+  }
+}
+

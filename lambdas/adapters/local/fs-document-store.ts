@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
+import type { DocumentStore, StoredDocumentInput } from '../../core/feeds/rebuild.ts';
+
+export interface StoredDocument {
+  body: Buffer;
+  contentType: string;
+  etag: string;
+  lastModified: Date;
+}
+
+interface Meta {
+  contentType: string;
+  sha256: string;
+  lastModified: string;
+}
+
+/**
+ * The local stand-in for the S3 bucket: one file per document under `root`, with a small metadata file
+ * beside it. Reads are served from memory after the first; this process is the folder's only writer.
+ */
+export class FsDocumentStore implements DocumentStore {
+  private readonly cache = new Map<string, StoredDocument | null>();
+
+  constructor(private readonly root: string) {}
+
+  private file(path: string): string {
+    const clean = normalize(path).replace(/^(\.\.(\/|\\|$))+/, '');
+    if (!clean.startsWith('/') || clean.includes('..')) throw new Error(`invalid document path ${path}`);
+    return join(this.root, clean);
+  }
+
+  async put(doc: StoredDocumentInput): Promise<boolean> {
+    const body = Buffer.from(doc.body, 'utf8');
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const current = await this.get(doc.path);
+    if (current && current.etag === `"${sha256.slice(0, 32)}"` && current.contentType === doc.contentType) return false;
+    const file = this.file(doc.path);
+    await mkdir(dirname(file), { recursive: true });
+    const meta: Meta = { contentType: doc.contentType, sha256, lastModified: doc.lastModified };
+    await writeFile(`${file}.tmp`, body);
+    await writeFile(`${file}.meta.json.tmp`, JSON.stringify(meta));
+    await rename(`${file}.tmp`, file);
+    await rename(`${file}.meta.json.tmp`, `${file}.meta.json`);
+    this.cache.set(doc.path, toStored(body, meta));
+    return true;
+  }
+
+  async delete(path: string): Promise<void> {
+    const file = this.file(path);
+    await rm(file, { force: true });
+    await rm(`${file}.meta.json`, { force: true });
+    this.cache.set(path, null);
+  }
+
+  async get(path: string): Promise<StoredDocument | undefined> {
+    const hit = this.cache.get(path);
+    if (hit !== undefined) return hit ?? undefined;
+    let file: string;
+    try {
+      file = this.file(path);
+    } catch {
+      return undefined;
+    }
+    try {
+      const [body, metaText] = await Promise.all([readFile(file), readFile(`${file}.meta.json`, 'utf8')]);
+      const stored = toStored(body, JSON.parse(metaText) as Meta);
+      this.cache.set(path, stored);
+      return stored;
+    } catch {
+      this.cache.set(path, null);
+      return undefined;
+    }
+  }
+}
+
+function toStored(body: Buffer, meta: Meta): StoredDocument {
+  return { body, contentType: meta.contentType, etag: `"${meta.sha256.slice(0, 32)}"`, lastModified: new Date(meta.lastModified) };
+}

@@ -1,0 +1,303 @@
+import { AppError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
+import type { SiteConfig } from '../site.ts';
+import { newId } from '../ids.ts';
+import { IDEMPOTENCY_TTL_SECONDS, IdempotencyConflict, type IdempotencyRecord } from '../idempotency.ts';
+import { deriveSummary, renderArticleBody } from './content.ts';
+import { slugify } from './slug.ts';
+import {
+  ARTICLE_LIMITS,
+  toArticleOutput,
+  type Article,
+  type ArticleInput,
+  type ArticlePatch,
+  type ArticleStatus,
+  type Author,
+} from './schema.ts';
+import { SlugTaken, StaleArticle, type ArticlePage, type ArticleRepository, type PublishScheduler } from './ports.ts';
+
+export interface ArticleDeps {
+  articles: ArticleRepository;
+  scheduler: PublishScheduler;
+  clock: Clock;
+  site: SiteConfig;
+}
+
+export interface IdempotencyOptions {
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
+/** The first answer to a request, replayed for a repeated Idempotency-Key. */
+export interface Replayable<T> {
+  status: number;
+  body: T;
+  replayed: boolean;
+}
+
+const derivedUrl = (site: SiteConfig, slug: string) => `${site.siteUrl}/articles/${slug}/`;
+
+function uniqueTags(names: string[]): Article['tags'] {
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const slug = slugify(name, 60);
+    if (!seen.has(slug)) seen.set(slug, name);
+  }
+  return [...seen].map(([slug, name]) => ({ name, slug }));
+}
+
+function cleanAuthors(authors: Author[]): Author[] {
+  return authors.map((a) => ({ name: a.name, ...(a.email ? { email: a.email } : {}), ...(a.url ? { url: a.url } : {}) }));
+}
+
+function checkBodySize(body: string): void {
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > ARTICLE_LIMITS.bodyBytes) {
+    throw new AppError('request.tooLarge', `body is ${bytes} bytes; an article body may be at most ${ARTICLE_LIMITS.bodyBytes} bytes`, {
+      issues: [{ path: 'body', message: `at most ${ARTICLE_LIMITS.bodyBytes} bytes` }],
+    });
+  }
+}
+
+/** Works out status, publishAt and publishedAt for a requested status, refusing impossible combinations. */
+function resolvePublication(
+  status: ArticleStatus,
+  publishAt: string | undefined,
+  previousPublishedAt: string | undefined,
+  now: Date,
+): Pick<Article, 'status' | 'publishAt' | 'publishedAt'> {
+  const at = publishAt ? new Date(publishAt) : undefined;
+  const iso = at?.toISOString();
+  if (status === 'scheduled') {
+    if (!at) throw new AppError('request.invalid', 'a scheduled article needs publishAt', { issues: [{ path: 'publishAt', message: 'required when status is scheduled' }] });
+    if (at.getTime() <= now.getTime()) {
+      throw new AppError('request.invalid', 'publishAt must be in the future for a scheduled article; use status "published" to publish now or to backdate', {
+        issues: [{ path: 'publishAt', message: 'must be in the future when status is scheduled' }],
+      });
+    }
+    return { status, publishAt: iso, publishedAt: previousPublishedAt };
+  }
+  if (status === 'published') {
+    if (at && at.getTime() > now.getTime()) {
+      throw new AppError('request.invalid', 'publishAt is in the future: use status "scheduled" to publish later', {
+        issues: [{ path: 'publishAt', message: 'must not be in the future when status is published' }],
+      });
+    }
+    return { status, publishAt: undefined, publishedAt: iso ?? previousPublishedAt ?? now.toISOString() };
+  }
+  return { status, publishAt: iso, publishedAt: previousPublishedAt };
+}
+
+function assemble(
+  deps: ArticleDeps,
+  base: { id: string; slug: string; createdAt: string; version: number; previousPublishedAt: string | undefined },
+  input: {
+    title: string;
+    body: string;
+    bodyFormat: 'markdown' | 'html';
+    summary: string | undefined;
+    authors: Author[];
+    tags: string[];
+    url: string | undefined;
+    status: ArticleStatus;
+    publishAt: string | undefined;
+  },
+  now: Date,
+): Article {
+  checkBodySize(input.body);
+  const url = input.url ?? derivedUrl(deps.site, base.slug);
+  const rendered = renderArticleBody(input.body, input.bodyFormat, url);
+  const summary = input.summary?.trim() ? input.summary.trim() : deriveSummary(rendered.contentHtml);
+  return {
+    id: base.id,
+    slug: base.slug,
+    title: input.title,
+    bodyFormat: input.bodyFormat,
+    body: rendered.body,
+    contentHtml: rendered.contentHtml,
+    summary,
+    summaryDerived: !input.summary?.trim(),
+    authors: cleanAuthors(input.authors),
+    tags: uniqueTags(input.tags),
+    url,
+    urlDerived: input.url === undefined,
+    ...resolvePublication(input.status, input.publishAt, base.previousPublishedAt, now),
+    createdAt: base.createdAt,
+    updatedAt: now.toISOString(),
+    version: base.version,
+  };
+}
+
+function replay<T>(record: IdempotencyRecord, requestHash: string): Replayable<T> {
+  if (record.requestHash !== requestHash) {
+    throw new AppError('idempotency.keyReused', 'this Idempotency-Key was already used with a different request body; use a new key for a new request');
+  }
+  return { status: record.status, body: record.response as T, replayed: true };
+}
+
+/** Creates an article; with an Idempotency-Key a repeated request returns the first answer and creates nothing. */
+export async function createArticle(
+  deps: ArticleDeps,
+  input: ArticleInput,
+  idempotency?: IdempotencyOptions,
+): Promise<Replayable<ReturnType<typeof toArticleOutput>>> {
+  if (idempotency) {
+    const existing = await deps.articles.getIdempotency(idempotency.scope, idempotency.key);
+    if (existing) return replay(existing, idempotency.requestHash);
+  }
+  const now = deps.clock.now();
+  const id = newId(now);
+  const baseSlug = slugify(input.title);
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    const slug = attempt === 1 ? baseSlug : `${baseSlug}-${attempt}`;
+    const article = assemble(deps, { id, slug, createdAt: now.toISOString(), version: 1, previousPublishedAt: undefined }, {
+      ...input,
+      summary: input.summary,
+      url: input.url,
+      publishAt: input.publishAt,
+    }, now);
+    const output = toArticleOutput(article);
+    try {
+      await deps.articles.create(
+        article,
+        idempotency && {
+          ...idempotency,
+          status: 201,
+          response: output,
+          expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
+        },
+      );
+    } catch (e) {
+      if (e instanceof SlugTaken) continue;
+      if (e instanceof IdempotencyConflict && idempotency) {
+        const record = await deps.articles.getIdempotency(idempotency.scope, idempotency.key);
+        if (record) return replay(record, idempotency.requestHash);
+      }
+      throw e;
+    }
+    if (article.status === 'scheduled' && article.publishAt) await deps.scheduler.schedule(article.id, article.publishAt);
+    return { status: 201, body: output, replayed: false };
+  }
+  throw new AppError('article.conflict', `too many articles share the slug "${baseSlug}"; give this one a different title or an explicit url`);
+}
+
+export async function getArticle(deps: Pick<ArticleDeps, 'articles'>, id: string): Promise<Article> {
+  const article = await deps.articles.get(id);
+  if (!article) throw new AppError('article.notFound', `no article with id ${id}`);
+  return article;
+}
+
+export function listArticles(
+  deps: Pick<ArticleDeps, 'articles'>,
+  query: { status?: ArticleStatus | undefined; limit: number; cursor?: string | undefined },
+): Promise<ArticlePage> {
+  return deps.articles.list(query);
+}
+
+function sameContent(a: Article, b: Article): boolean {
+  const strip = (x: Article) => ({ ...x, updatedAt: '', version: 0 });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+/** Read-modify-write with the version check; a concurrent edit is merged by retrying on the fresh copy. */
+async function writeChange(deps: ArticleDeps, id: string, change: (prev: Article, now: Date) => Article): Promise<Article> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const prev = await getArticle(deps, id);
+    const now = deps.clock.now();
+    const next = change(prev, now);
+    if (sameContent(prev, next)) return prev;
+    try {
+      await deps.articles.update(next, prev);
+    } catch (e) {
+      if (e instanceof StaleArticle) continue;
+      throw e;
+    }
+    await syncSchedule(deps, prev, next);
+    return next;
+  }
+  throw new AppError('article.conflict', `article ${id} is being changed by another request; try again`);
+}
+
+async function syncSchedule(deps: ArticleDeps, prev: Article, next: Article): Promise<void> {
+  const wasScheduled = prev.status === 'scheduled' ? prev.publishAt : undefined;
+  const isScheduled = next.status === 'scheduled' ? next.publishAt : undefined;
+  if (isScheduled && isScheduled !== wasScheduled) await deps.scheduler.schedule(next.id, isScheduled);
+  else if (!isScheduled && wasScheduled) await deps.scheduler.cancel(next.id);
+}
+
+/** PUT: replaces every field; omitted optional fields take their defaults (summary and URL are derived). */
+export function replaceArticle(deps: ArticleDeps, id: string, input: ArticleInput): Promise<Article> {
+  return writeChange(deps, id, (prev, now) =>
+    assemble(deps, { id, slug: prev.slug, createdAt: prev.createdAt, version: prev.version + 1, previousPublishedAt: prev.publishedAt }, { ...input, summary: input.summary, url: input.url, publishAt: input.publishAt }, now),
+  );
+}
+
+/** PATCH: changes only the fields sent; `null` clears summary/url/publishAt back to derived or none. */
+export function patchArticle(deps: ArticleDeps, id: string, patch: ArticlePatch): Promise<Article> {
+  return writeChange(deps, id, (prev, now) => {
+    const status = patch.status ?? prev.status;
+    let publishAt: string | undefined;
+    if (patch.publishAt !== undefined) publishAt = patch.publishAt ?? undefined;
+    else if (status === 'scheduled') publishAt = prev.publishAt;
+    return assemble(
+      deps,
+      { id, slug: prev.slug, createdAt: prev.createdAt, version: prev.version + 1, previousPublishedAt: prev.publishedAt },
+      {
+        title: patch.title ?? prev.title,
+        body: patch.body ?? prev.body,
+        bodyFormat: patch.bodyFormat ?? prev.bodyFormat,
+        summary: patch.summary === null ? undefined : (patch.summary ?? (prev.summaryDerived ? undefined : prev.summary)),
+        authors: patch.authors ?? prev.authors,
+        tags: patch.tags ?? prev.tags.map((t) => t.name),
+        url: patch.url === null ? undefined : (patch.url ?? (prev.urlDerived ? undefined : prev.url)),
+        status,
+        publishAt,
+      },
+      now,
+    );
+  });
+}
+
+export async function deleteArticle(deps: ArticleDeps, id: string): Promise<void> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const prev = await getArticle(deps, id);
+    try {
+      await deps.articles.delete(prev);
+    } catch (e) {
+      if (e instanceof StaleArticle) continue;
+      throw e;
+    }
+    if (prev.status === 'scheduled') await deps.scheduler.cancel(id);
+    return;
+  }
+  throw new AppError('article.conflict', `article ${id} is being changed by another request; try again`);
+}
+
+/**
+ * Publishes a scheduled article whose time has come. Safe to call twice or early: an article that is no
+ * longer scheduled, or not yet due, is left alone. Its publication date is the scheduled time.
+ */
+export async function publishScheduledArticle(deps: ArticleDeps, id: string): Promise<'published' | 'skipped'> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const prev = await deps.articles.get(id);
+    const now = deps.clock.now();
+    if (!prev || prev.status !== 'scheduled' || !prev.publishAt || new Date(prev.publishAt).getTime() > now.getTime()) return 'skipped';
+    const next: Article = {
+      ...prev,
+      status: 'published',
+      publishedAt: prev.publishedAt ?? prev.publishAt,
+      publishAt: undefined,
+      updatedAt: now.toISOString(),
+      version: prev.version + 1,
+    };
+    try {
+      await deps.articles.update(next, prev);
+      return 'published';
+    } catch (e) {
+      if (e instanceof StaleArticle) continue;
+      throw e;
+    }
+  }
+  return 'skipped';
+}

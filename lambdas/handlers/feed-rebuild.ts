@@ -1,0 +1,40 @@
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { rebuildFeeds, type FeedRebuildDeps } from '../core/feeds/rebuild.ts';
+import type { FeedKey } from '../core/feeds/feeds.ts';
+import { parseFeedEntryKey } from '../adapters/dynamodb/keys.ts';
+
+/** Which feeds and months the stream records touch (feed entry items only; other items are ignored). */
+export function rebuildTargets(records: DynamoDBRecord[]): Map<FeedKey, Set<string>> {
+  const targets = new Map<FeedKey, Set<string>>();
+  for (const r of records) {
+    const pk = r.dynamodb?.Keys?.PK?.S;
+    const sk = r.dynamodb?.Keys?.SK?.S;
+    if (!pk || !sk) continue;
+    const parsed = parseFeedEntryKey({ PK: pk, SK: sk });
+    if (!parsed) continue;
+    let months = targets.get(parsed.feed);
+    if (!months) targets.set(parsed.feed, (months = new Set()));
+    months.add(parsed.month);
+  }
+  return targets;
+}
+
+/**
+ * The stream consumer that keeps feeds current. A batch is coalesced: each touched feed is rebuilt once.
+ * On failure the whole batch is reported from its first record, so the retry sees every change again.
+ */
+export function createFeedRebuildHandler(deps: FeedRebuildDeps | (() => Promise<FeedRebuildDeps>)) {
+  return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    const resolved = typeof deps === 'function' ? await deps() : deps;
+    const targets = rebuildTargets(event.Records);
+    if (targets.size === 0) return { batchItemFailures: [] };
+    try {
+      await rebuildFeeds(resolved, targets);
+      return { batchItemFailures: [] };
+    } catch (e) {
+      console.error('feed rebuild failed', e);
+      const first = event.Records[0]?.dynamodb?.SequenceNumber;
+      return { batchItemFailures: first ? [{ itemIdentifier: first }] : [] };
+    }
+  };
+}

@@ -1,0 +1,15 @@
+import { publishScheduledArticle, type ArticleDeps } from '../core/articles/use-cases.ts';
+
+/** The payload an EventBridge Scheduler one-time schedule delivers (and the local timer sends). */
+export interface PublishScheduledEvent {
+  articleId: string;
+}
+
+/** Publishes a scheduled article whose time has come; early or repeated calls change nothing. */
+export function createPublishScheduledHandler(deps: ArticleDeps | (() => Promise<ArticleDeps>)) {
+  return async (event: PublishScheduledEvent): Promise<{ articleId: string; result: 'published' | 'skipped' }> => {
+    const resolved = typeof deps === 'function' ? await deps() : deps;
+    if (!event || typeof event.articleId !== 'string') throw new Error('event must be { "articleId": "<id>" }');
+    return { articleId: event.articleId, result: await publishScheduledArticle(resolved, event.articleId) };
+  };
+}

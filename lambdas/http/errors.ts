@@ -1,0 +1,52 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ZodError } from 'zod';
+import { AppError, type FieldIssue } from '../core/errors.ts';
+import { InvalidCursor } from '../adapters/dynamodb/errors.ts';
+
+export interface ErrorBody {
+  error: { code: string; message: string; issues?: FieldIssue[]; requestId?: string };
+}
+
+/** A zod failure as a 400 that names each field and its problem. */
+export function fromZod(error: ZodError, where: 'body' | 'query' | 'path' | 'header' = 'body'): AppError {
+  const issues: FieldIssue[] = error.issues.map((i) => {
+    let message = i.message;
+    if (i.code === 'unrecognized_keys') message = `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}`;
+    if (i.code === 'invalid_type' && i.input === undefined) message = 'is required';
+    return { path: i.path.map(String).join('.') || where, message };
+  });
+  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  return new AppError('request.invalid', `invalid ${where}: ${summary}`, { issues });
+}
+
+/** Turns anything thrown into the one error shape. Client mistakes are 4xx; internals never leak. */
+export function toErrorResponse(err: unknown, c: Context, log: (msg: string, detail: unknown) => void): Response {
+  const requestId = c.res.headers.get('x-request-id') ?? c.req.header('x-request-id') ?? undefined;
+  let appError: AppError;
+  if (err instanceof AppError) appError = err;
+  else if (err instanceof InvalidCursor) appError = new AppError('request.invalid', 'cursor is not one this API returned; start again without it', { issues: [{ path: 'cursor', message: 'unknown cursor' }] });
+  else if (err instanceof HTTPException) {
+    if (err.status === 413) appError = new AppError('request.tooLarge', err.message || 'request body is too large');
+    else if (err.status === 400 && /json/i.test(err.message)) appError = new AppError('request.malformedJson', 'request body is not valid JSON');
+    else if (err.status >= 400 && err.status < 500) {
+      appError = new AppError('request.invalid', err.message || 'bad request');
+    } else appError = new AppError('internal.unexpected', 'unexpected error', { cause: err });
+  } else if (err instanceof SyntaxError) {
+    appError = new AppError('request.malformedJson', 'request body is not valid JSON');
+  } else {
+    appError = new AppError('internal.unexpected', 'something went wrong on our side; it has been logged', { cause: err });
+  }
+  if (appError.status >= 500) log('request failed', { requestId, path: c.req.path, error: appError.cause ?? appError });
+  const body: ErrorBody = {
+    error: {
+      code: appError.code,
+      message: appError.message,
+      ...(appError.issues ? { issues: appError.issues } : {}),
+      ...(requestId ? { requestId } : {}),
+    },
+  };
+  const res = c.json(body, appError.status as 400);
+  for (const [k, v] of Object.entries(appError.headers ?? {})) res.headers.set(k, v);
+  return res;
+}

@@ -1,0 +1,36 @@
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { fromZod } from './errors.ts';
+
+export type AppEnv = { Variables: { requestId: string } };
+
+/** Every router validates with the same hook: a zod failure becomes our 400 naming the field. */
+export function newRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result, _c) => {
+      if (!result.success) throw fromZod(result.error as z.ZodError, result.target === 'json' ? 'body' : result.target === 'param' ? 'path' : (result.target as 'query'));
+    },
+  });
+}
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'request.invalid' }),
+      message: z.string().meta({ example: 'invalid body: title: must not be empty' }),
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      requestId: z.string().optional(),
+    }),
+  })
+  .openapi('Error');
+
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      {
+        description:
+          ({ 400: 'Invalid input: the message and issues name each field and problem', 401: 'Missing or wrong API key', 404: 'Not found', 409: 'Conflict', 410: 'Gone', 413: 'Body too large', 415: 'Content-Type must be application/json', 422: 'Idempotency-Key reused with a different body', 429: 'Too many requests; see Retry-After' } as Record<number, string>)[s] ?? 'Error',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+    ]),
+  );

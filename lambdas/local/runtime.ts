@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { StaticApiKeys } from '../core/auth.ts';
+import type { ArticleDeps } from '../core/articles/use-cases.ts';
+import type { FeedRebuildDeps } from '../core/feeds/rebuild.ts';
+import { DynamoArticleRepository } from '../adapters/dynamodb/article-repository.ts';
+import { FsDocumentStore } from '../adapters/local/fs-document-store.ts';
+import { HttpHubNotifier } from '../adapters/websub.ts';
+import { createApp } from '../http/app.ts';
+import { createFeedRebuildHandler } from '../handlers/feed-rebuild.ts';
+import { createPublishScheduledHandler } from '../handlers/publish-scheduled.ts';
+import { FEED_REBUILD_FILTER } from '../handlers/stream-filters.ts';
+import { parseEnv, siteConfigFrom, SiteEnvSchema } from '../config.ts';
+import { ensureTable, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
+import { StreamPoller } from './stream-poller.ts';
+import { z } from 'zod';
+
+export const LocalEnvSchema = SiteEnvSchema.extend({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  DATA_DIR: z.string().default('.data'),
+  INKWIRE_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  TABLE_NAME: z.string().default('inkwire'),
+  /** Use an already running DynamoDB (e.g. a shared DynamoDB Local) instead of starting one. */
+  DYNAMODB_ENDPOINT: z.string().url().optional(),
+});
+
+export interface LocalRuntime {
+  url: string;
+  port: number;
+  apiKey: string;
+  dataDir: string;
+  /** Resolves once every stream record written so far has been processed. */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A key for a newcomer: created on first start and kept in DATA_DIR so later starts print the same one. */
+async function localApiKey(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'api-key');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const key = `iw_${randomBytes(24).toString('base64url')}`;
+    await writeFile(file, `${key}\n`, { mode: 0o600 });
+    return key;
+  }
+}
+
+/**
+ * The embedded runtime behind `npm start`: DynamoDB Local, the document folder standing in for S3, the
+ * HTTP app, and the stream and schedule loops that call the same handlers Lambda runs.
+ */
+export async function startLocalRuntime(options: { env?: Record<string, string | undefined>; clock?: Clock; log?: (m: string, d?: unknown) => void } = {}): Promise<LocalRuntime> {
+  const env = parseEnv(LocalEnvSchema, options.env ?? process.env);
+  const log = options.log ?? ((m: string, d?: unknown) => console.error(m, d ?? ''));
+  const clock = options.clock ?? systemClock;
+  const dataDir = resolve(env.DATA_DIR);
+  await mkdir(dataDir, { recursive: true });
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch((e) => log('stop failed', e));
+  };
+
+  try {
+    let endpoint = env.DYNAMODB_ENDPOINT;
+    if (!endpoint) {
+      const ddbLocal: DynamoDbLocal = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
+      stops.push(() => ddbLocal.stop());
+      endpoint = ddbLocal.endpoint;
+    }
+    const ddb = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const streams = new DynamoDBStreamsClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+    await ensureTable(ddb, env.TABLE_NAME);
+
+    const apiKey = env.INKWIRE_API_KEY ?? (await localApiKey(dataDir));
+    const listen = await new Promise<{ server: ServerType; port: number }>((res, rej) => {
+      const server = serve({ fetch: (req) => appRef.fetch(req), port: env.PORT, hostname: env.HOST }, (info: AddressInfo) => res({ server, port: info.port }));
+      server.once('error', rej);
+    });
+    stops.push(() => new Promise<void>((r) => listen.server.close(() => r())));
+    const url = `http://localhost:${listen.port}`;
+    const site = siteConfigFrom(env, url);
+
+    const articlesRepo = new DynamoArticleRepository(doc, env.TABLE_NAME);
+    const documents = new FsDocumentStore(join(dataDir, 'public'));
+    const articleDeps: ArticleDeps = {
+      articles: articlesRepo,
+      // The local runtime's own timer (below) finds due articles; nothing to register.
+      scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+      clock,
+      site,
+    };
+    const feedDeps: FeedRebuildDeps = {
+      index: articlesRepo,
+      store: documents,
+      site,
+      hub: site.websubHub ? new HttpHubNotifier(site.websubHub) : undefined,
+    };
+
+    let ready = false;
+    const app = createApp({
+      articles: articleDeps,
+      apiKeys: new StaticApiKeys([apiKey]),
+      documents,
+      ready: async () => ready,
+      log,
+    });
+    appRef = app;
+
+    const feedPoller = new StreamPoller({
+      ddb,
+      streams,
+      tableName: env.TABLE_NAME,
+      checkpointFile: join(dataDir, 'stream-checkpoints', 'feed-rebuild.json'),
+      consumer: { name: 'feed-rebuild', filter: FEED_REBUILD_FILTER, batchSize: 100, handler: createFeedRebuildHandler(feedDeps) },
+      log,
+    });
+    await feedPoller.start();
+    stops.push(() => feedPoller.stop());
+
+    const publishScheduled = createPublishScheduledHandler(articleDeps);
+    let ticking = false;
+    const timer = setInterval(async () => {
+      if (ticking) return;
+      ticking = true;
+      try {
+        for (const a of await articlesRepo.listDue(clock.now().toISOString(), 25)) await publishScheduled({ articleId: a.id });
+      } catch (e) {
+        log('scheduled publishing failed', e);
+      } finally {
+        ticking = false;
+      }
+    }, 1000);
+    stops.push(async () => clearInterval(timer));
+
+    ready = true;
+    return {
+      url,
+      port: listen.port,
+      apiKey,
+      dataDir,
+      settled: () => feedPoller.idle(),
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+// The server starts listening before the app is assembled (to learn its port); until then it answers 503.
+let appRef: { fetch: (req: Request) => Response | Promise<Response> } = {
+  fetch: () => new Response(JSON.stringify({ status: 'starting' }), { status: 503, headers: { 'content-type': 'application/json' } }),
+};
