@@ -1,0 +1,231 @@
+/**
+ * What the core hands to a {@link Mailer}: one fully rendered email for one recipient, and the errors
+ * a Mailer may throw. No transport detail lives here; the SES adapter turns this into MIME.
+ */
+
+export interface Mailbox {
+  /** Display name; optional for recipients. Never contains CR or LF (see {@link validateOutgoingEmail}). */
+  name?: string | undefined;
+  address: string;
+}
+
+/**
+ * The List-* headers of a newsletter email (RFC 2369, RFC 2919, RFC 8058). A Mailer that carries them
+ * also emits `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, so `listUnsubscribeUrl` must accept a
+ * POST with the body `List-Unsubscribe=One-Click` and unsubscribe at once, with no further page.
+ */
+export interface ListHeaders {
+  /** `https:` URL that unsubscribes with one POST (RFC 8058 requires https). */
+  listUnsubscribeUrl: string;
+  /** Optional `mailto:` URI, e.g. `mailto:unsubscribe@news.example.com?subject=unsubscribe`. */
+  listUnsubscribeMailto?: string | undefined;
+  /** RFC 2919 list identifier with an optional phrase: `Thin Line News <news.example.com>`. See {@link formatListId}. */
+  listId: string;
+}
+
+export type MessageStreamKind = 'transactional' | 'newsletter';
+
+/** One rendered email for one recipient. */
+export interface OutgoingEmail {
+  from: { name: string; address: string };
+  to: Mailbox;
+  replyTo?: Mailbox | undefined;
+  subject: string;
+  html: string;
+  text: string;
+  /** Required for newsletter mail; absent for plain transactional mail (a confirmation request). */
+  headers?: ListHeaders | undefined;
+  /**
+   * Attached to the provider's delivery, bounce and complaint events (SES message tags), so an event can
+   * be traced back to a Send and a Subscriber. Adapters sanitise names and values to what the provider allows.
+   */
+  tags: Record<string, string>;
+  /** Provider configuration set: newsletter and transactional mail go through separate ones. */
+  configurationSet: string;
+  messageStreamKind: MessageStreamKind;
+}
+
+/** Result of a send the provider accepted. Accepted (Submitted) is not Delivered. */
+export interface SentEmail {
+  /** The provider's id for the message; bounce and complaint events refer to it. */
+  messageId: string;
+}
+
+export interface SendQuota {
+  /** Messages (recipients) per second the account may send. */
+  maxSendRate: number;
+  /** Recipients per rolling 24 hours. */
+  max24HourSend: number;
+  /** Recipients sent in the last 24 hours. */
+  sentLast24Hours: number;
+}
+
+/**
+ * The port through which the core sends email.
+ *
+ * `send` resolves only once the provider has accepted the message; it never resolves for a throttled or
+ * rejected message. Callers must therefore mark a recipient as Submitted only after `send` resolved, and
+ * must branch on the error class when it rejects:
+ *
+ * - {@link MailerThrottledError}: the provider is over its rate or daily quota. Retry the same message
+ *   later (after `retryAfterMs`), slow down; never count it as sent.
+ * - {@link MailerTransientError}: network failure, timeout or provider 5xx. Retry with backoff. The
+ *   provider may, rarely, have accepted the message before the connection broke.
+ * - {@link MailerRejectedError}: the provider (or the Mailer's own validation) refused this message; a
+ *   retry of the same message fails again. When `affectsAllMessages` is true (unverified sender,
+ *   missing configuration set, paused account) every following message will fail too: pause the Send.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   const { messageId } = await mailer.send(email);
+ *   await ledger.markSubmitted(recipient, messageId);
+ * } catch (e) {
+ *   if (isRetryableMailerError(e)) await ledger.retryLater(recipient, e);
+ *   else if (e instanceof MailerRejectedError) await ledger.markFailed(recipient, e.code);
+ *   else throw e;
+ * }
+ * ```
+ */
+export interface Mailer {
+  /** Sends one email to one recipient. Throws a {@link MailerError} subclass on failure. */
+  send(email: OutgoingEmail): Promise<SentEmail>;
+  /** The account's current sending limits, for pacing. Throws a {@link MailerError} subclass on failure. */
+  getSendQuota(): Promise<SendQuota>;
+}
+
+/** Base class of every error a {@link Mailer} throws on purpose. */
+export abstract class MailerError extends Error {
+  /** True when the same message may succeed if sent again later. */
+  abstract readonly retryable: boolean;
+  /** The provider's error code (`Throttling`, `MessageRejected`, ...) or a local one (`InvalidMessage`). */
+  readonly code: string;
+
+  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+/**
+ * The provider refused the call because of its sending rate or daily quota (SES `Throttling`).
+ * Always retryable; the message was not accepted.
+ */
+export class MailerThrottledError extends MailerError {
+  override readonly name = 'MailerThrottledError';
+  readonly retryable = true;
+  /** `rate`: per-second limit, retry within a second or so. `dailyQuota`: retry after minutes to hours. */
+  readonly reason: 'rate' | 'dailyQuota';
+  /** A suggested minimum wait before retrying. */
+  readonly retryAfterMs: number;
+
+  constructor(message: string, options: { code?: string; reason?: 'rate' | 'dailyQuota'; cause?: unknown } = {}) {
+    super(options.code ?? 'Throttling', message, options);
+    this.reason = options.reason ?? 'rate';
+    this.retryAfterMs = this.reason === 'dailyQuota' ? 10 * 60_000 : 1_000;
+  }
+}
+
+/** A failure that says nothing about the message itself (network, timeout, provider 5xx). Retryable. */
+export class MailerTransientError extends MailerError {
+  override readonly name = 'MailerTransientError';
+  readonly retryable = true;
+}
+
+/** The message was refused and sending it again unchanged will fail again. */
+export class MailerRejectedError extends MailerError {
+  override readonly name: string = 'MailerRejectedError';
+  readonly retryable = false;
+  /** True when the cause is the account or configuration, so that every other message will fail too. */
+  readonly affectsAllMessages: boolean;
+
+  constructor(code: string, message: string, options: { affectsAllMessages?: boolean; cause?: unknown } = {}) {
+    super(code, message, options);
+    this.affectsAllMessages = options.affectsAllMessages ?? false;
+  }
+}
+
+/**
+ * The email was refused before it reached the provider: a header value with CR/LF (header injection), a
+ * malformed address, a non-https unsubscribe URL, a message over the size limit.
+ */
+export class MailerInvalidMessageError extends MailerRejectedError {
+  override readonly name = 'MailerInvalidMessageError';
+  /** Which field was refused, e.g. `to.name`, `subject`, `headers.listUnsubscribeUrl`. */
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super('InvalidMessage', `${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+export const isMailerError = (e: unknown): e is MailerError => e instanceof MailerError;
+export const isRetryableMailerError = (e: unknown): e is MailerThrottledError | MailerTransientError =>
+  e instanceof MailerError && e.retryable;
+
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const LINE_BREAK = /[\r\n\u2028\u2029\u0085]/;
+/** One addr-spec; no display name, no list, no comments, no whitespace. */
+const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/;
+const LIST_ID = /^[^<>]*<[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+>$/;
+
+function checkHeaderText(field: string, value: string | undefined): void {
+  if (value === undefined) return;
+  if (LINE_BREAK.test(value)) throw new MailerInvalidMessageError(field, 'line breaks are not allowed in a header value (header injection)');
+  if (CONTROL.test(value)) throw new MailerInvalidMessageError(field, 'control characters are not allowed in a header value');
+}
+
+function checkMailbox(field: string, mailbox: Mailbox): void {
+  checkHeaderText(`${field}.name`, mailbox.name);
+  checkHeaderText(`${field}.address`, mailbox.address);
+  if (!ADDRESS.test(mailbox.address)) throw new MailerInvalidMessageError(`${field}.address`, `not a single email address: ${JSON.stringify(mailbox.address)}`);
+}
+
+function checkUrl(field: string, value: string, scheme: 'https:' | 'mailto:'): void {
+  checkHeaderText(field, value);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new MailerInvalidMessageError(field, `not a URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== scheme) throw new MailerInvalidMessageError(field, `must be a ${scheme} URL`);
+  // `<` and `>` delimit the URL inside List-Unsubscribe; WHATWG URL parsing already percent-encodes them
+  // in most positions, but a literal one in the input means the caller built the URL by hand.
+  if (/[<>\s,]/.test(value)) throw new MailerInvalidMessageError(field, 'URL must not contain <, >, commas or whitespace');
+}
+
+/**
+ * Refuses an email that must not be sent as is, before any provider call: CR/LF or control characters in
+ * any header value, malformed addresses, List-* values in the wrong shape, newsletter mail without
+ * List-* headers. Throws {@link MailerInvalidMessageError}; returns nothing when the email is fine.
+ */
+export function validateOutgoingEmail(email: OutgoingEmail): void {
+  checkMailbox('from', email.from);
+  checkMailbox('to', email.to);
+  if (email.replyTo) checkMailbox('replyTo', email.replyTo);
+  checkHeaderText('subject', email.subject);
+  if (!email.subject.trim()) throw new MailerInvalidMessageError('subject', 'must not be empty');
+  if (!email.text.trim()) throw new MailerInvalidMessageError('text', 'a text/plain part is required');
+  if (!email.html.trim()) throw new MailerInvalidMessageError('html', 'a text/html part is required');
+  checkHeaderText('configurationSet', email.configurationSet);
+  if (!email.configurationSet) throw new MailerInvalidMessageError('configurationSet', 'must not be empty');
+  if (email.headers) {
+    checkUrl('headers.listUnsubscribeUrl', email.headers.listUnsubscribeUrl, 'https:');
+    if (email.headers.listUnsubscribeMailto !== undefined) checkUrl('headers.listUnsubscribeMailto', email.headers.listUnsubscribeMailto, 'mailto:');
+    checkHeaderText('headers.listId', email.headers.listId);
+    if (!LIST_ID.test(email.headers.listId)) throw new MailerInvalidMessageError('headers.listId', 'must look like `Name <list.example.com>`');
+  } else if (email.messageStreamKind === 'newsletter') {
+    throw new MailerInvalidMessageError('headers', 'newsletter mail needs List-Unsubscribe and List-Id headers');
+  }
+}
+
+/**
+ * Builds an RFC 2919 `List-Id` value from a display name and a domain-like identifier:
+ * `formatListId('Thin Line News', 'news.example.com')` gives `Thin Line News <news.example.com>`.
+ */
+export function formatListId(name: string, id: string): string {
+  const phrase = name.replace(/[\r\n<>]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return phrase ? `${phrase} <${id}>` : `<${id}>`;
+}
