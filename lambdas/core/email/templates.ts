@@ -81,7 +81,7 @@ export interface ArticleEmailContent {
 
 /** What each template needs besides branding and recipient. */
 export interface TemplateData {
-  confirm: Record<string, never>;
+  confirm: Record<never, never>;
   welcome: { frequency?: 'instant' | 'daily' | 'weekly' | undefined };
   digest: { period: 'daily' | 'weekly'; articles: DigestArticle[]; intro?: string | undefined };
   article: { article: ArticleEmailContent };
