@@ -86,7 +86,8 @@ export function renderRss(doc: FeedDocument): string {
     '<channel>\n' +
     `<title>${escapeText(doc.title)}</title>\n` +
     `<link>${escapeText(normalizeUrl(doc.homeUrl))}</link>\n` +
-    `<description>${escapeText(doc.description)}</description>\n`;
+    // Readers treat the channel description as HTML (the validator as text): HTML-escaped text satisfies both.
+    `<description>${escapeText(plainTextToHtml(doc.description))}</description>\n`;
   if (language) out += `<language>${language}</language>\n`;
   if (copyright) out += `<copyright>${escapeText(copyright)}</copyright>\n`;
   out += `<lastBuildDate>${rfc822Date(doc.updated)}</lastBuildDate>\n`;
