@@ -48,5 +48,7 @@ export function toErrorResponse(err: unknown, c: Context, log: (msg: string, det
   };
   const res = c.json(body, appError.status as 400);
   for (const [k, v] of Object.entries(appError.headers ?? {})) res.headers.set(k, v);
+  // The rest of an oversized body is never read: close the connection so the client does not reuse it.
+  if (appError.code === 'request.tooLarge') res.headers.set('Connection', 'close');
   return res;
 }

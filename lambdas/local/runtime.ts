@@ -83,6 +83,10 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     await ensureTable(ddb, env.TABLE_NAME);
 
     const apiKey = env.INKWIRE_API_KEY ?? (await localApiKey(dataDir));
+    // The server listens before the app is assembled (to learn its port); until then it answers 503.
+    let appRef: { fetch: (req: Request) => Response | Promise<Response> } = {
+      fetch: () => new Response(JSON.stringify({ status: 'starting' }), { status: 503, headers: { 'content-type': 'application/json' } }),
+    };
     const listen = await new Promise<{ server: ServerType; port: number }>((res, rej) => {
       const server = serve({ fetch: (req) => appRef.fetch(req), port: env.PORT, hostname: env.HOST }, (info: AddressInfo) => res({ server, port: info.port }));
       server.once('error', rej);
@@ -157,8 +161,3 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     throw e;
   }
 }
-
-// The server starts listening before the app is assembled (to learn its port); until then it answers 503.
-let appRef: { fetch: (req: Request) => Response | Promise<Response> } = {
-  fetch: () => new Response(JSON.stringify({ status: 'starting' }), { status: 503, headers: { 'content-type': 'application/json' } }),
-};

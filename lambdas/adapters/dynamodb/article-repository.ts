@@ -6,7 +6,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Article, ArticleStatus } from '../../core/articles/schema.ts';
-import { SlugTaken, StaleArticle, type ArticlePage, type ArticleRepository } from '../../core/articles/ports.ts';
+import { SlugTaken, StaleArticle, type ArticleEffects, type ArticlePage, type ArticleRepository } from '../../core/articles/ports.ts';
 import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } from '../../core/idempotency.ts';
 import { feedsOf, type FeedKey } from '../../core/feeds/feeds.ts';
 import type { FeedEntryRef, FeedIndex } from '../../core/feeds/rebuild.ts';
@@ -58,7 +58,7 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
     return Item ? fromItem(Item) : undefined;
   }
 
-  async create(article: Article, idempotency?: IdempotencyClaim): Promise<void> {
+  async create(article: Article, idempotency?: IdempotencyClaim, effects: ArticleEffects = {}): Promise<void> {
     const items: TransactItem[] = [
       { Put: { TableName: this.table, Item: toItem(article), ConditionExpression: 'attribute_not_exists(PK)' } },
       {
@@ -87,6 +87,7 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
       });
     }
     for (const k of entryKeys(article).values()) items.push(this.entryPut(k, article));
+    items.push(...this.effectItems(article, effects));
     try {
       await this.db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (e) {
@@ -97,12 +98,38 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
     }
   }
 
+  /** The instant-alert Send, created once per article (never again on edits or republication). */
+  private effectItems(a: Article, effects: ArticleEffects): TransactItem[] {
+    if (!effects.alert) return [];
+    const { sendId, createdAt, deadline } = effects.alert;
+    return [
+      {
+        Put: {
+          TableName: this.table,
+          Item: {
+            ...keys.send(sendId),
+            entity: 'send',
+            id: sendId,
+            kind: 'article',
+            articleId: a.id,
+            trigger: 'publish',
+            status: 'pending',
+            createdAt,
+            deadline,
+            ...keys.sendListGsi1(createdAt, sendId),
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        },
+      },
+    ];
+  }
+
   private entryPut(k: Key & { feed: FeedKey }, a: Article): TransactItem {
     // `rev` changes on every edit, so the entry's stream record tells the feed to rebuild.
     return { Put: { TableName: this.table, Item: { PK: k.PK, SK: k.SK, entity: 'feedEntry', articleId: a.id, rev: a.version } } };
   }
 
-  async update(next: Article, prev: Article): Promise<void> {
+  async update(next: Article, prev: Article, effects: ArticleEffects = {}): Promise<void> {
     const before = entryKeys(prev);
     const after = entryKeys(next);
     const items: TransactItem[] = [
@@ -118,10 +145,17 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
     ];
     for (const [id, k] of before) if (!after.has(id)) items.push({ Delete: { TableName: this.table, Key: { PK: k.PK, SK: k.SK } } });
     for (const k of after.values()) items.push(this.entryPut(k, next));
+    const alertIndex = items.length;
+    items.push(...this.effectItems(next, effects));
     try {
       await this.db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (e) {
-      if (failedConditions(e)?.includes(0)) throw new StaleArticle(prev.id);
+      const failed = failedConditions(e);
+      if (failed?.includes(0)) throw new StaleArticle(prev.id);
+      if (failed?.includes(alertIndex) && effects.alert) {
+        // The alert exists already (the article was published before, then unpublished): publish without it.
+        return this.update(next, prev, {});
+      }
       throw e;
     }
   }

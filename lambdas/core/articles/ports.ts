@@ -6,6 +6,14 @@ export interface ArticlePage {
   next: string | null;
 }
 
+/**
+ * Side effects written in the same transaction as an article change. `alert`: the article's first
+ * publication creates the instant-alert Send (once: its id is derived from the article's).
+ */
+export interface ArticleEffects {
+  alert?: { sendId: string; createdAt: string; deadline: string } | undefined;
+}
+
 /** Where articles live. Every write is conditional on the version read, so no edit is lost. */
 export interface ArticleRepository {
   get(id: string): Promise<Article | undefined>;
@@ -13,9 +21,9 @@ export interface ArticleRepository {
    * Writes a new article (and its feed entries when published) in one transaction, claiming its slug.
    * @throws SlugTaken when the slug is already claimed; IdempotencyConflict when `idempotency` exists.
    */
-  create(article: Article, idempotency?: IdempotencyClaim): Promise<void>;
+  create(article: Article, idempotency?: IdempotencyClaim, effects?: ArticleEffects): Promise<void>;
   /** Replaces `prev` with `next` (same id) when `prev.version` is still current. @throws StaleArticle */
-  update(next: Article, prev: Article): Promise<void>;
+  update(next: Article, prev: Article, effects?: ArticleEffects): Promise<void>;
   /** Deletes the article and its feed entries when `prev.version` is still current. @throws StaleArticle */
   delete(prev: Article): Promise<void>;
   list(query: { status?: ArticleStatus | undefined; limit: number; cursor?: string | undefined }): Promise<ArticlePage>;

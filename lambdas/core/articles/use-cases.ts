@@ -14,7 +14,7 @@ import {
   type ArticleStatus,
   type Author,
 } from './schema.ts';
-import { SlugTaken, StaleArticle, type ArticlePage, type ArticleRepository, type PublishScheduler } from './ports.ts';
+import { SlugTaken, StaleArticle, type ArticleEffects, type ArticlePage, type ArticleRepository, type PublishScheduler } from './ports.ts';
 
 export interface ArticleDeps {
   articles: ArticleRepository;
@@ -129,6 +129,24 @@ function assemble(
   };
 }
 
+/** How recent a first publication must be to alert instant subscribers (an imported archive alerts nobody). */
+export const ALERT_WINDOW_MS = 24 * 3600 * 1000;
+
+export const alertSendId = (articleId: string) => `alert-${articleId}`;
+
+/** The effects of going from `prev` to `next`: the first publication of a fresh article alerts subscribers. */
+export function effectsOf(prev: Article | undefined, next: Article, now: Date): ArticleEffects {
+  if (prev?.publishedAt || next.status !== 'published' || !next.publishedAt) return {};
+  if (now.getTime() - new Date(next.publishedAt).getTime() > ALERT_WINDOW_MS) return {};
+  return {
+    alert: {
+      sendId: alertSendId(next.id),
+      createdAt: now.toISOString(),
+      deadline: new Date(now.getTime() + ALERT_WINDOW_MS).toISOString(),
+    },
+  };
+}
+
 function replay<T>(record: IdempotencyRecord, requestHash: string): Replayable<T> {
   if (record.requestHash !== requestHash) {
     throw new AppError('idempotency.keyReused', 'this Idempotency-Key was already used with a different request body; use a new key for a new request');
@@ -167,6 +185,7 @@ export async function createArticle(
           response: output,
           expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
         },
+        effectsOf(undefined, article, now),
       );
     } catch (e) {
       if (e instanceof SlugTaken) continue;
@@ -208,7 +227,7 @@ async function writeChange(deps: ArticleDeps, id: string, change: (prev: Article
     const next = change(prev, now);
     if (sameContent(prev, next)) return prev;
     try {
-      await deps.articles.update(next, prev);
+      await deps.articles.update(next, prev, effectsOf(prev, next, now));
     } catch (e) {
       if (e instanceof StaleArticle) continue;
       throw e;
@@ -292,7 +311,7 @@ export async function publishScheduledArticle(deps: ArticleDeps, id: string): Pr
       version: prev.version + 1,
     };
     try {
-      await deps.articles.update(next, prev);
+      await deps.articles.update(next, prev, effectsOf(prev, next, now));
       return 'published';
     } catch (e) {
       if (e instanceof StaleArticle) continue;
