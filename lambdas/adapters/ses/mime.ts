@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { validateOutgoingEmail, type OutgoingEmail } from '../../core/email/message.ts';
+
+/** SES v1 SendRawEmail refuses messages over 10 MB. */
+export const MAX_RAW_MESSAGE_BYTES = 10 * 1024 * 1024;
+
+export interface BuildMimeOptions {
+  /** Date header value. */
+  date: Date;
+  /** Message-ID header value without angle brackets; a random one on the sender's domain when absent. */
+  messageId?: string | undefined;
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1);
+}
+
+/**
+ * Builds the raw RFC 5322 message for an {@link OutgoingEmail}: multipart/alternative (text/plain, then
+ * text/html), CRLF line endings throughout, non-ASCII header text as RFC 2047 encoded words, and the
+ * List-* headers of RFC 2369/2919/8058 when the email carries them. Validates the email first, so a
+ * header value with CR/LF is refused here rather than silently folded into a space by nodemailer.
+ */
+export async function buildMimeMessage(email: OutgoingEmail, options: BuildMimeOptions): Promise<Buffer> {
+  validateOutgoingEmail(email);
+  const headers: Record<string, string> = {};
+  if (email.headers) {
+    const targets = [`<${email.headers.listUnsubscribeUrl}>`];
+    if (email.headers.listUnsubscribeMailto) targets.push(`<${email.headers.listUnsubscribeMailto}>`);
+    // RFC 8058: the https target is what one-click clients POST to; the mailto is the fallback.
+    headers['List-Unsubscribe'] = targets.join(', ');
+    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+    headers['List-Id'] = email.headers.listId;
+  }
+  const composer = new MailComposer({
+    from: { name: email.from.name, address: email.from.address },
+    to: email.to.name ? { name: email.to.name, address: email.to.address } : email.to.address,
+    ...(email.replyTo ? { replyTo: email.replyTo.name ? { name: email.replyTo.name, address: email.replyTo.address } : email.replyTo.address } : {}),
+    subject: email.subject,
+    text: email.text,
+    html: email.html,
+    headers,
+    date: options.date,
+    messageId: `<${options.messageId ?? `${randomUUID()}@${domainOf(email.from.address)}`}>`,
+    newline: 'windows',
+    // The content is ours; never let a string that looks like a path or URL be read from disk or network.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  return composer.compile().build();
+}
