@@ -37,6 +37,8 @@ export interface LocalRuntime {
   port: number;
   apiKey: string;
   dataDir: string;
+  tableName: string;
+  dynamoEndpoint: string;
   /** Resolves once every stream record written so far has been processed. */
   settled(): Promise<void>;
   stop(): Promise<void>;
@@ -153,6 +155,8 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       port: listen.port,
       apiKey,
       dataDir,
+      tableName: env.TABLE_NAME,
+      dynamoEndpoint: endpoint,
       settled: () => feedPoller.idle(),
       stop: stopAll,
     };
