@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from './errors.ts';
+import { COMMANDS, type Command } from './usage.ts';
+
+const OPTIONS = {
+  api: { type: 'string' },
+  key: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  title: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  author: { type: 'string', multiple: true },
+  draft: { type: 'boolean' },
+  schedule: { type: 'string' },
+  summary: { type: 'string' },
+  url: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+const GLOBAL: OptionName[] = ['api', 'key', 'help', 'version'];
+const PER_COMMAND: Record<Command, OptionName[]> = {
+  publish: ['title', 'tag', 'author', 'draft', 'schedule', 'summary', 'url', 'json'],
+  list: ['status', 'limit', 'json'],
+  unpublish: ['json'],
+  delete: [],
+  help: [],
+};
+
+export interface ParsedArgs {
+  command: Command | undefined;
+  positionals: string[];
+  api?: string | undefined;
+  key?: string | undefined;
+  help: boolean;
+  version: boolean;
+  title?: string | undefined;
+  tags: string[];
+  authors: string[];
+  draft: boolean;
+  schedule?: string | undefined;
+  summary?: string | undefined;
+  url?: string | undefined;
+  status?: string | undefined;
+  limit?: string | undefined;
+  json: boolean;
+}
+
+/** Parses argv (without `node` and the script). Options may come before or after the command. */
+export function parseCliArgs(argv: string[]): ParsedArgs {
+  const guessCommand = argv.find((a) => !a.startsWith('-'));
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+  } catch (err) {
+    const message = err instanceof Error ? (err.message.split(/\n|\. /)[0] ?? err.message) : String(err);
+    throw new UsageError(message.replace(/\.$/, ''), guessCommand);
+  }
+  const { values, positionals, tokens } = parsed;
+  const [first, ...rest] = positionals;
+  let command: Command | undefined;
+  if (first !== undefined) {
+    if (!(COMMANDS as readonly string[]).includes(first)) throw new UsageError(`unknown command "${first}"`);
+    command = first as Command;
+  }
+
+  if (command) {
+    const allowed = new Set<string>([...GLOBAL, ...PER_COMMAND[command]]);
+    for (const t of tokens ?? []) {
+      if (t.kind === 'option' && !allowed.has(t.name)) throw new UsageError(`${t.rawName} is not an option of "${command}"`, command);
+    }
+  }
+
+  return {
+    command,
+    positionals: rest,
+    api: values.api,
+    key: values.key,
+    help: values.help ?? false,
+    version: values.version ?? false,
+    title: values.title,
+    tags: values.tag ?? [],
+    authors: values.author ?? [],
+    draft: values.draft ?? false,
+    schedule: values.schedule,
+    summary: values.summary,
+    url: values.url,
+    status: values.status,
+    limit: values.limit,
+    json: values.json ?? false,
+  };
+}

@@ -1,0 +1,272 @@
+import { parseDateLine, parsePlainTextArticle } from '../core/articles/plain-text.ts';
+import { CliError, UsageError } from './errors.ts';
+
+export type BodyFormat = 'markdown' | 'html';
+
+export interface AuthorInput {
+  name: string;
+  email?: string;
+  url?: string;
+}
+
+/** What a file says about the article; every field may be overridden on the command line. */
+export interface ArticleDocument {
+  title?: string;
+  body: string;
+  bodyFormat: BodyFormat;
+  summary?: string;
+  authors?: AuthorInput[];
+  tags?: string[];
+  url?: string;
+  /** Publication date found in the file (ISO 8601). */
+  date?: string;
+  /** `draft: true` in front matter. */
+  draft?: boolean;
+  /** Things in the file that were ignored, worth telling the user. */
+  warnings: string[];
+}
+
+export type FileKind = 'markdown' | 'html' | 'text';
+
+export function fileKind(path: string): FileKind {
+  const ext = /\.([^./\\]+)$/.exec(path)?.[1]?.toLowerCase();
+  if (ext === 'md' || ext === 'markdown') return 'markdown';
+  if (ext === 'html' || ext === 'htm') return 'html';
+  if (ext === 'txt' || ext === 'text') return 'text';
+  throw new UsageError(`cannot publish "${path}": the file must end in .md, .html or .txt`, 'publish');
+}
+
+/** Reads an article out of a file's text. `path` is only used in messages. */
+export function readDocument(path: string, content: string): ArticleDocument {
+  const text = content.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  switch (fileKind(path)) {
+    case 'markdown':
+      return readMarkdown(path, text);
+    case 'html':
+      return readHtml(text);
+    case 'text': {
+      let article;
+      try {
+        article = parsePlainTextArticle(text);
+      } catch (err) {
+        throw new CliError(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const doc: ArticleDocument = { title: article.title, body: article.bodyMarkdown, bodyFormat: 'markdown', warnings: [] };
+      if (article.publishedAt) doc.date = article.publishedAt;
+      return doc;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authors
+
+/** `Jane Doe`, `Jane Doe <jane@example.com>` or `Jane Doe <https://jane.example>`. */
+export function parseAuthor(value: string): AuthorInput {
+  const s = value.trim();
+  const m = /^(.*?)\s*<([^<>]*)>$/.exec(s);
+  if (!m) {
+    if (!s) throw new UsageError('an author needs a name, e.g. --author "Jane Doe <jane@example.com>"', 'publish');
+    return { name: s };
+  }
+  const name = m[1]!.trim();
+  const contact = m[2]!.trim();
+  if (!name) throw new UsageError(`author "${value}" has no name; write it as "Name <email>"`, 'publish');
+  if (/^https?:\/\//i.test(contact)) return { name, url: contact };
+  if (contact.includes('@')) return { name, email: contact };
+  throw new UsageError(`author "${value}": "${contact}" is neither an email address nor an http(s) URL`, 'publish');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown with front matter
+
+type FrontMatterValue = string | string[];
+
+const FRONT_MATTER_KEYS: Record<string, 'title' | 'tags' | 'summary' | 'authors' | 'date' | 'url' | 'draft'> = {
+  title: 'title',
+  tags: 'tags',
+  tag: 'tags',
+  summary: 'summary',
+  description: 'summary',
+  authors: 'authors',
+  author: 'authors',
+  date: 'date',
+  published: 'date',
+  publishedat: 'date',
+  url: 'url',
+  draft: 'draft',
+};
+
+function readMarkdown(path: string, text: string): ArticleDocument {
+  const { data, body: rest } = splitFrontMatter(path, text);
+  let body = rest.replace(/^\n+/, '');
+  const doc: ArticleDocument = { body, bodyFormat: 'markdown', warnings: [] };
+
+  for (const [rawKey, value] of Object.entries(data)) {
+    const key = FRONT_MATTER_KEYS[rawKey.toLowerCase()];
+    if (!key) {
+      doc.warnings.push(`${path}: ignoring front matter field "${rawKey}" (known fields: title, tags, summary, authors, date, url, draft)`);
+      continue;
+    }
+    const list = Array.isArray(value) ? value : value === '' ? [] : [value];
+    const one = Array.isArray(value) ? value.join(', ') : value;
+    switch (key) {
+      case 'title':
+        if (one) doc.title = one;
+        break;
+      case 'summary':
+        if (one) doc.summary = one;
+        break;
+      case 'url':
+        if (one) doc.url = one;
+        break;
+      case 'tags':
+        // `tags: a, b` is a list too.
+        doc.tags = (Array.isArray(value) ? value : value.split(',')).map((t) => t.trim()).filter(Boolean);
+        break;
+      case 'authors':
+        doc.authors = list.map((a) => {
+          try {
+            return parseAuthor(a);
+          } catch (err) {
+            throw new CliError(`${path}: front matter ${rawKey}: ${(err as Error).message}`);
+          }
+        });
+        break;
+      case 'draft':
+        if (!/^(true|false|yes|no)$/i.test(one)) throw new CliError(`${path}: front matter ${rawKey} must be true or false, not "${one}"`);
+        doc.draft = /^(true|yes)$/i.test(one);
+        break;
+      case 'date': {
+        const iso = parseDateLine(one);
+        if (!iso) throw new CliError(`${path}: front matter ${rawKey} "${one}" is not a date; use e.g. 2024-02-11 or 2024-02-11T09:00:00Z`);
+        doc.date = iso;
+        break;
+      }
+    }
+  }
+
+  if (doc.title === undefined) {
+    // A leading `# Title` is the title; keep it out of the body so it does not show twice.
+    const m = /^#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*(?:\n|$)/.exec(body);
+    if (m) {
+      doc.title = m[1]!.trim();
+      body = body.slice(m[0].length).replace(/^\n+/, '');
+      doc.body = body;
+    }
+  }
+  return doc;
+}
+
+/** Splits `---\nkey: value\n---\n` off the top of a file; a deliberately small YAML subset. */
+export function splitFrontMatter(path: string, text: string): { data: Record<string, FrontMatterValue>; body: string } {
+  if (!/^---[ \t]*\n/.test(text)) return { data: {}, body: text };
+  const lines = text.split('\n');
+  const end = lines.findIndex((l, i) => i > 0 && /^(---|\.\.\.)[ \t]*$/.test(l));
+  if (end === -1) throw new CliError(`${path}: the front matter that starts on line 1 has no closing "---" line`);
+
+  const data: Record<string, FrontMatterValue> = {};
+  let listKey: string | undefined;
+  for (let i = 1; i < end; i++) {
+    const line = lines[i]!;
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const item = /^\s+-\s+(.*)$/.exec(line) ?? /^-\s+(.*)$/.exec(line);
+    if (item && listKey !== undefined) {
+      (data[listKey] as string[]).push(unquote(item[1]!.trim()));
+      continue;
+    }
+    const kv = /^([A-Za-z][\w-]*)\s*:\s*(.*)$/.exec(line);
+    if (!kv) throw new CliError(`${path}: front matter line ${i + 1} is not "key: value": ${line.trim()}`);
+    const key = kv[1]!;
+    const raw = stripComment(kv[2]!.trim());
+    listKey = undefined;
+    if (raw === '') {
+      data[key] = [];
+      listKey = key;
+    } else if (raw.startsWith('[') && raw.endsWith(']')) {
+      data[key] = splitFlowList(raw.slice(1, -1));
+    } else {
+      data[key] = unquote(raw);
+    }
+  }
+  return { data, body: lines.slice(end + 1).join('\n') };
+}
+
+function stripComment(s: string): string {
+  if (s.startsWith('"') || s.startsWith("'")) return s;
+  return s.replace(/\s+#.*$/, '');
+}
+
+function unquote(s: string): string {
+  if (s.length >= 2 && s.startsWith('"') && s.endsWith('"')) return s.slice(1, -1).replace(/\\(["\\])/g, '$1');
+  if (s.length >= 2 && s.startsWith("'") && s.endsWith("'")) return s.slice(1, -1).replace(/''/g, "'");
+  return s;
+}
+
+/** `a, "b, c", 'd'` -> ['a', 'b, c', 'd']. */
+function splitFlowList(s: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quote: string | undefined;
+  for (const ch of s) {
+    if (quote) {
+      current += ch;
+      if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      current += ch;
+    } else if (ch === ',') {
+      out.push(current);
+      current = '';
+    } else current += ch;
+  }
+  out.push(current);
+  return out.map((v) => unquote(v.trim())).filter((v) => v !== '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML
+
+function readHtml(text: string): ArticleDocument {
+  const titleTag = innerText(/<title\b[^>]*>([\s\S]*?)<\/title\s*>/i.exec(text)?.[1]);
+  const description = /<meta\b(?=[^>]*\bname\s*=\s*["']?description["']?)[^>]*\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>/i.exec(text);
+
+  let body = /<body\b[^>]*>([\s\S]*?)(?:<\/body\s*>|$)/i.exec(text)?.[1] ?? text.replace(/<head\b[\s\S]*?<\/head\s*>/i, '').replace(/<!doctype[^>]*>|<\/?html\b[^>]*>/gi, '');
+  body = body.trim();
+
+  const firstH1 = /<h1\b[^>]*>([\s\S]*?)<\/h1\s*>/i.exec(body);
+  const h1Text = innerText(firstH1?.[1]);
+  const title = titleTag || h1Text || undefined;
+
+  // A heading that repeats the title at the very top would show the title twice.
+  const leading = /^(?:\s|<!--[\s\S]*?-->)*<h1\b[^>]*>([\s\S]*?)<\/h1\s*>/i.exec(body);
+  if (leading && title !== undefined && innerText(leading[1]) === title) body = body.slice(leading[0].length).trim();
+
+  const doc: ArticleDocument = { body, bodyFormat: 'html', warnings: [] };
+  if (title !== undefined) doc.title = title;
+  const summary = decodeEntities(description?.[1] ?? description?.[2] ?? '').trim();
+  if (summary) doc.summary = summary;
+  return doc;
+}
+
+function innerText(html: string | undefined): string {
+  if (html === undefined) return '';
+  return decodeEntities(html.replace(/<[^>]*>/g, ''))
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+const NAMED_ENTITIES: Record<string, string> = {
+  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', ndash: '\u2013', mdash: '\u2014',
+  lsquo: '\u2018', rsquo: '\u2019', ldquo: '\u201c', rdquo: '\u201d', hellip: '\u2026', copy: '\u00a9',
+};
+
+function decodeEntities(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
+    if (e[0] === '#') {
+      const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : m;
+    }
+    return NAMED_ENTITIES[e.toLowerCase()] ?? m;
+  });
+}
