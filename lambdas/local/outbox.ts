@@ -61,7 +61,7 @@ export interface OutboxEntry extends Partial<OutboxSidecar> {
 /**
  * Newest-first page of the outbox. Reads one day directory at a time, newest day first, and stops as soon
  * as the page is full, so a long history costs nothing until someone pages back through it.
- * `before` is the last message id of the previous page.
+ * `before` is the last message id of the previous page; `next` is set whenever the page is full.
  */
 export async function listOutbox(outboxDir: string, options: { limit?: number; before?: string } = {}): Promise<{ entries: OutboxEntry[]; next?: string }> {
   const limit = Math.max(1, Math.min(options.limit ?? 50, 500));
@@ -76,21 +76,18 @@ export async function listOutbox(outboxDir: string, options: { limit?: number; b
     throw e;
   }
   const ids: string[] = [];
-  let more = false;
   for (const day of days) {
     if (beforeDay && day > beforeDay) continue;
     const names = (await readdir(join(outboxDir, day))).filter((n) => n.endsWith('.eml') && !n.startsWith('.')).sort().reverse();
     for (const name of names) {
       if (day === beforeDay && name >= beforeFile!) continue;
       const id = messageIdFromFileName(name);
-      if (!id) continue;
-      if (ids.length === limit) {
-        more = true;
-        break;
-      }
-      ids.push(id);
+      if (id) ids.push(id);
+      if (ids.length === limit) break;
     }
-    if (more) break;
+    // A full page stops here rather than opening an older day to see whether more exist; the page after
+    // it may therefore turn out empty.
+    if (ids.length === limit) break;
   }
   const entries = await Promise.all(
     ids.map(async (messageId): Promise<OutboxEntry> => {
@@ -102,7 +99,7 @@ export async function listOutbox(outboxDir: string, options: { limit?: number; b
       }
     }),
   );
-  return more ? { entries, next: ids[ids.length - 1]! } : { entries };
+  return ids.length === limit ? { entries, next: ids[ids.length - 1]! } : { entries };
 }
 
 /** The raw bytes and sidecar of one message, or undefined when there is no such message. */
