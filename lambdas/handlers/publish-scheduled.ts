@@ -13,3 +13,6 @@ export function createPublishScheduledHandler(deps: ArticleDeps | (() => Promise
     return { articleId: event.articleId, result: await publishScheduledArticle(resolved, event.articleId) };
   };
 }
+
+/** Lambda entry point: the target of each article's one-time EventBridge schedule. */
+export const handler = createPublishScheduledHandler(async () => (await import('./aws.ts')).articleDeps());
