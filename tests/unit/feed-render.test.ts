@@ -56,7 +56,7 @@ function feedDoc(overrides: Partial<FeedDocument> = {}): FeedDocument {
     iconUrl: `${SITE}/icon.png`,
     logoUrl: `${SITE}/logo.png`,
     entries: [
-      entry(11, { title: 'Why “smart” quotes matter — a guide', contentHtml: SAMPLE_HTML }),
+      entry(11, { title: 'Why “smart” quotes matter — a guide 📰', contentHtml: SAMPLE_HTML }),
       entry(10),
     ],
     ...overrides,
@@ -101,7 +101,7 @@ describe('feed renderers', () => {
       const { parsed } = all[format];
       expect(parsed.feed.title, format).toBe('The Example News');
       expect(parsed.entries.map((e) => e.id), format).toEqual(doc.entries.map((e) => e.id));
-      expect(parsed.entries[0]!.title, format).toBe('Why “smart” quotes matter — a guide');
+      expect(parsed.entries[0]!.title, format).toBe('Why “smart” quotes matter — a guide 📰');
       expect(parsed.entries[0]!.link, format).toBe(first.url);
       expect(parsed.entries[0]!.content, format).toEqual([SAMPLE_HTML]);
     }
@@ -396,6 +396,10 @@ describe('feed renderers', () => {
       );
     }
     for (const format of XML_FORMATS) expect(() => render(feedDoc({ updated: 'yesterday' }), format), format).toThrow(RangeError);
+    // Out-of-range fields are rejected, not rolled over into the next day or month.
+    for (const bad of ['2024-02-30T10:00:00Z', '2023-02-29T10:00:00Z', '2024-02-11T24:00:00Z', '2024-02-11T10:00:00+24:00']) {
+      expect(() => renderAtom(feedDoc({ entries: [entry(11, { publishedAt: bad })] })), bad).toThrow(RangeError);
+    }
   });
 
   it('writes every URL with RFC 2396 characters only, encoding IRIs', () => {

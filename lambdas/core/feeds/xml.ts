@@ -20,13 +20,27 @@ import type { FeedCategory, FeedDocument, FeedEntry, FeedPerson } from './model.
 const UNWANTED_CHARS =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** Cheap pre-checks: almost every string is clean and comes back as is, without a replace. */
+const SUSPECT_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uD800-\uDFFF\uFFFD-\uFFFF]/;
+const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF]/;
+const isWellFormed: ((s: string) => boolean) | undefined = (
+  String.prototype as { isWellFormed?: (this: string) => boolean }
+).isWellFormed
+  ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+  : undefined;
+
 /** Removes the characters listed above. */
 export function cleanString(value: string): string {
+  if (!SUSPECT_CHARS.test(value)) return value;
+  // Surrogates found: fine if they all pair up (emoji and other astral characters) and nothing else is amiss.
+  if (isWellFormed && !CONTROL_CHARS.test(value) && isWellFormed(value)) return value;
   return value.replace(UNWANTED_CHARS, '');
 }
 
 const TEXT_SPECIALS = /[&<>\r\n]/g;
 const ATTR_SPECIALS = /[&<>"\t\r\n]/g;
+const HAS_TEXT_SPECIAL = /[&<>\r\n]/;
+const HAS_ATTR_SPECIAL = /[&<>"\t\r\n]/;
 
 /*
  * `&` and `<` are written as hexadecimal character references, as the RSS Best Practices Profile asks for plain
@@ -47,12 +61,14 @@ const escapeChar = (c: string): string => ESCAPES[c] ?? c;
 
 /** Plain text as XML character data. */
 export function escapeText(value: string): string {
-  return cleanString(value).replace(TEXT_SPECIALS, escapeChar);
+  const clean = cleanString(value);
+  return HAS_TEXT_SPECIAL.test(clean) ? clean.replace(TEXT_SPECIALS, escapeChar) : clean;
 }
 
 /** Plain text as a double-quoted XML attribute value. */
 export function escapeAttr(value: string): string {
-  return cleanString(value).replace(ATTR_SPECIALS, escapeChar);
+  const clean = cleanString(value);
+  return HAS_ATTR_SPECIAL.test(clean) ? clean.replace(ATTR_SPECIALS, escapeChar) : clean;
 }
 
 /** Any string as one or more CDATA sections; a `]]>` inside is split across two sections. */
@@ -61,27 +77,51 @@ export function cdata(value: string): string {
 }
 
 const HTML_SPECIALS = /[&<>]/g;
+const HAS_HTML_SPECIAL = /[&<>]/;
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
 
 /** Plain text as an HTML fragment (for RSS `description`, which readers treat as HTML). */
 export function plainTextToHtml(value: string): string {
-  return value.replace(HTML_SPECIALS, (c) => HTML_ESCAPES[c] ?? c);
+  return HAS_HTML_SPECIAL.test(value) ? value.replace(HTML_SPECIALS, (c) => HTML_ESCAPES[c] ?? c) : value;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Dates
 // ---------------------------------------------------------------------------------------------
 
-/** ISO 8601 / RFC 3339 with an explicit offset (or a bare date, read as UTC midnight). */
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/i;
+/** ISO 8601 / RFC 3339 with an explicit offset, or a bare date (read as UTC midnight). */
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:[Zz]|([+-])(\d{2}):(\d{2})))?$/;
 
+/** Parses without Date.parse (slow); rejects out-of-range fields instead of rolling them over. */
 function parseDate(iso: string): Date {
-  const trimmed = iso.trim();
-  const time = ISO_DATE.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
-  if (Number.isNaN(time)) {
-    throw new RangeError(`Feed model date is not an ISO 8601 date-time with an offset: ${JSON.stringify(iso)}`);
+  const m = ISO_DATE.exec(iso.trim());
+  if (m) {
+    const [, y, mo, d, h = '0', mi = '0', s = '0', frac, sign, oh = '0', om = '0'] = m;
+    const year = Number(y);
+    const month = Number(mo) - 1;
+    const day = Number(d);
+    const hour = Number(h);
+    const minute = Number(mi);
+    const second = Number(s);
+    const ms = frac ? Number(`${frac.slice(1)}00`.slice(0, 3)) : 0;
+    const offset = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+    const local = new Date(Date.UTC(year, month, day, hour, minute, second, ms));
+    if (year < 100) local.setUTCFullYear(year);
+    if (
+      local.getUTCFullYear() === year &&
+      local.getUTCMonth() === month &&
+      local.getUTCDate() === day &&
+      local.getUTCHours() === hour &&
+      local.getUTCMinutes() === minute &&
+      local.getUTCSeconds() === second &&
+      Number(oh) < 24 &&
+      Number(om) < 60
+    ) {
+      return new Date(local.getTime() - offset * 60_000);
+    }
   }
-  return new Date(time);
+  throw new RangeError(`Feed model date is not an ISO 8601 date-time with an offset: ${JSON.stringify(iso)}`);
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
