@@ -72,7 +72,11 @@ function apiError(method: string, url: string, res: Response, parsed: unknown, t
     return new CliError(`${method} ${url} failed: ${status}`, text ? [snippet(text)] : []);
   }
   const details: string[] = [];
-  for (const issue of err.issues ?? []) details.push(`${issue.path || '(request)'}: ${issue.message ?? 'invalid'}`);
+  for (const issue of err.issues ?? []) {
+    const line = `${issue.path || '(request)'}: ${issue.message ?? 'invalid'}`;
+    // The API's message usually already names each issue; do not say it twice.
+    if (!err.message?.includes(line)) details.push(line);
+  }
   if (res.status === 401) details.push('Check the API key (--key or INKWIRE_API_KEY).');
   const retryAfter = res.headers.get('retry-after');
   if (res.status === 429 && retryAfter) details.push(`Try again in ${retryAfter} s.`);

@@ -81,6 +81,12 @@ class FakeApi {
             res.writeHead(502, { 'content-type': 'text/html' });
             return res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
           }
+          if (input.title === 'invalid') {
+            return fail(400, 'request.invalid', 'invalid body: url: must be an absolute http(s) URL; publishAt: must not be in the future', [
+              { path: 'url', message: 'must be an absolute http(s) URL' },
+              { path: 'publishAt', message: 'must not be in the future when status is published' },
+            ]);
+          }
           if (typeof input.body !== 'string' || !input.body) {
             return fail(400, 'request.invalid', 'invalid body: body: must not be empty', [{ path: 'body', message: 'must not be empty' }]);
           }
@@ -409,6 +415,15 @@ describe('errors', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('inkwire: invalid body: tags.0: too long (request.invalid, HTTP 400 Bad Request)\n  tags.0: at most 20 characters\n');
+  });
+
+  it('does not repeat issues the message already names', async () => {
+    const r = await cli(['publish', SAMPLE_TXT, '--title', 'invalid']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'inkwire: invalid body: url: must be an absolute http(s) URL; publishAt: must not be in the future (request.invalid, HTTP 400 Bad Request)\n' +
+        '  publishAt: must not be in the future when status is published\n',
+    );
   });
 
   it('explains a wrong key', async () => {
