@@ -187,7 +187,11 @@ describe('SesMailer against the local endpoint', () => {
       articles: [{ title: 'Café — “quotes” and naïveté', summary: 'A summary long enough to need a soft line break in quoted-printable encoding because it goes on and on.', url: 'https://news.example.com/a/1' }],
       recipient: { name: 'Zoë', unsubscribeUrl: 'https://news.example.com/unsubscribe?t=tok_abc123', preferencesUrl: 'https://news.example.com/preferences?t=tok_abc123' },
     });
-    const email = newsletter({ ...rendered, to: { name: 'Zoë Ångström', address: 'zoe@example.org' } });
+    const email = newsletter({
+      ...rendered,
+      to: { name: 'Zoë Ångström', address: 'zoe@example.org' },
+      headers: { ...newsletter().headers!, listId: formatListId('Thin Line News — Café', 'news.example.com') },
+    });
     const { messageId } = await mailer.send(email);
     const path = outboxMessagePaths(outboxDir, messageId).eml;
     const raw = readFileSync(path);
@@ -199,7 +203,8 @@ describe('SesMailer against the local endpoint', () => {
     expect(head).not.toMatch(/[^\x00-\x7f]/); // every header is 7-bit: non-ASCII went into encoded words
     expect(head).toContain('\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n');
     expect(head).toMatch(/\r\nList-Unsubscribe: <https:\/\/news\.example\.com\/u\/one-click\?t=tok_abc123>,\s+<mailto:unsubscribe@news\.example\.com\?subject=unsubscribe%20tok_abc123>\r\n/);
-    expect(head).toMatch(/\r\nList-Id: Thin Line News <news\.example\.com>\r\n/i);
+    // Only the phrase is encoded; the list identifier stays outside the encoded word, where clients look for it.
+    expect(head).toMatch(/\r\nList-Id: =\?UTF-8\?Q\?[^\r ]*\?= <news\.example\.com>\r\n/i);
     expect(head).toMatch(/\r\nMessage-ID: <[0-9a-f-]{36}@news\.example\.com>\r\n/);
     expect(head).toContain('\r\nDate: Sun, 11 Feb 2024 10:00:00 +0000\r\n');
     expect(head).toMatch(/\r\nContent-Type: multipart\/alternative;/);
@@ -213,7 +218,7 @@ describe('SesMailer against the local endpoint', () => {
     expect(py.mimeVersion).toBe('1.0');
     expect(py.listUnsubscribePost).toBe('List-Unsubscribe=One-Click');
     expect(py.listUnsubscribe.replace(/\s+/g, ' ')).toBe('<https://news.example.com/u/one-click?t=tok_abc123>, <mailto:unsubscribe@news.example.com?subject=unsubscribe%20tok_abc123>');
-    expect(py.listId).toBe('Thin Line News <news.example.com>');
+    expect(py.listId).toBe('Thin Line News — Café <news.example.com>');
     expect(py.contentType).toBe('multipart/alternative');
     expect(py.parts.map((p) => p.type)).toEqual(['text/plain', 'text/html']);
     expect(py.parts.every((p) => p.charset === 'utf-8')).toBe(true);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import { validateOutgoingEmail, type OutgoingEmail } from '../../core/email/message.ts';
 
 /** SES v1 SendRawEmail refuses messages over 10 MB. */
@@ -17,6 +18,20 @@ function domainOf(address: string): string {
 }
 
 /**
+ * `Phrase <list.id>` with only the phrase MIME-encoded (RFC 2919 with RFC 2047). Left to nodemailer, a non-ASCII phrase would pull
+ * the `<list.id>` into the encoded word too, and no client would find the list identifier any more.
+ */
+function encodeListId(listId: string): string {
+  const at = listId.lastIndexOf('<');
+  const phrase = listId.slice(0, at).trim();
+  const id = listId.slice(at);
+  if (!phrase) return id;
+  // Non-ASCII or RFC 5322 specials: one encoded phrase (nodemailer would not quote the specials).
+  const encoded = /[^\x20-\x7e]|[()<>@,;:\\"[\]]/.test(phrase) ? encodeWord(phrase, 'Q', 52) : phrase;
+  return `${encoded} ${id}`;
+}
+
+/**
  * Builds the raw RFC 5322 message for an {@link OutgoingEmail}: multipart/alternative (text/plain, then
  * text/html), CRLF line endings throughout, non-ASCII header text as RFC 2047 encoded words, and the
  * List-* headers of RFC 2369/2919/8058 when the email carries them. Validates the email first, so a
@@ -31,7 +46,8 @@ export async function buildMimeMessage(email: OutgoingEmail, options: BuildMimeO
     // RFC 8058: the https target is what one-click clients POST to; the mailto is the fallback.
     headers['List-Unsubscribe'] = targets.join(', ');
     headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
-    headers['List-Id'] = email.headers.listId;
+    // Already 7-bit: nodemailer passes valid encoded words through and only folds the line.
+    headers['List-Id'] = encodeListId(email.headers.listId);
   }
   const composer = new MailComposer({
     from: { name: email.from.name, address: email.from.address },

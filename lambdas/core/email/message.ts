@@ -191,9 +191,9 @@ function checkUrl(field: string, value: string, scheme: 'https:' | 'mailto:'): v
     throw new MailerInvalidMessageError(field, `not a URL: ${JSON.stringify(value)}`);
   }
   if (url.protocol !== scheme) throw new MailerInvalidMessageError(field, `must be a ${scheme} URL`);
-  // `<` and `>` delimit the URL inside List-Unsubscribe; WHATWG URL parsing already percent-encodes them
-  // in most positions, but a literal one in the input means the caller built the URL by hand.
-  if (/[<>\s,]/.test(value)) throw new MailerInvalidMessageError(field, 'URL must not contain <, >, commas or whitespace');
+  // `<`, `>` and `,` delimit the URLs inside List-Unsubscribe, and a non-ASCII character would make the
+  // whole header an encoded word that no client reads as a URL: the caller must percent-encode.
+  if (/[^\x21-\x7e]|[<>,]/.test(value)) throw new MailerInvalidMessageError(field, 'URL must be printable ASCII without <, >, commas or whitespace (percent-encode it)');
 }
 
 /**
