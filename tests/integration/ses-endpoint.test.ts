@@ -21,6 +21,7 @@ import { FixedClock } from '../../lambdas/core/clock.ts';
 import { freePort } from '../../lambdas/local/dynamodb-local.ts';
 
 const CONFIG_SETS = ['inkwire-newsletter', 'inkwire-transactional'];
+const LONG_ONE_CLICK = `https://news.example.com/subscribers/one-click-unsubscribe?token=${'t0k3n'.repeat(24)}&sig=abcdef0123456789`;
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const sesClient = (endpoint: string, maxAttempts = 1) => new SESClient({ endpoint, region: 'us-east-1', credentials, maxAttempts });
 
@@ -190,7 +191,7 @@ describe('SesMailer against the local endpoint', () => {
     const email = newsletter({
       ...rendered,
       to: { name: 'Zoë Ångström', address: 'zoe@example.org' },
-      headers: { ...newsletter().headers!, listId: formatListId('Thin Line News — Café', 'news.example.com') },
+      headers: { ...newsletter().headers!, listUnsubscribeUrl: LONG_ONE_CLICK, listId: formatListId('Thin Line News — Café', 'news.example.com') },
     });
     const { messageId } = await mailer.send(email);
     const path = outboxMessagePaths(outboxDir, messageId).eml;
@@ -202,7 +203,8 @@ describe('SesMailer against the local endpoint', () => {
     const head = '\r\n' + text.slice(0, text.indexOf('\r\n\r\n'));
     expect(head).not.toMatch(/[^\x00-\x7f]/); // every header is 7-bit: non-ASCII went into encoded words
     expect(head).toContain('\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n');
-    expect(head).toMatch(/\r\nList-Unsubscribe: <https:\/\/news\.example\.com\/u\/one-click\?t=tok_abc123>,\s+<mailto:unsubscribe@news\.example\.com\?subject=unsubscribe%20tok_abc123>\r\n/);
+    // One line however long: folding it breaks DKIM verification at some receivers.
+    expect(head).toContain(`\r\nList-Unsubscribe: <${LONG_ONE_CLICK}>, <mailto:unsubscribe@news.example.com?subject=unsubscribe%20tok_abc123>\r\n`);
     // Only the phrase is encoded; the list identifier stays outside the encoded word, where clients look for it.
     expect(head).toMatch(/\r\nList-Id: =\?UTF-8\?Q\?[^\r ]*\?= <news\.example\.com>\r\n/i);
     expect(head).toMatch(/\r\nMessage-ID: <[0-9a-f-]{36}@news\.example\.com>\r\n/);
@@ -217,7 +219,7 @@ describe('SesMailer against the local endpoint', () => {
     expect(py.replyTo).toBe('Editors <editors@news.example.com>');
     expect(py.mimeVersion).toBe('1.0');
     expect(py.listUnsubscribePost).toBe('List-Unsubscribe=One-Click');
-    expect(py.listUnsubscribe.replace(/\s+/g, ' ')).toBe('<https://news.example.com/u/one-click?t=tok_abc123>, <mailto:unsubscribe@news.example.com?subject=unsubscribe%20tok_abc123>');
+    expect(py.listUnsubscribe).toBe(`<${LONG_ONE_CLICK}>, <mailto:unsubscribe@news.example.com?subject=unsubscribe%20tok_abc123>`);
     expect(py.listId).toBe('Thin Line News — Café <news.example.com>');
     expect(py.contentType).toBe('multipart/alternative');
     expect(py.parts.map((p) => p.type)).toEqual(['text/plain', 'text/html']);

@@ -91,6 +91,11 @@ describe('SesMailer.buildRawMessage', () => {
     await expect(mailer.buildRawMessage(email({ html: 'x'.repeat(11 * 1024 * 1024) }))).rejects.toThrow(/at most 10485760/);
   });
 
+  it('refuses a List-Unsubscribe line over 998 characters instead of folding it', async () => {
+    const headers = { listUnsubscribeUrl: `https://news.example.com/u?t=${'x'.repeat(1000)}`, listId: 'N <news.example.com>' };
+    await expect(mailer.buildRawMessage(email({ headers, messageStreamKind: 'newsletter' }))).rejects.toThrow(/998/);
+  });
+
   it('builds text/plain before text/html so clients prefer the HTML', async () => {
     const raw = (await mailer.buildRawMessage(email())).toString('latin1');
     expect(raw.indexOf('Content-Type: text/plain')).toBeGreaterThan(0);

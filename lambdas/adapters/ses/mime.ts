@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
-import { validateOutgoingEmail, type OutgoingEmail } from '../../core/email/message.ts';
+import { MailerInvalidMessageError, validateOutgoingEmail, type OutgoingEmail } from '../../core/email/message.ts';
+
+/** RFC 5322 2.1.1: a line, header lines included, must not exceed 998 characters. */
+const MAX_HEADER_LINE = 998;
 
 /** SES v1 SendRawEmail refuses messages over 10 MB. */
 export const MAX_RAW_MESSAGE_BYTES = 10 * 1024 * 1024;
@@ -39,12 +42,19 @@ function encodeListId(listId: string): string {
  */
 export async function buildMimeMessage(email: OutgoingEmail, options: BuildMimeOptions): Promise<Buffer> {
   validateOutgoingEmail(email);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | { prepared: true; value: string }> = {};
   if (email.headers) {
     const targets = [`<${email.headers.listUnsubscribeUrl}>`];
     if (email.headers.listUnsubscribeMailto) targets.push(`<${email.headers.listUnsubscribeMailto}>`);
     // RFC 8058: the https target is what one-click clients POST to; the mailto is the fallback.
-    headers['List-Unsubscribe'] = targets.join(', ');
+    // Kept on one line (`prepared`): a folded List-Unsubscribe is a known cause of DKIM failures and of
+    // receivers that read the folding whitespace into the URL (nodemailer #1654, #1694). The values were
+    // validated as printable ASCII without CR/LF, so nothing needs encoding.
+    const value = targets.join(', ');
+    if ('List-Unsubscribe: '.length + value.length > MAX_HEADER_LINE) {
+      throw new MailerInvalidMessageError('headers.listUnsubscribeUrl', `the List-Unsubscribe line would exceed ${MAX_HEADER_LINE} characters`);
+    }
+    headers['List-Unsubscribe'] = { prepared: true, value };
     headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
     // Already 7-bit: nodemailer passes valid encoded words through and only folds the line.
     headers['List-Id'] = encodeListId(email.headers.listId);
