@@ -298,7 +298,12 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
       return;
     }
     if (path === '/_inkwire/faults' && req.method === 'POST') {
-      const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { throttleShare?: unknown };
+      let body: { throttleShare?: unknown };
+      try {
+        body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { throttleShare?: unknown };
+      } catch {
+        body = { throttleShare: NaN };
+      }
       const share = Number(body.throttleShare ?? 0);
       if (!(share >= 0 && share <= 1)) {
         res.writeHead(400, { 'Content-Type': 'application/json' });

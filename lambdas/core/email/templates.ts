@@ -166,7 +166,7 @@ function splitAt(s: string, token: RegExp): Spliced {
   return { literals, fields };
 }
 
-function join_(sp: Spliced, values: Record<RecipientField, string>, encode: (s: string) => string): string {
+function fill(sp: Spliced, values: Record<RecipientField, string>, encode: (s: string) => string): string {
   let out = sp.literals[0]!;
   for (let i = 0; i < sp.fields.length; i++) out += encode(values[sp.fields[i]!]) + sp.literals[i + 1]!;
   return out;
@@ -246,9 +246,9 @@ export function createEmailRenderer(options: EmailRendererOptions): EmailRendere
         }
         const plain = (s: string) => s;
         return {
-          subject: join_(parts.subject, values, plain),
-          html: join_(parts.html, values, escapeHtml),
-          text: wrapText(join_(parts.text, values, plain), width),
+          subject: fill(parts.subject, values, plain),
+          html: fill(parts.html, values, escapeHtml),
+          text: wrapText(fill(parts.text, values, plain), width),
         };
       },
     };
