@@ -12,8 +12,6 @@ export const MAX_RAW_MESSAGE_BYTES = 10 * 1024 * 1024;
 export interface BuildMimeOptions {
   /** Date header value. */
   date: Date;
-  /** Message-ID header value without angle brackets; a random one on the sender's domain when absent. */
-  messageId?: string | undefined;
 }
 
 function domainOf(address: string): string {
@@ -21,8 +19,8 @@ function domainOf(address: string): string {
 }
 
 /**
- * `Phrase <list.id>` with only the phrase MIME-encoded (RFC 2919 with RFC 2047). Left to nodemailer, a non-ASCII phrase would pull
- * the `<list.id>` into the encoded word too, and no client would find the list identifier any more.
+ * `Phrase <list.id>` with only the phrase MIME-encoded (RFC 2919 with RFC 2047). Left to nodemailer, a
+ * non-ASCII phrase would pull `<list.id>` into the encoded word too, where no client looks for it.
  */
 function encodeListId(listId: string): string {
   const at = listId.lastIndexOf('<');
@@ -68,7 +66,8 @@ export async function buildMimeMessage(email: OutgoingEmail, options: BuildMimeO
     html: email.html,
     headers,
     date: options.date,
-    messageId: `<${options.messageId ?? `${randomUUID()}@${domainOf(email.from.address)}`}>`,
+    // SES may replace it with its own; it still identifies the message in our outbox and in replies.
+    messageId: `<${randomUUID()}@${domainOf(email.from.address)}>`,
     newline: 'windows',
     // The content is ours; never let a string that looks like a path or URL be read from disk or network.
     disableFileAccess: true,
