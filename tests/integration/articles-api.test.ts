@@ -11,7 +11,7 @@ const article = (over: Record<string, unknown> = {}) => ({ title: 'A title', bod
 
 describe('publisher API: authentication', () => {
   it('refuses a missing key with 401 and says how to send it', async () => {
-    const res = await fetch(`${rt.url}/api/articles`);
+    const res = await rt.get('/api/articles');
     expect(res.status).toBe(401);
     expect((await res.json()).error).toMatchObject({ code: 'auth.missingKey', message: expect.stringContaining('Bearer') });
   });
@@ -169,12 +169,12 @@ describe('publisher API: articles', () => {
   });
 
   it('serves an OpenAPI 3.1 document that describes the article routes, and a docs page', async () => {
-    const doc = await (await fetch(`${rt.url}/api/openapi.json`)).json();
+    const doc = await (await rt.get('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/articles', '/api/articles/{id}']));
     expect(doc.paths['/api/articles'].post.requestBody.content['application/json'].schema).toBeTruthy();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
-    const page = await fetch(`${rt.url}/api/docs`);
+    const page = await rt.get('/api/docs');
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
   });
 });

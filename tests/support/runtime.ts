@@ -7,9 +7,13 @@ import { newId } from '../../lambdas/core/ids.ts';
 
 export const TEST_KEY = 'test-publisher-key-0123456789';
 
+/** A response whose JSON body tests may read without declaring its type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
+
 export interface TestRuntime extends LocalRuntime {
-  api(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
-  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  api(path: string, init?: RequestInit & { json?: unknown }): Promise<JsonResponse>;
+  get(path: string, headers?: Record<string, string>): Promise<JsonResponse>;
   /** Polls a document until `check` passes (feeds are rebuilt asynchronously from the stream). */
   waitFor(path: string, check: (text: string) => boolean, timeoutMs?: number): Promise<string>;
   cleanup(): Promise<void>;
