@@ -1,0 +1,239 @@
+import { z } from 'zod';
+
+/**
+ * Deployment configuration, read from CDK context (`-c key=value` or the `context` object in cdk.json)
+ * and validated here, so a missing or malformed value stops `cdk synth` with a message that says what
+ * to set and how, instead of surfacing as a broken resource after a deploy.
+ */
+
+/** How to set each key, used in every error message. Kept next to the schema so the two never drift. */
+const HOWTO = {
+  domain: '-c domain=news.example.com',
+  senderAddress: '-c senderAddress=newsletter@news.example.com',
+  senderName: '-c senderName="Example News"',
+  siteUrl: '-c siteUrl=https://www.example.com',
+  siteTitle: '-c siteTitle="Example News"',
+  siteDescription: '-c siteDescription="Notes on examples"',
+  language: '-c language=en-US',
+  postalAddress: '-c postalAddress="Example Media, 1 Main St, Springfield, USA"',
+  sesMaxSendRate: '-c sesMaxSendRate=14',
+  dailyCron: '-c dailyCron="cron(0 8 * * ? *)"',
+  weeklyCron: '-c weeklyCron="cron(0 8 ? * MON *)"',
+  timezone: '-c timezone=Europe/Berlin',
+  alarmEmail: '-c alarmEmail=ops@example.com',
+  websubHub: '-c websubHub=https://pubsubhubbub.appspot.com/',
+  certificateArn: '-c certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/...',
+  feedItemLimit: '-c feedItemLimit=50',
+  defaultFrequency: '-c defaultFrequency=instant',
+  account: '-c account=123456789012',
+  region: '-c region=eu-west-1',
+} as const;
+
+export type ConfigKey = keyof typeof HOWTO;
+export const CONFIG_KEYS = Object.keys(HOWTO) as ConfigKey[];
+
+const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
+/** EventBridge Scheduler cron: six fields (minutes hours day-of-month month day-of-week year). */
+const SCHEDULER_CRON = /^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/;
+const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+const ACM_CERT_US_EAST_1 = /^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const httpsUrl = z
+  .url({ protocol: /^https$/, error: 'must be an https:// URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const schema = z
+  .object({
+    domain: z
+      .string()
+      .transform((d) => d.trim().toLowerCase())
+      .refine((d) => HOSTNAME.test(d), 'must be a host name without scheme or path, such as news.example.com'),
+    senderAddress: z.email('must be an email address').optional(),
+    senderName: z.string().min(1).max(100).optional(),
+    siteUrl: httpsUrl.optional(),
+    siteTitle: z.string().min(1).max(200).optional(),
+    siteDescription: z.string().max(1000).optional(),
+    language: z.string().regex(LANGUAGE_TAG, 'must be a BCP 47 language tag such as en or en-US').default('en'),
+    postalAddress: z
+      .string('is required: commercial email must carry the sender\u2019s physical postal address (CAN-SPAM)')
+      .min(10, 'must be a full postal address (it is printed in every email footer)'),
+    sesMaxSendRate: z.coerce
+      .number('must be a number')
+      .positive('must be greater than 0')
+      .max(10_000, 'must be at most 10000 messages per second')
+      .default(1),
+    dailyCron: z
+      .string()
+      .regex(SCHEDULER_CRON, 'must be an EventBridge Scheduler cron expression with six fields, such as cron(0 8 * * ? *)')
+      .default('cron(0 8 * * ? *)'),
+    weeklyCron: z
+      .string()
+      .regex(SCHEDULER_CRON, 'must be an EventBridge Scheduler cron expression with six fields, such as cron(0 8 ? * MON *)')
+      .default('cron(0 8 ? * MON *)'),
+    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone name such as UTC or Europe/Berlin').default('UTC'),
+    alarmEmail: z.email('must be an email address').optional(),
+    websubHub: httpsUrl.optional(),
+    certificateArn: z
+      .string()
+      .regex(ACM_CERT_US_EAST_1, 'must be the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)')
+      .optional(),
+    feedItemLimit: z.coerce.number('must be a number').int('must be a whole number').min(1).max(500).default(50),
+    defaultFrequency: z.enum(['instant', 'daily', 'weekly'], 'must be one of instant, daily, weekly').default('instant'),
+    account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1').optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.senderAddress) {
+      const at = c.senderAddress.lastIndexOf('@');
+      if (c.senderAddress.slice(at + 1).toLowerCase() !== c.domain) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['senderAddress'],
+          input: c.senderAddress,
+          message: `must be an address at ${c.domain}, the domain that SES verifies and signs for (DKIM/SPF alignment)`,
+        });
+      }
+    }
+  });
+
+type Parsed = z.output<typeof schema>;
+
+/** The validated configuration, with every default and derived value filled in. */
+export interface InkwireConfig {
+  /** Host name that serves feeds, pages and the API through CloudFront, e.g. `news.example.com`. */
+  domain: string;
+  /** `https://<domain>` */
+  publicUrl: string;
+  /** The publisher's own website (article links point here); defaults to `publicUrl`. */
+  siteUrl: string;
+  siteTitle: string;
+  siteDescription: string;
+  language: string;
+  senderAddress: string;
+  senderName: string;
+  /** Custom MAIL FROM domain: `mail.<domain>`. */
+  mailFromDomain: string;
+  postalAddress: string;
+  sesMaxSendRate: number;
+  dailyCron: string;
+  weeklyCron: string;
+  timezone: string;
+  alarmEmail?: string | undefined;
+  websubHub?: string | undefined;
+  certificateArn?: string | undefined;
+  feedItemLimit: number;
+  defaultFrequency: 'instant' | 'daily' | 'weekly';
+  account?: string | undefined;
+  region?: string | undefined;
+  /** True when synthesized from {@link EXAMPLE_CONTEXT}; such a template refuses to deploy. */
+  example: boolean;
+}
+
+/**
+ * The documented example configuration, selected with `-c example=true`. It lets `cdk synth` and the
+ * infrastructure tests run in CI without a real domain; the stacks it produces carry a CloudFormation
+ * rule that fails any deployment of them.
+ */
+export const EXAMPLE_CONTEXT: Readonly<Record<string, string>> = {
+  domain: 'news.example.com',
+  siteTitle: 'Example News',
+  siteDescription: 'An example Inkwire publication',
+  postalAddress: 'Example Media, 1 Example Street, Springfield 00000, USA',
+  alarmEmail: 'ops@example.com',
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid Inkwire configuration (CDK context):\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        'Pass each value with -c key=value, or put it in the "context" object of cdk.json. ' +
+        'To synthesize the documented example configuration instead, pass -c example=true.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+function describe(key: string, message: string, value: unknown): string {
+  const howto = (HOWTO as Record<string, string>)[key];
+  if (value === undefined) {
+    const why = message.startsWith('is required') ? message : 'is required';
+    return `context \`${key}\` ${why}: pass ${howto}`;
+  }
+  return `context \`${key}\` ${message} (got ${JSON.stringify(value)}): set it like ${howto}`;
+}
+
+/**
+ * Validates raw context values (strings from `-c`, or any JSON value from cdk.json). Empty strings count
+ * as unset, so `-c alarmEmail=` turns the option off.
+ *
+ * @example
+ * parseConfig({ domain: 'news.example.com', postalAddress: '1 Main St, Springfield, USA' }).publicUrl
+ * // 'https://news.example.com'
+ */
+export function parseConfig(raw: Readonly<Record<string, unknown>>): InkwireConfig {
+  const example = raw['example'] === true || raw['example'] === 'true';
+  const source: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const value = raw[key] ?? (example ? EXAMPLE_CONTEXT[key] : undefined);
+    source[key] = typeof value === 'string' && value.trim() === '' ? undefined : value;
+  }
+
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      problems.push(describe(key, issue.message, source[key]));
+    }
+    throw new ConfigError(problems);
+  }
+  return complete(result.data, example);
+}
+
+function complete(c: Parsed, example: boolean): InkwireConfig {
+  const publicUrl = `https://${c.domain}`;
+  const siteTitle = c.siteTitle ?? c.domain;
+  return {
+    domain: c.domain,
+    publicUrl,
+    siteUrl: c.siteUrl ?? publicUrl,
+    siteTitle,
+    siteDescription: c.siteDescription ?? `Updates from ${siteTitle}`,
+    language: c.language,
+    senderAddress: c.senderAddress ?? `newsletter@${c.domain}`,
+    senderName: c.senderName ?? siteTitle,
+    mailFromDomain: `mail.${c.domain}`,
+    postalAddress: c.postalAddress,
+    sesMaxSendRate: c.sesMaxSendRate,
+    dailyCron: c.dailyCron,
+    weeklyCron: c.weeklyCron,
+    timezone: c.timezone,
+    alarmEmail: c.alarmEmail,
+    websubHub: c.websubHub,
+    certificateArn: c.certificateArn,
+    feedItemLimit: c.feedItemLimit,
+    defaultFrequency: c.defaultFrequency,
+    account: c.account,
+    region: c.region,
+    example,
+  };
+}
+
+/** Reads every configuration key (and `example`) from a construct's context. */
+export function readContext(tryGetContext: (key: string) => unknown): Record<string, unknown> {
+  const raw: Record<string, unknown> = { example: tryGetContext('example') };
+  for (const key of CONFIG_KEYS) raw[key] = tryGetContext(key);
+  return raw;
+}
