@@ -1,0 +1,92 @@
+import { Aws, Stack } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface SchedulingProps {
+  /** ARN of the publish-scheduled function (a string: that function's environment refers to this construct). */
+  publishFunctionArn: string;
+  digestFunction: IFunction;
+  /** Where a digest invocation goes after Scheduler's retries are spent. */
+  deadLetterQueue: IQueue;
+  dailyCron: string;
+  weeklyCron: string;
+  timezone: string;
+}
+
+/** The digest payloads, one per recurring schedule. */
+export const DIGEST_PAYLOADS = {
+  daily: { frequency: 'daily' },
+  weekly: { frequency: 'weekly' },
+} as const;
+
+/**
+ * EventBridge Scheduler resources. The API creates one-time `at(...)` schedules for scheduled articles
+ * in the publishing group, with the publish role as their execution role; the recurring digest
+ * schedules live in a group of their own, which the API has no permission to touch.
+ */
+export class Scheduling extends Construct {
+  readonly publishGroupName: string;
+  /** Assumed by Scheduler to invoke the publish-scheduled function; the API passes it when it creates a schedule. */
+  readonly publishRole: Role;
+  readonly digestGroupName: string;
+  readonly dailyDigest: CfnSchedule;
+  readonly weeklyDigest: CfnSchedule;
+
+  constructor(scope: Construct, id: string, props: SchedulingProps) {
+    super(scope, id);
+    const stackName = Stack.of(this).stackName;
+
+    this.publishGroupName = `${stackName}-publishing`;
+    const publishGroup = new CfnScheduleGroup(this, 'PublishingGroup', { name: this.publishGroupName });
+    this.digestGroupName = `${stackName}-digests`;
+    const digestGroup = new CfnScheduleGroup(this, 'DigestGroup', { name: this.digestGroupName });
+
+    this.publishRole = schedulerRole(this, 'PublishRole', publishGroup, 'invokes the publish-scheduled function for scheduled articles');
+    this.publishRole.addToPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.publishFunctionArn] }));
+
+    const digestRole = schedulerRole(this, 'DigestRole', digestGroup, 'invokes the digest function on the daily and weekly schedules');
+    digestRole.addToPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.digestFunction.functionArn] }));
+    digestRole.addToPolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.deadLetterQueue.queueArn] }));
+
+    const digest = (id: string, frequency: keyof typeof DIGEST_PAYLOADS, expression: string) => {
+      const schedule = new CfnSchedule(this, id, {
+        groupName: this.digestGroupName,
+        description: `Inkwire ${frequency} digest`,
+        scheduleExpression: expression,
+        scheduleExpressionTimezone: props.timezone,
+        flexibleTimeWindow: { mode: 'OFF' },
+        state: 'ENABLED',
+        target: {
+          arn: props.digestFunction.functionArn,
+          roleArn: digestRole.roleArn,
+          input: JSON.stringify(DIGEST_PAYLOADS[frequency]),
+          retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+          deadLetterConfig: { arn: props.deadLetterQueue.queueArn },
+        },
+      });
+      schedule.addResourceDependency(digestGroup);
+      return schedule;
+    };
+    this.dailyDigest = digest('DailyDigest', 'daily', props.dailyCron);
+    this.weeklyDigest = digest('WeeklyDigest', 'weekly', props.weeklyCron);
+  }
+
+  /** ARN pattern of the schedules the API may create, update and delete: those in the publishing group. */
+  publishScheduleArns(): string {
+    return Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.publishGroupName}/*` });
+  }
+}
+
+/** A role only EventBridge Scheduler can assume, and only for schedules of this account in `group`. */
+function schedulerRole(scope: Construct, id: string, group: CfnScheduleGroup, purpose: string): Role {
+  return new Role(scope, id, {
+    description: `EventBridge Scheduler ${purpose}`,
+    assumedBy: new ServicePrincipal('scheduler.amazonaws.com').withConditions({
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnEquals: { 'aws:SourceArn': group.attrArn },
+    }),
+  });
+}

@@ -1,0 +1,293 @@
+import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Construct } from 'constructs';
+import { FEED_REBUILD_FILTER, SEND_PLANNER_FILTER } from '../../lambdas/handlers/stream-filters.ts';
+import type { InkwireConfig } from '../config.ts';
+import {
+  configurationSetArn,
+  sesSendStatement,
+  TABLE_READ_ACTIONS,
+  TABLE_WRITE_ACTIONS,
+  tableStatement,
+} from '../constructs/access.ts';
+import { Alarms } from '../constructs/alarms.ts';
+import { Edge } from '../constructs/edge.ts';
+import { InkwireFunction } from '../constructs/inkwire-function.ts';
+import { CONFIGURATION_SET_NAMES, MailEvents } from '../constructs/mail-events.ts';
+import { Queues } from '../constructs/queues.ts';
+import { Scheduling } from '../constructs/scheduling.ts';
+import type { DataStack } from './data-stack.ts';
+import { guardExampleDeployment } from './example-guard.ts';
+
+const FEED_BUCKET_ARN_EXPORT = (data: DataStack) => `${data.stackName}-FeedBucketArn`;
+
+/** The stream event source grants dynamodb:ListStreams, which cannot be scoped to a resource. */
+function acknowledgeListStreams(f: InkwireFunction): void {
+  Validations.of(f.role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'dynamodb:ListStreams, required by the stream event source mapping, supports no resource-level permission; the stream reads themselves (DescribeStream, GetRecords, GetShardIterator) are scoped to the table\u2019s stream ARN.',
+  });
+}
+
+export interface ServiceStackProps extends StackProps {
+  config: InkwireConfig;
+  data: DataStack;
+}
+
+const SEND_WORKER_TIMEOUT = Duration.seconds(60);
+const SEND_WORKER_BATCHING_WINDOW = Duration.seconds(0);
+/** At most this many send workers run at once, so the SES rate limit is shared by few pacers. */
+export const SEND_WORKER_MAX_CONCURRENCY = 2;
+
+/**
+ * The stateless part: functions, queues, schedules, the HTTP API, CloudFront, SES configuration sets
+ * and alarms. Nothing here holds data that a redeploy or a teardown could lose, except messages in
+ * flight in the queues.
+ */
+export class ServiceStack extends Stack {
+  readonly functions: Record<'api' | 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'publishScheduled' | 'digest', InkwireFunction>;
+  readonly queues: Queues;
+  readonly mail: MailEvents;
+  readonly scheduling: Scheduling;
+  readonly edge: Edge;
+  readonly alarms: Alarms;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { config, data } = props;
+    guardExampleDeployment(this, config);
+    const { table } = data;
+    // A named export, so that the acknowledgement below can name the resource it is about.
+    const feedBucketArn = data.exportValue(data.feedBucket.bucketArn, { name: FEED_BUCKET_ARN_EXPORT(data) });
+
+    this.queues = new Queues(this, 'Queues', {
+      sendWorkerTimeout: SEND_WORKER_TIMEOUT,
+      sendWorkerBatchingWindow: SEND_WORKER_BATCHING_WINDOW,
+    });
+    this.mail = new MailEvents(this, 'Mail', { webhookUrl: `${config.publicUrl}/webhooks/ses` });
+
+    const identityArn = data.emailIdentity.emailIdentityArn;
+    const newsletterSetArn = configurationSetArn(this, CONFIGURATION_SET_NAMES.newsletter);
+    const transactionalSetArn = configurationSetArn(this, CONFIGURATION_SET_NAMES.transactional);
+    const sendToQueue = new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queues.send.queueArn] });
+    const readSecret = (arn: string) => new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] });
+    const readWrite = [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS];
+
+    // Every function gets the site and mail settings; a variable that names a resource is only given to
+    // a function that is allowed to use that resource.
+    const shared: Record<string, string> = {
+      TABLE_NAME: table.tableName,
+      FEED_BUCKET: data.feedBucket.bucketName,
+      SITE_URL: config.siteUrl,
+      PUBLIC_URL: config.publicUrl,
+      SITE_TITLE: config.siteTitle,
+      SITE_DESCRIPTION: config.siteDescription,
+      SITE_LANGUAGE: config.language,
+      FEED_ITEM_LIMIT: String(config.feedItemLimit),
+      MAIL_FROM: config.senderAddress,
+      MAIL_FROM_NAME: config.senderName,
+      POSTAL_ADDRESS: config.postalAddress,
+      SES_CONFIGURATION_SET_NEWSLETTER: this.mail.newsletter.configurationSetName,
+      SES_CONFIGURATION_SET_TRANSACTIONAL: this.mail.transactional.configurationSetName,
+      SES_MAX_SEND_RATE: String(config.sesMaxSendRate),
+      DEFAULT_FREQUENCY: config.defaultFrequency,
+      ...(config.websubHub ? { WEBSUB_HUB: config.websubHub } : {}),
+    };
+    const queueEnv = { SEND_QUEUE_URL: this.queues.send.queueUrl };
+
+    const feedRebuild = new InkwireFunction(this, 'FeedRebuild', {
+      entry: 'feedRebuild',
+      description: 'Rebuilds feeds and archive pages in S3 from FEED# changes on the table stream',
+      memorySize: 1024,
+      timeout: Duration.minutes(2),
+      environment: shared,
+      statements: [
+        tableStatement(table, TABLE_READ_ACTIONS),
+        // HeadObject is authorized by s3:GetObject. Without s3:ListBucket a missing key answers 403,
+        // which the document store treats like 404.
+        new PolicyStatement({
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: [`${feedBucketArn}/*`],
+        }),
+      ],
+    });
+    Validations.of(feedRebuild.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${FEED_BUCKET_ARN_EXPORT(data)}/*]`,
+      reason: 'Feed and archive documents are keyed by feed, tag, author and month, all known only at run time; the bucket holds nothing but these generated documents, and only get/put/delete of objects is allowed.',
+    });
+    acknowledgeListStreams(feedRebuild);
+    feedRebuild.fn.addEventSource(
+      new DynamoEventSource(table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        // Collects the several writes of one publish into one rebuild.
+        maxBatchingWindow: Duration.seconds(2),
+        bisectBatchOnError: true,
+        retryAttempts: 5,
+        maxRecordAge: Duration.hours(6),
+        reportBatchItemFailures: true,
+        parallelizationFactor: 1,
+        onFailure: new SqsDlq(this.queues.failedEvents),
+        filters: [FilterCriteria.filter(FEED_REBUILD_FILTER)],
+      }),
+    );
+
+    const sendPlanner = new InkwireFunction(this, 'SendPlanner', {
+      entry: 'sendPlanner',
+      description: 'Plans a Send (SEND#/SEND items on the table stream) into batches on the send queue',
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      environment: { ...shared, ...queueEnv },
+      statements: [tableStatement(table, readWrite), sendToQueue],
+    });
+    sendPlanner.fn.addEventSource(
+      new DynamoEventSource(table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 10,
+        bisectBatchOnError: true,
+        retryAttempts: 5,
+        maxRecordAge: Duration.hours(6),
+        reportBatchItemFailures: true,
+        parallelizationFactor: 1,
+        onFailure: new SqsDlq(this.queues.failedEvents),
+        filters: [FilterCriteria.filter(SEND_PLANNER_FILTER)],
+      }),
+    );
+    acknowledgeListStreams(sendPlanner);
+
+    const sendWorker = new InkwireFunction(this, 'SendWorker', {
+      entry: 'sendWorker',
+      description: 'Sends the emails of one batch through SES at the configured rate',
+      memorySize: 512,
+      timeout: SEND_WORKER_TIMEOUT,
+      environment: { ...shared, ...queueEnv, TOKEN_SECRET_ARN: data.tokenSecret.secretArn },
+      statements: [
+        tableStatement(table, readWrite),
+        sesSendStatement(identityArn, [newsletterSetArn]),
+        // GetSendQuota has no resource type; it reads the account's own rate limit.
+        new PolicyStatement({ actions: ['ses:GetSendQuota'], resources: ['*'] }),
+        // Re-enqueues the rest of a batch it could not finish within its time.
+        sendToQueue,
+        readSecret(data.tokenSecret.secretArn),
+      ],
+    });
+    sendWorker.fn.addEventSource(
+      new SqsEventSource(this.queues.send, {
+        batchSize: 10,
+        maxBatchingWindow: SEND_WORKER_BATCHING_WINDOW,
+        reportBatchItemFailures: true,
+        maxConcurrency: SEND_WORKER_MAX_CONCURRENCY,
+      }),
+    );
+    Validations.of(sendWorker.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ses:GetSendQuota supports no resource-level permission (the IAM reference lists no resource type for it); it only reads the account\u2019s sending quota.',
+    });
+
+
+    const digest = new InkwireFunction(this, 'Digest', {
+      entry: 'digest',
+      description: 'Starts the daily or weekly digest Send for subscribers of that frequency',
+      memorySize: 512,
+      timeout: Duration.minutes(5),
+      environment: { ...shared, ...queueEnv },
+      statements: [tableStatement(table, readWrite), sendToQueue],
+    });
+
+    // The article use cases build their scheduler from SCHEDULER_GROUP_NAME, SCHEDULER_ROLE_ARN and
+    // PUBLISH_FUNCTION_ARN in every function that runs them, publish-scheduled included. A function
+    // cannot reference its own ARN (a circular dependency), so that one has a fixed name and its ARN is
+    // spelled out. It gets the variables but no scheduler permission: publishing never schedules.
+    const publishFunctionName = `${this.stackName}-publish-scheduled`;
+    const publishFunctionArn = this.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: publishFunctionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    this.scheduling = new Scheduling(this, 'Scheduling', {
+      publishFunctionArn,
+      digestFunction: digest.fn,
+      deadLetterQueue: this.queues.failedEvents,
+      dailyCron: config.dailyCron,
+      weeklyCron: config.weeklyCron,
+      timezone: config.timezone,
+    });
+    const schedulerEnv = {
+      SCHEDULER_GROUP_NAME: this.scheduling.publishGroupName,
+      SCHEDULER_ROLE_ARN: this.scheduling.publishRole.roleArn,
+      PUBLISH_FUNCTION_ARN: publishFunctionArn,
+    };
+
+    const publishScheduled = new InkwireFunction(this, 'PublishScheduled', {
+      entry: 'publishScheduled',
+      functionName: publishFunctionName,
+      description: 'Publishes a scheduled article when its EventBridge Scheduler one-time schedule fires',
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      environment: { ...shared, ...schedulerEnv },
+      statements: [tableStatement(table, readWrite)],
+    });
+
+    const api = new InkwireFunction(this, 'Api', {
+      entry: 'api',
+      description: 'HTTP API: subscriptions, confirmation, preferences, unsubscribe, publisher API, SES webhook',
+      memorySize: 512,
+      timeout: Duration.seconds(15),
+      environment: {
+        ...shared,
+        ...queueEnv,
+        TOKEN_SECRET_ARN: data.tokenSecret.secretArn,
+        PUBLISHER_KEY_SECRET_ARN: data.publisherKeySecret.secretArn,
+        ...schedulerEnv,
+      },
+      statements: [
+        tableStatement(table, readWrite),
+        sesSendStatement(identityArn, [transactionalSetArn]),
+        new PolicyStatement({
+          actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
+          resources: [this.scheduling.publishScheduleArns()],
+        }),
+        new PolicyStatement({
+          actions: ['iam:PassRole'],
+          resources: [this.scheduling.publishRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        }),
+        sendToQueue,
+        readSecret(data.tokenSecret.secretArn),
+        readSecret(data.publisherKeySecret.secretArn),
+      ],
+    });
+    Validations.of(api.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduling.publishGroupName}/*]`,
+      reason: 'Each scheduled article gets its own one-time schedule, named at run time; the wildcard is confined to the publishing schedule group (the digest schedules are in another group).',
+    });
+
+    this.functions = { api, feedRebuild, sendPlanner, sendWorker, publishScheduled, digest };
+
+    this.edge = new Edge(this, 'Edge', {
+      apiFunction: api.fn,
+      feedBucket: data.feedBucket,
+      logBucket: data.logBucket,
+      domain: config.domain,
+      certificateArn: config.certificateArn,
+    });
+
+    this.alarms = new Alarms(this, 'Alarms', {
+      alarmEmail: config.alarmEmail,
+      functions: Object.fromEntries(Object.entries(this.functions).map(([name, f]) => [name, f.fn])),
+      deadLetterQueues: { send: this.queues.sendDeadLetter, failedEvents: this.queues.failedEvents },
+      sendQueue: this.queues.send,
+    });
+
+    new CfnOutput(this, 'DistributionDomainName', {
+      description: `DNS: point ${config.domain} here (CNAME, or an alias A/AAAA record in Route 53)`,
+      value: this.edge.distribution.distributionDomainName,
+    });
+    new CfnOutput(this, 'SesEventsTopicArn', { value: this.mail.topic.topicArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+  }
+}
