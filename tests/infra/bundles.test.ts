@@ -1,0 +1,36 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { esbuildOptionsFor, FUNCTION_ENTRIES, type FunctionName } from '../../infra/constructs/function-bundling.ts';
+
+/** Each function's bundle, minified, without @aws-sdk/* (the runtime provides it). */
+const BUDGET_BYTES = 500_000;
+const outdir = mkdtempSync(path.join(tmpdir(), 'inkwire-bundles-'));
+const sizes: Record<string, string> = {};
+
+const isRuntimeProvided = (module: string) =>
+  module.startsWith('node:') || builtinModules.includes(module) || module.startsWith('@aws-sdk/');
+
+describe('function bundles (the esbuild options NodejsFunction uses)', () => {
+  it.each(Object.entries(FUNCTION_ENTRIES) as [FunctionName, string][])('%s (%s) bundles to one ESM file under 500 KB', async (name, entry) => {
+    const outfile = path.join(outdir, `${name}.mjs`);
+    const result = await build({ ...esbuildOptionsFor(entry, outfile), metafile: true });
+    expect(result.errors).toEqual([]);
+
+    const bytes = statSync(outfile).size;
+    sizes[name] = `${(bytes / 1000).toFixed(1)} KB`;
+    console.log(`bundle ${name.padEnd(16)} ${sizes[name]!.padStart(9)}  (${entry})`);
+    expect(bytes).toBeLessThan(BUDGET_BYTES);
+
+    const outputs = Object.values(result.metafile.outputs);
+    expect(outputs).toHaveLength(1); // one file: no chunks, no source map
+    const output = outputs[0]!;
+    expect(output.exports).toContain('handler');
+    // Whatever stays outside the bundle must exist in the Lambda runtime.
+    const external = output.imports.filter((i) => i.external).map((i) => i.path);
+    expect(external.filter((m) => !isRuntimeProvided(m))).toEqual([]);
+  });
+});
