@@ -242,6 +242,9 @@ export class ServiceStack extends Stack {
         ...queueEnv,
         TOKEN_SECRET_ARN: data.tokenSecret.secretArn,
         PUBLISHER_KEY_SECRET_ARN: data.publisherKeySecret.secretArn,
+        // The webhook accepts SNS messages from this topic only (every topic's messages carry a valid
+        // SNS signature, so the signature alone does not say whose topic sent them).
+        SES_EVENTS_TOPIC_ARN: this.mail.topic.topicArn,
         ...schedulerEnv,
       },
       statements: [

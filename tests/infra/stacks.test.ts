@@ -183,6 +183,7 @@ describe('functions', () => {
     expect(envOf(api)).toEqual(
       expect.arrayContaining(['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN', 'PUBLISHER_KEY_SECRET_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'PUBLISH_FUNCTION_ARN']),
     );
+    expect(functionProps(api).Environment.Variables.SES_EVENTS_TOPIC_ARN).toEqual({ Ref: logicalId(s.service, s.service.mail.topic) });
     expect(envOf(sendWorker)).toEqual(expect.arrayContaining(['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN']));
     expect(envOf(sendWorker)).not.toContain('PUBLISHER_KEY_SECRET_ARN');
     for (const f of [sendPlanner, digest]) expect(envOf(f)).toContain('SEND_QUEUE_URL');
