@@ -20,6 +20,10 @@ import { FEED_REBUILD_FILTER } from '../handlers/stream-filters.ts';
 import { parseEnv, siteConfigFrom, SiteEnvSchema } from '../config.ts';
 import { ensureTable, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { StreamPoller } from './stream-poller.ts';
+import { SESClient } from '@aws-sdk/client-ses';
+import { SesMailer } from '../adapters/ses/ses-mailer.ts';
+import { startSesEndpoint } from './ses-endpoint.ts';
+import { createOutboxApp } from './outbox.ts';
 import { z } from 'zod';
 
 export const LocalEnvSchema = SiteEnvSchema.extend({
@@ -30,6 +34,10 @@ export const LocalEnvSchema = SiteEnvSchema.extend({
   TABLE_NAME: z.string().default('inkwire'),
   /** Use an already running DynamoDB (e.g. a shared DynamoDB Local) instead of starting one. */
   DYNAMODB_ENDPOINT: z.string().url().optional(),
+  /** Port of the local SES-compatible endpoint (0: any free port). */
+  SES_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  SES_CONFIGURATION_SET_NEWSLETTER: z.string().default('inkwire-newsletter'),
+  SES_CONFIGURATION_SET_TRANSACTIONAL: z.string().default('inkwire-transactional'),
 });
 
 export interface LocalRuntime {
@@ -39,6 +47,9 @@ export interface LocalRuntime {
   dataDir: string;
   tableName: string;
   dynamoEndpoint: string;
+  /** The local SES-compatible endpoint; every message is kept under DATA_DIR/outbox/. */
+  sesEndpoint: string;
+  outboxDir: string;
   /** Resolves once every stream record written so far has been processed. */
   settled(): Promise<void>;
   stop(): Promise<void>;
@@ -84,6 +95,17 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
     await ensureTable(ddb, env.TABLE_NAME);
 
+    const outboxDir = join(dataDir, 'outbox');
+    const ses = await startSesEndpoint({
+      port: env.SES_PORT,
+      outboxDir,
+      configurationSets: [env.SES_CONFIGURATION_SET_NEWSLETTER, env.SES_CONFIGURATION_SET_TRANSACTIONAL],
+    });
+    stops.push(() => ses.stop());
+    // The production Mailer, unchanged, pointed at the local endpoint.
+    const mailer = new SesMailer({ client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }) });
+    void mailer;
+
     const apiKey = env.INKWIRE_API_KEY ?? (await localApiKey(dataDir));
     // The server listens before the app is assembled (to learn its port); until then it answers 503.
     let appRef: { fetch: (req: Request) => Response | Promise<Response> } = {
@@ -118,6 +140,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       articles: articleDeps,
       apiKeys: new StaticApiKeys([apiKey]),
       documents,
+      mounts: [{ path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) }],
       ready: async () => ready,
       log,
     });
@@ -157,6 +180,8 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       dataDir,
       tableName: env.TABLE_NAME,
       dynamoEndpoint: endpoint,
+      sesEndpoint: ses.url,
+      outboxDir,
       settled: () => feedPoller.idle(),
       stop: stopAll,
     };
