@@ -290,6 +290,12 @@ export class ServiceStack extends Stack {
       description: `DNS: point ${config.domain} here (CNAME, or an alias A/AAAA record in Route 53)`,
       value: this.edge.distribution.distributionDomainName,
     });
+    for (const [name, f] of Object.entries(this.functions)) {
+      new CfnOutput(this, `${name[0]!.toUpperCase()}${name.slice(1)}LogGroup`, {
+        description: `Logs of the ${name} function (aws logs tail <name> --follow)`,
+        value: f.logGroup.logGroupName,
+      });
+    }
     new CfnOutput(this, 'SesEventsTopicArn', { value: this.mail.topic.topicArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
