@@ -1,0 +1,224 @@
+import { z } from 'zod';
+import { newId } from '../ids.ts';
+import { StaleSubscriber } from './ports.ts';
+import { EmailSchema, emailHash, FrequencySchema, NameSchema, SUBSCRIBER_LIMITS, TopicsSchema, type Subscriber } from './schema.ts';
+import { sendConfirmation, type SubscriberDeps } from './use-cases.ts';
+
+/** The CSV columns an import understands; `email` is required, the others optional. */
+export const IMPORT_COLUMNS = ['email', 'name', 'frequency', 'topics'] as const;
+export type ImportColumn = (typeof IMPORT_COLUMNS)[number];
+
+/** One data row of the file (`line` is 1-based, the header is line 1), or a row the parser refused. */
+export type ImportItem =
+  | { line: number; values: Partial<Record<ImportColumn, string>> }
+  | { line: number; error: string };
+
+export interface ImportOptions {
+  /**
+   * `confirmed`: the publisher asserts each address gave consent before (e.g. on another platform), so
+   * new rows become confirmed at once and pending subscribers are confirmed. `none`: rows become pending.
+   */
+  consent: 'confirmed' | 'none';
+  /** With `consent: 'none'`: send each pending row a confirmation email. Without it, pending rows get no mail. */
+  sendConfirmation: boolean;
+}
+
+export interface ImportReport {
+  /** What new rows became. */
+  status: 'confirmed' | 'pending';
+  /** Data rows read (the header not counted). */
+  rows: number;
+  created: number;
+  /** Pending subscribers confirmed by the asserted consent. */
+  confirmed: number;
+  /** Known addresses left as they were (a confirmed subscriber is never downgraded). */
+  unchanged: number;
+  /** Addresses on the suppression list (bounced, complained, erased) or suppressed: never imported. */
+  skippedSuppressed: number;
+  /** Subscribers who unsubscribed: an import never subscribes them again. */
+  skippedUnsubscribed: number;
+  /** Rows repeating an address of a row just before them. */
+  duplicates: number;
+  invalid: number;
+  confirmationsSent: number;
+  confirmationsFailed: number;
+  /** Each refused row, by line; at most {@link MAX_LISTED_ERRORS} are listed. */
+  errors: { line: number; message: string }[];
+  errorsTruncated: boolean;
+}
+
+export const MAX_LISTED_ERRORS = 1000;
+/** Rows per lookup and write; an import keeps a few batches in flight and nothing else in memory. */
+const BATCH_ROWS = 50;
+const BATCHES_IN_FLIGHT = 4;
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const RowSchema = z.object({
+  email: z.preprocess((v) => v ?? '', EmailSchema),
+  name: z.preprocess(blankToUndefined, NameSchema.optional()),
+  frequency: z.preprocess((v) => (typeof v === 'string' ? blankToUndefined(v.trim().toLowerCase()) : v), FrequencySchema.optional()),
+  topics: z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(/[;|,]/).map((t) => t.trim()).filter(Boolean) : []),
+    TopicsSchema,
+  ),
+});
+
+interface Row {
+  line: number;
+  hash: string;
+  email: string;
+  name?: string | undefined;
+  frequency?: z.infer<typeof FrequencySchema> | undefined;
+  topics: string[];
+}
+
+/**
+ * Imports rows in batches: looks each address up (subscriber and suppression), writes new subscribers
+ * in bulk, and never touches a confirmed, unsubscribed or suppressed subscriber. Re-running the same file
+ * changes nothing (idempotent by address). Memory stays flat: rows stream in, a few batches are in flight.
+ */
+export async function importSubscribers(deps: SubscriberDeps, items: AsyncIterable<ImportItem>, options: ImportOptions): Promise<ImportReport> {
+  const report: ImportReport = {
+    status: options.consent === 'confirmed' ? 'confirmed' : 'pending',
+    rows: 0,
+    created: 0,
+    confirmed: 0,
+    unchanged: 0,
+    skippedSuppressed: 0,
+    skippedUnsubscribed: 0,
+    duplicates: 0,
+    invalid: 0,
+    confirmationsSent: 0,
+    confirmationsFailed: 0,
+    errors: [],
+    errorsTruncated: false,
+  };
+  const refuse = (line: number, message: string) => {
+    report.invalid++;
+    if (report.errors.length < MAX_LISTED_ERRORS) report.errors.push({ line, message });
+    else report.errorsTruncated = true;
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  const inFlightHashes = new Set<string>();
+  let failure: unknown;
+  const dispatch = async (batch: Row[]) => {
+    // Two batches with the same address must not race to create it: wait for the earlier one.
+    if (batch.some((r) => inFlightHashes.has(r.hash))) await Promise.all(inFlight);
+    while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+    if (failure) throw failure;
+    for (const r of batch) inFlightHashes.add(r.hash);
+    const p: Promise<void> = processBatch(deps, batch, options, report)
+      .catch((e: unknown) => {
+        failure ??= e;
+      })
+      .finally(() => {
+        inFlight.delete(p);
+        for (const r of batch) inFlightHashes.delete(r.hash);
+      });
+    inFlight.add(p);
+  };
+
+  let batch: Row[] = [];
+  let batchHashes = new Set<string>();
+  try {
+    for await (const item of items) {
+      if (failure) break;
+      report.rows++;
+      if ('error' in item) {
+        refuse(item.line, item.error);
+        continue;
+      }
+      const parsed = RowSchema.safeParse(item.values);
+      if (!parsed.success) {
+        refuse(item.line, parsed.error.issues.map((i) => `${i.path.join('.') || 'row'}: ${i.message}`).join('; '));
+        continue;
+      }
+      const hash = emailHash(parsed.data.email);
+      if (batchHashes.has(hash)) {
+        report.duplicates++;
+        continue;
+      }
+      batchHashes.add(hash);
+      batch.push({ line: item.line, hash, email: parsed.data.email, name: parsed.data.name || undefined, frequency: parsed.data.frequency, topics: parsed.data.topics });
+      if (batch.length >= BATCH_ROWS) {
+        await dispatch(batch);
+        batch = [];
+        batchHashes = new Set();
+      }
+    }
+  } catch (e) {
+    // The source broke off (too large, connection lost): let the batches already sent finish, then report.
+    await Promise.all(inFlight);
+    throw e;
+  }
+  if (batch.length > 0 && !failure) await dispatch(batch);
+  await Promise.all(inFlight);
+  if (failure) throw failure;
+  report.errors.sort((a, b) => a.line - b.line);
+  return report;
+}
+
+async function processBatch(deps: SubscriberDeps, rows: Row[], options: ImportOptions, report: ImportReport): Promise<void> {
+  const states = await deps.subscribers.lookup(rows.map((r) => r.hash));
+  const now = deps.clock.now();
+  const consent = options.consent === 'confirmed';
+  const fresh: Subscriber[] = [];
+  const toConfirm: Subscriber[] = [];
+  const toRemind: Subscriber[] = [];
+  for (const row of rows) {
+    const state = states.get(row.hash) ?? {};
+    const s = state.subscriber;
+    if (s) {
+      if (s.status === 'unsubscribed') report.skippedUnsubscribed++;
+      else if (s.status === 'suppressed' || state.suppression) report.skippedSuppressed++;
+      else if (s.status === 'pending' && consent) toConfirm.push(s);
+      else {
+        report.unchanged++;
+        if (s.status === 'pending' && options.sendConfirmation) toRemind.push(s);
+      }
+      continue;
+    }
+    if (state.suppression) {
+      report.skippedSuppressed++;
+      continue;
+    }
+    fresh.push({
+      id: newId(now),
+      email: row.email,
+      emailHash: row.hash,
+      ...(row.name ? { name: row.name.slice(0, SUBSCRIBER_LIMITS.nameChars) } : {}),
+      status: consent ? 'confirmed' : 'pending',
+      frequency: row.frequency ?? deps.settings.defaultFrequency,
+      topics: row.topics,
+      paused: false,
+      createdAt: now.toISOString(),
+      ...(consent ? { confirmedAt: now.toISOString() } : {}),
+      updatedAt: now.toISOString(),
+      softBounces: 0,
+      source: 'import',
+      version: 1,
+    });
+  }
+  if (fresh.length > 0) await deps.subscribers.createMany(fresh);
+  report.created += fresh.length;
+
+  for (const prev of toConfirm) {
+    try {
+      await deps.subscribers.update({ ...prev, status: 'confirmed', confirmedAt: now.toISOString(), updatedAt: now.toISOString(), version: prev.version + 1 }, prev);
+      report.confirmed++;
+    } catch (e) {
+      // Changed since the lookup (confirmed or unsubscribed on its own): its own choice wins.
+      if (!(e instanceof StaleSubscriber)) throw e;
+      report.unchanged++;
+    }
+  }
+
+  if (!consent && options.sendConfirmation) {
+    for (const s of [...fresh, ...toRemind]) {
+      if (await sendConfirmation(deps, s)) report.confirmationsSent++;
+      else report.confirmationsFailed++;
+    }
+  }
+}
