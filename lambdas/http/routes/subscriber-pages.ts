@@ -1,0 +1,387 @@
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { Liquid } from 'liquidjs';
+import { z } from '@hono/zod-openapi';
+import { AppError, isAppError } from '../../core/errors.ts';
+import type { RateLimit, RateLimiter } from '../../core/subscribers/ports.ts';
+import {
+  emailHash,
+  FREQUENCIES,
+  normalizeTopics,
+  PreferencesInputSchema,
+  SubscribeInputSchema,
+  type Frequency,
+  type Subscriber,
+} from '../../core/subscribers/schema.ts';
+import {
+  confirmSubscription,
+  getPreferences,
+  peekConfirmation,
+  resubscribe,
+  subscribe,
+  unsubscribe,
+  unsubscribeTokenFor,
+  updatePreferences,
+  type SubscriberDeps,
+} from '../../core/subscribers/use-cases.ts';
+import { subscriberLinks } from '../../core/subscribers/links.ts';
+import { fromZod, toErrorResponse } from '../errors.ts';
+import { ErrorSchema, newRouter } from '../router.ts';
+
+// ---------------------------------------------------------------------------------------------------
+// Client address
+
+/** Reads the address of the connection's peer (the runtime's own API: node-server, Lambda's sourceIp). */
+export type SocketAddressResolver = (c: Context) => string | undefined;
+
+export interface ClientAddressOptions {
+  /**
+   * How many proxies in front of the app append to `X-Forwarded-For` and are trusted (0: none, use the
+   * socket). With N, the client is the N-th address from the right: the one the outermost trusted proxy
+   * saw. Entries left of it were written by the client and are never trusted.
+   */
+  trustedProxyHops: number;
+  socket: SocketAddressResolver;
+}
+
+/**
+ * Builds `clientAddress(c)`: the address rate limits count by. Behind CloudFront (which appends the viewer
+ * address) in front of a Lambda function URL, `trustedProxyHops: 1`; served directly, 0.
+ *
+ * @example
+ * ```ts
+ * import { getConnInfo } from '@hono/node-server/conninfo';
+ * const clientAddress = clientAddressResolver({ trustedProxyHops: 0, socket: (c) => getConnInfo(c).remote.address });
+ * ```
+ */
+export function clientAddressResolver(options: ClientAddressOptions): (c: Context) => string {
+  const hops = Math.max(0, Math.floor(options.trustedProxyHops));
+  return (c) => {
+    if (hops > 0) {
+      const chain = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const candidate = chain[chain.length - hops];
+      if (candidate && /^[0-9A-Fa-f:.]{2,45}$/.test(candidate)) return candidate;
+    }
+    let socket: string | undefined;
+    try {
+      socket = options.socket(c);
+    } catch {
+      socket = undefined;
+    }
+    return socket || 'unknown';
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pages
+
+export interface PageSite {
+  title: string;
+  siteUrl: string;
+  language: string;
+}
+
+export interface PageRenderer {
+  render(name: string, data: Record<string, unknown>): Promise<string>;
+}
+
+/** Liquid over `templates/pages/`, every output HTML-escaped unless a template says otherwise. */
+export function createPageRenderer(options: { templatesDir: string; site: PageSite }): PageRenderer {
+  const engine = new Liquid({ root: options.templatesDir, extname: '.liquid', cache: true, outputEscape: 'escape', strictFilters: true, ownPropertyOnly: true });
+  return {
+    render: async (name, data) => (await engine.renderFile(name, { site: options.site, ...data })) as string,
+  };
+}
+
+const FREQUENCY_LABELS: Record<Frequency, string> = {
+  instant: 'Every article, as it is published',
+  daily: 'A daily digest',
+  weekly: 'A weekly digest',
+};
+const FREQUENCY_TEXT: Record<Frequency, string> = {
+  instant: 'whenever we publish',
+  daily: 'once a day, on days with new articles',
+  weekly: 'once a week, in weeks with new articles',
+};
+const frequencies = FREQUENCIES.map((value) => ({ value, label: FREQUENCY_LABELS[value] }));
+
+export interface SubscriberPageDeps {
+  subscribers: SubscriberDeps;
+  rateLimiter: RateLimiter;
+  pages: PageRenderer;
+  clientAddress: (c: Context) => string;
+  /** Subscribe attempts per client address and per email address. */
+  limits?: { perClient?: RateLimit; perEmail?: RateLimit } | undefined;
+  /** Topics offered as checkboxes (tag slug and name); a subscriber's own topics are always shown. */
+  topicChoices?: { slug: string; name: string }[] | undefined;
+  log?: ((msg: string, detail: unknown) => void) | undefined;
+}
+
+export const DEFAULT_SUBSCRIBE_LIMITS = {
+  perClient: { max: 10, windowSeconds: 600 },
+  perEmail: { max: 3, windowSeconds: 3600 },
+} as const satisfies Record<string, RateLimit>;
+
+/** Public page bodies are small forms; anything bigger is refused before it is read. */
+export const MAX_FORM_BYTES = 16 * 1024;
+
+const PAGE_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Robots-Tag': 'noindex, nofollow',
+};
+
+const isJson = (c: Context) => /^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '');
+const isForm = (c: Context) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i.test(c.req.header('content-type') ?? '');
+
+const SubscribeAccepted = z
+  .object({ accepted: z.literal(true), message: z.string() })
+  .openapi('SubscribeAccepted');
+
+const ERROR_HEADINGS: Record<string, string> = {
+  'subscriber.tokenInvalid': 'This link does not work',
+  'subscriber.tokenExpired': 'This link has expired',
+  'subscriber.notFound': 'Subscription not found',
+  'subscriber.suppressed': 'We cannot send to this address',
+  'request.rateLimited': 'Too many attempts',
+  'request.tooLarge': 'Too much data',
+  'request.unsupportedMediaType': 'Unsupported request',
+};
+
+/**
+ * The reader-facing routes (no key): subscribe (HTML form or JSON), confirm (GET shows a button, POST
+ * confirms), preferences, and unsubscribe (GET shows a button; POST unsubscribes at once, including the
+ * RFC 8058 one-click POST). Mount at `/`.
+ */
+export function subscriberPageRoutes(deps: SubscriberPageDeps) {
+  const app = newRouter();
+  const core = deps.subscribers;
+  const publicUrl = core.site.publicUrl;
+  const limits = { ...DEFAULT_SUBSCRIBE_LIMITS, ...(deps.limits ?? {}) };
+  const log = deps.log ?? core.log ?? ((m: string, d: unknown) => console.error(m, d));
+  const paths = { subscribe: '/subscribe', checkInbox: '/subscribe/check-inbox', confirm: '/confirm', preferences: '/preferences', unsubscribe: '/unsubscribe' };
+
+  const page = async (c: Context, name: string, data: Record<string, unknown>, status = 200, extra: Record<string, string> = {}) => {
+    const html = await deps.pages.render(name, data);
+    return c.html(html, status as 200, { ...PAGE_HEADERS, ...extra });
+  };
+
+  const errorPage = async (c: Context, e: AppError) => {
+    if (e.status >= 500) log('subscriber page failed', { path: c.req.path, error: e.cause ?? e });
+    const heading = ERROR_HEADINGS[e.code] ?? (e.status >= 500 ? 'Something went wrong' : 'This did not work');
+    const message = e.status >= 500 ? 'Something went wrong on our side; please try again in a few minutes.' : e.message;
+    const showSubscribe = e.code === 'subscriber.tokenExpired' || e.code === 'subscriber.tokenInvalid' || e.code === 'subscriber.notFound';
+    return page(c, 'error.liquid', { title: heading, heading, message, subscribeUrl: showSubscribe ? `${publicUrl}${paths.subscribe}` : '' }, e.status, e.headers ?? {});
+  };
+
+  app.onError(async (err, c) => {
+    if (c.req.path === paths.subscribe && isJson(c)) return toErrorResponse(err, c, log);
+    if (isAppError(err)) return errorPage(c, err);
+    return errorPage(c, new AppError('internal.unexpected', 'unexpected error', { cause: err }));
+  });
+
+  const limit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: () => {
+      throw new AppError('request.tooLarge', `the request body is larger than ${MAX_FORM_BYTES} bytes`);
+    },
+  });
+  for (const p of [paths.subscribe, paths.confirm, paths.preferences, paths.unsubscribe]) app.post(p, limit);
+
+  const formValues = async (c: Context): Promise<Record<string, string | string[]>> => {
+    if (!isForm(c)) throw new AppError('request.unsupportedMediaType', 'send the form as application/x-www-form-urlencoded or multipart/form-data');
+    const body = await c.req.parseBody({ all: true });
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(body)) {
+      if (typeof v === 'string') out[k] = v;
+      else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
+    }
+    return out;
+  };
+  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+  const many = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+  const tokenOf = async (c: Context, form?: Record<string, string | string[]>): Promise<string> => {
+    const token = one(form?.token) ?? c.req.query('token');
+    if (!token) throw new AppError('subscriber.tokenInvalid', 'this link is missing its token; use the link from your email as it is');
+    return token;
+  };
+
+  const topicList = (checked: string[]) => {
+    const choices = new Map((deps.topicChoices ?? []).map((t) => [t.slug, t.name]));
+    for (const t of checked) if (!choices.has(t)) choices.set(t, t);
+    return [...choices].map(([slug, name]) => ({ slug, name, checked: checked.includes(slug) }));
+  };
+
+  const rateLimit = async (c: Context, email: string) => {
+    const now = core.clock.now();
+    const byClient = await deps.rateLimiter.hit('subscribe-client', deps.clientAddress(c), limits.perClient, now);
+    const byEmail = byClient.allowed ? await deps.rateLimiter.hit('subscribe-email', emailHash(email), limits.perEmail, now) : byClient;
+    if (!byEmail.allowed) {
+      throw new AppError('request.rateLimited', `too many subscribe attempts; try again in ${Math.ceil(byEmail.retryAfterSeconds / 60)} minute(s)`, {
+        headers: { 'Retry-After': String(byEmail.retryAfterSeconds) },
+      });
+    }
+  };
+
+  // ---- Subscribe
+
+  const subscribeForm = (c: Context, values: Record<string, unknown> = {}, fieldErrors: Record<string, string> = {}, status = 200) =>
+    page(c, 'subscribe.liquid', {
+      title: 'Subscribe',
+      action: `${publicUrl}${paths.subscribe}`,
+      values: { frequency: core.settings.defaultFrequency, ...values },
+      frequencies,
+      topics: topicList(many(values.topics as string[] | undefined)),
+      fieldErrors,
+      errors: Object.entries(fieldErrors).map(([field, message]) => ({ field: field === 'topics' ? 'email' : field, message })),
+    }, status);
+
+  app.get(paths.subscribe, (c) => subscribeForm(c));
+
+  app.post(paths.subscribe, async (c) => {
+    const ACCEPTED = 'If the address can receive mail, a confirmation email is on its way: follow its link to confirm.';
+    if (isJson(c)) {
+      const raw = await c.req.json().catch(() => {
+        throw new AppError('request.malformedJson', 'request body is not valid JSON');
+      });
+      const parsed = SubscribeInputSchema.safeParse(raw);
+      if (!parsed.success) throw fromZod(parsed.error, 'body');
+      await rateLimit(c, parsed.data.email);
+      await subscribe(core, parsed.data);
+      return c.json({ accepted: true as const, message: ACCEPTED }, 202);
+    }
+    const form = await formValues(c);
+    const values = {
+      email: one(form.email) ?? '',
+      name: one(form.name) ?? '',
+      frequency: one(form.frequency) ?? core.settings.defaultFrequency,
+      topics: many(form.topics),
+    };
+    // A bot filled the field people cannot see: answer as usual, do nothing.
+    if ((one(form.website) ?? '') !== '') return c.redirect(`${publicUrl}${paths.checkInbox}`, 303);
+    const parsed = SubscribeInputSchema.safeParse({
+      email: values.email,
+      ...(values.name.trim() ? { name: values.name } : {}),
+      frequency: values.frequency,
+      ...(values.topics.length ? { topics: values.topics } : {}),
+    });
+    if (!parsed.success) {
+      const fieldErrors: Record<string, string> = {};
+      for (const i of parsed.error.issues) {
+        const field = String(i.path[0] ?? 'email');
+        fieldErrors[field] ??= `${field === 'email' ? 'Email address' : field === 'name' ? 'Name' : field[0]!.toUpperCase() + field.slice(1)} ${i.message}`;
+      }
+      return subscribeForm(c, values, fieldErrors, 400);
+    }
+    await rateLimit(c, parsed.data.email);
+    await subscribe(core, parsed.data);
+    return c.redirect(`${publicUrl}${paths.checkInbox}`, 303);
+  });
+
+  app.get(paths.checkInbox, (c) => page(c, 'check-inbox.liquid', { title: 'Check your inbox', subscribeUrl: `${publicUrl}${paths.subscribe}` }));
+
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: paths.subscribe,
+    tags: ['Subscribers (public)'],
+    summary: 'Subscribe an email address (double opt-in)',
+    description:
+      'No key. As JSON: answers 202. As an HTML form (`application/x-www-form-urlencoded`, `topics` repeated): answers 303 to a "check your inbox" page. ' +
+      'The answer is the same whether or not the address is known; a confirmation email is sent unless the address is already confirmed. Rate-limited per client and per address (429 with Retry-After).',
+    request: { body: { content: { 'application/json': { schema: SubscribeInputSchema } }, required: true } },
+    responses: {
+      202: { description: 'Accepted', content: { 'application/json': { schema: SubscribeAccepted } } },
+      400: { description: 'Invalid input', content: { 'application/json': { schema: ErrorSchema } } },
+      429: { description: 'Too many attempts; see Retry-After', content: { 'application/json': { schema: ErrorSchema } } },
+    },
+  });
+
+  // ---- Confirm: GET shows a button (a link scanner's GET confirms nothing), POST confirms.
+
+  app.get(paths.confirm, async (c) => {
+    const token = await tokenOf(c);
+    await peekConfirmation(core, token);
+    return page(c, 'confirm.liquid', { title: 'Confirm your subscription', action: `${publicUrl}${paths.confirm}`, token });
+  });
+
+  app.post(paths.confirm, async (c) => {
+    const token = await tokenOf(c, await formValues(c));
+    const { outcome, subscriber } = await confirmSubscription(core, token);
+    const links = subscriberLinks(core.site, core.signer, subscriber.id, core.clock.now());
+    return page(c, 'confirmed.liquid', {
+      title: 'Subscribed',
+      alreadyConfirmed: outcome === 'alreadyConfirmed',
+      frequencyText: FREQUENCY_TEXT[subscriber.frequency],
+      preferencesUrl: links.preferencesUrl,
+    });
+  });
+
+  // ---- Preferences
+
+  const preferencesPage = (c: Context, token: string, s: Subscriber, flags: { saved?: boolean; resubscribed?: boolean; errors?: string[] } = {}, status = 200) =>
+    page(c, 'preferences.liquid', {
+      title: 'Email preferences',
+      action: `${publicUrl}${paths.preferences}`,
+      unsubscribeAction: `${publicUrl}${paths.unsubscribe}`,
+      subscribeUrl: `${publicUrl}${paths.subscribe}`,
+      token,
+      unsubscribeToken: unsubscribeTokenFor(core, s.id),
+      subscriber: { email: s.email, status: s.status, frequency: s.frequency, paused: s.paused },
+      frequencies,
+      topics: topicList(s.topics),
+      saved: flags.saved ?? false,
+      resubscribed: flags.resubscribed ?? false,
+      errors: flags.errors ?? [],
+    }, status);
+
+  app.get(paths.preferences, async (c) => {
+    const token = await tokenOf(c);
+    const s = await getPreferences(core, token);
+    return preferencesPage(c, token, s, { saved: c.req.query('saved') === '1', resubscribed: c.req.query('resubscribed') === '1' });
+  });
+
+  app.post(paths.preferences, async (c) => {
+    const form = await formValues(c);
+    const token = await tokenOf(c, form);
+    const back = (flag: string) => c.redirect(`${publicUrl}${paths.preferences}?token=${encodeURIComponent(token)}&${flag}=1`, 303);
+    if (one(form.action) === 'resubscribe') {
+      await resubscribe(core, token);
+      return back('resubscribed');
+    }
+    const more = (one(form.moreTopics) ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    const parsed = PreferencesInputSchema.safeParse({
+      frequency: one(form.frequency),
+      topics: normalizeTopics([...many(form.topics), ...more]),
+      paused: one(form.paused) === 'true',
+    });
+    if (!parsed.success) {
+      const s = await getPreferences(core, token);
+      return preferencesPage(c, token, s, { errors: [fromZod(parsed.error, 'body').message] }, 400);
+    }
+    await updatePreferences(core, token, parsed.data);
+    return back('saved');
+  });
+
+  // ---- Unsubscribe: GET shows one button; POST unsubscribes at once (RFC 8058 one-click included).
+
+  app.get(paths.unsubscribe, async (c) => {
+    const token = await tokenOf(c);
+    core.signer.verify(token, 'unsubscribe', core.clock.now());
+    return page(c, 'unsubscribe.liquid', { title: 'Unsubscribe', action: `${publicUrl}${paths.unsubscribe}`, token });
+  });
+
+  app.post(paths.unsubscribe, async (c) => {
+    // RFC 8058: the token is in the URL and the body is `List-Unsubscribe=One-Click`; our own page sends it as a field.
+    const form = isForm(c) ? await formValues(c) : {};
+    const token = await tokenOf(c, form);
+    const { outcome } = await unsubscribe(core, token);
+    const { subscriberId } = core.signer.verify(token, 'unsubscribe', core.clock.now());
+    const preferencesUrl = outcome === 'unknown' ? '' : subscriberLinks(core.site, core.signer, subscriberId, core.clock.now()).preferencesUrl;
+    return page(c, 'unsubscribed.liquid', { title: 'Unsubscribed', preferencesUrl });
+  });
+
+  return app;
+}

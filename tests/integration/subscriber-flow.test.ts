@@ -1,0 +1,247 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { linkIn, startSubscriberHarness, type SubscriberHarness } from '../support/subscriber-harness.ts';
+import { emailHash } from '../../lambdas/core/subscribers/schema.ts';
+import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
+import { subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
+
+let h: SubscriberHarness;
+beforeAll(async () => {
+  h = await startSubscriberHarness({ limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const subscribeJson = (body: unknown) => h.api('/subscribe', { method: 'POST', json: body, headers: { authorization: '' } });
+const tokenOf = (url: string) => new URL(url).searchParams.get('token')!;
+const confirmByPost = (token: string) => h.postForm('/confirm', { token });
+const raw = async (key: { PK: string; SK: string }) => (await h.doc.send(new GetCommand({ TableName: h.tableName, Key: key }))).Item;
+
+async function audience(frequency: string): Promise<string[]> {
+  const out = await h.doc.send(
+    new QueryCommand({ TableName: h.tableName, IndexName: 'GSI2', KeyConditionExpression: 'GSI2PK = :pk', ExpressionAttributeValues: { ':pk': `AUD#${frequency}` } }),
+  );
+  return (out.Items ?? []).map((i) => i.id as string);
+}
+
+async function subscribeAndConfirm(email: string, extra: Record<string, unknown> = {}) {
+  const before = h.mailTo(email).length;
+  expect((await subscribeJson({ email, ...extra })).status).toBe(202);
+  const mail = await h.waitForMail(email, before + 1);
+  const token = tokenOf(linkIn(mail.text, `${h.url}/confirm?token=`));
+  expect((await confirmByPost(token)).status).toBe(200);
+  return (await h.repo.findByEmailHash(emailHash(email)))!;
+}
+
+describe('subscribe and confirm (double opt-in)', () => {
+  it('stores a pending subscriber and sends a transactional confirmation with a text part and no List-Unsubscribe', async () => {
+    const res = await subscribeJson({ email: 'Ada@Example.org', name: 'Ada Lovelace', frequency: 'daily', topics: ['Science', 'Middle East'] });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ accepted: true });
+    const s = await h.repo.findByEmailHash(emailHash('ada@example.org'));
+    expect(s).toMatchObject({ email: 'Ada@Example.org', name: 'Ada Lovelace', status: 'pending', frequency: 'daily', topics: ['science', 'middle-east'], paused: false, softBounces: 0, version: 1 });
+    const item = await raw(keys.subscriber(s!.id));
+    expect(item).toMatchObject({ entity: 'subscriber', GSI1PK: 'SUBS#pending', GSI1SK: `${s!.createdAt}#${s!.id}`, emailHash: emailHash('ada@example.org') });
+    expect(item!.GSI2PK).toBeUndefined();
+
+    const mail = await h.waitForMail('Ada@Example.org');
+    expect(mail.sidecar.configurationSet).toBe('inkwire-transactional');
+    expect(mail.sidecar.tags).toMatchObject({ subscriber_id: s!.id, kind: 'confirm', stream: 'transactional' });
+    expect(mail.header('list-unsubscribe')).toBeUndefined();
+    expect(mail.text).toContain(`${h.url}/confirm?token=`);
+    expect(mail.html).toContain(`${h.url}/confirm?token=`);
+    expect(mail.header('to')).toContain('Ada Lovelace');
+  });
+
+  it('a GET of the confirmation link shows a button and confirms nothing (link scanners)', async () => {
+    const mail = await h.waitForMail('Ada@Example.org');
+    const link = linkIn(mail.text, `${h.url}/confirm?token=`);
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<form method="post"');
+    expect(html).toContain('Confirm my subscription');
+    expect((await h.repo.findByEmailHash(emailHash('ada@example.org')))!.status).toBe('pending');
+  });
+
+  it('the POST confirms, puts the subscriber in the audience and sends one welcome email; confirming again is harmless', async () => {
+    const mail = await h.waitForMail('Ada@Example.org');
+    const token = tokenOf(linkIn(mail.text, `${h.url}/confirm?token=`));
+    const first = await confirmByPost(token);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toContain('You are subscribed');
+    const s = (await h.repo.findByEmailHash(emailHash('ada@example.org')))!;
+    expect(s).toMatchObject({ status: 'confirmed', version: 2 });
+    expect(s.confirmedAt).toBeTruthy();
+    expect(await audience('daily')).toContain(s.id);
+
+    const welcome = await h.waitForMail('Ada@Example.org', 2);
+    expect(welcome.header('subject')).toContain('Welcome');
+    expect(welcome.text).toContain(`${h.url}/preferences?token=`);
+
+    const again = await confirmByPost(token);
+    expect(again.status).toBe(200);
+    expect(await again.text()).toContain('already subscribed');
+    expect((await h.repo.get(s.id))!.version).toBe(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.mailTo('Ada@Example.org')).toHaveLength(2);
+  });
+
+  it('a confirm token cannot unsubscribe, and an unsubscribe token cannot confirm', async () => {
+    const s = (await h.repo.findByEmailHash(emailHash('ada@example.org')))!;
+    const confirmToken = tokenOf(linkIn((await h.waitForMail('Ada@Example.org')).text, `${h.url}/confirm?token=`));
+    const res = await h.postForm(`/unsubscribe?token=${confirmToken}`, { 'List-Unsubscribe': 'One-Click' });
+    expect(res.status).toBe(400);
+    expect((await h.repo.get(s.id))!.status).toBe('confirmed');
+  });
+
+  it('submitting the form again never downgrades a confirmed subscriber, changes nothing and sends nothing', async () => {
+    const before = (await h.repo.findByEmailHash(emailHash('ada@example.org')))!;
+    const mails = h.mailTo('Ada@Example.org').length;
+    const res = await h.postForm('/subscribe', { email: 'ada@example.org', name: 'Mallory', frequency: 'instant' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`${h.url}/subscribe/check-inbox`);
+    const json = await subscribeJson({ email: 'ADA@example.org', frequency: 'weekly' });
+    expect(json.status).toBe(202);
+    const after = (await h.repo.get(before.id))!;
+    expect(after).toEqual(before);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.mailTo('Ada@Example.org').length).toBe(mails);
+    expect(h.mailTo('ada@example.org').length).toBe(0);
+  });
+
+  it('answers a known and an unknown address identically', async () => {
+    const known = await subscribeJson({ email: 'ada@example.org' });
+    const unknown = await subscribeJson({ email: `new-${Date.now()}@example.org` });
+    expect(known.status).toBe(unknown.status);
+    expect(await known.json()).toEqual(await unknown.json());
+    const formKnown = await h.postForm('/subscribe', { email: 'ada@example.org' });
+    const formUnknown = await h.postForm('/subscribe', { email: `new2-${Date.now()}@example.org` });
+    expect(formKnown.status).toBe(formUnknown.status);
+    expect(formKnown.headers.get('location')).toBe(formUnknown.headers.get('location'));
+  });
+
+  it('a pending subscriber who submits again gets the confirmation again', async () => {
+    expect((await subscribeJson({ email: 'bob@example.org' })).status).toBe(202);
+    await h.waitForMail('bob@example.org', 1);
+    expect((await subscribeJson({ email: 'bob@example.org', frequency: 'instant' })).status).toBe(202);
+    await h.waitForMail('bob@example.org', 2);
+    expect((await h.repo.findByEmailHash(emailHash('bob@example.org')))).toMatchObject({ status: 'pending', frequency: 'instant' });
+  });
+});
+
+describe('preferences and unsubscribe', () => {
+  it('changes apply at once: frequency moves the audience entry, pause removes it', async () => {
+    const s = await subscribeAndConfirm('carol@example.org', { frequency: 'instant' });
+    expect(await audience('instant')).toContain(s.id);
+    const welcome = await h.waitForMail('carol@example.org', 2);
+    const prefs = linkIn(welcome.text, `${h.url}/preferences?token=`);
+    const token = tokenOf(prefs);
+
+    const page = await fetch(prefs);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(await page.text()).toContain('carol@example.org');
+
+    const saved = await h.postForm('/preferences', { token, action: 'save', frequency: 'weekly', topics: ['politics'], moreTopics: 'Climate Change, science' });
+    expect(saved.status).toBe(303);
+    expect((await h.repo.get(s.id))).toMatchObject({ frequency: 'weekly', topics: ['politics', 'climate-change', 'science'], paused: false });
+    expect(await audience('instant')).not.toContain(s.id);
+    expect(await audience('weekly')).toContain(s.id);
+
+    await h.postForm('/preferences', { token, action: 'save', frequency: 'weekly', paused: 'true' });
+    expect((await h.repo.get(s.id))).toMatchObject({ paused: true, status: 'confirmed', topics: [] });
+    expect(await audience('weekly')).not.toContain(s.id);
+  });
+
+  it('RFC 8058: a POST of List-Unsubscribe=One-Click to the unsubscribe URL unsubscribes at once; GET shows one button', async () => {
+    const s = await subscribeAndConfirm('dan@example.org');
+    const unsubscribeUrl = subscriberLinks(h.deps.site, h.signer, s.id, new Date()).unsubscribeUrl;
+
+    const get = await fetch(unsubscribeUrl);
+    expect(get.status).toBe(200);
+    const html = await get.text();
+    expect(html.match(/<button/g)).toHaveLength(1);
+    expect((await h.repo.get(s.id))!.status).toBe('confirmed');
+
+    const post = await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect(post.status).toBe(200);
+    const after = (await h.repo.get(s.id))!;
+    expect(after.status).toBe('unsubscribed');
+    expect(await audience('weekly')).not.toContain(s.id);
+
+    // Again: still 200, nothing changes.
+    const again = await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--x--\r\n' });
+    expect(again.status).toBe(200);
+    expect((await h.repo.get(s.id))!.version).toBe(after.version);
+
+    // Submitting the form again makes them pending with a new confirmation; they are not mailed newsletters meanwhile.
+    expect((await subscribeJson({ email: 'dan@example.org' })).status).toBe(202);
+    expect((await h.repo.get(s.id))!.status).toBe('pending');
+    await h.waitForMail('dan@example.org', 3);
+  });
+
+  it('refuses forged, expired and missing tokens with a page, changing nothing', async () => {
+    const s = await subscribeAndConfirm('erin@example.org');
+    const good = h.signer.sign({ subscriberId: s.id, purpose: 'unsubscribe', expiresAt: new Date(Date.now() + 86_400_000) });
+    const forged = `${good.slice(0, -3)}${good.endsWith('AAA') ? 'BBB' : 'AAA'}`;
+    const expired = h.signer.sign({ subscriberId: s.id, purpose: 'unsubscribe', expiresAt: new Date(Date.now() - 1000) });
+    const r1 = await fetch(`${h.url}/unsubscribe?token=${forged}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(r1.status).toBe(400);
+    expect(r1.headers.get('content-type')).toContain('text/html');
+    expect(await r1.text()).toContain('This link does not work');
+    const r2 = await fetch(`${h.url}/unsubscribe?token=${expired}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(r2.status).toBe(410);
+    const r3 = await fetch(`${h.url}/preferences`);
+    expect(r3.status).toBe(400);
+    expect((await h.repo.get(s.id))!.status).toBe('confirmed');
+  });
+});
+
+describe('bad input and abuse on the public form', () => {
+  it('refuses invalid addresses and CR/LF in names with a clear message, writing nothing', async () => {
+    const r1 = await subscribeJson({ email: 'not-an-address' });
+    expect(r1.status).toBe(400);
+    expect(((await r1.json()) as { error: { message: string } }).error.message).toMatch(/email: must be an email address/);
+    const r2 = await subscribeJson({ email: 'frank@example.org', name: 'Frank\r\nBcc: victim@example.org' });
+    expect(r2.status).toBe(400);
+    expect(((await r2.json()) as { error: { message: string } }).error.message).toMatch(/name: must be one line/);
+    const r3 = await h.postForm('/subscribe', { email: 'frank@example.org', name: 'Frank\nBcc: victim@example.org' });
+    expect(r3.status).toBe(400);
+    const html = await r3.text();
+    expect(html).toContain('must be one line');
+    expect(html).toContain('aria-invalid="true"');
+    expect(await h.repo.findByEmailHash(emailHash('frank@example.org'))).toBeUndefined();
+    expect(h.mailTo('frank@example.org')).toHaveLength(0);
+  });
+
+  it('refuses an oversized body (413) and malformed JSON (400)', async () => {
+    const big = await subscribeJson({ email: 'gina@example.org', name: 'x'.repeat(20_000) });
+    expect(big.status).toBe(413);
+    const broken = await fetch(`${h.url}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":' });
+    expect(broken.status).toBe(400);
+    expect(await h.repo.findByEmailHash(emailHash('gina@example.org'))).toBeUndefined();
+  });
+
+  it('a filled honeypot answers as usual and writes nothing', async () => {
+    const res = await h.postForm('/subscribe', { email: 'bot@example.org', website: 'http://spam.example' });
+    expect(res.status).toBe(303);
+    expect(await h.repo.findByEmailHash(emailHash('bot@example.org'))).toBeUndefined();
+  });
+
+  it('escapes what it echoes back into the form', async () => {
+    const res = await h.postForm('/subscribe', { email: '"><script>alert(1)</script>' });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).not.toContain('<script>alert(1)</script>');
+    expect(html).toContain('&lt;script&gt;');
+  });
+});
+
+describe('keys used', () => {
+  it('claims the address by hash', async () => {
+    const s = (await h.repo.findByEmailHash(emailHash('carol@example.org')))!;
+    expect(await raw(keys.emailClaim(emailHash('carol@example.org')))).toMatchObject({ entity: 'emailClaim', subscriberId: s.id });
+  });
+});
