@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SiteConfig } from './core/site.ts';
 
 const url = z.string().url().transform((s) => s.replace(/\/+$/, ''));

@@ -40,4 +40,4 @@ export function createFeedRebuildHandler(deps: FeedRebuildDeps | (() => Promise<
 }
 
 /** Lambda entry point: the table's stream, filtered to feed entries (FEED_REBUILD_FILTER). */
-export const handler = createFeedRebuildHandler(async () => (await import('./aws.ts')).feedRebuildDeps());
+export const handler = createFeedRebuildHandler(async () => (await import('./aws/feeds.ts')).feedRebuildDeps());

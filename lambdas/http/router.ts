@@ -1,4 +1,5 @@
-import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import * as z from 'zod';
 import { fromZod } from './errors.ts';
 
 export type AppEnv = { Variables: { requestId: string } };

@@ -24,7 +24,7 @@ import { SESClient } from '@aws-sdk/client-ses';
 import { SesMailer } from '../adapters/ses/ses-mailer.ts';
 import { startSesEndpoint } from './ses-endpoint.ts';
 import { createOutboxApp } from './outbox.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const LocalEnvSchema = SiteEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Limits stated in the API and README. */
 export const ARTICLE_LIMITS = {

@@ -297,7 +297,7 @@ export async function deleteArticle(deps: ArticleDeps, id: string): Promise<void
  * Publishes a scheduled article whose time has come. Safe to call twice or early: an article that is no
  * longer scheduled, or not yet due, is left alone. Its publication date is the scheduled time.
  */
-export async function publishScheduledArticle(deps: ArticleDeps, id: string): Promise<'published' | 'skipped'> {
+export async function publishScheduledArticle(deps: Pick<ArticleDeps, 'articles' | 'clock'>, id: string): Promise<'published' | 'skipped'> {
   for (let attempt = 0; attempt < 4; attempt++) {
     const prev = await deps.articles.get(id);
     const now = deps.clock.now();

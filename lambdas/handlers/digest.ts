@@ -1,0 +1,15 @@
+import { startScheduledDigest, type DigestEvent } from '../core/sends/use-cases.ts';
+import type { SendDeps } from '../core/sends/deps.ts';
+
+/**
+ * The digest schedules' target (EventBridge Scheduler with `{ "frequency": "daily" }`, optionally with
+ * `"scheduledAt": "<aws.scheduler.scheduled-time>"`; locally the digest timer). Creates the slot's digest
+ * Send once; the send planner takes it from there.
+ */
+export function createDigestHandler(deps: SendDeps | (() => Promise<SendDeps>)) {
+  return async (event: DigestEvent): Promise<{ id: string; status: 'pending' | 'expired' | 'exists' }> => {
+    const resolved = typeof deps === 'function' ? await deps() : deps;
+    if (!event || (event.frequency !== 'daily' && event.frequency !== 'weekly')) throw new Error('event must be { "frequency": "daily" | "weekly", "scheduledAt"?: ISO date-time }');
+    return startScheduledDigest(resolved, event);
+  };
+}

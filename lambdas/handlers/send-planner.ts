@@ -1,0 +1,55 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { onSendChanged } from '../core/sends/planner.ts';
+import type { SendDeps } from '../core/sends/deps.ts';
+import type { Send } from '../core/sends/model.ts';
+import { fromAttributeMap, sendFromItem } from '../adapters/dynamodb/send-repository.ts';
+
+const image = (i: unknown): Send | undefined => {
+  const plain = fromAttributeMap(i as Record<string, AttributeValue> | undefined);
+  return plain && plain.entity === 'send' ? sendFromItem(plain) : undefined;
+};
+
+interface Change {
+  id: string;
+  before: Send | undefined;
+  after: Send | undefined;
+  firstSequence: string | undefined;
+}
+
+/** The records of one batch, one change per send: the image before its first record and after its last. */
+export function coalesce(records: DynamoDBRecord[]): Change[] {
+  const byId = new Map<string, Change>();
+  for (const r of records) {
+    const pk = r.dynamodb?.Keys?.PK?.S;
+    if (!pk?.startsWith('SEND#') || r.dynamodb?.Keys?.SK?.S !== 'SEND') continue;
+    const id = pk.slice('SEND#'.length);
+    const after = r.eventName === 'REMOVE' ? undefined : image(r.dynamodb?.NewImage);
+    const seen = byId.get(id);
+    if (seen) seen.after = after;
+    else byId.set(id, { id, before: image(r.dynamodb?.OldImage), after, firstSequence: r.dynamodb?.SequenceNumber });
+  }
+  return [...byId.values()];
+}
+
+/**
+ * The consumer of Send items on the table's stream (filtered by SEND_PLANNER_FILTER, NEW_AND_OLD_IMAGES):
+ * starts new sends, continues planning after each checkpoint, pauses past the error threshold, completes
+ * a send when its last batch is counted and writes a digest's archive. Every step is a conditional write,
+ * so a retried batch is harmless; on failure the batch is retried from the failed send's first record.
+ */
+export function createSendPlannerHandler(deps: SendDeps | (() => Promise<SendDeps>)) {
+  return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    const resolved = typeof deps === 'function' ? await deps() : deps;
+    for (const change of coalesce(event.Records)) {
+      if (!change.after) continue;
+      try {
+        await onSendChanged(resolved, change.before, change.after);
+      } catch (e) {
+        (resolved.log ?? console.error)(`send ${change.id}: planning step failed`, e);
+        return { batchItemFailures: change.firstSequence ? [{ itemIdentifier: change.firstSequence }] : [] };
+      }
+    }
+    return { batchItemFailures: [] };
+  };
+}
