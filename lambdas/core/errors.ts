@@ -26,6 +26,7 @@ export const STATUS_BY_CODE = {
   'send.notFound': 404,
   'send.invalidTransition': 409,
   'send.articleNotPublished': 409,
+  'send.nothingToSend': 409,
   'internal.unexpected': 500,
   'dependency.unavailable': 503,
 } as const satisfies Record<string, number>;

@@ -1,0 +1,134 @@
+import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Frequency } from '../../core/subscribers/schema.ts';
+import type { Recipient } from '../../core/sends/model.ts';
+import type { AudiencePage, AudienceSource } from '../../core/sends/ports.ts';
+import { keys } from './keys.ts';
+import { decodeCursor, encodeCursor, isConditionalCheckFailed } from './errors.ts';
+
+const RECIPIENT_FIELDS = ['id', 'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'confirmedAt', 'lastDigestAt'] as const;
+const projection = {
+  ProjectionExpression: RECIPIENT_FIELDS.map((f) => `#${f}`).join(', '),
+  ExpressionAttributeNames: Object.fromEntries(RECIPIENT_FIELDS.map((f) => [`#${f}`, f])),
+};
+
+function toRecipient(item: Record<string, unknown>): Recipient {
+  return {
+    id: String(item.id),
+    email: String(item.email ?? ''),
+    emailHash: String(item.emailHash ?? ''),
+    name: typeof item.name === 'string' ? item.name : undefined,
+    status: item.status as Recipient['status'],
+    frequency: item.frequency as Frequency,
+    topics: Array.isArray(item.topics) ? (item.topics as string[]) : item.topics instanceof Set ? [...(item.topics as Set<string>)] : [],
+    paused: item.paused === true,
+    confirmedAt: item.confirmedAt as string | undefined,
+    lastDigestAt: item.lastDigestAt as Recipient['lastDigestAt'],
+  };
+}
+
+type Keyed = { PK: string; SK: string };
+
+/**
+ * The sending audience from the subscriber items (written by the subscribers module): the sparse GSI2
+ * (`AUD#<frequency>`, present only while confirmed and not paused) for planning, and consistent reads
+ * of the subscriber and `SUPPRESS#<hash>` items right before a batch is sent.
+ */
+export class DynamoAudience implements AudienceSource {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async page(frequency: Frequency, cursor: string | undefined, limit: number): Promise<AudiencePage> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'GSI2',
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.audienceGsi2(frequency, '').GSI2PK },
+        ...projection,
+        ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI2PK' },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, ['PK', 'SK', 'GSI2PK', 'GSI2SK']),
+      }),
+    );
+    return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };
+  }
+
+  /** BatchGetItem with its unprocessed keys retried; strongly consistent. */
+  private async getMany(list: Keyed[]): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    const unique = [...new Map(list.map((k) => [`${k.PK}|${k.SK}`, k])).values()];
+    for (let i = 0; i < unique.length; i += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+        [this.table]: { Keys: unique.slice(i, i + 100), ConsistentRead: true },
+      };
+      for (let round = 0; request && Object.keys(request).length > 0; round++) {
+        const out = await this.db.send(new BatchGetCommand({ RequestItems: request }));
+        for (const it of out.Responses?.[this.table] ?? []) found.set(`${String(it.PK)}|${String(it.SK)}`, it);
+        request = out.UnprocessedKeys as typeof request;
+        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+      }
+    }
+    return found;
+  }
+
+  async recipients(list: readonly [string, string][]): Promise<Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>> {
+    const k = (x: Keyed) => `${x.PK}|${x.SK}`;
+    const wanted: Keyed[] = [];
+    for (const [id, hash] of list) {
+      wanted.push(keys.subscriber(id));
+      if (hash) wanted.push(keys.suppression(hash));
+    }
+    const found = await this.getMany(wanted);
+    // An address changed since planning: its own suppression record is what counts.
+    const rechecks = list
+      .map(([id, hash]) => ({ id, hash, now: found.get(k(keys.subscriber(id)))?.emailHash as string | undefined }))
+      .filter((x) => x.now && x.now !== x.hash);
+    if (rechecks.length) for (const [key, v] of await this.getMany(rechecks.map((x) => keys.suppression(x.now!)))) found.set(key, v);
+    const result = new Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>();
+    for (const [id] of list) {
+      const item = found.get(k(keys.subscriber(id)));
+      const recipient = item ? toRecipient(item) : undefined;
+      const hash = recipient?.emailHash;
+      result.set(id, { recipient, suppressed: hash ? found.has(k(keys.suppression(hash))) : false });
+    }
+    return result;
+  }
+
+  async markDigestSent(subscriberId: string, frequency: 'daily' | 'weekly', at: string): Promise<void> {
+    const common = {
+      TableName: this.table,
+      Key: keys.subscriber(subscriberId),
+      // The version moves so that a preference change read before this write retries instead of overwriting it.
+      ExpressionAttributeNames: { '#l': 'lastDigestAt', '#v': 'version' } as Record<string, string>,
+    };
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          ...common,
+          UpdateExpression: 'SET #l.#f = :at ADD #v :one',
+          ConditionExpression: 'attribute_exists(PK) AND attribute_exists(#l) AND (attribute_not_exists(#l.#f) OR #l.#f < :at)',
+          ExpressionAttributeNames: { ...common.ExpressionAttributeNames, '#f': frequency },
+          ExpressionAttributeValues: { ':at': at, ':one': 1 },
+        }),
+      );
+      return;
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+    }
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          ...common,
+          UpdateExpression: 'SET #l = :map ADD #v :one',
+          ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(#l)',
+          ExpressionAttributeValues: { ':map': { [frequency]: at }, ':one': 1 },
+        }),
+      );
+    } catch (e) {
+      // Already at or past `at`, or the subscriber is gone: nothing to move.
+      if (!isConditionalCheckFailed(e)) throw e;
+    }
+  }
+}

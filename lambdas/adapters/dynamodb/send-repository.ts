@@ -1,0 +1,492 @@
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } from '../../core/idempotency.ts';
+import {
+  COUNT_NAMES,
+  type CountName,
+  type Delivery,
+  type DeliveryState,
+  type NewSend,
+  type Send,
+  type SendContent,
+  type SendCounts,
+  type SendStatus,
+} from '../../core/sends/model.ts';
+import { SendExists, type ArchiveEntry, type PlanStep, type SendPage, type SendRepository, type TallyDelta } from '../../core/sends/ports.ts';
+import { keys, type Key } from './keys.ts';
+import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed } from './errors.ts';
+
+/**
+ * Keys of the send module's own items (to move into keys.ts):
+ * - Send content    SEND#<id>            / CONTENT                  (frozen once when planning starts)
+ * - Batch tally     SEND#<id>            / B#<generation>#<batchId> TTL (a batch is counted once)
+ * - Digest archive  ARCHIVE#digests      / A#<sentAt>#<sendId>      (the web archive's index)
+ */
+export const sendKeys = {
+  content: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'CONTENT' }),
+  batchTally: (id: string, generation: number, batchId: string): Key => ({ PK: `SEND#${id}`, SK: `B#${generation}#${batchId}` }),
+  archivePartition: 'ARCHIVE#digests',
+  archiveEntry: (sentAt: string, sendId: string): Key => ({ PK: 'ARCHIVE#digests', SK: `A#${sentAt}#${sendId}` }),
+};
+
+/** How long a batch's tally marker is kept: longer than any send lives (deadlines are hours). */
+const TALLY_TTL_SECONDS = 30 * 86_400;
+
+const SEND_FIELDS = ['id', 'kind', 'trigger', 'status', 'createdAt', 'deadline', 'updatedAt', 'articleId', 'frequency', 'topics', 'subject', 'intro', 'dryRun', 'windowEnd', 'reason', 'startedAt', 'completedAt', 'archivePath'] as const;
+
+/** Error codes become map keys: keep them short and plain. */
+const cleanCode = (code: string) => code.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'Unknown';
+
+/** A Send from its item (or from a stream image, once unmarshalled). */
+export function sendFromItem(item: Record<string, unknown>): Send {
+  const s: Record<string, unknown> = {};
+  for (const f of SEND_FIELDS) if (item[f] !== undefined) s[f] = item[f];
+  const num = (k: string) => (typeof item[k] === 'number' ? (item[k] as number) : 0);
+  const counts = Object.fromEntries(COUNT_NAMES.map((c) => [c, num(c)])) as SendCounts;
+  const errorCounts = (item.errorCounts ?? {}) as Record<string, number>;
+  const samples = (item.errorSamples ?? {}) as Record<string, string>;
+  const sent = item.sentArticles;
+  return {
+    ...(s as unknown as Send),
+    counts,
+    errors: Object.fromEntries(Object.entries(errorCounts).map(([code, count]) => [code, { count, message: samples[code] }])),
+    generation: num('generation'),
+    plan: {
+      cursor: item.planCursor as string | undefined,
+      done: item.planDone === true,
+      pages: num('planPages'),
+      batches: num('planBatches'),
+      skipped: num('planSkipped'),
+      perBatch: num('perBatch'),
+    },
+    batchesDone: num('batchesDone'),
+    errorBaseline: item.baselineAttempts !== undefined ? { attempts: num('baselineAttempts'), failed: num('baselineFailed') } : undefined,
+    sentArticles: sent instanceof Set ? [...(sent as Set<string>)] : Array.isArray(sent) ? (sent as string[]) : undefined,
+  };
+}
+
+function deliveryFromItem(item: Record<string, unknown>): Delivery {
+  return {
+    sendId: String(item.sendId),
+    subscriberId: String(item.subscriberId),
+    state: item.state as DeliveryState,
+    claim: String(item.claim ?? ''),
+    claimedAt: String(item.claimedAt ?? ''),
+    generation: Number(item.generation ?? 0),
+    batchId: String(item.batchId ?? ''),
+    messageId: item.messageId as string | undefined,
+    submittedAt: item.submittedAt as string | undefined,
+    code: item.code as string | undefined,
+    detail: item.detail as string | undefined,
+    retriedFrom: item.retriedFrom as DeliveryState | undefined,
+  };
+}
+
+/** The plain value of a low-level attribute (a ConditionalCheckFailed error carries the old item that way). */
+export function fromAttributeValue(v: AttributeValue | undefined): unknown {
+  if (!v) return undefined;
+  if (v.S !== undefined) return v.S;
+  if (v.N !== undefined) return Number(v.N);
+  if (v.BOOL !== undefined) return v.BOOL;
+  if (v.NULL !== undefined) return null;
+  if (v.M !== undefined) return Object.fromEntries(Object.entries(v.M).map(([k, x]) => [k, fromAttributeValue(x)]));
+  if (v.L !== undefined) return v.L.map(fromAttributeValue);
+  if (v.SS !== undefined) return new Set(v.SS);
+  if (v.NS !== undefined) return new Set(v.NS.map(Number));
+  return undefined;
+}
+export const fromAttributeMap = (m: Record<string, AttributeValue> | undefined): Record<string, unknown> | undefined =>
+  m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, fromAttributeValue(v)])) : undefined;
+
+/** Builds an update expression from named parts, with every attribute name aliased. */
+class Update {
+  private readonly sets: string[] = [];
+  private readonly adds: string[] = [];
+  private readonly removes: string[] = [];
+  private readonly conditions: string[] = [];
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private n = 0;
+
+  name(path: string): string {
+    return path
+      .split('.')
+      .map((part) => {
+        const alias = `#${part.replace(/[^A-Za-z0-9_]/g, '_')}_${Object.keys(this.names).length}`;
+        const existing = Object.entries(this.names).find(([, v]) => v === part)?.[0];
+        if (existing) return existing;
+        this.names[alias] = part;
+        return alias;
+      })
+      .join('.');
+  }
+  value(v: unknown): string {
+    const key = `:v${this.n++}`;
+    this.values[key] = v;
+    return key;
+  }
+  set(path: string, v: unknown): this {
+    if (v === undefined) return this.remove(path);
+    this.sets.push(`${this.name(path)} = ${this.value(v)}`);
+    return this;
+  }
+  setRaw(expr: string): this {
+    this.sets.push(expr);
+    return this;
+  }
+  add(path: string, v: number | Set<string>): this {
+    this.adds.push(`${this.name(path)} ${this.value(v)}`);
+    return this;
+  }
+  remove(path: string): this {
+    this.removes.push(this.name(path));
+    return this;
+  }
+  when(cond: string): this {
+    this.conditions.push(cond);
+    return this;
+  }
+  expression(): string {
+    return [
+      this.sets.length ? `SET ${this.sets.join(', ')}` : '',
+      this.adds.length ? `ADD ${this.adds.join(', ')}` : '',
+      this.removes.length ? `REMOVE ${this.removes.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+  }
+  params(table: string, key: Key) {
+    return {
+      TableName: table,
+      Key: key,
+      UpdateExpression: this.expression(),
+      ...(this.conditions.length ? { ConditionExpression: this.conditions.join(' AND ') } : {}),
+      ExpressionAttributeNames: this.names,
+      ...(Object.keys(this.values).length ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}
+
+const inList = (u: Update, path: string, values: readonly string[]) => `${u.name(path)} IN (${values.map((v) => u.value(v)).join(', ')})`;
+
+/** Sends, their delivery ledger and the digest archive index, in the single table. */
+export class DynamoSendRepository implements SendRepository {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async create(send: NewSend, idempotency?: IdempotencyClaim): Promise<void> {
+    const item = { ...keys.send(send.id), entity: 'send', ...send, ...keys.sendListGsi1(send.createdAt, send.id) };
+    if (!idempotency) {
+      try {
+        await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(PK)' }));
+      } catch (e) {
+        if (isConditionalCheckFailed(e)) throw new SendExists(send.id);
+        throw e;
+      }
+      return;
+    }
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(PK)' } },
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  ...keys.idempotency(idempotency.scope, idempotency.key),
+                  entity: 'idempotency',
+                  requestHash: idempotency.requestHash,
+                  status: idempotency.status,
+                  response: JSON.stringify(idempotency.response),
+                  expiresAt: idempotency.expiresAt,
+                },
+                ConditionExpression: 'attribute_not_exists(PK)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (e) {
+      const failed = failedConditions(e);
+      if (failed?.includes(1)) throw new IdempotencyConflict();
+      if (failed?.includes(0)) throw new SendExists(send.id);
+      throw e;
+    }
+  }
+
+  async get(id: string): Promise<Send | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.send(id), ConsistentRead: true }));
+    return Item ? sendFromItem(Item) : undefined;
+  }
+
+  async list(query: { limit: number; cursor?: string | undefined }): Promise<SendPage> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'GSI1',
+        KeyConditionExpression: 'GSI1PK = :pk',
+        ExpressionAttributeValues: { ':pk': 'SENDS' },
+        ScanIndexForward: false,
+        Limit: query.limit,
+        ExclusiveStartKey: decodeCursor(query.cursor, ['PK', 'SK', 'GSI1PK', 'GSI1SK']),
+      }),
+    );
+    return { items: (out.Items ?? []).map(sendFromItem), next: encodeCursor(out.LastEvaluatedKey) };
+  }
+
+  async getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.idempotency(scope, key), ConsistentRead: true }));
+    if (!Item) return undefined;
+    return { requestHash: Item.requestHash as string, status: Item.status as number, response: JSON.parse(Item.response as string) };
+  }
+
+  private async update(key: Key, u: Update, returnNew = false): Promise<Record<string, unknown> | undefined | false> {
+    try {
+      const out = await this.db.send(new UpdateCommand({ ...u.params(this.table, key), ...(returnNew ? { ReturnValues: 'ALL_NEW' as const } : {}) }));
+      return out.Attributes ?? undefined;
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) return false;
+      throw e;
+    }
+  }
+
+  async beginPlanning(id: string, at: string, perBatch: number): Promise<boolean> {
+    const u = new Update()
+      .set('status', 'planning')
+      .set('generation', 1)
+      .set('planDone', false)
+      .set('planPages', 0)
+      .set('planBatches', 0)
+      .set('planSkipped', 0)
+      .set('perBatch', perBatch)
+      .set('batchesDone', 0)
+      .set('errorCounts', {})
+      .set('errorSamples', {})
+      .set('startedAt', at)
+      .set('updatedAt', at)
+      .remove('planCursor')
+      .remove('reason');
+    for (const c of COUNT_NAMES) u.set(c, 0);
+    u.when(`${u.name('status')} = ${u.value('pending')}`);
+    return (await this.update(keys.send(id), u)) !== false;
+  }
+
+  async checkpointPlan(id: string, step: PlanStep, at: string): Promise<boolean> {
+    const u = new Update().set('updatedAt', at).add('planPages', 1).add('planned', step.planned).add('skipped', step.skipped).add('planSkipped', step.skipped).add('planBatches', step.batches);
+    if (step.next) u.set('planCursor', step.next);
+    else u.remove('planCursor').set('planDone', true).set('status', 'sending');
+    u.when(`${u.name('generation')} = ${u.value(step.generation)}`)
+      .when(`${u.name('status')} = ${u.value('planning')}`)
+      .when(`${u.name('planDone')} = ${u.value(false)}`)
+      .when(step.from === undefined ? `attribute_not_exists(${u.name('planCursor')})` : `${u.name('planCursor')} = ${u.value(step.from)}`);
+    return (await this.update(keys.send(id), u)) !== false;
+  }
+
+  async setStatus(id: string, change: { from: readonly SendStatus[]; to: SendStatus; at: string; reason?: string | undefined; generation?: number | undefined }): Promise<boolean> {
+    const u = new Update().set('status', change.to).set('updatedAt', change.at).set('reason', change.reason);
+    if (change.to === 'completed') u.set('completedAt', change.at);
+    u.when(inList(u, 'status', change.from));
+    if (change.generation !== undefined) u.when(`${u.name('generation')} = ${u.value(change.generation)}`);
+    return (await this.update(keys.send(id), u)) !== false;
+  }
+
+  async resume(id: string, from: readonly SendStatus[], at: string): Promise<Send | undefined> {
+    const send = await this.get(id);
+    if (!send || !from.includes(send.status)) return undefined;
+    const u = new Update().set('updatedAt', at).remove('reason');
+    if (send.generation === 0) {
+      // Never started (cancelled while pending): start as if new.
+      u.set('status', 'pending');
+    } else {
+      const c = send.counts;
+      u.set('status', 'planning')
+        .set('generation', send.generation + 1)
+        .set('planDone', false)
+        .set('planPages', 0)
+        .set('planBatches', 0)
+        .set('planSkipped', 0)
+        .set('batchesDone', 0)
+        .set('planned', 0)
+        // The new plan counts its own "nothing new" skips again.
+        .set('skipped', c.skipped - send.plan.skipped)
+        .set('baselineAttempts', c.submitted + c.failed + c.uncertain)
+        .set('baselineFailed', c.failed)
+        .remove('planCursor');
+    }
+    u.when(inList(u, 'status', from)).when(`${u.name('generation')} = ${u.value(send.generation)}`);
+    const out = await this.update(keys.send(id), u, true);
+    return out ? sendFromItem(out) : undefined;
+  }
+
+  async tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string): Promise<'tallied' | 'duplicate' | 'stale'> {
+    const u = new Update().set('updatedAt', at).add('batchesDone', 1);
+    for (const [name, n] of Object.entries(delta.counts)) if (n) u.add(name, n);
+    for (const [code, e] of Object.entries(delta.errors)) {
+      const c = cleanCode(code);
+      u.add(`errorCounts.${c}`, e.count).set(`errorSamples.${c}`, e.message);
+    }
+    if (delta.sentArticles.length) u.add('sentArticles', new Set(delta.sentArticles));
+    u.when(`${u.name('generation')} = ${u.value(generation)}`);
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: { ...sendKeys.batchTally(id, generation, batchId), entity: 'sendBatch', at, expiresAt: Math.floor(Date.parse(at) / 1000) + TALLY_TTL_SECONDS },
+                ConditionExpression: 'attribute_not_exists(PK)',
+              },
+            },
+            { Update: u.params(this.table, keys.send(id)) },
+          ],
+        }),
+      );
+      return 'tallied';
+    } catch (e) {
+      const failed = failedConditions(e);
+      if (failed?.includes(0)) return 'duplicate';
+      if (failed?.includes(1)) return 'stale';
+      throw e;
+    }
+  }
+
+  async adjust(id: string, delta: Partial<Record<CountName, number>>): Promise<void> {
+    const u = new Update();
+    for (const [name, n] of Object.entries(delta)) if (n) u.add(name, n);
+    u.when('attribute_exists(PK)');
+    await this.update(keys.send(id), u);
+  }
+
+  async settle(id: string, counts: SendCounts, at: string, complete?: { generation: number }): Promise<boolean> {
+    const u = new Update().set('updatedAt', at);
+    for (const c of COUNT_NAMES) u.set(c, counts[c]);
+    u.when('attribute_exists(PK)');
+    if (complete) {
+      u.set('status', 'completed').set('completedAt', at);
+      u.when(`${u.name('status')} = ${u.value('sending')}`)
+        .when(`${u.name('generation')} = ${u.value(complete.generation)}`)
+        .when(`${u.name('batchesDone')} >= ${u.name('planBatches')}`);
+    }
+    return (await this.update(keys.send(id), u)) !== false;
+  }
+
+  async setArchivePath(id: string, path: string): Promise<void> {
+    await this.update(keys.send(id), new Update().set('archivePath', path).when('attribute_exists(PK)'));
+  }
+
+  async putContent(id: string, content: SendContent): Promise<SendContent> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...sendKeys.content(id), entity: 'sendContent', body: JSON.stringify(content) },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+      return content;
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+      return (await this.getContent(id))!;
+    }
+  }
+
+  async getContent(id: string): Promise<SendContent | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: sendKeys.content(id), ConsistentRead: true }));
+    return Item ? (JSON.parse(Item.body as string) as SendContent) : undefined;
+  }
+
+  async claimDelivery(d: Delivery): Promise<{ claimed: true } | { claimed: false; existing: Delivery }> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d },
+          ConditionExpression: 'attribute_not_exists(PK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true };
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+      const old = fromAttributeMap((e as { Item?: Record<string, AttributeValue> }).Item);
+      if (old) return { claimed: false, existing: deliveryFromItem(old) };
+      const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.delivery(d.sendId, d.subscriberId), ConsistentRead: true }));
+      if (!Item) throw new Error(`delivery ${d.sendId}/${d.subscriberId} exists and does not`, { cause: e });
+      return { claimed: false, existing: deliveryFromItem(Item) };
+    }
+  }
+
+  async updateDelivery(
+    sendId: string,
+    subscriberId: string,
+    expect: { from: readonly DeliveryState[]; claim?: string | undefined },
+    set: Partial<Omit<Delivery, 'sendId' | 'subscriberId'>>,
+  ): Promise<DeliveryState | undefined> {
+    const u = new Update();
+    for (const [k, v] of Object.entries(set)) if (v !== undefined) u.set(k, v);
+    u.when('attribute_exists(PK)').when(inList(u, 'state', expect.from));
+    if (expect.claim !== undefined) u.when(`${u.name('claim')} = ${u.value(expect.claim)}`);
+    try {
+      const out = await this.db.send(new UpdateCommand({ ...u.params(this.table, keys.delivery(sendId, subscriberId)), ReturnValues: 'UPDATED_OLD' }));
+      return (out.Attributes?.state as DeliveryState | undefined) ?? expect.from[0];
+    } catch (e) {
+      if (isConditionalCheckFailed(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async *ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim'>[]> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
+          ExpressionAttributeValues: { ':pk': keys.send(sendId).PK, ':d': 'D#' },
+          ExpressionAttributeNames: { '#s': 'state', '#c': 'claim', '#i': 'subscriberId' },
+          ProjectionExpression: '#i, #s, #c',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      yield (out.Items ?? []).map((it) => ({ subscriberId: String(it.subscriberId), state: it.state as DeliveryState, claim: String(it.claim ?? '') }));
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  async putArchiveEntry(entry: ArchiveEntry): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...sendKeys.archiveEntry(entry.sentAt, entry.sendId), entity: 'archiveEntry', ...entry } }));
+  }
+
+  async listArchive(limit: number): Promise<ArchiveEntry[]> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :a)',
+        ExpressionAttributeValues: { ':pk': sendKeys.archivePartition, ':a': 'A#' },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((it) => ({
+      sendId: it.sendId as string,
+      frequency: it.frequency as 'daily' | 'weekly',
+      sentAt: it.sentAt as string,
+      path: it.path as string,
+      title: it.title as string,
+      intro: it.intro as string | undefined,
+      articles: (it.articles ?? []) as ArchiveEntry['articles'],
+    }));
+  }
+}

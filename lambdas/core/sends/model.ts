@@ -1,0 +1,216 @@
+/**
+ * The words of sending (see the glossary): a **Send** is one newsletter mailing (an article alert, a
+ * digest); it is **planned** by paging the audience into **Batches** (one queue message each); every
+ * recipient of a batch gets a **Delivery** record, written before the provider is called. A delivery
+ * is **Submitted** once the provider accepted the message (Submitted is not Delivered), **Uncertain**
+ * when the call may or may not have reached the provider (a process died mid-call), and never sent twice.
+ */
+import type { Frequency } from '../subscribers/schema.ts';
+
+export type SendKind = 'article' | 'digest';
+/** What created the send: an article's first publication, a digest schedule, or the publisher's API call. */
+export type SendTrigger = 'publish' | 'schedule' | 'api';
+export type DigestFrequency = 'daily' | 'weekly';
+/** Whose mail an article send goes to: one frequency's audience, or every confirmed subscriber. */
+export type AudienceChoice = Frequency | 'all';
+
+/**
+ * - `pending`: created, not yet picked up.
+ * - `planning`: the audience is being paged into batches (batches already queued are being sent).
+ * - `sending`: every batch is queued; waiting for the last ones.
+ * - `paused`: stopped by the error threshold or an account-wide provider error; `reason` says why. Resumable.
+ * - `cancelled`: stopped by the publisher. Resumable.
+ * - `completed`: no recipient is left to try; the counts are exact (recounted from the delivery ledger).
+ * - `expired`: its deadline passed before it could finish (the system was down, or it was paused too long);
+ *   what was left is not sent stale. `reason` says so.
+ * - `failed`: could not start (the article was unpublished or deleted before sending).
+ */
+export type SendStatus = 'pending' | 'planning' | 'sending' | 'paused' | 'cancelled' | 'completed' | 'expired' | 'failed';
+export const SEND_STATUSES: readonly SendStatus[] = ['pending', 'planning', 'sending', 'paused', 'cancelled', 'completed', 'expired', 'failed'];
+/** Statuses in which workers deliver. */
+export const DELIVERING: readonly SendStatus[] = ['planning', 'sending'];
+export const RESUMABLE: readonly SendStatus[] = ['paused', 'cancelled', 'planning', 'sending'];
+export const CANCELLABLE: readonly SendStatus[] = ['pending', 'planning', 'sending', 'paused'];
+
+export const COUNT_NAMES = ['planned', 'submitted', 'failed', 'suppressed', 'skipped', 'uncertain'] as const;
+export type CountName = (typeof COUNT_NAMES)[number];
+/**
+ * - `planned`: recipients in the send's audience (topic filters applied).
+ * - `submitted`: the provider accepted the message.
+ * - `failed`: the provider refused it (or it could not be built); `errors` says why.
+ * - `suppressed`: the address is on the suppression list (bounce, complaint) or the subscriber is suppressed.
+ * - `skipped`: no longer eligible at send time (unsubscribed, paused, changed frequency or topics) or a
+ *   digest with nothing new for this subscriber.
+ * - `uncertain`: the call was in flight when a process died; reported, never sent again.
+ */
+export type SendCounts = Record<CountName, number>;
+export const zeroCounts = (): SendCounts => ({ planned: 0, submitted: 0, failed: 0, suppressed: 0, skipped: 0, uncertain: 0 });
+/** Recipients with a final outcome. */
+export const doneCount = (c: SendCounts) => c.submitted + c.failed + c.suppressed + c.skipped + c.uncertain;
+
+export interface SendErrorSummary {
+  count: number;
+  /** One example message for the code. */
+  message?: string | undefined;
+}
+
+export interface PlanState {
+  /** Where the audience paging stopped: an opaque cursor, absent at the start. */
+  cursor?: string | undefined;
+  done: boolean;
+  pages: number;
+  /** Batches queued in this generation. */
+  batches: number;
+  /** Digest subscribers this generation's plan left out because nothing is new for them (counted as skipped). */
+  skipped: number;
+  /** Recipients per batch, fixed when planning starts. */
+  perBatch: number;
+}
+
+export interface Send {
+  id: string;
+  kind: SendKind;
+  trigger: SendTrigger;
+  status: SendStatus;
+  createdAt: string;
+  /** After this instant nothing more of the send goes out. */
+  deadline: string;
+  updatedAt?: string | undefined;
+  articleId?: string | undefined;
+  /** Digest: `daily` or `weekly`. Article: whose mail (`instant` by default). */
+  frequency?: AudienceChoice | undefined;
+  /** Narrows the send: an article goes to subscribers of these topics; a digest holds only articles with these tags. */
+  topics?: string[] | undefined;
+  subject?: string | undefined;
+  intro?: string | undefined;
+  /** Plans and counts the audience without sending. */
+  dryRun?: boolean | undefined;
+  /** Digest: articles published up to this instant are in it (and `lastDigestAt` moves to it). */
+  windowEnd?: string | undefined;
+  reason?: string | undefined;
+  counts: SendCounts;
+  errors: Record<string, SendErrorSummary>;
+  /** Bumped by every resume; batches of older generations are dropped. */
+  generation: number;
+  plan: PlanState;
+  /** Batches of this generation whose outcome was counted. */
+  batchesDone: number;
+  /** Attempts and failures when the send was last resumed: the error threshold counts what came after. */
+  errorBaseline?: { attempts: number; failed: number } | undefined;
+  startedAt?: string | undefined;
+  completedAt?: string | undefined;
+  /** Digest: ids of the articles that went out to at least one recipient. */
+  sentArticles?: string[] | undefined;
+  /** Digest: where its public web archive page is. */
+  archivePath?: string | undefined;
+}
+
+/** The fields every new Send has (the article repository writes these for an instant alert). */
+export interface NewSend {
+  id: string;
+  kind: SendKind;
+  trigger: SendTrigger;
+  status: 'pending' | 'expired';
+  createdAt: string;
+  deadline: string;
+  articleId?: string | undefined;
+  frequency?: AudienceChoice | undefined;
+  topics?: string[] | undefined;
+  subject?: string | undefined;
+  intro?: string | undefined;
+  dryRun?: boolean | undefined;
+  windowEnd?: string | undefined;
+  reason?: string | undefined;
+}
+
+/**
+ * - `sending`: claimed; the provider call is about to happen or in flight.
+ * - `pending`: claimed before but the provider certainly did not accept it (throttled); may be claimed again.
+ * - `submitted`: accepted by the provider, with its message id.
+ * - `failed`: refused; a resume retries it.
+ * - `uncertain`: found in `sending` after its process died: it may or may not have gone out. Never sent again.
+ * - `skipped`, `suppressed`: not mailed, with the reason.
+ */
+export type DeliveryState = 'sending' | 'pending' | 'submitted' | 'failed' | 'uncertain' | 'skipped' | 'suppressed';
+export const FINAL_DELIVERY_STATES: readonly DeliveryState[] = ['submitted', 'failed', 'uncertain', 'skipped', 'suppressed'];
+
+export interface Delivery {
+  sendId: string;
+  subscriberId: string;
+  state: DeliveryState;
+  /** Random token of the attempt that holds the claim: only it may move the record on. */
+  claim: string;
+  claimedAt: string;
+  /** The generation and batch that own the record: only that batch counts it. */
+  generation: number;
+  batchId: string;
+  messageId?: string | undefined;
+  submittedAt?: string | undefined;
+  /** Error code and message (failed, uncertain) or why it was skipped. */
+  code?: string | undefined;
+  detail?: string | undefined;
+  /** The state the record was claimed again from (a resumed send retries failures). */
+  retriedFrom?: DeliveryState | undefined;
+}
+
+/** One queue message: a batch of recipients of one send. */
+export interface BatchMessage {
+  v: 1;
+  sendId: string;
+  generation: number;
+  batchId: string;
+  /** `[subscriberId, emailHash]` as the planner saw them. */
+  recipients: [string, string][];
+}
+
+export function parseBatchMessage(body: string): BatchMessage | undefined {
+  try {
+    const m = JSON.parse(body) as Partial<BatchMessage>;
+    if (m.v !== 1 || typeof m.sendId !== 'string' || typeof m.batchId !== 'string' || typeof m.generation !== 'number' || !Array.isArray(m.recipients)) return undefined;
+    if (!m.recipients.every((r) => Array.isArray(r) && typeof r[0] === 'string' && typeof r[1] === 'string')) return undefined;
+    return m as BatchMessage;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An article as a digest lists it, frozen when the send is planned. */
+export interface DigestCandidate {
+  id: string;
+  title: string;
+  summary: string;
+  url: string;
+  publishedAt: string;
+  tags: string[];
+}
+
+/** What a send says, frozen when planning starts, so every batch (and a resume) renders the same thing. */
+export type SendContent =
+  | {
+      kind: 'article';
+      article: {
+        id: string;
+        title: string;
+        url: string;
+        contentHtml: string;
+        summary: string;
+        byline?: string | undefined;
+        publishedAt?: string | undefined;
+        tags: string[];
+      };
+    }
+  | { kind: 'digest'; period: DigestFrequency; windowEnd: string; articles: DigestCandidate[] };
+
+/** A subscriber as the delivery engine reads it (the subscribers module's item shape). */
+export interface Recipient {
+  id: string;
+  email: string;
+  emailHash: string;
+  name?: string | undefined;
+  status: 'pending' | 'confirmed' | 'unsubscribed' | 'suppressed';
+  frequency: Frequency;
+  topics: string[];
+  paused: boolean;
+  confirmedAt?: string | undefined;
+  lastDigestAt?: { daily?: string | undefined; weekly?: string | undefined } | undefined;
+}

@@ -1,0 +1,135 @@
+import type { IdempotencyClaim, IdempotencyRecord } from '../idempotency.ts';
+import type { Frequency } from '../subscribers/schema.ts';
+import type { BatchMessage, CountName, Delivery, DeliveryState, NewSend, Recipient, Send, SendContent, SendCounts, SendStatus } from './model.ts';
+
+export interface SendPage {
+  items: Send[];
+  next: string | null;
+}
+
+/** What one batch adds to its send's counts (`failed` may be negative: a resumed send retried failures). */
+export interface TallyDelta {
+  counts: Partial<Record<Exclude<CountName, 'planned'>, number>>;
+  /** Error code -> how many, and one message. */
+  errors: Record<string, { count: number; message: string }>;
+  /** Digest: ids of articles that went out. */
+  sentArticles: string[];
+}
+
+/** One step of planning: a page of the audience was queued. */
+export interface PlanStep {
+  generation: number;
+  /** The cursor the page started from (the checkpoint moves only from there). */
+  from: string | undefined;
+  /** Where the next page starts; undefined when the audience is exhausted. */
+  next: string | undefined;
+  planned: number;
+  skipped: number;
+  batches: number;
+}
+
+/**
+ * Sends and their delivery ledger. Every state change is a conditional write, so two processes acting on
+ * the same send (a retried stream record, a redelivered batch, a resume) can never both win.
+ */
+export interface SendRepository {
+  /** @throws SendExists when the id is taken; IdempotencyConflict when `idempotency` exists. */
+  create(send: NewSend, idempotency?: IdempotencyClaim): Promise<void>;
+  get(id: string): Promise<Send | undefined>;
+  /** Newest first. */
+  list(query: { limit: number; cursor?: string | undefined }): Promise<SendPage>;
+  getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined>;
+
+  /** `pending` -> `planning`, setting up counts, generation 1 and the plan. False when it was not pending. */
+  beginPlanning(id: string, at: string, perBatch: number): Promise<boolean>;
+  /**
+   * Moves the plan checkpoint `from` -> `next` and adds the page's counts, once: false when another
+   * planner moved it first, or the generation changed. When `next` is undefined, planning is done and the
+   * send becomes `sending`.
+   */
+  checkpointPlan(id: string, step: PlanStep, at: string): Promise<boolean>;
+  /** A conditional status change; false when the send was not in one of `from` (or not in `generation`). */
+  setStatus(id: string, change: { from: readonly SendStatus[]; to: SendStatus; at: string; reason?: string | undefined; generation?: number | undefined }): Promise<boolean>;
+  /**
+   * Starts a new generation from one of `from`: the plan starts over (delivery records make that cheap and
+   * safe), batches of older generations are dropped. Returns the send as it is now, or undefined.
+   */
+  resume(id: string, from: readonly SendStatus[], at: string): Promise<Send | undefined>;
+  /**
+   * Adds one batch's outcome to its send, exactly once per (generation, batch): `duplicate` when that
+   * batch was counted before, `stale` when the send moved on to another generation.
+   */
+  tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string): Promise<'tallied' | 'duplicate' | 'stale'>;
+  /** Moves counts without a batch (a late answer turned an uncertain delivery into a submitted one). */
+  adjust(id: string, delta: Partial<Record<CountName, number>>): Promise<void>;
+  /** Sets the recounted totals; with `complete`, also `sending` -> `completed` (conditional on the generation). */
+  settle(id: string, counts: SendCounts, at: string, complete?: { generation: number } | undefined): Promise<boolean>;
+  setArchivePath(id: string, path: string): Promise<void>;
+
+  /** The frozen content; the first write wins and is returned. */
+  putContent(id: string, content: SendContent): Promise<SendContent>;
+  getContent(id: string): Promise<SendContent | undefined>;
+
+  /** Creates the record unless one exists; answers the existing one otherwise. */
+  claimDelivery(d: Delivery): Promise<{ claimed: true } | { claimed: false; existing: Delivery }>;
+  /**
+   * Changes a delivery record when it is still in one of `from` (and held by `claim`, when given).
+   * Answers the state it was in before, or undefined when the condition failed.
+   */
+  updateDelivery(
+    sendId: string,
+    subscriberId: string,
+    expect: { from: readonly DeliveryState[]; claim?: string | undefined },
+    set: Partial<Omit<Delivery, 'sendId' | 'subscriberId'>>,
+  ): Promise<DeliveryState | undefined>;
+  /** Every delivery record of a send, page by page (state and claim only). */
+  ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim'>[]>;
+
+  putArchiveEntry(entry: ArchiveEntry): Promise<void>;
+  /** Newest first. */
+  listArchive(limit: number): Promise<ArchiveEntry[]>;
+}
+
+/** A digest that went out, as its web archive lists it. */
+export interface ArchiveEntry {
+  sendId: string;
+  frequency: 'daily' | 'weekly';
+  /** When it went out (ISO). */
+  sentAt: string;
+  path: string;
+  title: string;
+  intro?: string | undefined;
+  articles: { title: string; url: string; summary: string; publishedAt: string }[];
+}
+
+export interface AudiencePage {
+  members: Recipient[];
+  next: string | undefined;
+}
+/** The sending audience (confirmed, not paused subscribers by frequency) and the consistent reads before sending. */
+export interface AudienceSource {
+  /** One page of a frequency's audience, from an eventually consistent index. */
+  page(frequency: Frequency, cursor: string | undefined, limit: number): Promise<AudiencePage>;
+  /**
+   * Consistent reads of the subscribers and of their addresses' suppression records, right before a batch
+   * is sent. `emailHash` is the planner's; a subscriber whose address changed since is checked again.
+   */
+  recipients(list: readonly [subscriberId: string, emailHash: string][]): Promise<Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>>;
+  /** Moves `lastDigestAt[frequency]` forward to `at` (never back). */
+  markDigestSent(subscriberId: string, frequency: 'daily' | 'weekly', at: string): Promise<void>;
+}
+
+/** Where batches go (SQS in AWS, the in-process queue locally). */
+export interface SendQueue {
+  enqueue(messages: BatchMessage[]): Promise<void>;
+}
+
+/** The per-recipient links of an email (signed unsubscribe and preference links). */
+export type RecipientLinks = (subscriberId: string) => { unsubscribeUrl: string; preferencesUrl: string; unsubscribeMailto?: string | undefined };
+
+export class SendExists extends Error {
+  constructor(readonly id: string) {
+    super(`send ${id} exists`);
+    this.name = 'SendExists';
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * The local delivery pipeline, composed as the local runtime composes it (DynamoDB Local, the local SES
+ * endpoint through the real SESClient and SesMailer, the in-process queue, the stream poller running the
+ * send planner), for integration tests, the fault test's child process and the benchmark.
+ *
+ * Run directly (`tsx tests/support/delivery-harness.ts`) it is the fault test's sending process: it reads
+ * its configuration from the INKWIRE_PIPELINE environment variable (JSON), re-drives the sends it finds
+ * active, and runs until killed.
+ */
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SESClient } from '@aws-sdk/client-ses';
+import { systemClock, type Clock } from '../../lambdas/core/clock.ts';
+import type { SiteConfig } from '../../lambdas/core/site.ts';
+import { formatListId } from '../../lambdas/core/email/message.ts';
+import { createEmailRenderer } from '../../lambdas/core/email/templates.ts';
+import { createTokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
+import { subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
+import { emailHash } from '../../lambdas/core/subscribers/schema.ts';
+import { DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings } from '../../lambdas/core/sends/deps.ts';
+import { Semaphore, SlidingWindowLimiter, realSleep, unlimited } from '../../lambdas/core/sends/pacing.ts';
+import type { Send } from '../../lambdas/core/sends/model.ts';
+import { resumeActiveSends } from '../../lambdas/core/sends/use-cases.ts';
+import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
+import { DynamoAudience } from '../../lambdas/adapters/dynamodb/audience.ts';
+import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
+import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
+import { FsDocumentStore } from '../../lambdas/adapters/local/fs-document-store.ts';
+import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
+import { createSendPlannerHandler } from '../../lambdas/handlers/send-planner.ts';
+import { createSendWorkerHandler } from '../../lambdas/handlers/send-worker.ts';
+import { SEND_PLANNER_FILTER } from '../../lambdas/handlers/stream-filters.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambdas/local/dynamodb-local.ts';
+import { StreamPoller } from '../../lambdas/local/stream-poller.ts';
+import { InProcessQueue } from '../../lambdas/local/queue.ts';
+
+export const TEST_SITE: SiteConfig = {
+  siteUrl: 'https://news.example.com',
+  publicUrl: 'https://news.example.com',
+  title: 'Thin Line News',
+  description: 'Independent reporting',
+  language: 'en-US',
+  tagAuthority: 'news.example.com',
+  tagDate: '2024',
+  copyright: 'Copyright 2024 Thin Line News',
+  feedItemLimit: 50,
+};
+
+export interface PipelineOptions {
+  dynamoEndpoint: string;
+  tableName: string;
+  sesUrl: string;
+  /** Holds the planner's stream checkpoint and the archive documents. */
+  dataDir: string;
+  /** The account's MaxSendRate; no pacing when absent. */
+  maxSendRate?: number | undefined;
+  /** Worker calls at once (the queue's maximum concurrency). */
+  workers?: number | undefined;
+  /** Provider calls in flight per process. */
+  inFlight?: number | undefined;
+  settings?: Partial<DeliverySettings> | undefined;
+  clock?: Clock | undefined;
+  /** Counts every DynamoDB request and the capacity it consumed. */
+  counter?: RequestCounter | undefined;
+  log?: ((msg: string, detail?: unknown) => void) | undefined;
+}
+
+export interface Pipeline {
+  deps: DeliveryDeps;
+  queue: InProcessQueue;
+  planner: StreamPoller;
+  doc: DynamoDBDocumentClient;
+  /** Resolves when the planner has seen every change so far and the queue is empty. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Counts DynamoDB requests by operation and the read and write units they consumed (indexes included). */
+export class RequestCounter {
+  readonly byCommand = new Map<string, number>();
+  rcu = 0;
+  wcu = 0;
+  get total(): number {
+    let n = 0;
+    for (const v of this.byCommand.values()) n += v;
+    return n;
+  }
+  reset(): void {
+    this.byCommand.clear();
+    this.rcu = 0;
+    this.wcu = 0;
+  }
+  attach(client: DynamoDBClient): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const name = (context as { commandName?: string }).commandName ?? 'Unknown';
+        this.byCommand.set(name, (this.byCommand.get(name) ?? 0) + 1);
+        const input = args.input as Record<string, unknown>;
+        if (!['DescribeTableCommand', 'CreateTableCommand'].includes(name)) input.ReturnConsumedCapacity = 'TOTAL';
+        const out = await next(args);
+        const consumed = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+        for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
+          const cc = c as { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+          if (cc.ReadCapacityUnits !== undefined || cc.WriteCapacityUnits !== undefined) {
+            this.rcu += cc.ReadCapacityUnits ?? 0;
+            this.wcu += cc.WriteCapacityUnits ?? 0;
+          } else if (/Get|Query|Scan/.test(name)) this.rcu += cc.CapacityUnits ?? 0;
+          else this.wcu += cc.CapacityUnits ?? 0;
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'requestCounter' },
+    );
+  }
+}
+
+export function testLinks(site: SiteConfig = TEST_SITE, clock: Clock = systemClock) {
+  const signer = createTokenSigner('delivery-harness-secret-0123456789abcdef');
+  return (id: string) => subscriberLinks(site, signer, id, clock.now(), 'unsubscribe@news.example.com');
+}
+
+/** Builds the delivery pipeline and starts its planner and queue. */
+export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipeline> {
+  const clock = o.clock ?? systemClock;
+  const log = o.log ?? (() => undefined);
+  const ddb = new DynamoDBClient({ endpoint: o.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  o.counter?.attach(ddb);
+  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  const streams = new DynamoDBStreamsClient({ endpoint: o.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const articles = new DynamoArticleRepository(doc, o.tableName);
+  const workers = o.workers ?? 2;
+  const inFlight = o.inFlight ?? 8;
+  // One process: the in-process queue's workers share one limiter, so the whole rate is theirs.
+  const limiter = o.maxSendRate ? new SlidingWindowLimiter({ rate: o.maxSendRate }) : unlimited;
+  await mkdir(o.dataDir, { recursive: true });
+  const deps: DeliveryDeps = {
+    sends: new DynamoSendRepository(doc, o.tableName),
+    audience: new DynamoAudience(doc, o.tableName),
+    queue: undefined as unknown as DeliveryDeps['queue'],
+    articles,
+    feed: articles,
+    clock,
+    site: TEST_SITE,
+    settings: { ...DEFAULT_DELIVERY_SETTINGS, ...o.settings },
+    store: new FsDocumentStore(join(o.dataDir, 'public')),
+    log,
+    mailer: new SesMailer({ client: new SESClient({ endpoint: o.sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), clock }),
+    renderer: createEmailRenderer({
+      templatesDir: join(import.meta.dirname, '..', '..', 'templates', 'email'),
+      branding: { siteName: TEST_SITE.title, siteUrl: TEST_SITE.siteUrl, postalAddress: '1 Main Street, Springfield' },
+    }),
+    links: testLinks(TEST_SITE, clock),
+    mail: { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', listId: formatListId(TEST_SITE.title, 'news.example.com') },
+    limiter,
+    providerSlots: new Semaphore(inFlight),
+    recipientSlots: new Semaphore(inFlight * 2),
+    sleep: realSleep,
+  };
+  const queue = new InProcessQueue({ concurrency: workers, log, retryDelayMs: (n) => Math.min(5000, 200 * 2 ** (n - 1)) });
+  deps.queue = queue;
+  const planner = new StreamPoller({
+    ddb,
+    streams,
+    tableName: o.tableName,
+    checkpointFile: join(o.dataDir, 'stream-checkpoints', 'send-planner.json'),
+    consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, batchSize: 100, handler: createSendPlannerHandler(deps) },
+    pollMs: 25,
+    log,
+  });
+  await planner.start();
+  queue.start(createSendWorkerHandler(deps));
+  return {
+    deps,
+    queue,
+    planner,
+    doc,
+    async idle() {
+      // The planner enqueues and the queue's tallies feed the planner: wait until both are quiet together.
+      for (;;) {
+        await planner.idle();
+        await queue.idle();
+        await planner.idle();
+        const s = queue.stats();
+        if (s.visible + s.delayed + s.inFlight === 0) return;
+      }
+    },
+    async stop() {
+      await queue.stop();
+      await planner.stop();
+    },
+  };
+}
+
+export interface SubscriberSpec {
+  id: string;
+  email?: string;
+  name?: string;
+  status?: 'pending' | 'confirmed' | 'unsubscribed' | 'suppressed';
+  frequency?: 'instant' | 'daily' | 'weekly';
+  topics?: string[];
+  paused?: boolean;
+  confirmedAt?: string;
+  lastDigestAt?: { daily?: string; weekly?: string };
+}
+
+/** Writes subscriber items in the subscribers module's shape (GSI2 only while confirmed and not paused). */
+export function subscriberItem(s: SubscriberSpec): Record<string, unknown> {
+  const email = s.email ?? `${s.id}@example.org`;
+  const status = s.status ?? 'confirmed';
+  const frequency = s.frequency ?? 'instant';
+  const createdAt = s.confirmedAt ?? '2024-01-01T00:00:00.000Z';
+  return {
+    ...keys.subscriber(s.id),
+    entity: 'subscriber',
+    id: s.id,
+    email,
+    emailHash: emailHash(email),
+    ...(s.name ? { name: s.name } : {}),
+    status,
+    frequency,
+    topics: s.topics ?? [],
+    paused: s.paused ?? false,
+    createdAt,
+    ...(status === 'confirmed' ? { confirmedAt: s.confirmedAt ?? createdAt } : {}),
+    updatedAt: createdAt,
+    softBounces: 0,
+    source: 'form',
+    ...(s.lastDigestAt ? { lastDigestAt: s.lastDigestAt } : {}),
+    version: 1,
+    ...keys.subscriberStatusGsi1(status, createdAt, s.id),
+    ...(status === 'confirmed' && !s.paused ? keys.audienceGsi2(frequency, s.id) : {}),
+  };
+}
+
+export async function writeItems(doc: DynamoDBDocumentClient, tableName: string, items: Record<string, unknown>[], parallel = 8): Promise<void> {
+  const chunks: Record<string, unknown>[][] = [];
+  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < chunks.length) {
+        let request: Record<string, { PutRequest: { Item: Record<string, unknown> } }[]> | undefined = { [tableName]: chunks[next++]!.map((Item) => ({ PutRequest: { Item } })) };
+        for (let round = 0; request && Object.keys(request).length > 0; round++) {
+          const out = await doc.send(new BatchWriteCommand({ RequestItems: request }));
+          request = out.UnprocessedItems as typeof request;
+          if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
+        }
+      }
+    }),
+  );
+}
+
+export const seedSubscribers = (doc: DynamoDBDocumentClient, tableName: string, specs: SubscriberSpec[]) => writeItems(doc, tableName, specs.map(subscriberItem));
+
+export async function suppress(doc: DynamoDBDocumentClient, tableName: string, email: string): Promise<void> {
+  await writeItems(doc, tableName, [{ ...keys.suppression(emailHash(email)), entity: 'suppression', emailHash: emailHash(email), reason: 'bounce', at: '2024-01-01T00:00:00.000Z' }]);
+}
+
+/** Polls a send until `done` says so. */
+export async function waitForSend(repo: { get(id: string): Promise<Send | undefined> }, id: string, done: (s: Send) => boolean, timeoutMs = 30_000): Promise<Send> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Send | undefined;
+  for (;;) {
+    last = await repo.get(id);
+    if (last && done(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for send ${id}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** How many messages the outbox holds for each envelope recipient. */
+export async function outboxByRecipient(outboxDir: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  let days: string[] = [];
+  try {
+    days = await readdir(outboxDir);
+  } catch {
+    return counts;
+  }
+  for (const day of days) {
+    const names = await readdir(join(outboxDir, day));
+    for (const name of names.filter((n) => n.endsWith('.eml'))) {
+      const sidecar = JSON.parse(await readFile(join(outboxDir, day, name.replace(/\.eml$/, '.json')), 'utf8')) as { destinations: string[] };
+      for (const d of sidecar.destinations) counts.set(d, (counts.get(d) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+/** Number of `.eml` files in the outbox. */
+export async function outboxCount(outboxDir: string): Promise<number> {
+  let n = 0;
+  let days: string[] = [];
+  try {
+    days = await readdir(outboxDir);
+  } catch {
+    return 0;
+  }
+  for (const day of days) n += (await readdir(join(outboxDir, day))).filter((x) => x.endsWith('.eml')).length;
+  return n;
+}
+
+// The fault test's sending process.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const config = JSON.parse(process.env.INKWIRE_PIPELINE ?? '{}') as PipelineOptions;
+  const pipeline = await startDeliveryPipeline({ ...config, log: (m, d) => process.stderr.write(`${m} ${d instanceof Error ? d.stack : d ? JSON.stringify(d) : ''}\n`) });
+  // The queue of the previous (killed) process is gone: plan its active sends again.
+  const resumed = await resumeActiveSends(pipeline.deps);
+  process.stdout.write(`ready ${JSON.stringify({ resumed })}\n`);
+}
