@@ -18,7 +18,9 @@ export function snsHostRegion(hostname: string): string | undefined {
 function parseStrict(raw: string): URL | undefined {
   if (typeof raw !== 'string' || raw.length > 1000 || /[\s\\]/.test(raw)) return undefined;
   try {
-    return new URL(raw);
+    const u = new URL(raw);
+    // Anything the parser had to normalise (`..`, case, escapes) is not a URL SNS sends.
+    return u.href === raw ? u : undefined;
   } catch {
     return undefined;
   }
