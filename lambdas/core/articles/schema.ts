@@ -38,7 +38,13 @@ export const AuthorSchema = z
 export const ArticleStatusSchema = z.enum(['draft', 'published', 'scheduled']);
 export type ArticleStatus = z.infer<typeof ArticleStatusSchema>;
 
-const isoDate = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2024-02-11T09:00:00Z' });
+const isoDate = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2024-02-11T09:00:00Z' })
+  // Feed readers and validators distrust dates before 1990; and a date far ahead is a typo.
+  .refine((s) => {
+    const t = Date.parse(s);
+    return t >= Date.UTC(1990, 0, 1) && t < Date.UTC(2200, 0, 1);
+  }, 'must be between 1990 and 2199');
 
 const fields = {
   title: z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.titleChars).refine(singleLine, 'must be one line').refine(noControl, 'must not contain control characters'),
