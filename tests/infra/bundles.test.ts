@@ -6,8 +6,12 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { esbuildOptionsFor, FUNCTION_ENTRIES, type FunctionName } from '../../infra/constructs/function-bundling.ts';
 
-/** Each function's bundle, minified, without @aws-sdk/* (the runtime provides it). */
-const BUDGET_BYTES = 500_000;
+/**
+ * Each function's bundle, minified, without @aws-sdk/* (the runtime provides it): 500 KB each, except
+ * the HTTP app, which carries the OpenAPI generator (@hono/zod-openapi extends the whole zod namespace,
+ * ~450 KB) and the HTML sanitizer (~290 KB with its parser): 1 MB, still a sub-second cold start.
+ */
+const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 1_000_000 };
 const outdir = mkdtempSync(path.join(tmpdir(), 'inkwire-bundles-'));
 const sizes: Record<string, string> = {};
 
@@ -15,7 +19,7 @@ const isRuntimeProvided = (module: string) =>
   module.startsWith('node:') || builtinModules.includes(module) || module.startsWith('@aws-sdk/');
 
 describe('function bundles (the esbuild options NodejsFunction uses)', () => {
-  it.each(Object.entries(FUNCTION_ENTRIES) as [FunctionName, string][])('%s (%s) bundles to one ESM file under 500 KB', async (name, entry) => {
+  it.each(Object.entries(FUNCTION_ENTRIES) as [FunctionName, string][])('%s (%s) bundles to one ESM file within its size budget', async (name, entry) => {
     const outfile = path.join(outdir, `${name}.mjs`);
     const result = await build({ ...esbuildOptionsFor(entry, outfile), metafile: true });
     expect(result.errors).toEqual([]);
@@ -23,7 +27,7 @@ describe('function bundles (the esbuild options NodejsFunction uses)', () => {
     const bytes = statSync(outfile).size;
     sizes[name] = `${(bytes / 1000).toFixed(1)} KB`;
     console.log(`bundle ${name.padEnd(16)} ${sizes[name]!.padStart(9)}  (${entry})`);
-    expect(bytes).toBeLessThan(BUDGET_BYTES);
+    expect(bytes).toBeLessThan(BUDGET_BYTES[name] ?? BUDGET_BYTES.default);
 
     const outputs = Object.values(result.metafile.outputs);
     expect(outputs).toHaveLength(1); // one file: no chunks, no source map
