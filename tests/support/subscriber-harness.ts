@@ -170,16 +170,13 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
   // exempts the path itself, this front sends the import straight to its router, behind the same key check.
   const front = new Hono();
   front.onError((err, c) => toErrorResponse(err, c, log));
+  const importOnly = new Hono();
+  importOnly.onError((err, c) => toErrorResponse(err, c, log));
+  importOnly.route('/api', publisherApi);
   front.post('/api/subscribers/import', async (c) => {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
     if (!m || !(await apiKeys.verify(m[1]!))) throw new AppError('auth.invalidKey', 'the API key is not valid');
-    const inner = new Request(c.req.url.replace(/^(https?:\/\/[^/]+)\/api/, '$1'), {
-      method: 'POST',
-      headers: c.req.raw.headers,
-      body: c.req.raw.body,
-      duplex: 'half',
-    } as RequestInit);
-    return publisherApi.fetch(inner, c.env);
+    return importOnly.fetch(c.req.raw, c.env);
   });
   front.all('*', (c) => app.fetch(c.req.raw, c.env));
   appRef = front;

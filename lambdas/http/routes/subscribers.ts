@@ -1,6 +1,6 @@
 import { Readable, Transform } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
-import { parse, type CsvError } from 'csv-parse';
+import { parse, type CsvError, type Options } from 'csv-parse';
 import { AppError } from '../../core/errors.ts';
 import { SubscriberOutputSchema, SubscriberStatusSchema, toSubscriberOutput } from '../../core/subscribers/schema.ts';
 import { countSubscribers, eraseSubscriber, getSubscriber, listSubscribers, type SubscriberDeps } from '../../core/subscribers/use-cases.ts';
@@ -219,23 +219,33 @@ export async function* csvItems(source: Readable, maxBytes: number): AsyncGenera
     },
   });
   const skipped: ImportItem[] = [];
+  // Line numbers are counted from each record's raw text, in parse order: csv-parse's own count is off by
+  // one after a quoted field holding CR LF in a file with LF line ends, and the publisher fixes rows by line.
+  let consumed = 0;
+  const breaks = (s: string) => (s.match(/\r\n|\r|\n/g) ?? []).length;
+  const lineOf = (raw: string) => {
+    const line = consumed + breaks(/^[\r\n]*/.exec(raw)![0]) + 1;
+    consumed += breaks(raw);
+    return line;
+  };
   const parser = parse({
     bom: true,
     trim: true,
     skip_empty_lines: true,
     skip_records_with_error: true,
     max_record_size: MAX_RECORD_BYTES,
-    info: true,
-    on_skip: (err: CsvError | undefined) => {
-      if (err) skipped.push({ line: (err as CsvError & { lines?: number }).lines ?? 0, error: csvMessage(err) });
+    raw: true,
+    on_record: ({ record, raw }: { record: string[]; raw: string }) => ({ record, line: lineOf(raw) }),
+    on_skip: (err: CsvError | undefined, raw: string | undefined) => {
+      if (err) skipped.push({ line: lineOf(raw ?? ''), error: csvMessage(err) });
     },
-  });
+  } as unknown as Options);
   source.on('error', (e) => counter.destroy(e));
   counter.on('error', (e) => parser.destroy(e));
   source.pipe(counter).pipe(parser);
 
   let columns: (ImportColumn | undefined)[] | undefined;
-  for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+  for await (const { record, line } of parser as AsyncIterable<{ record: string[]; line: number }>) {
     if (!columns) {
       columns = headerColumns(record);
       // Errors before the header (a broken first line) are reported like any other row.
@@ -248,7 +258,7 @@ export async function* csvItems(source: Readable, maxBytes: number): AsyncGenera
       const col = columns![i];
       if (col) values[col] = v;
     });
-    yield { line: info.lines, values };
+    yield { line, values };
   }
   if (!columns) throw new AppError('request.invalid', 'the CSV is empty; the first line must be a header such as email,name,frequency,topics');
   while (skipped.length) yield skipped.shift()!;
