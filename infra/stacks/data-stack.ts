@@ -102,6 +102,17 @@ export class DataStack extends Stack {
         conditions: { ArnLike: { 'AWS:SourceArn': `arn:${Aws.PARTITION}:cloudfront::${Aws.ACCOUNT_ID}:distribution/*` } },
       }),
     );
+    // With ListBucket, S3 answers a missing key with 404 instead of 403, so a reader asking for a feed
+    // that does not exist (yet) is told so, and CloudFront caches the 404 briefly, not an access error.
+    this.feedBucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudFrontOriginAccessControlList',
+        principals: [new ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:ListBucket'],
+        resources: [this.feedBucket.bucketArn],
+        conditions: { ArnLike: { 'AWS:SourceArn': `arn:${Aws.PARTITION}:cloudfront::${Aws.ACCOUNT_ID}:distribution/*` } },
+      }),
+    );
 
     // Secrets are state too: a new token key would invalidate every confirmation and unsubscribe link
     // already sent, and a new publisher key would lock out the publisher's scripts.

@@ -91,6 +91,13 @@ describe('data stack (stateful)', () => {
             Action: 's3:GetObject',
             Condition: { ArnLike: { 'AWS:SourceArn': Match.anyValue() } },
           }),
+          // A missing feed is a 404, not a 403.
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudfront.amazonaws.com' },
+            Action: 's3:ListBucket',
+            Resource: { 'Fn::GetAtt': [feedBucketId, 'Arn'] },
+          }),
         ]),
       },
     });
