@@ -5,8 +5,7 @@ import { parseBatchMessage } from '../core/sends/model.ts';
 
 /**
  * The consumer of the send queue (SQS event source with ReportBatchItemFailures; locally the in-process
- * queue). Each message is one batch of one send; the messages of an event are delivered side by side,
- * sharing this process's rate limiter. A batch with recipients left to try is reported as failed so the
+ * queue). Each message is one batch of one send; all batches of this process share its rate limiter. A batch with recipients left to try is reported as failed so the
  * queue redelivers it; the recipients already handled are not sent again.
  */
 export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<DeliveryDeps>)) {
@@ -14,13 +13,17 @@ export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<Deli
     const resolved = typeof deps === 'function' ? await deps() : deps;
     const log = resolved.log ?? console.error;
     const failures: SQSBatchItemFailure[] = [];
-    await Promise.all(
-      event.Records.map(async (record) => {
+    // Two messages at a time: each batch's recipients already run side by side, and a batch finished early
+    // is counted early (progress moves batch by batch instead of all at the end of the event).
+    let next = 0;
+    const one = async (): Promise<void> => {
+      for (let i = next++; i < event.Records.length; i = next++) {
+        const record = event.Records[i]!;
         const msg = parseBatchMessage(record.body);
         if (!msg) {
           // Redelivering a message we cannot read would only fill the dead-letter queue later.
           log('send worker: dropping a message that is not a batch', record.body.slice(0, 200));
-          return;
+          continue;
         }
         try {
           const result = await deliverBatch(resolved, msg, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
@@ -29,8 +32,9 @@ export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<Deli
           log(`send ${msg.sendId}: batch ${msg.batchId} failed; it will be redelivered`, e);
           failures.push({ itemIdentifier: record.messageId });
         }
-      }),
-    );
+      }
+    };
+    await Promise.all([one(), one()]);
     return { batchItemFailures: failures };
   };
 }
