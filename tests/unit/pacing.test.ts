@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs, perWorkerRate, Semaphore, SlidingWindowLimiter } from '../../lambdas/core/sends/pacing.ts';
+
+/** A clock that only moves when every task is waiting: sleeps resolve in time order, instantly. */
+class VirtualTime {
+  t = 0;
+  private timers: { at: number; seq: number; resolve: () => void }[] = [];
+  private seq = 0;
+  now = () => this.t;
+  sleep = (ms: number) => new Promise<void>((resolve) => this.timers.push({ at: this.t + Math.max(0, ms), seq: this.seq++, resolve }));
+
+  /** Runs until `work` settles, advancing time to the next timer whenever nothing else can run. */
+  async run<T>(work: Promise<T>): Promise<T> {
+    let done = false;
+    const result = work.finally(() => {
+      done = true;
+    });
+    while (!done) {
+      await new Promise((r) => setImmediate(r));
+      if (done) break;
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.timers.shift();
+      if (!next) continue;
+      this.t = Math.max(this.t, next.at);
+      next.resolve();
+    }
+    return result;
+  }
+}
+
+/** The most calls that started within any window of `windowMs` (half-open). */
+function maxInWindow(starts: number[], windowMs = 1000): number {
+  const s = [...starts].sort((a, b) => a - b);
+  let max = 0;
+  for (let i = 0, j = 0; i < s.length; i++) {
+    while (s[i]! - s[j]! >= windowMs) j++;
+    max = Math.max(max, i - j + 1);
+  }
+  return max;
+}
+
+describe('pacing with a controlled clock', () => {
+  it('never starts more than the rate in any one-second window, however many callers wait at once', async () => {
+    const time = new VirtualTime();
+    const limiter = new SlidingWindowLimiter({ rate: 14, now: time.now, sleep: time.sleep });
+    const starts: number[] = [];
+    await time.run(Promise.all(Array.from({ length: 200 }, async () => {
+      await limiter.acquire();
+      starts.push(time.now());
+    })));
+    expect(starts).toHaveLength(200);
+    expect(maxInWindow(starts)).toBe(14);
+    // ...and keeps to the rate rather than far below it: 200 calls at 14/s take 14 full seconds.
+    expect(Math.max(...starts)).toBe(14_000);
+  });
+
+  it('holds the limit for callers arriving at random moments, and for fractional and sub-1 rates', async () => {
+    for (const rate of [7, 2.5, 0.5]) {
+      const time = new VirtualTime();
+      const limiter = new SlidingWindowLimiter({ rate, now: time.now, sleep: time.sleep });
+      const starts: number[] = [];
+      let seed = 42;
+      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      await time.run(Promise.all(Array.from({ length: 60 }, async () => {
+        await time.sleep(Math.floor(random() * 20_000));
+        await limiter.acquire();
+        starts.push(time.now());
+      })));
+      const allowed = rate >= 1 ? Math.floor(rate) : 1;
+      const window = rate >= 1 ? 1000 : 1000 / rate;
+      expect(maxInWindow(starts, window), `rate ${rate}`).toBeLessThanOrEqual(allowed);
+      if (rate < 1) expect(maxInWindow(starts, 1000)).toBe(1);
+    }
+  });
+
+  it('waits out a back-off after the provider throttled', async () => {
+    const time = new VirtualTime();
+    const limiter = new SlidingWindowLimiter({ rate: 10, now: time.now, sleep: time.sleep });
+    await time.run(limiter.acquire());
+    limiter.backOff(2500);
+    await time.run(limiter.acquire());
+    expect(time.now()).toBe(2500);
+  });
+
+  it('splits the account rate across concurrent workers', () => {
+    expect(perWorkerRate(14, 2)).toBe(7);
+    expect(perWorkerRate(14, 4)).toBe(3.5);
+    expect(perWorkerRate(14, 0)).toBe(14);
+  });
+
+  it('backs off exponentially with jitter, within its bounds', () => {
+    expect(backoffMs(0, 500, 20_000, () => 0)).toBe(500);
+    expect(backoffMs(3, 500, 20_000, () => 0.999)).toBeLessThanOrEqual(4000);
+    expect(backoffMs(3, 500, 20_000, () => 0.999)).toBeGreaterThan(3900);
+    expect(backoffMs(20, 500, 20_000, () => 0.999)).toBeLessThanOrEqual(20_000);
+  });
+
+  it('bounds the calls in flight', async () => {
+    const slots = new Semaphore(3);
+    let active = 0;
+    let peak = 0;
+    await Promise.all(Array.from({ length: 20 }, () => slots.run(async () => {
+      peak = Math.max(peak, ++active);
+      await new Promise((r) => setTimeout(r, 2));
+      active--;
+    })));
+    expect(peak).toBe(3);
+  });
+});
