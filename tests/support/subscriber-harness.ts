@@ -38,7 +38,6 @@ import type { RateLimit } from '../../lambdas/core/subscribers/ports.ts';
 import { subscriberRoutes } from '../../lambdas/http/routes/subscribers.ts';
 import { clientAddressResolver, createPageRenderer, subscriberPageRoutes } from '../../lambdas/http/routes/subscriber-pages.ts';
 import { sesWebhookRoutes } from '../../lambdas/http/routes/ses-webhook.ts';
-import { freshTable } from './dynamo.ts';
 
 export const HARNESS_API_KEY = 'subscriber-harness-key-0123456789';
 export const TOKEN_SECRET = 'harness-token-secret-0123456789abcdef';
@@ -53,6 +52,8 @@ export interface HarnessOptions {
   trustedProxyHops?: number;
   topicChoices?: { slug: string; name: string }[];
   maxImportBytes?: number;
+  /** An existing table (the benchmark brings its own DynamoDB Local); a fresh one in the run's DynamoDB Local otherwise. */
+  table?: { doc: DynamoDBDocumentClient; tableName: string };
 }
 
 export interface OutboxMail extends ParsedMessage {
@@ -86,7 +87,8 @@ export interface SubscriberHarness {
 
 export async function startSubscriberHarness(options: HarnessOptions = {}): Promise<SubscriberHarness> {
   const clock = options.clock ?? systemClock;
-  const { doc, tableName } = await freshTable('subs');
+  // Imported lazily: tests/support/dynamo.ts reads vitest's provided context, which a benchmark run lacks.
+  const { doc, tableName } = options.table ?? (await (await import('./dynamo.ts')).freshTable('subs'));
   const outboxDir = mkdtempSync(join(tmpdir(), 'inkwire-sub-outbox-'));
   const ses = await startSesEndpoint({ outboxDir, configurationSets: Object.values(CONFIG_SETS) });
   const sesClient = new SESClient({ endpoint: ses.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
