@@ -230,6 +230,14 @@ describe('bad input and abuse on the public form', () => {
     expect(await h.repo.findByEmailHash(emailHash('bot@example.org'))).toBeUndefined();
   });
 
+  it('lets the publisher\u2019s site (and no other origin) call the JSON endpoint from a browser', async () => {
+    const pre = await fetch(`${h.url}/subscribe`, { method: 'OPTIONS', headers: { origin: 'https://news.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://news.example.com');
+    const other = await fetch(`${h.url}/subscribe`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(other.headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
+  });
+
   it('escapes what it echoes back into the form', async () => {
     const res = await h.postForm('/subscribe', { email: '"><script>alert(1)</script>' });
     expect(res.status).toBe(400);

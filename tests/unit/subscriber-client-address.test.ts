@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from 'hono';
-import { clientAddressResolver } from '../../lambdas/http/routes/subscriber-pages.ts';
+import { clientAddressResolver, parseTopicChoices } from '../../lambdas/http/routes/subscriber-pages.ts';
 
 const ctx = (xff?: string) => ({ req: { header: (n: string) => (n.toLowerCase() === 'x-forwarded-for' ? xff : undefined) } }) as unknown as Context;
 const socket = () => '10.0.0.5';
@@ -26,5 +26,16 @@ describe('clientAddress', () => {
 
   it('answers "unknown" when the runtime cannot tell (app.request in tests)', () => {
     expect(clientAddressResolver({ trustedProxyHops: 0, socket: () => { throw new Error('no socket'); } })(ctx())).toBe('unknown');
+  });
+});
+
+describe('topic choices from configuration', () => {
+  it('slugifies tag names and drops duplicates', () => {
+    expect(parseTopicChoices(' Politics, Science ,Climate Change,politics,, ')).toEqual([
+      { slug: 'politics', name: 'Politics' },
+      { slug: 'science', name: 'Science' },
+      { slug: 'climate-change', name: 'Climate Change' },
+    ]);
+    expect(parseTopicChoices(undefined)).toEqual([]);
   });
 });

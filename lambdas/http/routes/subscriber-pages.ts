@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { Liquid } from 'liquidjs';
 import { z } from '@hono/zod-openapi';
 import { AppError, isAppError } from '../../core/errors.ts';
@@ -91,6 +92,19 @@ export function createPageRenderer(options: { templatesDir: string; site: PageSi
   return {
     render: async (name, data) => (await engine.renderFile(name, { site: options.site, ...data })) as string,
   };
+}
+
+/**
+ * Topics to offer as checkboxes, from configuration: tag names separated by commas
+ * (`Politics, Science, Climate Change`), each slugified as article tags are.
+ */
+export function parseTopicChoices(value: string | undefined): { slug: string; name: string }[] {
+  const seen = new Map<string, string>();
+  for (const name of (value ?? '').split(',').map((t) => t.trim()).filter(Boolean)) {
+    const [slug] = normalizeTopics([name]);
+    if (slug && !seen.has(slug)) seen.set(slug, name);
+  }
+  return [...seen].map(([slug, name]) => ({ slug, name }));
 }
 
 const FREQUENCY_LABELS: Record<Frequency, string> = {
@@ -189,6 +203,8 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
     },
   });
   for (const p of [paths.subscribe, paths.confirm, paths.preferences, paths.unsubscribe]) app.post(p, limit);
+  // The publisher's own site may subscribe readers with fetch() and JSON; no other origin may.
+  app.use(paths.subscribe, cors({ origin: new URL(core.site.siteUrl).origin, allowMethods: ['POST'], allowHeaders: ['Content-Type'], maxAge: 600 }));
 
   const formValues = async (c: Context): Promise<Record<string, string | string[]>> => {
     if (!isForm(c)) throw new AppError('request.unsupportedMediaType', 'send the form as application/x-www-form-urlencoded or multipart/form-data');
