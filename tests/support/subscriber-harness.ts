@@ -35,9 +35,8 @@ import { parseMessage, type OutboxSidecar, type ParsedMessage } from '../../lamb
 import { createTokenSigner, type TokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
 import type { SubscriberDeps } from '../../lambdas/core/subscribers/use-cases.ts';
 import type { RateLimit } from '../../lambdas/core/subscribers/ports.ts';
-import { subscriberRoutes } from '../../lambdas/http/routes/subscribers.ts';
-import { clientAddressResolver, createPageRenderer, subscriberPageRoutes } from '../../lambdas/http/routes/subscriber-pages.ts';
-import { sesWebhookRoutes } from '../../lambdas/http/routes/ses-webhook.ts';
+import { subscriberMounts } from '../../lambdas/http/routes/subscribers.ts';
+import { clientAddressResolver, createPageRenderer } from '../../lambdas/http/routes/subscriber-pages.ts';
 
 export const HARNESS_API_KEY = 'subscriber-harness-key-0123456789';
 export const TOKEN_SECRET = 'harness-token-secret-0123456789abcdef';
@@ -137,35 +136,25 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
   const confirmed: string[] = [];
   const sns = options.sns;
   const apiKeys = new StaticApiKeys([HARNESS_API_KEY]);
-  const publisherApi = subscriberRoutes(deps, { maxImportBytes: options.maxImportBytes });
+  const mounts = subscriberMounts({
+    subscribers: deps,
+    rateLimiter: new DynamoRateLimiter(doc, tableName),
+    pages: createPageRenderer({ templatesDir: join(templatesRoot, 'pages'), site: { title: site.title, siteUrl: site.siteUrl, language: site.language } }),
+    clientAddress: clientAddressResolver({ trustedProxyHops: options.trustedProxyHops ?? 0, socket: (c) => getConnInfo(c).remote.address }),
+    limits: options.limits,
+    topicChoices: options.topicChoices ?? [{ slug: 'politics', name: 'Politics' }, { slug: 'science', name: 'Science' }],
+    maxImportBytes: options.maxImportBytes,
+    sesWebhook: sns && {
+      sns: createSnsVerifier({ certificates: sns.certificates, allowedTopicArns: sns.allowedTopicArns ?? [TOPIC_ARN], clock }),
+      confirmer: sns.confirmer ?? { confirm: async (u: string) => void confirmed.push(u) },
+    },
+  });
+  const publisherApi = mounts.find((m) => m.path === '/api')!.app;
   const app = createApp({
     articles: { articles: new DynamoArticleRepository(doc, tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock, site },
     apiKeys,
     log,
-    mounts: [
-      { path: '/api', app: publisherApi },
-      {
-        path: '/',
-        app: subscriberPageRoutes({
-          subscribers: deps,
-          rateLimiter: new DynamoRateLimiter(doc, tableName),
-          pages: createPageRenderer({ templatesDir: join(templatesRoot, 'pages'), site: { title: site.title, siteUrl: site.siteUrl, language: site.language } }),
-          clientAddress: clientAddressResolver({ trustedProxyHops: options.trustedProxyHops ?? 0, socket: (c) => getConnInfo(c).remote.address }),
-          limits: options.limits,
-          topicChoices: options.topicChoices ?? [{ slug: 'politics', name: 'Politics' }, { slug: 'science', name: 'Science' }],
-        }),
-      },
-      ...(sns
-        ? [{
-            path: '/webhooks',
-            app: sesWebhookRoutes({
-              subscribers: deps,
-              sns: createSnsVerifier({ certificates: sns.certificates, allowedTopicArns: sns.allowedTopicArns ?? [TOPIC_ARN], clock }),
-              confirmer: sns.confirmer ?? { confirm: async (u: string) => void confirmed.push(u) },
-            }),
-          }]
-        : []),
-    ],
+    mounts,
   });
 
   // The import streams its body, so it is exempt from the app's 256 KB JSON body limit. Until app.ts

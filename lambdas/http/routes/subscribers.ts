@@ -7,6 +7,8 @@ import { countSubscribers, eraseSubscriber, getSubscriber, listSubscribers, type
 import { IMPORT_COLUMNS, importSubscribers, MAX_LISTED_ERRORS, type ImportColumn, type ImportItem } from '../../core/subscribers/import.ts';
 import { exportSubscribersCsv } from '../../core/subscribers/export.ts';
 import { errorResponses, newRouter } from '../router.ts';
+import { subscriberPageRoutes, type SubscriberPageDeps } from './subscriber-pages.ts';
+import { sesWebhookRoutes, type SesWebhookDeps } from './ses-webhook.ts';
 
 const Subscriber = SubscriberOutputSchema.openapi('Subscriber');
 const IdParam = z.object({
@@ -290,4 +292,26 @@ function csvMessage(err: CsvError): string {
     default:
       return `unreadable row: ${err.message.replace(/\s+/g, ' ').slice(0, 200)}`;
   }
+}
+
+export interface SubscriberHttpDeps extends SubscriberPageDeps, SubscriberApiOptions {
+  /** The SES event webhook; left out (not mounted) when no SNS topic is configured, e.g. locally. */
+  sesWebhook?: Omit<SesWebhookDeps, 'subscribers'> | undefined;
+}
+
+/**
+ * Every subscriber router with its mount path, for `createApp({ mounts })`: the publisher API under
+ * `/api` (behind the key), the reader pages at `/`, the SES webhook under `/webhooks`.
+ *
+ * @example
+ * ```ts
+ * createApp({ ...deps, mounts: [...subscriberMounts({ subscribers, rateLimiter, pages, clientAddress, sesWebhook })] });
+ * ```
+ */
+export function subscriberMounts(deps: SubscriberHttpDeps): { path: string; app: ReturnType<typeof newRouter> }[] {
+  return [
+    { path: '/api', app: subscriberRoutes(deps.subscribers, { maxImportBytes: deps.maxImportBytes }) },
+    { path: '/', app: subscriberPageRoutes(deps) },
+    ...(deps.sesWebhook ? [{ path: '/webhooks', app: sesWebhookRoutes({ subscribers: deps.subscribers, ...deps.sesWebhook }) }] : []),
+  ];
 }
