@@ -51,3 +51,24 @@ export function siteConfigFrom(env: SiteEnv, localUrl: string): SiteConfig {
     iconUrl: env.SITE_ICON_URL,
   };
 }
+
+/** Email and subscriber settings shared by both composition roots. */
+export const MailEnvSchema = z.object({
+  MAIL_FROM: z.email('must be an email address').default('newsletter@example.com'),
+  MAIL_FROM_NAME: z.string().optional(),
+  POSTAL_ADDRESS: z.string().min(1).default('Your publication, 1 Example Street, Example City'),
+  SES_CONFIGURATION_SET_NEWSLETTER: z.string().default('inkwire-newsletter'),
+  SES_CONFIGURATION_SET_TRANSACTIONAL: z.string().default('inkwire-transactional'),
+  DEFAULT_FREQUENCY: z.enum(['instant', 'daily', 'weekly']).default('weekly'),
+  SOFT_BOUNCE_THRESHOLD: z.coerce.number().int().min(1).max(100).default(3),
+  /** Proxies in front of the app whose X-Forwarded-For hop is trusted (CloudFront: 1). */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(5).default(0),
+  /** Topics offered on the subscribe and preference pages: comma-separated tag names. */
+  SUBSCRIBE_TOPICS: z.string().optional(),
+  /** Mailbox for mailto unsubscribes (SES receiving), when there is one. */
+  UNSUBSCRIBE_MAILBOX: z.email().optional(),
+  MAX_IMPORT_BYTES: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
+  BRAND_ACCENT_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour like #1a56db').optional(),
+  EMAIL_FOOTER_TEXT: z.string().optional(),
+});
+export type MailEnv = z.infer<typeof MailEnvSchema>;

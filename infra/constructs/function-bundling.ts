@@ -48,6 +48,13 @@ export const FUNCTION_BUNDLING: BundlingOptions = {
   sourceMap: false,
   externalModules: EXTERNAL_MODULES,
   forceDockerBundling: false,
+  // Email and page templates are read at run time (a publisher edits them without touching code), so
+  // they ship beside the bundle: TEMPLATES_DIR=/var/task/templates.
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir: string, outputDir: string) => [`cp -R "${inputDir}/templates" "${outputDir}/templates"`],
+  },
 };
 
 /**

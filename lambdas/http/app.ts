@@ -29,6 +29,7 @@ export interface AppDeps {
 }
 
 const PUBLIC_API_PATHS = new Set(['/api/openapi.json', '/api/docs']);
+const STREAMED_UPLOADS = new Set(['POST /api/subscribers/import']);
 
 /** The one HTTP app: Lambda wraps it with `handle(app)`, the local runtime serves it with @hono/node-server. */
 export function createApp(deps: AppDeps) {
@@ -56,15 +57,17 @@ export function createApp(deps: AppDeps) {
     return next();
   });
 
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: MAX_JSON_BODY_BYTES,
-      onError: () => {
-        throw new AppError('request.tooLarge', `request body is larger than ${MAX_JSON_BODY_BYTES} bytes`);
-      },
-    }),
-  );
+  const jsonBodyLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => {
+      throw new AppError('request.tooLarge', `request body is larger than ${MAX_JSON_BODY_BYTES} bytes`);
+    },
+  });
+  app.use('/api/*', (c, next) => {
+    // The CSV import streams its body and enforces its own, larger limit.
+    if (STREAMED_UPLOADS.has(`${c.req.method} ${c.req.path}`)) return next();
+    return jsonBodyLimit(c, next);
+  });
 
   app.use('/api/*', async (c, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(c.req.method)) {

@@ -17,7 +17,10 @@ import { createApp } from '../http/app.ts';
 import { createFeedRebuildHandler } from '../handlers/feed-rebuild.ts';
 import { createPublishScheduledHandler } from '../handlers/publish-scheduled.ts';
 import { FEED_REBUILD_FILTER } from '../handlers/stream-filters.ts';
-import { parseEnv, siteConfigFrom, SiteEnvSchema } from '../config.ts';
+import { MailEnvSchema, parseEnv, siteConfigFrom, SiteEnvSchema } from '../config.ts';
+import { mailParts, subscriberDeps, subscriberHttp } from '../compose.ts';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { fileURLToPath } from 'node:url';
 import { ensureTable, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { StreamPoller } from './stream-poller.ts';
 import { SESClient } from '@aws-sdk/client-ses';
@@ -26,7 +29,7 @@ import { startSesEndpoint } from './ses-endpoint.ts';
 import { createOutboxApp } from './outbox.ts';
 import * as z from 'zod';
 
-export const LocalEnvSchema = SiteEnvSchema.extend({
+export const LocalEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
   DATA_DIR: z.string().default('.data'),
@@ -36,8 +39,7 @@ export const LocalEnvSchema = SiteEnvSchema.extend({
   DYNAMODB_ENDPOINT: z.string().url().optional(),
   /** Port of the local SES-compatible endpoint (0: any free port). */
   SES_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  SES_CONFIGURATION_SET_NEWSLETTER: z.string().default('inkwire-newsletter'),
-  SES_CONFIGURATION_SET_TRANSACTIONAL: z.string().default('inkwire-transactional'),
+  TEMPLATES_DIR: z.string().default(fileURLToPath(new URL('../../templates', import.meta.url))),
 });
 
 export interface LocalRuntime {
@@ -55,15 +57,15 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** A key for a newcomer: created on first start and kept in DATA_DIR so later starts print the same one. */
-async function localApiKey(dataDir: string): Promise<string> {
-  const file = join(dataDir, 'api-key');
+/** A secret created on first start and kept in DATA_DIR, so later starts use the same one. */
+async function localSecret(dataDir: string, name: string, make: () => string): Promise<string> {
+  const file = join(dataDir, name);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
-    const key = `iw_${randomBytes(24).toString('base64url')}`;
-    await writeFile(file, `${key}\n`, { mode: 0o600 });
-    return key;
+    const value = make();
+    await writeFile(file, `${value}\n`, { mode: 0o600 });
+    return value;
   }
 }
 
@@ -104,9 +106,10 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     stops.push(() => ses.stop());
     // The production Mailer, unchanged, pointed at the local endpoint.
     const mailer = new SesMailer({ client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }) });
-    void mailer;
 
-    const apiKey = env.INKWIRE_API_KEY ?? (await localApiKey(dataDir));
+    // A newcomer's key is printed at every start; the token key signs confirmation and unsubscribe links.
+    const apiKey = env.INKWIRE_API_KEY ?? (await localSecret(dataDir, 'api-key', () => `iw_${randomBytes(24).toString('base64url')}`));
+    const tokenSecret = await localSecret(dataDir, 'token-secret', () => randomBytes(32).toString('base64url'));
     // The server listens before the app is assembled (to learn its port); until then it answers 503.
     let appRef: { fetch: (req: Request) => Response | Promise<Response> } = {
       fetch: () => new Response(JSON.stringify({ status: 'starting' }), { status: 503, headers: { 'content-type': 'application/json' } }),
@@ -135,12 +138,18 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       hub: site.websubHub ? new HttpHubNotifier(site.websubHub) : undefined,
     };
 
+    const mail = mailParts(env, site, { mailer, tokenSecret, templatesDir: env.TEMPLATES_DIR });
+    const subscribers = subscriberDeps(env, site, mail, doc, env.TABLE_NAME, clock, log);
+
     let ready = false;
     const app = createApp({
       articles: articleDeps,
       apiKeys: new StaticApiKeys([apiKey]),
       documents,
-      mounts: [{ path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) }],
+      mounts: [
+        ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address }),
+        { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
+      ],
       ready: async () => ready,
       log,
     });

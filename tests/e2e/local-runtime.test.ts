@@ -54,6 +54,15 @@ async function waitFor(url: string, check: (t: string) => boolean, ms = 20_000):
   }
 }
 
+/** The first .eml file under the outbox folder. */
+async function findEml(dir: string): Promise<string> {
+  const { readdir } = await import('node:fs/promises');
+  for (const entry of await readdir(dir, { recursive: true })) {
+    if (String(entry).endsWith('.eml')) return readFile(join(dir, String(entry)), 'utf8');
+  }
+  throw new Error(`no .eml under ${dir}`);
+}
+
 let dataDir: string;
 let port: number;
 let rt: Started;
@@ -119,6 +128,25 @@ describe('the local runtime, end to end', () => {
     expect(item.title).toBe('U.S. Led Drone Strike Kills Iranian-Backed Militia Leader — analysis');
     expect(item.content_html).toContain('<h2>Background</h2>');
     expectSampleText(item.content_html + item.title.replace(' — analysis', ''));
+  });
+
+  it('sends a confirmation email through the local SES endpoint when a reader subscribes, shown in the outbox', async () => {
+    const res = await fetch(`${rt.url}/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: rt.url },
+      body: JSON.stringify({ email: 'reader@example.org', frequency: 'daily' }),
+    });
+    expect(res.status).toBe(202);
+    const deadline = Date.now() + 10_000;
+    let page = '';
+    while (!page.includes('reader@example.org') && Date.now() < deadline) {
+      page = await (await fetch(`${rt.url}/_dev/outbox`)).text();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(page).toContain('reader@example.org');
+    const eml = await findEml(join(dataDir, 'outbox'));
+    expect(eml).toMatch(/^Subject: /m);
+    expect(eml).not.toMatch(/[^\r]\n/);
   });
 
   it('unpublishes with the command-line tool, and keeps its data and key across a restart', async () => {

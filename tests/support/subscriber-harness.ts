@@ -11,14 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { Hono } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { SESClient } from '@aws-sdk/client-ses';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createApp } from '../../lambdas/http/app.ts';
-import { toErrorResponse } from '../../lambdas/http/errors.ts';
-import { AppError } from '../../lambdas/core/errors.ts';
 import { StaticApiKeys } from '../../lambdas/core/auth.ts';
 import { systemClock, type Clock } from '../../lambdas/core/clock.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
@@ -149,7 +146,6 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
       confirmer: sns.confirmer ?? { confirm: async (u: string) => void confirmed.push(u) },
     },
   });
-  const publisherApi = mounts.find((m) => m.path === '/api')!.app;
   const app = createApp({
     articles: { articles: new DynamoArticleRepository(doc, tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock, site },
     apiKeys,
@@ -157,20 +153,7 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     mounts,
   });
 
-  // The import streams its body, so it is exempt from the app's 256 KB JSON body limit. Until app.ts
-  // exempts the path itself, this front sends the import straight to its router, behind the same key check.
-  const front = new Hono();
-  front.onError((err, c) => toErrorResponse(err, c, log));
-  const importOnly = new Hono();
-  importOnly.onError((err, c) => toErrorResponse(err, c, log));
-  importOnly.route('/api', publisherApi);
-  front.post('/api/subscribers/import', async (c) => {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!m || !(await apiKeys.verify(m[1]!))) throw new AppError('auth.invalidKey', 'the API key is not valid');
-    return importOnly.fetch(c.req.raw, c.env);
-  });
-  front.all('*', (c) => app.fetch(c.req.raw, c.env));
-  appRef = front;
+  appRef = app;
 
   const api = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const headers = new Headers(init.headers);

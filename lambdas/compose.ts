@@ -1,0 +1,84 @@
+import type { Context } from 'hono';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Clock } from './core/clock.ts';
+import type { SiteConfig } from './core/site.ts';
+import type { Mailer } from './core/email/message.ts';
+import { formatListId } from './core/email/message.ts';
+import { createEmailRenderer, type EmailRenderer } from './core/email/templates.ts';
+import { createTokenSigner, type TokenSigner } from './core/subscribers/tokens.ts';
+import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
+import { DynamoSubscriberRepository } from './adapters/dynamodb/subscriber-repository.ts';
+import { DynamoRateLimiter } from './adapters/dynamodb/rate-limiter.ts';
+import { clientAddressResolver, createPageRenderer, parseTopicChoices } from './http/routes/subscriber-pages.ts';
+import { subscriberMounts, type SubscriberHttpDeps } from './http/routes/subscribers.ts';
+import type { MailEnv } from './config.ts';
+
+/**
+ * Assembly shared by the two composition roots (AWS and local): from validated configuration and the
+ * adapters each root builds, the email and subscriber features. Nothing here reads the environment.
+ */
+export interface MailParts {
+  mailer: Mailer;
+  emails: EmailRenderer;
+  signer: TokenSigner;
+}
+
+export function mailParts(env: MailEnv, site: SiteConfig, options: { mailer: Mailer; tokenSecret: string; templatesDir: string }): MailParts {
+  return {
+    mailer: options.mailer,
+    signer: createTokenSigner(options.tokenSecret),
+    emails: createEmailRenderer({
+      templatesDir: `${options.templatesDir}/email`,
+      branding: {
+        siteName: site.title,
+        siteUrl: site.siteUrl,
+        logoUrl: site.logoUrl,
+        postalAddress: env.POSTAL_ADDRESS,
+        footerText: env.EMAIL_FOOTER_TEXT,
+        language: site.language,
+        ...(env.BRAND_ACCENT_COLOR ? { colors: { accent: env.BRAND_ACCENT_COLOR } } : {}),
+      },
+    }),
+  };
+}
+
+export function subscriberDeps(env: MailEnv, site: SiteConfig, parts: MailParts, db: DynamoDBDocumentClient, table: string, clock: Clock, log?: (m: string, d: unknown) => void): SubscriberDeps {
+  return {
+    subscribers: new DynamoSubscriberRepository(db, table),
+    mailer: parts.mailer,
+    emails: parts.emails,
+    signer: parts.signer,
+    clock,
+    site,
+    mail: {
+      from: { name: env.MAIL_FROM_NAME ?? site.title, address: env.MAIL_FROM },
+      transactionalConfigurationSet: env.SES_CONFIGURATION_SET_TRANSACTIONAL,
+      listId: formatListId(site.title, new URL(site.siteUrl).hostname),
+      unsubscribeMailbox: env.UNSUBSCRIBE_MAILBOX,
+    },
+    settings: { defaultFrequency: env.DEFAULT_FREQUENCY, softBounceThreshold: env.SOFT_BOUNCE_THRESHOLD },
+    log,
+  };
+}
+
+export function subscriberHttp(
+  env: MailEnv,
+  deps: SubscriberDeps,
+  options: {
+    db: DynamoDBDocumentClient;
+    table: string;
+    templatesDir: string;
+    socketAddress: (c: Context) => string | undefined;
+    sesWebhook?: SubscriberHttpDeps['sesWebhook'];
+  },
+) {
+  return subscriberMounts({
+    subscribers: deps,
+    rateLimiter: new DynamoRateLimiter(options.db, options.table),
+    pages: createPageRenderer({ templatesDir: `${options.templatesDir}/pages`, site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language } }),
+    clientAddress: clientAddressResolver({ trustedProxyHops: env.TRUSTED_PROXY_HOPS, socket: options.socketAddress }),
+    topicChoices: parseTopicChoices(env.SUBSCRIBE_TOPICS),
+    maxImportBytes: env.MAX_IMPORT_BYTES,
+    sesWebhook: options.sesWebhook,
+  });
+}
