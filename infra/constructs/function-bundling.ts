@@ -31,6 +31,14 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; 
  */
 export const EXTERNAL_MODULES = ['@aws-sdk/*'];
 
+/**
+ * juice (CSS inlining for email) loads cheerio, whose full entry also brings a fetch client, charset
+ * decoders and a second HTML parser for features juice never calls (about 1.2 MB minified). juice parses
+ * with htmlparser2, which is what cheerio's `slim` entry is; tests/infra/bundles.test.ts runs the bundled
+ * renderer to prove it.
+ */
+export const CHEERIO_SLIM = 'cheerio/slim';
+
 /** Node.js version the bundles target; matches the Lambda runtime (nodejs22.x). */
 export const NODE_TARGET = 'node22';
 
@@ -47,6 +55,7 @@ export const FUNCTION_BUNDLING: BundlingOptions = {
   keepNames: true,
   sourceMap: false,
   externalModules: EXTERNAL_MODULES,
+  esbuildArgs: { '--alias:cheerio': CHEERIO_SLIM },
   forceDockerBundling: false,
   // Email and page templates are read at run time (a publisher edits them without touching code), so
   // they ship beside the bundle: TEMPLATES_DIR=/var/task/templates.
@@ -75,6 +84,7 @@ export function esbuildOptionsFor(entry: string, outfile: string) {
     keepNames: true,
     sourcemap: false,
     external: EXTERNAL_MODULES,
+    alias: { cheerio: CHEERIO_SLIM },
     absWorkingDir: PROJECT_ROOT,
     logLevel: 'warning' as const,
   };
