@@ -101,7 +101,8 @@ describe('daily digests through the local pipeline', () => {
   });
 
   it('publishes the digest on the web archive, without personal links, with its own feeds', async () => {
-    const send = (await pipeline.deps.sends.get(digestId))!;
+    // Written once the completed send's stream record reaches the planner.
+    const send = await waitForSend(pipeline.deps.sends, digestId, (s) => s.archivePath !== undefined);
     expect(send.archivePath).toBe(`/archive/${digestId}/index.html`);
     const publicDir = join(dir, 'data', 'public');
     const page = await readFile(join(publicDir, 'archive', digestId, 'index.html'), 'utf8');

@@ -1,9 +1,9 @@
-import { BatchGetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Frequency } from '../../core/subscribers/schema.ts';
 import type { Recipient } from '../../core/sends/model.ts';
 import type { AudiencePage, AudienceSource } from '../../core/sends/ports.ts';
 import { keys } from './keys.ts';
-import { decodeCursor, encodeCursor, isConditionalCheckFailed } from './errors.ts';
+import { decodeCursor, encodeCursor } from './errors.ts';
 
 const RECIPIENT_FIELDS = ['id', 'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'confirmedAt', 'lastDigestAt'] as const;
 const projection = {
@@ -96,39 +96,54 @@ export class DynamoAudience implements AudienceSource {
     return result;
   }
 
-  async markDigestSent(subscriberId: string, frequency: 'daily' | 'weekly', at: string): Promise<void> {
-    const common = {
-      TableName: this.table,
-      Key: keys.subscriber(subscriberId),
-      // The version moves so that a preference change read before this write retries instead of overwriting it.
-      ExpressionAttributeNames: { '#l': 'lastDigestAt', '#v': 'version' } as Record<string, string>,
-    };
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          ...common,
+  async markDigestsSent(list: { subscriberId: string; hasDigestDates: boolean }[], frequency: 'daily' | 'weekly', at: string): Promise<void> {
+    for (let i = 0; i < list.length; i += 25) await this.markGroup(list.slice(i, i + 25), frequency, at);
+  }
+
+  /** One transaction per group; members whose condition fails are set aside (already as new) or retried the other way. */
+  private async markGroup(group: { subscriberId: string; hasDigestDates: boolean }[], frequency: 'daily' | 'weekly', at: string): Promise<void> {
+    let pending = group;
+    for (let attempt = 0; pending.length > 0 && attempt < 6; attempt++) {
+      const batch = pending;
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: batch.map((m) => ({ Update: this.digestUpdate(m.subscriberId, m.hasDigestDates, frequency, at) })) }));
+        return;
+      } catch (e) {
+        const reasons = (e as { name?: string; CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+        if ((e as { name?: string }).name !== 'TransactionCanceledException' || !reasons) throw e;
+        const next: { subscriberId: string; hasDigestDates: boolean }[] = [];
+        for (const [j, r] of reasons.entries()) {
+          const m = batch[j]!;
+          // A failed condition: either the map is not as read (try the other form once), or the date is
+          // already at or past `at`, or the subscriber is gone. Both forms failing means nothing to move.
+          if (r.Code === 'ConditionalCheckFailed') {
+            if (attempt === 0) next.push({ ...m, hasDigestDates: !m.hasDigestDates });
+          } else next.push(m);
+        }
+        if (next.length === batch.length && attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        pending = next;
+      }
+    }
+  }
+
+  private digestUpdate(subscriberId: string, hasDigestDates: boolean, frequency: 'daily' | 'weekly', at: string): { TableName: string; Key: Record<string, unknown>; UpdateExpression: string; ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> } {
+    // The version moves so that a preference change read before this write retries instead of overwriting it.
+    return hasDigestDates
+      ? {
+          TableName: this.table,
+          Key: keys.subscriber(subscriberId),
           UpdateExpression: 'SET #l.#f = :at ADD #v :one',
           ConditionExpression: 'attribute_exists(PK) AND attribute_exists(#l) AND (attribute_not_exists(#l.#f) OR #l.#f < :at)',
-          ExpressionAttributeNames: { ...common.ExpressionAttributeNames, '#f': frequency },
+          ExpressionAttributeNames: { '#l': 'lastDigestAt', '#v': 'version', '#f': frequency },
           ExpressionAttributeValues: { ':at': at, ':one': 1 },
-        }),
-      );
-      return;
-    } catch (e) {
-      if (!isConditionalCheckFailed(e)) throw e;
-    }
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          ...common,
+        }
+      : {
+          TableName: this.table,
+          Key: keys.subscriber(subscriberId),
           UpdateExpression: 'SET #l = :map ADD #v :one',
           ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(#l)',
+          ExpressionAttributeNames: { '#l': 'lastDigestAt', '#v': 'version' },
           ExpressionAttributeValues: { ':map': { [frequency]: at }, ':one': 1 },
-        }),
-      );
-    } catch (e) {
-      // Already at or past `at`, or the subscriber is gone: nothing to move.
-      if (!isConditionalCheckFailed(e)) throw e;
-    }
+        };
   }
 }

@@ -1,4 +1,5 @@
 import {
+  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -10,6 +11,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } from '../../core/idempotency.ts';
 import {
   COUNT_NAMES,
+  DELIVERING,
   type CountName,
   type Delivery,
   type DeliveryState,
@@ -336,7 +338,7 @@ export class DynamoSendRepository implements SendRepository {
       u.add(`errorCounts.${c}`, e.count).set(`errorSamples.${c}`, e.message);
     }
     if (delta.sentArticles.length) u.add('sentArticles', new Set(delta.sentArticles));
-    u.when(`${u.name('generation')} = ${u.value(generation)}`);
+    u.when(`${u.name('generation')} = ${u.value(generation)}`).when(inList(u, 'status', DELIVERING));
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -361,21 +363,14 @@ export class DynamoSendRepository implements SendRepository {
     }
   }
 
-  async adjust(id: string, delta: Partial<Record<CountName, number>>): Promise<void> {
-    const u = new Update();
-    for (const [name, n] of Object.entries(delta)) if (n) u.add(name, n);
-    u.when('attribute_exists(PK)');
-    await this.update(keys.send(id), u);
-  }
-
-  async settle(id: string, counts: SendCounts, at: string, complete?: { generation: number }): Promise<boolean> {
-    const u = new Update().set('updatedAt', at);
+  async settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; complete?: { generation: number } | undefined }): Promise<boolean> {
+    const u = new Update().set('updatedAt', at).set('recountedFinal', options.finalRecords);
     for (const c of COUNT_NAMES) u.set(c, counts[c]);
-    u.when('attribute_exists(PK)');
-    if (complete) {
+    u.when('attribute_exists(PK)').when(`(attribute_not_exists(${u.name('recountedFinal')}) OR ${u.name('recountedFinal')} <= ${u.value(options.finalRecords)})`);
+    if (options.complete) {
       u.set('status', 'completed').set('completedAt', at);
       u.when(`${u.name('status')} = ${u.value('sending')}`)
-        .when(`${u.name('generation')} = ${u.value(complete.generation)}`)
+        .when(`${u.name('generation')} = ${u.value(options.complete.generation)}`)
         .when(`${u.name('batchesDone')} >= ${u.name('planBatches')}`);
     }
     return (await this.update(keys.send(id), u)) !== false;
@@ -406,24 +401,60 @@ export class DynamoSendRepository implements SendRepository {
     return Item ? (JSON.parse(Item.body as string) as SendContent) : undefined;
   }
 
-  async claimDelivery(d: Delivery): Promise<{ claimed: true } | { claimed: false; existing: Delivery }> {
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d },
-          ConditionExpression: 'attribute_not_exists(PK)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { claimed: true };
-    } catch (e) {
-      if (!isConditionalCheckFailed(e)) throw e;
-      const old = fromAttributeMap((e as { Item?: Record<string, AttributeValue> }).Item);
-      if (old) return { claimed: false, existing: deliveryFromItem(old) };
-      const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.delivery(d.sendId, d.subscriberId), ConsistentRead: true }));
-      if (!Item) throw new Error(`delivery ${d.sendId}/${d.subscriberId} exists and does not`, { cause: e });
-      return { claimed: false, existing: deliveryFromItem(Item) };
+  async claimDeliveries(records: Delivery[]): Promise<Map<string, Delivery>> {
+    const existing = new Map<string, Delivery>();
+    let pending = records;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const batch = pending;
+      try {
+        await this.db.send(
+          new TransactWriteCommand({
+            TransactItems: batch.map((d) => ({
+              Put: {
+                TableName: this.table,
+                Item: { ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d },
+                ConditionExpression: 'attribute_not_exists(PK)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+              },
+            })),
+          }),
+        );
+        return existing;
+      } catch (e) {
+        const reasons = (e as { name?: string; CancellationReasons?: { Code?: string; Item?: Record<string, AttributeValue> }[] }).CancellationReasons;
+        if ((e as { name?: string }).name !== 'TransactionCanceledException' || !reasons || attempt >= 5) throw e;
+        // The transaction is all or nothing: set aside the records that exist, claim the rest again.
+        const retry: Delivery[] = [];
+        for (const [i, r] of reasons.entries()) {
+          const d = batch[i]!;
+          if (r.Code === 'ConditionalCheckFailed') {
+            const old = fromAttributeMap(r.Item);
+            existing.set(d.subscriberId, old ? deliveryFromItem(old) : await this.getDelivery(d.sendId, d.subscriberId));
+          } else retry.push(d);
+        }
+        if (retry.length === batch.length) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt)); // a conflict with another transaction
+        pending = retry;
+      }
+    }
+    return existing;
+  }
+
+  private async getDelivery(sendId: string, subscriberId: string): Promise<Delivery> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.delivery(sendId, subscriberId), ConsistentRead: true }));
+    if (!Item) throw new Error(`delivery ${sendId}/${subscriberId} was reported existing and is not there`);
+    return deliveryFromItem(Item);
+  }
+
+  async recordDeliveries(records: Delivery[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 25) {
+      let request: Record<string, { PutRequest: { Item: Record<string, unknown> } }[]> | undefined = {
+        [this.table]: records.slice(i, i + 25).map((d) => ({ PutRequest: { Item: { ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d } } })),
+      };
+      for (let round = 0; request && Object.keys(request).length > 0; round++) {
+        const out = await this.db.send(new BatchWriteCommand({ RequestItems: request }));
+        request = out.UnprocessedItems as typeof request;
+        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+      }
     }
   }
 

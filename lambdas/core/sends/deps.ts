@@ -29,6 +29,11 @@ export interface DeliverySettings {
   statusCheckMs: number;
   /** Stop claiming recipients when the invocation has less than this left (Lambda); the rest is retried. */
   reserveMs: number;
+  /**
+   * A wave claims (one conditional write) as many recipients as this process sends in this time, at most
+   * 25: a crash leaves at most that many claimed recipients without an outcome (reported uncertain).
+   */
+  claimAheadMs: number;
 }
 
 export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
@@ -41,8 +46,9 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   maxRetries: 8,
   retryBaseMs: 500,
   retryCapMs: 20_000,
-  statusCheckMs: 5_000,
+  statusCheckMs: 1_000,
   reserveMs: 30_000,
+  claimAheadMs: 1000,
 };
 
 /** How newsletter mail is addressed. */

@@ -131,6 +131,7 @@ export function pauseReason(send: Send, settings: Pick<SendDeps['settings'], 'er
 export async function settle(deps: SendDeps, send: Send, mode: 'complete' | 'recount'): Promise<boolean> {
   const counts = zeroCounts();
   let records = 0;
+  let final = 0;
   const at = deps.clock.now().toISOString();
   for await (const page of deps.sends.ledger(send.id)) {
     for (const d of page) {
@@ -153,12 +154,15 @@ export async function settle(deps: SendDeps, send: Send, mode: 'complete' | 'rec
           });
           counts.failed++;
         }
-      } else counts[d.state]++;
+      } else {
+        counts[d.state]++;
+        final++;
+      }
     }
   }
   counts.skipped += send.plan.skipped;
   counts.planned = mode === 'complete' ? records + (send.plan.skipped) : Math.max(send.counts.planned, records + (send.plan.skipped));
-  return deps.sends.settle(send.id, counts, at, mode === 'complete' ? { generation: send.generation } : undefined);
+  return deps.sends.settle(send.id, counts, at, { finalRecords: mode === 'complete' ? records : final, complete: mode === 'complete' ? { generation: send.generation } : undefined });
 }
 
 /** Completes a send whose every batch is counted (or a dry run whose plan is done). */

@@ -57,21 +57,29 @@ export interface SendRepository {
   resume(id: string, from: readonly SendStatus[], at: string): Promise<Send | undefined>;
   /**
    * Adds one batch's outcome to its send, exactly once per (generation, batch): `duplicate` when that
-   * batch was counted before, `stale` when the send moved on to another generation.
+   * batch was counted before, `stale` when the send moved on to another generation or stopped (a stopped
+   * send is recounted from the ledger instead).
    */
   tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string): Promise<'tallied' | 'duplicate' | 'stale'>;
-  /** Moves counts without a batch (a late answer turned an uncertain delivery into a submitted one). */
-  adjust(id: string, delta: Partial<Record<CountName, number>>): Promise<void>;
-  /** Sets the recounted totals; with `complete`, also `sending` -> `completed` (conditional on the generation). */
-  settle(id: string, counts: SendCounts, at: string, complete?: { generation: number } | undefined): Promise<boolean>;
+  /**
+   * Sets totals recounted from the ledger, unless a recount that saw more final records was written
+   * already (recounts may overlap; records only ever move forward). With `complete`, also
+   * `sending` -> `completed` (conditional on the generation and on every batch being counted).
+   */
+  settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; complete?: { generation: number } | undefined }): Promise<boolean>;
   setArchivePath(id: string, path: string): Promise<void>;
 
   /** The frozen content; the first write wins and is returned. */
   putContent(id: string, content: SendContent): Promise<SendContent>;
   getContent(id: string): Promise<SendContent | undefined>;
 
-  /** Creates the record unless one exists; answers the existing one otherwise. */
-  claimDelivery(d: Delivery): Promise<{ claimed: true } | { claimed: false; existing: Delivery }>;
+  /**
+   * Creates each record unless one exists, in one conditional write (a wave of at most 25). Answers the
+   * records that existed already, by subscriber id; every other record is now claimed.
+   */
+  claimDeliveries(records: Delivery[]): Promise<Map<string, Delivery>>;
+  /** Writes records this process holds the claims of, as they are now (outcomes of a wave). */
+  recordDeliveries(records: Delivery[]): Promise<void>;
   /**
    * Changes a delivery record when it is still in one of `from` (and held by `claim`, when given).
    * Answers the state it was in before, or undefined when the condition failed.
@@ -115,8 +123,11 @@ export interface AudienceSource {
    * is sent. `emailHash` is the planner's; a subscriber whose address changed since is checked again.
    */
   recipients(list: readonly [subscriberId: string, emailHash: string][]): Promise<Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>>;
-  /** Moves `lastDigestAt[frequency]` forward to `at` (never back). */
-  markDigestSent(subscriberId: string, frequency: 'daily' | 'weekly', at: string): Promise<void>;
+  /**
+   * Moves `lastDigestAt[frequency]` forward to `at` (never back) for subscribers who got the digest.
+   * `hasDigestDates`: whether the subscriber's item already has a `lastDigestAt` map (as last read).
+   */
+  markDigestsSent(list: { subscriberId: string; hasDigestDates: boolean }[], frequency: 'daily' | 'weekly', at: string): Promise<void>;
 }
 
 /** Where batches go (SQS in AWS, the in-process queue locally). */

@@ -1,9 +1,11 @@
 /**
  * Delivering one batch. For each recipient: a consistent eligibility check, a conditional claim (the
  * delivery record in `sending`) BEFORE the provider call, the call (paced), and the record moved to
- * `submitted` with the provider's message id after it. The claim is what makes a retry, a redelivered
- * message or a restart unable to send twice: whoever finds a record already there never calls the
- * provider for it again, and a record left in `sending` by a dead process becomes `uncertain`.
+ * `submitted` with the provider's message id after it. Claims and outcomes are written a wave at a time
+ * (one conditional write claims a wave, one write records its outcomes). The claim is what makes a
+ * retry, a redelivered message or a restart unable to send twice: whoever finds a record already there
+ * never calls the provider for it again, and a record left in `sending` by a dead process becomes
+ * `uncertain`.
  *
  * A batch counts the records it owns (created or taken over by it) once, in one write to its send
  * when it ends (not one per recipient).
@@ -14,6 +16,7 @@ import { eligibility } from './audience.ts';
 import { composeEmail, PreparedCache } from './content.ts';
 import type { DeliveryDeps } from './deps.ts';
 import { backoffMs } from './pacing.ts';
+import { settle } from './planner.ts';
 import {
   DELIVERING,
   type BatchMessage,
@@ -36,6 +39,8 @@ export type BatchResult = 'done' | 'retry';
 
 const prepared = new PreparedCache();
 const contents = new Map<string, SendContent>();
+/** The latest read of each send's status, shared by the batches of this process. */
+const statusReads = new Map<string, { at: number; send: Promise<Send | undefined> }>();
 
 async function contentOf(deps: DeliveryDeps, sendId: string): Promise<SendContent | undefined> {
   let c = contents.get(sendId);
@@ -78,8 +83,6 @@ class BatchRun {
   private stopped = false;
   /** Some recipients must be tried again: redeliver the message. */
   retry = false;
-  private lastCheck: number;
-  private checking: Promise<void> | undefined;
 
   constructor(
     private readonly deps: DeliveryDeps,
@@ -87,9 +90,7 @@ class BatchRun {
     private readonly content: SendContent,
     private readonly msg: BatchMessage,
     private readonly ctx: BatchContext,
-  ) {
-    this.lastCheck = deps.clock.now().getTime();
-  }
+  ) {}
 
   tally(): TallyDelta {
     this.delta.sentArticles = [...this.sentArticles];
@@ -118,64 +119,99 @@ class BatchRun {
     if (d.state === 'failed' && d.code) this.error(d.code, d.detail ?? d.code);
   }
 
-  /** Re-reads the send now and then, so a cancel or pause stops the batch within seconds. */
+  /** Re-reads the send now and then (one read per send per interval for the whole process), so a cancel or pause stops the batch within a second or so. */
   private async checkSend(): Promise<void> {
     const now = this.deps.clock.now().getTime();
-    if (now - this.lastCheck < this.deps.settings.statusCheckMs) return this.checking;
-    this.lastCheck = now;
-    this.checking = (async () => {
-      const s = await this.deps.sends.get(this.send.id);
-      if (!s || s.generation !== this.send.generation || !DELIVERING.includes(s.status)) this.stopped = true;
-      else if (this.deps.clock.now().toISOString() > s.deadline) {
-        this.stopped = true;
-        await expireSend(this.deps, s);
-      }
-    })();
-    return this.checking;
+    let seen = statusReads.get(this.send.id);
+    if (!seen || now - seen.at >= this.deps.settings.statusCheckMs) {
+      seen = { at: now, send: this.deps.sends.get(this.send.id) };
+      statusReads.set(this.send.id, seen);
+      seen.send.catch(() => statusReads.delete(this.send.id));
+      if (statusReads.size > 100) statusReads.delete(statusReads.keys().next().value!);
+    }
+    const s = await seen.send;
+    if (!s || s.generation !== this.send.generation || !DELIVERING.includes(s.status)) this.stopped = true;
+    else if (this.deps.clock.now().toISOString() > s.deadline) {
+      this.stopped = true;
+      await expireSend(this.deps, s);
+    }
   }
 
   private outOfTime(): boolean {
     return this.ctx.remainingMs !== undefined && this.ctx.remainingMs() < this.deps.settings.reserveMs;
   }
 
-  private base(state: DeliveryState): Delivery {
+  private record(subscriberId: string, state: DeliveryState, extra: Partial<Delivery> = {}): Delivery {
     return {
       sendId: this.send.id,
-      subscriberId: '',
+      subscriberId,
       state,
       claim: newClaim(),
       claimedAt: this.deps.clock.now().toISOString(),
       generation: this.send.generation,
       batchId: this.msg.batchId,
+      ...extra,
     };
   }
 
-  async one(subscriberId: string, found: { recipient?: Recipient | undefined; suppressed: boolean } | undefined): Promise<void> {
-    await this.checkSend();
-    if (this.stopped) return;
-    if (this.outOfTime()) {
-      this.retry = true;
-      return;
+  /**
+   * Works through the batch in waves: claim a wave's recipients in one conditional write, call the
+   * provider for each (paced), then record the wave's outcomes in one write. A wave is small enough
+   * (about a second of this process's sending) that a crash leaves few claims without an outcome.
+   */
+  async run(found: Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>): Promise<void> {
+    const ids = this.msg.recipients.map(([id]) => id);
+    const rate = this.deps.limiter.rate;
+    const size = Math.max(1, Math.min(MAX_WAVE, Number.isFinite(rate) ? Math.floor((rate * this.deps.settings.claimAheadMs) / 1000) : MAX_WAVE));
+    for (let i = 0; i < ids.length; i += size) {
+      await this.checkSend();
+      if (this.stopped) return;
+      if (this.outOfTime()) {
+        this.retry = true;
+        return;
+      }
+      await this.wave(ids.slice(i, i + size), found);
     }
-    const e = eligibility(this.send, this.content, found?.recipient, found?.suppressed ?? false);
-    if (e.kind !== 'send') {
-      const d = { ...this.base(e.kind), subscriberId, detail: e.reason };
-      const res = await this.deps.sends.claimDelivery(d);
-      if (res.claimed) this.count(e.kind);
-      else await this.existing(res.existing, { state: e.kind, reason: e.reason });
-      return;
+  }
+
+  private async wave(ids: string[], found: Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>): Promise<void> {
+    const { deps } = this;
+    const planned = ids.map((id) => {
+      const f = found.get(id);
+      const e = eligibility(this.send, this.content, f?.recipient, f?.suppressed ?? false);
+      const record = e.kind === 'send' ? this.record(id, 'sending') : this.record(id, e.kind, { detail: e.reason });
+      return { id, e, record, recipient: f?.recipient };
+    });
+    const existing = await deps.sends.claimDeliveries(planned.map((p) => p.record));
+    const sendable: { record: Delivery; recipient: Recipient; articles: DigestCandidate[] | undefined }[] = [];
+    for (const p of planned) {
+      const x = existing.get(p.id);
+      if (!x) {
+        if (p.e.kind === 'send') sendable.push({ record: p.record, recipient: p.recipient!, articles: p.e.articles });
+        else this.count(p.e.kind);
+        continue;
+      }
+      const taken = await this.existing(x, p.e.kind === 'send' ? undefined : { state: p.e.kind, reason: p.e.reason });
+      if (taken && p.e.kind === 'send') sendable.push({ record: { ...p.record, claim: taken.claim, retriedFrom: taken.retriedFrom }, recipient: p.recipient!, articles: p.e.articles });
     }
-    const d = { ...this.base('sending'), subscriberId };
-    const res = await this.deps.sends.claimDelivery(d);
-    let claim = d.claim;
-    let retriedFrom: DeliveryState | undefined;
-    if (!res.claimed) {
-      const taken = await this.existing(res.existing, undefined);
-      if (!taken) return;
-      claim = taken.claim;
-      retriedFrom = taken.retriedFrom;
+    if (sendable.length === 0) return;
+    const outcomes = await Promise.all(sendable.map((w) => deps.recipientSlots.run(() => this.deliver(w.record, w.recipient, w.articles))));
+    await deps.sends.recordDeliveries(outcomes);
+    const submitted = outcomes.filter((o) => o.state === 'submitted');
+    if (this.content.kind === 'digest' && submitted.length > 0) {
+      const byId = new Map(sendable.map((w) => [w.record.subscriberId, w]));
+      await deps.audience.markDigestsSent(
+        submitted.map((o) => ({ subscriberId: o.subscriberId, hasDigestDates: byId.get(o.subscriberId)?.recipient.lastDigestAt !== undefined })),
+        this.content.period,
+        this.content.windowEnd,
+      );
+      for (const o of submitted) for (const a of byId.get(o.subscriberId)?.articles ?? []) this.sentArticles.add(a.id);
     }
-    await this.deliver(found!.recipient!, e.articles, claim, retriedFrom);
+    for (const o of outcomes) {
+      this.count(o.state);
+      if (o.retriedFrom === 'failed' && o.state !== 'pending') this.count('failed', -1);
+      if ((o.state === 'failed' || o.state === 'uncertain') && o.code) this.error(o.code, o.detail ?? o.code);
+    }
   }
 
   /**
@@ -225,107 +261,73 @@ class BatchRun {
     return { claim, retriedFrom };
   }
 
-  private async release(subscriberId: string, claim: string): Promise<void> {
-    await this.deps.sends.updateDelivery(this.send.id, subscriberId, { from: ['sending'], claim }, { state: 'pending' });
-  }
-
-  private async fail(subscriberId: string, claim: string, code: string, message: string, retriedFrom: DeliveryState | undefined, state: 'failed' | 'uncertain' = 'failed'): Promise<void> {
-    await this.deps.sends.updateDelivery(this.send.id, subscriberId, { from: ['sending'], claim }, { state, code, detail: message.slice(0, 500) });
-    this.count(state);
-    if (retriedFrom === 'failed') this.count('failed', -1);
-    this.error(code, message.slice(0, 300));
-  }
-
   private async pause(reason: string): Promise<void> {
     this.stopped = true;
     await this.deps.sends.setStatus(this.send.id, { from: DELIVERING, to: 'paused', at: this.deps.clock.now().toISOString(), reason, generation: this.send.generation });
   }
 
-  private async deliver(r: Recipient, articles: DigestCandidate[] | undefined, claim: string, retriedFrom: DeliveryState | undefined): Promise<void> {
+  /** Calls the provider for one claimed recipient and answers the record's outcome (written with the wave's). */
+  private async deliver(claimed: Delivery, r: Recipient, articles: DigestCandidate[] | undefined): Promise<Delivery> {
     const { deps } = this;
+    const outcome = (state: DeliveryState, extra: Partial<Delivery> = {}): Delivery => ({ ...claimed, state, ...extra });
+    const failed = (state: 'failed' | 'uncertain', code: string, message: string) => outcome(state, { code, detail: message.slice(0, 500) });
     let email;
     try {
-      const p = await prepared.get(deps.renderer, this.send, this.content, articles);
-      email = composeEmail(deps, this.send, p, r);
+      email = composeEmail(deps, this.send, await prepared.get(deps.renderer, this.send, this.content, articles), r);
     } catch (e) {
-      await this.fail(r.id, claim, 'RenderFailed', `the email could not be built: ${(e as Error).message}`, retriedFrom);
-      return;
+      return failed('failed', 'RenderFailed', `the email could not be built: ${(e as Error).message}`);
     }
     for (let attempt = 0; ; attempt++) {
-      if (this.stopped || this.outOfTime()) {
-        await this.release(r.id, claim);
-        if (!this.stopped) this.retry = true;
-        return;
+      // Not called: the claim is given back (`pending`), to be taken again by a retry or a resume.
+      if (this.stopped) return outcome('pending');
+      if (this.outOfTime()) {
+        this.retry = true;
+        return outcome('pending');
       }
-      let messageId: string;
       try {
         await deps.limiter.acquire();
-        messageId = (await deps.providerSlots.run(() => deps.mailer.send(email))).messageId;
+        const { messageId } = await deps.providerSlots.run(() => deps.mailer.send(email));
+        return outcome('submitted', { messageId, submittedAt: deps.clock.now().toISOString() });
       } catch (e) {
         if (e instanceof MailerThrottledError) {
           if (e.reason === 'dailyQuota') {
-            await this.release(r.id, claim);
             await this.pause(`the provider's daily sending quota is used up (${e.message}); resume when it has room again`);
-            return;
+            return outcome('pending');
           }
-          // Throttling is not success: the same message is tried again, slower.
-          const wait = backoffMs(attempt, Math.max(deps.settings.retryBaseMs, e.retryAfterMs / 2), deps.settings.retryCapMs, deps.random);
+          // Throttling is not success: the same message is tried again, and this process slows down for a moment.
+          const wait = backoffMs(attempt, deps.settings.retryBaseMs, deps.settings.retryCapMs, deps.random);
           deps.limiter.backOff(Math.min(wait, e.retryAfterMs));
           if (attempt >= deps.settings.maxRetries) {
-            await this.release(r.id, claim);
             this.retry = true;
-            return;
+            return outcome('pending');
           }
           await deps.sleep(wait);
           continue;
         }
         if (e instanceof MailerTransientError) {
-          if (certainlyNotSent(e) && attempt < deps.settings.maxRetries) {
+          if (certainlyNotSent(e)) {
+            if (attempt >= deps.settings.maxRetries) {
+              this.retry = true;
+              return outcome('pending');
+            }
             await deps.sleep(backoffMs(attempt, deps.settings.retryBaseMs, deps.settings.retryCapMs, deps.random));
             continue;
           }
-          if (certainlyNotSent(e)) {
-            await this.release(r.id, claim);
-            this.retry = true;
-            return;
-          }
           // Timeout or a connection cut mid-call: the provider may have taken it.
-          await this.fail(r.id, claim, e.code, e.message, retriedFrom, 'uncertain');
-          return;
+          return failed('uncertain', e.code, e.message);
         }
         if (e instanceof MailerRejectedError) {
-          await this.fail(r.id, claim, e.code, e.message, retriedFrom);
           if (e.affectsAllMessages) await this.pause(`the provider refuses every message: ${e.code}: ${e.message}. Fix the account or configuration, then resume.`);
-          return;
+          return failed('failed', e.code, e.message);
         }
-        const message = e instanceof Error ? e.message : String(e);
-        await this.fail(r.id, claim, isMailerError(e) ? e.code : 'Unexpected', message, retriedFrom);
-        return;
+        return failed('failed', isMailerError(e) ? e.code : 'Unexpected', e instanceof Error ? e.message : String(e));
       }
-      await this.submitted(r, claim, messageId, articles, retriedFrom);
-      return;
     }
-  }
-
-  private async submitted(r: Recipient, claim: string, messageId: string, articles: DigestCandidate[] | undefined, retriedFrom: DeliveryState | undefined): Promise<void> {
-    const { deps } = this;
-    const at = deps.clock.now().toISOString();
-    const digest = this.content.kind === 'digest' ? this.content : undefined;
-    const [was] = await Promise.all([
-      deps.sends.updateDelivery(this.send.id, r.id, { from: ['sending'], claim }, { state: 'submitted', messageId, submittedAt: at }),
-      digest ? deps.audience.markDigestSent(r.id, digest.period, digest.windowEnd) : undefined,
-    ]);
-    for (const a of articles ?? []) this.sentArticles.add(a.id);
-    if (was) {
-      this.count('submitted');
-      if (retriedFrom === 'failed') this.count('failed', -1);
-      return;
-    }
-    // Another process declared it uncertain while the call was in flight (and counted it so): set the record right.
-    const late = await deps.sends.updateDelivery(this.send.id, r.id, { from: ['uncertain'] }, { state: 'submitted', messageId, submittedAt: at });
-    if (late) await deps.sends.adjust(this.send.id, { submitted: 1, uncertain: -1 });
   }
 }
+
+/** Recipients claimed in one conditional write. */
+const MAX_WAVE = 25;
 
 /**
  * Delivers one batch of a send. Returns `retry` when some recipients must be tried again later (the
@@ -343,11 +345,15 @@ export async function deliverBatch(deps: DeliveryDeps, msg: BatchMessage, ctx: B
   if (!content) throw new Error(`send ${send.id} has no frozen content`);
   const found = await deps.audience.recipients(msg.recipients);
   const run = new BatchRun(deps, send, content, msg, ctx);
-  const results = await Promise.allSettled(msg.recipients.map(([id]) => deps.recipientSlots.run(() => run.one(id, found.get(id)))));
-  const broken = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  // Every recipient's work has ended (nothing of this attempt is in flight) before the batch answers.
-  if (broken) throw broken.reason;
+  // Every wave has ended (nothing of this attempt is in flight) before the batch answers.
+  await run.run(found);
   if (run.retry) return 'retry';
-  await deps.sends.tally(send.id, send.generation, msg.batchId, run.tally(), deps.clock.now().toISOString());
+  const counted = await deps.sends.tally(send.id, send.generation, msg.batchId, run.tally(), deps.clock.now().toISOString());
+  if (counted === 'stale') {
+    // The send stopped (cancelled, paused, expired) while this batch ran: its counts come from a recount
+    // of the ledger, taken now that this batch's records are written.
+    const now = await deps.sends.get(send.id);
+    if (now && now.generation === send.generation && !DELIVERING.includes(now.status)) await settle(deps, now, 'recount');
+  }
   return 'done';
 }
