@@ -5,7 +5,7 @@ import type { FeedIndex, DocumentStore } from '../feeds/rebuild.ts';
 import type { Mailer } from '../email/message.ts';
 import type { EmailRenderer } from '../email/templates.ts';
 import type { AudienceSource, RecipientLinks, SendQueue, SendRepository } from './ports.ts';
-import type { RateLimiter, Semaphore, Sleep } from './pacing.ts';
+import type { Permits, RateLimiter, Semaphore, Sleep } from './pacing.ts';
 
 /** Tunables of the delivery engine; every one has a default (see {@link DEFAULT_DELIVERY_SETTINGS}). */
 export interface DeliverySettings {
@@ -30,8 +30,8 @@ export interface DeliverySettings {
   /** Stop claiming recipients when the invocation has less than this left (Lambda); the rest is retried. */
   reserveMs: number;
   /**
-   * A wave claims (one conditional write) as many recipients as this process sends in this time, at most
-   * 25: a crash leaves at most that many claimed recipients without an outcome (reported uncertain).
+   * A wave claims (one conditional write) about as many recipients as this process sends in this time, at
+   * most 25 and at most half the process's claim permits (see {@link DeliveryDeps.claims}).
    */
   claimAheadMs: number;
 }
@@ -86,8 +86,11 @@ export interface DeliveryDeps extends SendDeps {
   limiter: RateLimiter;
   /** Provider calls in flight at once in this process. */
   providerSlots: Semaphore;
-  /** Recipients being worked on at once (claim, call, record) in this process: about twice the provider slots. */
-  recipientSlots: Semaphore;
+  /**
+   * Recipients this process may hold claimed without a recorded outcome, all batches together: what a
+   * crash of this process can leave `uncertain` at most. About four times the provider slots.
+   */
+  claims: Permits;
   sleep: Sleep;
   random?: (() => number) | undefined;
 }

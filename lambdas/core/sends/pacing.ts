@@ -106,3 +106,34 @@ export class Semaphore {
     }
   }
 }
+
+/**
+ * A pool of permits taken several at a time, first come first served: bounds how many recipients this
+ * process holds claimed (a delivery record in `sending`) without an outcome recorded yet.
+ */
+export class Permits {
+  private free: number;
+  private readonly waiting: { n: number; resolve: () => void }[] = [];
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 1)) throw new Error('a permit pool needs at least one permit');
+    this.free = capacity;
+  }
+
+  async acquire(n: number): Promise<void> {
+    const want = Math.min(n, this.capacity);
+    if (this.waiting.length === 0 && this.free >= want) {
+      this.free -= want;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push({ n: want, resolve }));
+  }
+
+  release(n: number): void {
+    this.free += Math.min(n, this.capacity);
+    while (this.waiting.length > 0 && this.free >= this.waiting[0]!.n) {
+      const next = this.waiting.shift()!;
+      this.free -= next.n;
+      next.resolve();
+    }
+  }
+}

@@ -162,15 +162,22 @@ class BatchRun {
   async run(found: Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>): Promise<void> {
     const ids = this.msg.recipients.map(([id]) => id);
     const rate = this.deps.limiter.rate;
-    const size = Math.max(1, Math.min(MAX_WAVE, Number.isFinite(rate) ? Math.floor((rate * this.deps.settings.claimAheadMs) / 1000) : MAX_WAVE));
+    const byRate = Number.isFinite(rate) ? Math.floor((rate * this.deps.settings.claimAheadMs) / 1000) : MAX_WAVE;
+    const size = Math.max(1, Math.min(MAX_WAVE, byRate, Math.floor(this.deps.claims.capacity / 2)));
     for (let i = 0; i < ids.length; i += size) {
-      await this.checkSend();
-      if (this.stopped) return;
-      if (this.outOfTime()) {
-        this.retry = true;
-        return;
+      const wave = ids.slice(i, i + size);
+      await this.deps.claims.acquire(wave.length);
+      try {
+        await this.checkSend();
+        if (this.stopped) return;
+        if (this.outOfTime()) {
+          this.retry = true;
+          return;
+        }
+        await this.wave(wave, found);
+      } finally {
+        this.deps.claims.release(wave.length);
       }
-      await this.wave(ids.slice(i, i + size), found);
     }
   }
 
@@ -195,7 +202,7 @@ class BatchRun {
       if (taken && p.e.kind === 'send') sendable.push({ record: { ...p.record, claim: taken.claim, retriedFrom: taken.retriedFrom }, recipient: p.recipient!, articles: p.e.articles });
     }
     if (sendable.length === 0) return;
-    const outcomes = await Promise.all(sendable.map((w) => deps.recipientSlots.run(() => this.deliver(w.record, w.recipient, w.articles))));
+    const outcomes = await Promise.all(sendable.map((w) => this.deliver(w.record, w.recipient, w.articles)));
     await deps.sends.recordDeliveries(outcomes);
     const submitted = outcomes.filter((o) => o.state === 'submitted');
     if (this.content.kind === 'digest' && submitted.length > 0) {

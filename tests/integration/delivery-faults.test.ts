@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { freshTable } from '../support/dynamo.ts';
+import { outboxByRecipient, outboxCount, seedSubscribers, TEST_SITE, waitForSend, type PipelineOptions } from '../support/delivery-harness.ts';
+import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
+import { createArticle } from '../../lambdas/core/articles/use-cases.ts';
+import { systemClock } from '../../lambdas/core/clock.ts';
+import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
+import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
+
+const RECIPIENTS = 2000;
+const HARNESS = join(import.meta.dirname, '..', 'support', 'delivery-harness.ts');
+
+/** One sending process: the delivery pipeline in a child process, against the shared DynamoDB Local and SES endpoint. */
+function startSender(config: PipelineOptions, log: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', HARNESS], {
+    env: { ...process.env, INKWIRE_PIPELINE: JSON.stringify(config), NODE_NO_WARNINGS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve(child);
+    });
+    child.once('exit', (code, signal) => reject(new Error(`sender exited before it was ready (${code ?? signal}): ${log.join('').slice(-2000)}`)));
+  });
+}
+
+function killHard(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+describe('a sending process killed with SIGKILL at random points during a 2,000-recipient send (real child processes)', () => {
+  let dir: string;
+  let ses: SesEndpoint;
+  let table: Awaited<ReturnType<typeof freshTable>>;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'inkwire-faults-'));
+    table = await freshTable('faults');
+    ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
+    await seedSubscribers(table.doc, table.tableName, Array.from({ length: RECIPIENTS }, (_, i) => ({ id: `k${String(i).padStart(4, '0')}` })));
+  });
+
+  afterAll(async () => {
+    for (const c of children) await killHard(c);
+    await ses?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ends with every recipient mailed exactly once or reported uncertain, never twice', async () => {
+    const sends = new DynamoSendRepository(table.doc, table.tableName);
+    const article = await createArticle(
+      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
+      { title: 'Bridge closed', body: 'Traffic is diverted.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published' },
+    );
+    const sendId = `alert-${article.body.id}`;
+    const config: PipelineOptions = {
+      dynamoEndpoint: table.endpoint,
+      tableName: table.tableName,
+      sesUrl: ses.url,
+      dataDir: join(dir, 'sender'),
+      maxSendRate: 400,
+      workers: 4,
+      // At most 16 recipients claimed without an outcome at any moment: what a kill can leave uncertain.
+      inFlight: 8,
+      claims: 16,
+    };
+    const log: string[] = [];
+    const random = () => Math.random();
+    const killedAt: number[] = [];
+
+    // Three kills: one at a random moment after start (it may land while planning), two at random points of progress.
+    for (let k = 0; k < 3; k++) {
+      const child = await startSender(config, log);
+      children.push(child);
+      const before = await outboxCount(ses.outboxDir);
+      if (k === 0) await new Promise((r) => setTimeout(r, 200 + random() * 1500));
+      else {
+        const target = before + 100 + Math.floor(random() * 300);
+        const deadline = Date.now() + 20_000;
+        while ((await outboxCount(ses.outboxDir)) < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, random() * 50));
+      }
+      await killHard(child);
+      killedAt.push(await outboxCount(ses.outboxDir));
+    }
+    expect(killedAt.some((n) => n > 0 && n < RECIPIENTS), `outbox sizes at the kills: ${killedAt.join(', ')}`).toBe(true);
+
+    // The last process runs to the end; it re-drives the send it finds active.
+    const last = await startSender(config, log);
+    children.push(last);
+    const send = await waitForSend(sends, sendId, (s) => s.status === 'completed', 40_000).catch((e: Error) => {
+      throw new Error(`${e.message}\nsender log:\n${log.join('').slice(-3000)}`);
+    });
+    await killHard(last);
+
+    const records = new Map<string, string>();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await table.doc.send(
+        new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)', ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' }, ExclusiveStartKey: start, ConsistentRead: true }),
+      );
+      for (const d of page.Items ?? []) records.set(`${d.subscriberId as string}@example.org`, d.state as string);
+      start = page.LastEvaluatedKey;
+    } while (start);
+
+    const outbox = await outboxByRecipient(ses.outboxDir);
+    expect(records.size).toBe(RECIPIENTS);
+    const twice = [...outbox].filter(([, n]) => n > 1);
+    expect(twice, 'nobody gets the email twice').toEqual([]);
+    for (const [address, state] of records) {
+      const n = outbox.get(address) ?? 0;
+      if (state === 'submitted') expect(n, address).toBe(1);
+      else expect(state, `${address} got ${n} message(s) and is ${state}`).toBe('uncertain');
+    }
+    const uncertain = [...records.values()].filter((s) => s === 'uncertain').length;
+    expect(send.counts.submitted + send.counts.uncertain).toBe(RECIPIENTS);
+    expect(send.counts.uncertain).toBe(uncertain);
+    expect(send.counts.planned).toBe(RECIPIENTS);
+    console.info(`kills at outbox sizes ${killedAt.join(', ')}; ${uncertain} recipient(s) reported uncertain, ${[...outbox.values()].length} mailed once`);
+  }, 90_000);
+});
