@@ -363,8 +363,15 @@ export class DynamoSendRepository implements SendRepository {
     }
   }
 
-  async settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; complete?: { generation: number } | undefined }): Promise<boolean> {
-    const u = new Update().set('updatedAt', at).set('recountedFinal', options.finalRecords);
+  async settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; complete?: { generation: number } | undefined }): Promise<boolean> {
+    const errorCounts: Record<string, number> = {};
+    const errorSamples: Record<string, string> = {};
+    for (const [code, e] of Object.entries(options.errors)) {
+      const c = cleanCode(code);
+      errorCounts[c] = (errorCounts[c] ?? 0) + e.count;
+      errorSamples[c] = e.message;
+    }
+    const u = new Update().set('updatedAt', at).set('recountedFinal', options.finalRecords).set('errorCounts', errorCounts).set('errorSamples', errorSamples);
     for (const c of COUNT_NAMES) u.set(c, counts[c]);
     u.when('attribute_exists(PK)').when(`(attribute_not_exists(${u.name('recountedFinal')}) OR ${u.name('recountedFinal')} <= ${u.value(options.finalRecords)})`);
     if (options.complete) {
@@ -477,7 +484,7 @@ export class DynamoSendRepository implements SendRepository {
     }
   }
 
-  async *ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim'>[]> {
+  async *ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim' | 'code' | 'detail'>[]> {
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.db.send(
@@ -485,13 +492,19 @@ export class DynamoSendRepository implements SendRepository {
           TableName: this.table,
           KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
           ExpressionAttributeValues: { ':pk': keys.send(sendId).PK, ':d': 'D#' },
-          ExpressionAttributeNames: { '#s': 'state', '#c': 'claim', '#i': 'subscriberId' },
-          ProjectionExpression: '#i, #s, #c',
+          ExpressionAttributeNames: { '#s': 'state', '#c': 'claim', '#i': 'subscriberId', '#e': 'code', '#d': 'detail' },
+          ProjectionExpression: '#i, #s, #c, #e, #d',
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
-      yield (out.Items ?? []).map((it) => ({ subscriberId: String(it.subscriberId), state: it.state as DeliveryState, claim: String(it.claim ?? '') }));
+      yield (out.Items ?? []).map((it) => ({
+        subscriberId: String(it.subscriberId),
+        state: it.state as DeliveryState,
+        claim: String(it.claim ?? ''),
+        code: it.code as string | undefined,
+        detail: it.detail as string | undefined,
+      }));
       start = out.LastEvaluatedKey;
     } while (start);
   }

@@ -130,6 +130,8 @@ export function pauseReason(send: Send, settings: Pick<SendDeps['settings'], 'er
  */
 export async function settle(deps: SendDeps, send: Send, mode: 'complete' | 'recount'): Promise<boolean> {
   const counts = zeroCounts();
+  const errors: Record<string, { count: number; message: string }> = {};
+  const error = (code: string, message: string) => ((errors[code] ??= { count: 0, message }).count++);
   let records = 0;
   let final = 0;
   const at = deps.clock.now().toISOString();
@@ -143,6 +145,7 @@ export async function settle(deps: SendDeps, send: Send, mode: 'complete' | 'rec
             code: 'InFlightAtEnd',
             detail: 'still in flight when every batch had finished; it may or may not have been sent',
           });
+          error('InFlightAtEnd', 'still in flight when every batch had finished; it may or may not have been sent');
         }
         counts.uncertain++;
       } else if (d.state === 'pending') {
@@ -153,16 +156,18 @@ export async function settle(deps: SendDeps, send: Send, mode: 'complete' | 'rec
             detail: 'given up after repeated throttling; a resume tries it again',
           });
           counts.failed++;
+          error('NotSent', 'given up after repeated throttling; a resume tries it again');
         }
       } else {
         counts[d.state]++;
         final++;
+        if ((d.state === 'failed' || d.state === 'uncertain') && d.code) error(d.code, d.detail ?? d.code);
       }
     }
   }
   counts.skipped += send.plan.skipped;
   counts.planned = mode === 'complete' ? records + (send.plan.skipped) : Math.max(send.counts.planned, records + (send.plan.skipped));
-  return deps.sends.settle(send.id, counts, at, { finalRecords: mode === 'complete' ? records : final, complete: mode === 'complete' ? { generation: send.generation } : undefined });
+  return deps.sends.settle(send.id, counts, at, { finalRecords: mode === 'complete' ? records : final, errors, complete: mode === 'complete' ? { generation: send.generation } : undefined });
 }
 
 /** Completes a send whose every batch is counted (or a dry run whose plan is done). */

@@ -62,11 +62,11 @@ export interface SendRepository {
    */
   tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string): Promise<'tallied' | 'duplicate' | 'stale'>;
   /**
-   * Sets totals recounted from the ledger, unless a recount that saw more final records was written
+   * Sets totals (and the error summary) recounted from the ledger, unless a recount that saw more final records was written
    * already (recounts may overlap; records only ever move forward). With `complete`, also
    * `sending` -> `completed` (conditional on the generation and on every batch being counted).
    */
-  settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; complete?: { generation: number } | undefined }): Promise<boolean>;
+  settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; complete?: { generation: number } | undefined }): Promise<boolean>;
   setArchivePath(id: string, path: string): Promise<void>;
 
   /** The frozen content; the first write wins and is returned. */
@@ -90,8 +90,8 @@ export interface SendRepository {
     expect: { from: readonly DeliveryState[]; claim?: string | undefined },
     set: Partial<Omit<Delivery, 'sendId' | 'subscriberId'>>,
   ): Promise<DeliveryState | undefined>;
-  /** Every delivery record of a send, page by page (state and claim only). */
-  ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim'>[]>;
+  /** Every delivery record of a send, page by page (state, claim and error only). */
+  ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim' | 'code' | 'detail'>[]>;
 
   putArchiveEntry(entry: ArchiveEntry): Promise<void>;
   /** Newest first. */

@@ -42,6 +42,15 @@ const contents = new Map<string, SendContent>();
 /** The latest read of each send's status, shared by the batches of this process. */
 const statusReads = new Map<string, { at: number; send: Promise<Send | undefined> }>();
 
+function readStatus(deps: Pick<DeliveryDeps, 'sends'>, id: string, now: number, known?: Send): { at: number; send: Promise<Send | undefined> } {
+  const seen = { at: now, send: known ? Promise.resolve<Send | undefined>(known) : deps.sends.get(id) };
+  statusReads.delete(id);
+  statusReads.set(id, seen);
+  seen.send.catch(() => statusReads.delete(id));
+  if (statusReads.size > 100) statusReads.delete(statusReads.keys().next().value!);
+  return seen;
+}
+
 async function contentOf(deps: DeliveryDeps, sendId: string): Promise<SendContent | undefined> {
   let c = contents.get(sendId);
   if (!c) {
@@ -123,13 +132,10 @@ class BatchRun {
   private async checkSend(): Promise<void> {
     const now = this.deps.clock.now().getTime();
     let seen = statusReads.get(this.send.id);
-    if (!seen || now - seen.at >= this.deps.settings.statusCheckMs) {
-      seen = { at: now, send: this.deps.sends.get(this.send.id) };
-      statusReads.set(this.send.id, seen);
-      seen.send.catch(() => statusReads.delete(this.send.id));
-      if (statusReads.size > 100) statusReads.delete(statusReads.keys().next().value!);
-    }
-    const s = await seen.send;
+    if (!seen || now - seen.at >= this.deps.settings.statusCheckMs) seen = readStatus(this.deps, this.send.id, now);
+    let s = await seen.send;
+    // A read from before this batch's generation began says nothing about it.
+    if (s && s.generation < this.send.generation) s = await readStatus(this.deps, this.send.id, now).send;
     if (!s || s.generation !== this.send.generation || !DELIVERING.includes(s.status)) this.stopped = true;
     else if (this.deps.clock.now().toISOString() > s.deadline) {
       this.stopped = true;
@@ -342,6 +348,7 @@ const MAX_WAVE = 25;
  */
 export async function deliverBatch(deps: DeliveryDeps, msg: BatchMessage, ctx: BatchContext = {}): Promise<BatchResult> {
   const send = await deps.sends.get(msg.sendId);
+  if (send) readStatus(deps, send.id, deps.clock.now().getTime(), send);
   // A batch of a stopped send or of an older generation is dropped: a resume plans everyone again.
   if (!send || send.generation !== msg.generation || !DELIVERING.includes(send.status)) return 'done';
   if (deps.clock.now().toISOString() > send.deadline) {
