@@ -9,13 +9,9 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { DigestEvent } from '../core/sends/use-cases.ts';
+import type { DigestSchedule } from '../core/sends/settings.ts';
 
-export interface DigestSchedule {
-  /** `HH:MM` (UTC) every day; no daily digest when absent. */
-  daily?: string | undefined;
-  /** Day of the week (0 = Sunday ... 6 = Saturday) and `HH:MM` (UTC); no weekly digest when absent. */
-  weekly?: { day: number; time: string } | undefined;
-}
+export type { DigestSchedule };
 
 export interface DigestTimerOptions {
   handler: (event: DigestEvent) => Promise<unknown>;
