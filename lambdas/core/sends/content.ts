@@ -93,6 +93,10 @@ export function composeEmail(
 ): OutgoingEmail {
   const links = deps.links(to.id);
   const rendered = prepared.personalise({ name: to.name, unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl });
+  // RFC 8058 one-click unsubscribe needs an https URL. A local runtime served over plain http has none:
+  // its mail goes without the List-* headers (the link in the body still works), and is not marked as
+  // newsletter mail, which the Mailer only accepts with them. Anything served over https always has them.
+  const oneClick = links.unsubscribeUrl.startsWith('https:');
   return {
     from: deps.mail.from,
     replyTo: deps.mail.replyTo,
@@ -100,11 +104,11 @@ export function composeEmail(
     subject: send.subject ?? rendered.subject,
     html: rendered.html,
     text: rendered.text,
-    headers: { listUnsubscribeUrl: links.unsubscribeUrl, listUnsubscribeMailto: links.unsubscribeMailto, listId: deps.mail.listId },
+    headers: oneClick ? { listUnsubscribeUrl: links.unsubscribeUrl, listUnsubscribeMailto: links.unsubscribeMailto, listId: deps.mail.listId } : undefined,
     // SES events carry these back, so a bounce or complaint maps to its delivery.
     tags: { send_id: send.id, subscriber_id: to.id, kind: send.kind },
     configurationSet: deps.mail.configurationSet,
-    messageStreamKind: 'newsletter',
+    messageStreamKind: oneClick ? 'newsletter' : 'transactional',
   };
 }
 

@@ -24,14 +24,6 @@ export const SendEnvSchema = z.object({
   SEND_ERROR_THRESHOLD: z.coerce.number().min(0).max(1).default(DEFAULT_DELIVERY_SETTINGS.errorThreshold),
   /** ...after at least this many attempts. */
   SEND_ERROR_MIN_ATTEMPTS: z.coerce.number().int().min(1).default(DEFAULT_DELIVERY_SETTINGS.errorMinAttempts),
-  /** Newsletter sender. */
-  MAIL_FROM_ADDRESS: z.email('must be an email address').default('newsletter@localhost.localdomain'),
-  MAIL_FROM_NAME: z.string().min(1).max(100).optional(),
-  MAIL_REPLY_TO: z.email('must be an email address').optional(),
-  /** The SES configuration set of newsletter mail (its events carry bounces and complaints back). */
-  SES_NEWSLETTER_CONFIGURATION_SET: z.string().min(1).default('newsletter'),
-  /** The domain-like identifier in `List-Id`; SITE_URL's host when absent. */
-  LIST_ID_DOMAIN: z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, 'must look like news.example.com').optional(),
   /** Local runtime: the daily digest's time (UTC), or `off`. */
   DIGEST_DAILY_AT: z.union([z.literal('off'), time]).default('08:00'),
   /** Local runtime: the weekly digest's day (0 = Sunday) and time (UTC), e.g. `1 08:00`, or `off`. */
@@ -45,12 +37,12 @@ export function deliverySettingsFrom(env: SendEnv): DeliverySettings {
   return { ...DEFAULT_DELIVERY_SETTINGS, perBatch: env.SEND_BATCH_SIZE, errorThreshold: env.SEND_ERROR_THRESHOLD, errorMinAttempts: env.SEND_ERROR_MIN_ATTEMPTS };
 }
 
-export function mailSettingsFrom(env: SendEnv, site: SiteConfig): MailSettings {
+/** Newsletter addressing from the mail configuration the subscriber mail uses too (config.ts `MailEnvSchema`). */
+export function mailSettingsFrom(env: { MAIL_FROM: string; MAIL_FROM_NAME?: string | undefined; SES_CONFIGURATION_SET_NEWSLETTER: string }, site: SiteConfig): MailSettings {
   return {
-    from: { name: env.MAIL_FROM_NAME ?? site.title, address: env.MAIL_FROM_ADDRESS },
-    replyTo: env.MAIL_REPLY_TO ? { address: env.MAIL_REPLY_TO } : undefined,
-    configurationSet: env.SES_NEWSLETTER_CONFIGURATION_SET,
-    listId: formatListId(site.title, env.LIST_ID_DOMAIN ?? new URL(site.siteUrl).hostname),
+    from: { name: env.MAIL_FROM_NAME ?? site.title, address: env.MAIL_FROM },
+    configurationSet: env.SES_CONFIGURATION_SET_NEWSLETTER,
+    listId: formatListId(site.title, new URL(site.siteUrl).hostname),
   };
 }
 
