@@ -57,6 +57,22 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('documents its routes in the OpenAPI description', async () => {
+    const res = await app.request('/api/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    expect(Object.keys(doc.paths).filter((p) => p.includes('/sends')).sort()).toEqual([
+      '/api/sends',
+      '/api/sends/preview',
+      '/api/sends/test',
+      '/api/sends/{id}',
+      '/api/sends/{id}/cancel',
+      '/api/sends/{id}/resume',
+    ]);
+    expect(doc.components.schemas).toHaveProperty('Send');
+    expect(doc.components.schemas).toHaveProperty('SendRequest');
+  });
+
   it('refuses what cannot be sent, naming the field', async () => {
     expect((await api('POST', '/sends', { kind: 'digest' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'frequency' }] });
     expect((await api('POST', '/sends', { kind: 'article' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'articleId' }] });

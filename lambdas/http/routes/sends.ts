@@ -25,7 +25,7 @@ const IdempotencyHeader = z.object({
     .max(200)
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
     .optional()
-    .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description: 'A repeated request with the same key and body returns the first answer and creates no second send (24 hours).' }),
+    .openapi({ description: 'A repeated request with the same key and body returns the first answer and creates no second send (24 hours).' }),
 });
 
 /** `/sends`: create, preview, test, watch, cancel and resume newsletter sends. Mounted at `/api`. */
