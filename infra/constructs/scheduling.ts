@@ -31,6 +31,8 @@ export class Scheduling extends Construct {
   readonly publishGroupName: string;
   /** Assumed by Scheduler to invoke the publish-scheduled function; the API passes it when it creates a schedule. */
   readonly publishRole: Role;
+  /** The recurring sweep that publishes every due article. */
+  readonly publishSweep: CfnSchedule;
   readonly digestGroupName: string;
   readonly dailyDigest: CfnSchedule;
   readonly weeklyDigest: CfnSchedule;
@@ -46,6 +48,23 @@ export class Scheduling extends Construct {
 
     this.publishRole = schedulerRole(this, 'PublishRole', publishGroup, 'invokes the publish-scheduled function for scheduled articles');
     this.publishRole.addToPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.publishFunctionArn] }));
+
+    // Every minute, publish whatever is due: the safety net for a one-time schedule that failed to be
+    // created after the article was saved, or that fired before the article's time.
+    this.publishSweep = new CfnSchedule(this, 'PublishSweep', {
+      groupName: this.publishGroupName,
+      description: 'Inkwire: publish scheduled articles that are due',
+      scheduleExpression: 'rate(1 minute)',
+      flexibleTimeWindow: { mode: 'OFF' },
+      state: 'ENABLED',
+      target: {
+        arn: props.publishFunctionArn,
+        roleArn: this.publishRole.roleArn,
+        input: '{}',
+        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+      },
+    });
+    this.publishSweep.addResourceDependency(publishGroup);
 
     const digestRole = schedulerRole(this, 'DigestRole', digestGroup, 'invokes the digest function on the daily and weekly schedules');
     digestRole.addToPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.digestFunction.functionArn] }));

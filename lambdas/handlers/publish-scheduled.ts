@@ -2,17 +2,25 @@ import { publishScheduledArticle, type ArticleDeps } from '../core/articles/use-
 
 type PublishDeps = Pick<ArticleDeps, 'articles' | 'clock'>;
 
-/** The payload an EventBridge Scheduler one-time schedule delivers (and the local timer sends). */
+/**
+ * The payload a one-time schedule delivers: `{ articleId }`. Without an id (the recurring sweep, and the
+ * local timer) every due article is published, so one whose schedule failed or fired early still goes out.
+ */
 export interface PublishScheduledEvent {
-  articleId: string;
+  articleId?: string | undefined;
 }
 
 /** Publishes a scheduled article whose time has come; early or repeated calls change nothing. */
 export function createPublishScheduledHandler(deps: PublishDeps | (() => Promise<PublishDeps>)) {
-  return async (event: PublishScheduledEvent): Promise<{ articleId: string; result: 'published' | 'skipped' }> => {
+  return async (event: PublishScheduledEvent = {}): Promise<{ published: string[]; skipped: string[] }> => {
     const resolved = typeof deps === 'function' ? await deps() : deps;
-    if (!event || typeof event.articleId !== 'string') throw new Error('event must be { "articleId": "<id>" }');
-    return { articleId: event.articleId, result: await publishScheduledArticle(resolved, event.articleId) };
+    const ids =
+      typeof event?.articleId === 'string'
+        ? [event.articleId]
+        : (await resolved.articles.listDue(resolved.clock.now().toISOString(), 100)).map((a) => a.id);
+    const out = { published: [] as string[], skipped: [] as string[] };
+    for (const id of ids) out[(await publishScheduledArticle(resolved, id)) === 'published' ? 'published' : 'skipped'].push(id);
+    return out;
   };
 }
 

@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps) {
     if (['POST', 'PUT', 'PATCH'].includes(c.req.method)) {
       const type = c.req.header('content-type') ?? '';
       const isJson = /^application\/(.+\+)?json\s*(;|$)/i.test(type);
-      const isCsv = /^text\/csv\s*(;|$)/i.test(type);
+      const isCsv = /^text\/csv\s*(;|$)/i.test(type) && STREAMED_UPLOADS.has(`${c.req.method} ${c.req.path}`);
       const len = c.req.header('content-length');
       const empty = len === '0';
       if (!isJson && !isCsv && !empty) {

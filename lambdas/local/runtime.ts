@@ -172,7 +172,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       if (ticking) return;
       ticking = true;
       try {
-        for (const a of await articlesRepo.listDue(clock.now().toISOString(), 25)) await publishScheduled({ articleId: a.id });
+        await publishScheduled({});
       } catch (e) {
         log('scheduled publishing failed', e);
       } finally {

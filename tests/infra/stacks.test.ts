@@ -388,7 +388,15 @@ describe('schedules', () => {
         Target: Match.objectLike({ Arn: digestArn, Input: JSON.stringify({ frequency }) }),
       });
     }
-    service.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    service.resourceCountIs('AWS::Scheduler::Schedule', 3);
+  });
+
+  it('sweeps due scheduled articles every minute, so none waits on a failed or early one-time schedule', () => {
+    service.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      GroupName: s.service.scheduling.publishGroupName,
+      Target: Match.objectLike({ Input: '{}', RoleArn: { 'Fn::GetAtt': [logicalId(s.service, s.service.scheduling.publishRole), 'Arn'] } }),
+    });
   });
 
   it('creates the publishing group apart from the digest group, and a role only Scheduler can assume that may only invoke publish-scheduled', () => {

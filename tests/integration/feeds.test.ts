@@ -170,3 +170,18 @@ describe('instant alerts', () => {
     expect((await get(old.id)).Item).toBeUndefined();
   });
 });
+
+describe('Last-Modified', () => {
+  it('moves forward when the newest entry is removed, so If-Modified-Since never hides the removal', async () => {
+    const a = await publish({ title: 'Newest, then gone', tags: ['Lastmod'] });
+    await publish({ title: 'Stays', tags: ['Lastmod'], publishAt: '2024-01-01T00:00:00Z' });
+    await rt.waitFor('/tags/lastmod/atom.xml', (t) => t.includes(a.id) && t.includes('Stays'));
+    const before = (await rt.get('/tags/lastmod/atom.xml')).headers.get('last-modified')!;
+    await new Promise((r) => setTimeout(r, 1100));
+    await rt.api(`/api/articles/${a.id}`, { method: 'PATCH', json: { status: 'draft' } });
+    await rt.waitFor('/tags/lastmod/atom.xml', (t) => !t.includes(a.id));
+    const res = await rt.get('/tags/lastmod/atom.xml', { 'if-modified-since': before });
+    expect(res.status).toBe(200);
+    expect(Date.parse(res.headers.get('last-modified')!)).toBeGreaterThan(Date.parse(before));
+  });
+});

@@ -212,7 +212,8 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
 
   async getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.idempotency(scope, key), ConsistentRead: true }));
-    if (!Item) return undefined;
+    // TTL deletes late (up to days): an expired record is treated as gone.
+    if (!Item || (typeof Item.expiresAt === 'number' && Item.expiresAt * 1000 < Date.now())) return undefined;
     return { requestHash: Item.requestHash as string, status: Item.status as number, response: JSON.parse(Item.response as string) };
   }
 

@@ -13,7 +13,10 @@ export interface StoredDocument {
 interface Meta {
   contentType: string;
   sha256: string;
-  lastModified: string;
+  /** The content's own date (its newest entry), kept as S3 keeps it in object metadata. */
+  contentUpdated: string;
+  /** When these bytes were written: the document's Last-Modified, as S3 reports it. */
+  writtenAt: string;
 }
 
 /**
@@ -23,7 +26,10 @@ interface Meta {
 export class FsDocumentStore implements DocumentStore {
   private readonly cache = new Map<string, StoredDocument | null>();
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   private file(path: string): string {
     const clean = normalize(path).replace(/^(\.\.(\/|\\|$))+/, '');
@@ -38,7 +44,10 @@ export class FsDocumentStore implements DocumentStore {
     if (current && current.etag === `"${sha256.slice(0, 32)}"` && current.contentType === doc.contentType) return false;
     const file = this.file(doc.path);
     await mkdir(dirname(file), { recursive: true });
-    const meta: Meta = { contentType: doc.contentType, sha256, lastModified: doc.lastModified };
+    // Last-Modified is the time the bytes changed, never the newest entry's date: removing the newest
+    // entry changes the document while that date goes back, and a client asking If-Modified-Since
+    // would be told, wrongly, that nothing changed.
+    const meta: Meta = { contentType: doc.contentType, sha256, contentUpdated: doc.lastModified, writtenAt: this.now().toISOString() };
     await writeFile(`${file}.tmp`, body);
     await writeFile(`${file}.meta.json.tmp`, JSON.stringify(meta));
     await rename(`${file}.tmp`, file);
@@ -76,5 +85,5 @@ export class FsDocumentStore implements DocumentStore {
 }
 
 function toStored(body: Buffer, meta: Meta): StoredDocument {
-  return { body, contentType: meta.contentType, etag: `"${meta.sha256.slice(0, 32)}"`, lastModified: new Date(meta.lastModified) };
+  return { body, contentType: meta.contentType, etag: `"${meta.sha256.slice(0, 32)}"`, lastModified: new Date(meta.writtenAt ?? (meta as unknown as { lastModified: string }).lastModified) };
 }

@@ -8,6 +8,12 @@ import {
 } from '@aws-sdk/client-scheduler';
 import type { PublishScheduler } from '../../core/articles/ports.ts';
 
+/** `publishAt` rounded up to the next whole second, as Scheduler's `at()` wants it. */
+export function atExpression(at: string): string {
+  const ms = Math.ceil(new Date(at).getTime() / 1000) * 1000;
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
 /**
  * One EventBridge Scheduler one-time schedule per scheduled article (`at(...)`, deleted after it runs),
  * targeting the publish-scheduled function with `{ "articleId": ... }`.
@@ -26,8 +32,8 @@ export class EventBridgePublishScheduler implements PublishScheduler {
     const input = {
       Name: this.name(articleId),
       GroupName: this.config.groupName,
-      // Scheduler takes `at(yyyy-mm-ddThh:mm:ss)` in UTC without a zone suffix.
-      ScheduleExpression: `at(${new Date(at).toISOString().slice(0, 19)})`,
+      // Scheduler takes `at(yyyy-mm-ddThh:mm:ss)` in UTC, whole seconds: round up, never fire early.
+      ScheduleExpression: `at(${atExpression(at)})`,
       ScheduleExpressionTimezone: 'UTC',
       FlexibleTimeWindow: { Mode: 'OFF' as const },
       ActionAfterCompletion: 'DELETE' as const,

@@ -26,7 +26,7 @@ export interface StoredDocumentInput {
   path: string;
   body: string;
   contentType: string;
-  /** ISO date the document last changed in substance (its newest entry), used for Last-Modified. */
+  /** ISO date of the content (its newest entry), kept as metadata. Last-Modified is the write time. */
   lastModified: string;
 }
 
