@@ -1,5 +1,5 @@
 import { createVerify, X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../../core/errors.ts';
 import type { Clock } from '../../core/clock.ts';
 import { isSnsCertificateUrl, type CertificateFetcher } from './certificates.ts';

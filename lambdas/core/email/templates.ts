@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Liquid } from 'liquidjs';
 import juice from 'juice';
-import { z } from 'zod';
+import * as z from 'zod';
 import { htmlToText, tidyText, wrapText } from './plain-text.ts';
 
 const color = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'a hex colour like #1a73e8');

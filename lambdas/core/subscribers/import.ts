@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { newId } from '../ids.ts';
 import { StaleSubscriber } from './ports.ts';
 import { EmailSchema, emailHash, FrequencySchema, NameSchema, SUBSCRIBER_LIMITS, TopicsSchema, type Subscriber } from './schema.ts';

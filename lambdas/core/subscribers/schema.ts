@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { slugify } from '../articles/slug.ts';
 
 /** Limits stated in the API and README. */

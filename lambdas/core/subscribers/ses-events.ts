@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../errors.ts';
 import { AlreadySeen, StaleSubscriber, type SeenClaim } from './ports.ts';
 import { emailHash, type Subscriber, type SuppressionReason } from './schema.ts';
