@@ -11,8 +11,15 @@ export const ARTICLE_LIMITS = {
   authors: 5,
 } as const;
 
-const noControl = (s: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
-const singleLine = (s: string) => !/[\r\n]/.test(s);
+/**
+ * C0 controls other than tab, LF and CR (multi-line text keeps those; `singleLine` refuses them), DEL,
+ * C1 controls, the noncharacters U+FFFE/U+FFFF and lone surrogates: XML cannot carry them, so the feed
+ * renderers would drop them silently (a title could render empty). U+FFFD is an ordinary character.
+ */
+const CONTROL_OR_INVALID = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff\p{Cs}]/u;
+const noControl = (s: string) => !CONTROL_OR_INVALID.test(s);
+const NO_CONTROL = 'must not contain control characters or invalid code points';
+const singleLine = (s: string) => !/[\t\r\n]/.test(s);
 
 const httpUrl = z
   .string()
@@ -28,7 +35,7 @@ const httpUrl = z
 
 export const AuthorSchema = z
   .object({
-    name: z.string().trim().min(1, 'must not be empty').max(120).refine(singleLine, 'must be one line').refine(noControl, 'must not contain control characters'),
+    name: z.string().trim().min(1, 'must not be empty').max(120).refine(singleLine, 'must be one line').refine(noControl, NO_CONTROL),
     email: z.email('must be an email address').max(254).optional(),
     url: httpUrl.optional(),
   })
@@ -47,13 +54,13 @@ const isoDate = z.iso
   }, 'must be between 1990 and 2199');
 
 const fields = {
-  title: z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.titleChars).refine(singleLine, 'must be one line').refine(noControl, 'must not contain control characters'),
-  body: z.string().min(1, 'must not be empty').refine(noControl, 'must not contain control characters'),
+  title: z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.titleChars).refine(singleLine, 'must be one line').refine(noControl, NO_CONTROL),
+  body: z.string().min(1, 'must not be empty').refine(noControl, NO_CONTROL),
   bodyFormat: z.enum(['markdown', 'html']),
-  summary: z.string().trim().max(ARTICLE_LIMITS.summaryChars).refine(noControl, 'must not contain control characters'),
+  summary: z.string().trim().max(ARTICLE_LIMITS.summaryChars).refine(noControl, NO_CONTROL),
   authors: z.array(AuthorSchema).max(ARTICLE_LIMITS.authors, `at most ${ARTICLE_LIMITS.authors} authors`),
   tags: z
-    .array(z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.tagChars).refine(singleLine, 'must be one line').refine((t) => /[\p{L}\p{N}]/u.test(t), 'must contain a letter or digit'))
+    .array(z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.tagChars).refine(singleLine, 'must be one line').refine(noControl, NO_CONTROL).refine((t) => /[\p{L}\p{N}]/u.test(t), 'must contain a letter or digit'))
     .max(ARTICLE_LIMITS.tags, `at most ${ARTICLE_LIMITS.tags} tags`),
   url: httpUrl,
   status: ArticleStatusSchema,
