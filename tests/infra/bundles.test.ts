@@ -10,9 +10,9 @@ import { esbuildOptionsFor, FUNCTION_ENTRIES, type FunctionName } from '../../in
  * Each function's bundle, minified, without @aws-sdk/* (the runtime provides it): 500 KB each, except
  * the HTTP app, which carries the OpenAPI generator (@hono/zod-openapi extends the whole zod namespace,
  * ~450 KB), the HTML sanitizer (~290 KB with its parser) and the email renderer (Liquid, CSS inlining,
- * MIME: ~350 KB): 1.6 MB.
+ * MIME: ~350 KB) and the HTML5 parser that makes stored article HTML well-formed (~180 KB): 1.8 MB.
  */
-const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 1_600_000 };
+const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 1_800_000 };
 const outdir = mkdtempSync(path.join(tmpdir(), 'inkwire-bundles-'));
 const sizes: Record<string, string> = {};
 

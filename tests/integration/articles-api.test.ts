@@ -178,3 +178,34 @@ describe('publisher API: articles', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
   });
 });
+
+describe('stored size', () => {
+  it('answers 413 naming body when the rendered HTML would not fit, never a 500', async () => {
+    const res = await rt.api('/api/articles', { method: 'POST', json: { title: 'Ampersands', body: '& '.repeat(55_000) } });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.issues[0].path).toBe('body');
+  });
+
+  it('publishes a rescheduled article at its new time, not its old publication date', async () => {
+    const a = await (await rt.api('/api/articles', { method: 'POST', json: { title: 'Rerun', body: 'x', status: 'published', publishAt: '2023-01-05T00:00:00Z' } })).json();
+    const at = new Date(Date.now() + 1200).toISOString();
+    let now = await (await rt.api(`/api/articles/${a.id}`, { method: 'PATCH', json: { status: 'scheduled', publishAt: at } })).json();
+    expect(now.status).toBe('scheduled');
+    const deadline = Date.now() + 10_000;
+    while (now.status !== 'published' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      now = await (await rt.api(`/api/articles/${a.id}`)).json();
+    }
+    expect(now).toMatchObject({ status: 'published', publishedAt: at });
+  });
+});
+
+describe('content types', () => {
+  it('answers CSV or a missing Content-Type on an article route with 415', async () => {
+    const csv = await rt.api('/api/articles', { method: 'POST', body: 'title,body\nx,y', headers: { 'content-type': 'text/csv' } });
+    expect(csv.status).toBe(415);
+    const none = await rt.api('/api/articles', { method: 'POST', body: '' });
+    expect(none.status).toBe(415);
+    expect((await none.json()).error.code).toBe('request.unsupportedMediaType');
+  });
+});

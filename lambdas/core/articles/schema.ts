@@ -6,6 +6,8 @@ export const ARTICLE_LIMITS = {
   summaryChars: 1000,
   /** UTF-8 bytes of `body`; an article item (source + rendered HTML) must fit DynamoDB's 400 KB. */
   bodyBytes: 120_000,
+  /** UTF-8 bytes of the source and its rendered HTML together, as stored. */
+  storedBytes: 300_000,
   tags: 10,
   tagChars: 60,
   authors: 5,

@@ -60,6 +60,19 @@ function checkBodySize(body: string): void {
   }
 }
 
+/**
+ * The source and its rendered HTML are stored together in one item (DynamoDB's limit is 400 KB), and
+ * rendering can grow text (`&` becomes `&amp;`): the limit applies to both together.
+ */
+function checkStoredSize(body: string, contentHtml: string): void {
+  const bytes = Buffer.byteLength(body, 'utf8') + Buffer.byteLength(contentHtml, 'utf8');
+  if (bytes > ARTICLE_LIMITS.storedBytes) {
+    throw new AppError('request.tooLarge', `body renders to ${bytes} bytes of source and HTML together; the limit is ${ARTICLE_LIMITS.storedBytes}: shorten the body`, {
+      issues: [{ path: 'body', message: `source and rendered HTML together at most ${ARTICLE_LIMITS.storedBytes} bytes` }],
+    });
+  }
+}
+
 /** Works out status, publishAt and publishedAt for a requested status, refusing impossible combinations. */
 function resolvePublication(
   status: ArticleStatus,
@@ -108,6 +121,7 @@ function assemble(
   checkBodySize(input.body);
   const url = input.url ?? derivedUrl(deps.site, base.slug);
   const rendered = renderArticleBody(input.body, input.bodyFormat, url);
+  checkStoredSize(rendered.body, rendered.contentHtml);
   const summary = input.summary?.trim() ? input.summary.trim() : deriveSummary(rendered.contentHtml);
   return {
     id: base.id,
@@ -305,7 +319,8 @@ export async function publishScheduledArticle(deps: Pick<ArticleDeps, 'articles'
     const next: Article = {
       ...prev,
       status: 'published',
-      publishedAt: prev.publishedAt ?? prev.publishAt,
+      // A scheduled article goes public at its scheduled time, even if it had been published before.
+      publishedAt: prev.publishAt,
       publishAt: undefined,
       updatedAt: now.toISOString(),
       version: prev.version + 1,
