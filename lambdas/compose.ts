@@ -3,7 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './core/clock.ts';
 import type { SiteConfig } from './core/site.ts';
 import type { Mailer } from './core/email/message.ts';
-import { formatListId } from './core/email/message.ts';
+import { formatListId, listIdentifierFor } from './core/email/message.ts';
 import { createEmailRenderer, type EmailRenderer } from './core/email/templates.ts';
 import { createTokenSigner, type TokenSigner } from './core/subscribers/tokens.ts';
 import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
@@ -53,7 +53,7 @@ export function subscriberDeps(env: MailEnv, site: SiteConfig, parts: MailParts,
     mail: {
       from: { name: env.MAIL_FROM_NAME ?? site.title, address: env.MAIL_FROM },
       transactionalConfigurationSet: env.SES_CONFIGURATION_SET_TRANSACTIONAL,
-      listId: formatListId(site.title, new URL(site.siteUrl).hostname),
+      listId: formatListId(site.title, listIdentifierFor(site.siteUrl)),
       unsubscribeMailbox: env.UNSUBSCRIBE_MAILBOX,
     },
     settings: { defaultFrequency: env.DEFAULT_FREQUENCY, softBounceThreshold: env.SOFT_BOUNCE_THRESHOLD },

@@ -20,6 +20,19 @@ import { FEED_REBUILD_FILTER } from '../handlers/stream-filters.ts';
 import { MailEnvSchema, parseEnv, siteConfigFrom, SiteEnvSchema } from '../config.ts';
 import { mailParts, subscriberDeps, subscriberHttp } from '../compose.ts';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { DynamoSendRepository } from '../adapters/dynamodb/send-repository.ts';
+import { DynamoAudience } from '../adapters/dynamodb/audience.ts';
+import { subscriberLinks } from '../core/subscribers/links.ts';
+import type { DeliveryDeps } from '../core/sends/deps.ts';
+import { SendEnvSchema, accountSendRate, deliverySettingsFrom, digestScheduleFrom, mailSettingsFrom, pacingFor } from '../core/sends/settings.ts';
+import { resumeActiveSends } from '../core/sends/use-cases.ts';
+import { createSendPlannerHandler } from '../handlers/send-planner.ts';
+import { createSendWorkerHandler } from '../handlers/send-worker.ts';
+import { createDigestHandler } from '../handlers/digest.ts';
+import { SEND_PLANNER_FILTER } from '../handlers/stream-filters.ts';
+import { sendRoutes } from '../http/routes/sends.ts';
+import { InProcessQueue } from './queue.ts';
+import { DigestTimer } from './digest-timer.ts';
 import { fileURLToPath } from 'node:url';
 import { ensureTable, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { StreamPoller } from './stream-poller.ts';
@@ -29,7 +42,7 @@ import { startSesEndpoint } from './ses-endpoint.ts';
 import { createOutboxApp } from './outbox.ts';
 import * as z from 'zod';
 
-export const LocalEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend({
+export const LocalEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend(SendEnvSchema.shape).extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
   DATA_DIR: z.string().default('.data'),
@@ -141,12 +154,34 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     const mail = mailParts(env, site, { mailer, tokenSecret, templatesDir: env.TEMPLATES_DIR });
     const subscribers = subscriberDeps(env, site, mail, doc, env.TABLE_NAME, clock, log);
 
+    // Sends: planned from the table's stream, fanned out through an in-process queue that calls the
+    // same worker handler as SQS does in AWS. One process: its workers share one limiter and the whole rate.
+    const sendQueue = new InProcessQueue({ name: 'send', concurrency: env.SEND_WORKER_CONCURRENCY, maxReceives: 5, log });
+    const sendDeps: DeliveryDeps = {
+      sends: new DynamoSendRepository(doc, env.TABLE_NAME),
+      audience: new DynamoAudience(doc, env.TABLE_NAME),
+      queue: sendQueue,
+      articles: articlesRepo,
+      feed: articlesRepo,
+      clock,
+      site,
+      settings: deliverySettingsFrom(env),
+      store: documents,
+      log,
+      mailer,
+      renderer: mail.emails,
+      links: (id) => subscriberLinks(site, mail.signer, id, clock.now(), env.UNSUBSCRIBE_MAILBOX),
+      mail: mailSettingsFrom(env, site),
+      ...pacingFor({ accountRate: await accountSendRate(env.SES_MAX_SEND_RATE, mailer), workers: 1, inFlight: env.SEND_IN_FLIGHT }),
+    };
+
     let ready = false;
     const app = createApp({
       articles: articleDeps,
       apiKeys: new StaticApiKeys([apiKey]),
       documents,
       mounts: [
+        { path: '/api', app: sendRoutes(sendDeps) },
         ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address }),
         { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
       ],
@@ -165,6 +200,30 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     });
     await feedPoller.start();
     stops.push(() => feedPoller.stop());
+
+    const sendPoller = new StreamPoller({
+      ddb,
+      streams,
+      tableName: env.TABLE_NAME,
+      checkpointFile: join(dataDir, 'stream-checkpoints', 'send-planner.json'),
+      consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, batchSize: 100, handler: createSendPlannerHandler(sendDeps) },
+      log,
+    });
+    await sendPoller.start();
+    stops.push(() => sendPoller.stop());
+    sendQueue.start(createSendWorkerHandler(sendDeps));
+    stops.push(() => sendQueue.stop());
+    // The previous process's in-process queue died with it: re-plan its active sends (the ledger says who is done).
+    await resumeActiveSends(sendDeps);
+    const digestTimer = new DigestTimer({
+      handler: createDigestHandler(sendDeps),
+      schedule: digestScheduleFrom(env),
+      stateFile: join(dataDir, 'digest-timer.json'),
+      clock,
+      log,
+    });
+    await digestTimer.start();
+    stops.push(() => digestTimer.stop());
 
     const publishScheduled = createPublishScheduledHandler(articleDeps);
     let ticking = false;
@@ -191,7 +250,11 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       dynamoEndpoint: endpoint,
       sesEndpoint: ses.url,
       outboxDir,
-      settled: () => feedPoller.idle(),
+      settled: async () => {
+        await feedPoller.idle();
+        await sendPoller.idle();
+        await sendQueue.idle();
+      },
       stop: stopAll,
     };
   } catch (e) {

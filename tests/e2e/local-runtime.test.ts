@@ -21,7 +21,7 @@ interface Started {
 /** `npm start`'s entry point, as a real process, on a free port, with nothing but DATA_DIR and PORT set. */
 async function start(dataDir: string, port: number): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, INKWIRE_API_KEY: '', SITE_URL: '' },
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, INKWIRE_API_KEY: '', SITE_URL: '', PUBLIC_URL: '', DIGEST_DAILY_AT: 'off', DIGEST_WEEKLY_AT: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -54,11 +54,13 @@ async function waitFor(url: string, check: (t: string) => boolean, ms = 20_000):
   }
 }
 
-/** The first .eml file under the outbox folder. */
-async function findEml(dir: string): Promise<string> {
+/** The first .eml file under the outbox folder (that passes `match`). */
+async function findEml(dir: string, match: (text: string) => boolean = () => true): Promise<string> {
   const { readdir } = await import('node:fs/promises');
   for (const entry of await readdir(dir, { recursive: true })) {
-    if (String(entry).endsWith('.eml')) return readFile(join(dir, String(entry)), 'utf8');
+    if (!String(entry).endsWith('.eml')) continue;
+    const text = await readFile(join(dir, String(entry)), 'utf8');
+    if (match(text)) return text;
   }
   throw new Error(`no .eml under ${dir}`);
 }
@@ -147,6 +149,31 @@ describe('the local runtime, end to end', () => {
     const eml = await findEml(join(dataDir, 'outbox'));
     expect(eml).toMatch(/^Subject: /m);
     expect(eml).not.toMatch(/[^\r]\n/);
+  });
+
+  it('emails an instant alert to a confirmed subscriber when an article is first published', async () => {
+    const imported = await fetch(`${rt.url}/api/subscribers/import?consent=confirmed`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.key}`, 'content-type': 'text/csv' },
+      body: 'email,name,frequency,topics\ninstant@example.org,Ina,instant,\n',
+    });
+    expect(imported.status).toBe(200);
+    const res = await fetch(`${rt.url}/api/articles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Breaking: alert test', body: 'Fresh *news*.', status: 'published' }),
+    });
+    expect(res.status).toBe(201);
+    const deadline = Date.now() + 20_000;
+    let eml: string | undefined;
+    while (!eml && Date.now() < deadline) {
+      eml = await findEml(join(dataDir, 'outbox'), (t) => /^To: .*instant@example\.org/m.test(t) && t.includes('alert test')).catch(() => undefined);
+      if (!eml) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(eml).toBeDefined();
+    expect(eml).toMatch(/^List-Unsubscribe: <http:\/\/localhost:\d+\/unsubscribe\?token=[^>]+>/m);
+    expect(eml).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
+    expect(eml).toMatch(/^List-Id: /m);
   });
 
   it('unpublishes with the command-line tool, and keeps its data and key across a restart', async () => {

@@ -35,13 +35,21 @@ describe('one email per recipient from one rendering per send', () => {
     expect(other.html).not.toContain('token=sub1');
   });
 
-  it('leaves the List-* headers out only when the site has no https link to put in them (a local http runtime)', async () => {
+  it('keeps the List-* headers for a local runtime on a loopback http URL, as production mail has them', async () => {
     const prepared = await renderer.prepare('digest', { period: 'daily', articles: digest.kind === 'digest' ? digest.articles : [] });
     const links = () => ({ unsubscribeUrl: 'http://localhost:3000/unsubscribe?token=x', preferencesUrl: 'http://localhost:3000/preferences?token=x' });
     const email = composeEmail({ links, mail }, { id: 'send1', kind: 'digest', subject: undefined }, prepared, { id: 'sub1', email: 'ada@example.org' });
+    expect(email.headers).toMatchObject({ listUnsubscribeUrl: 'http://localhost:3000/unsubscribe?token=x' });
+    expect(() => validateOutgoingEmail(email)).not.toThrow();
+  });
+
+  it('leaves the List-* headers out when the only unsubscribe link is plain http on a public host', async () => {
+    const prepared = await renderer.prepare('digest', { period: 'daily', articles: digest.kind === 'digest' ? digest.articles : [] });
+    const links = () => ({ unsubscribeUrl: 'http://news.example.com/unsubscribe?token=x', preferencesUrl: 'http://news.example.com/preferences?token=x' });
+    const email = composeEmail({ links, mail }, { id: 'send1', kind: 'digest', subject: undefined }, prepared, { id: 'sub1', email: 'ada@example.org' });
     expect(email.headers).toBeUndefined();
     expect(() => validateOutgoingEmail(email)).not.toThrow();
-    expect(email.text).toContain('http://localhost:3000/unsubscribe?token=x');
+    expect(email.text).toContain('http://news.example.com/unsubscribe?token=x');
   });
 
   it('renders each distinct digest once, however many recipients share it', async () => {

@@ -182,6 +182,19 @@ function checkMailbox(field: string, mailbox: Mailbox): void {
   if (!ADDRESS.test(mailbox.address)) throw new MailerInvalidMessageError(`${field}.address`, `not a single email address: ${JSON.stringify(mailbox.address)}`);
 }
 
+/**
+ * Whether a URL may be a one-click unsubscribe target: https (RFC 8058), or plain http on a loopback
+ * host, so the local runtime's mail carries exactly the headers production mail does.
+ */
+export function isOneClickUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'https:' || (u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname));
+  } catch {
+    return false;
+  }
+}
+
 function checkUrl(field: string, value: string, scheme: 'https:' | 'mailto:'): void {
   checkHeaderText(field, value);
   let url: URL;
@@ -190,7 +203,7 @@ function checkUrl(field: string, value: string, scheme: 'https:' | 'mailto:'): v
   } catch {
     throw new MailerInvalidMessageError(field, `not a URL: ${JSON.stringify(value)}`);
   }
-  if (url.protocol !== scheme) throw new MailerInvalidMessageError(field, `must be a ${scheme} URL`);
+  if (url.protocol !== scheme && !(scheme === 'https:' && isOneClickUrl(value))) throw new MailerInvalidMessageError(field, `must be a ${scheme} URL`);
   // `<`, `>` and `,` delimit the URLs inside List-Unsubscribe, and a non-ASCII character would make the
   // whole header an encoded word that no client reads as a URL: the caller must percent-encode.
   if (/[^\x21-\x7e]|[<>,]/.test(value)) throw new MailerInvalidMessageError(field, 'URL must be printable ASCII without <, >, commas or whitespace (percent-encode it)');
@@ -225,6 +238,17 @@ export function validateOutgoingEmail(email: OutgoingEmail): void {
  * Builds an RFC 2919 `List-Id` value from a display name and a domain-like identifier:
  * `formatListId('Thin Line News', 'news.example.com')` gives `Thin Line News <news.example.com>`.
  */
+/**
+ * The RFC 2919 list identifier for a site: its host name when that is a domain (`news.example.com`);
+ * for a host that is not one (`localhost`, an IP address) the unregistered namespace,
+ * `newsletter.localhost`, since a list id needs a label and a namespace.
+ */
+export function listIdentifierFor(siteUrl: string): string {
+  const host = new URL(siteUrl).hostname;
+  const isDomain = host.includes('.') && !/^[\d.]+$/.test(host) && !host.startsWith('[');
+  return isDomain ? host : 'newsletter.localhost';
+}
+
 export function formatListId(name: string, id: string): string {
   const phrase = name.replace(/[\r\n<>]+/g, ' ').replace(/\s+/g, ' ').trim();
   return phrase ? `${phrase} <${id}>` : `<${id}>`;

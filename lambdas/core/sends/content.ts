@@ -1,3 +1,4 @@
+import { isOneClickUrl } from '../email/message.ts';
 /**
  * What a send says: frozen once when planning starts (so a resume renders the same mail), rendered once
  * per distinct content (Liquid and CSS inlining run once; each recipient costs a string splice).
@@ -93,10 +94,10 @@ export function composeEmail(
 ): OutgoingEmail {
   const links = deps.links(to.id);
   const rendered = prepared.personalise({ name: to.name, unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl });
-  // RFC 8058 one-click unsubscribe needs an https URL. A local runtime served over plain http has none:
-  // its mail goes without the List-* headers (the link in the body still works), and is not marked as
-  // newsletter mail, which the Mailer only accepts with them. Anything served over https always has them.
-  const oneClick = links.unsubscribeUrl.startsWith('https:');
+  // RFC 8058 one-click unsubscribe needs an https URL (or a loopback one locally). Served anywhere else
+  // over plain http, mail goes without the List-* headers (the link in the body still works) and is not
+  // marked as newsletter mail, which the Mailer only accepts with them.
+  const oneClick = isOneClickUrl(links.unsubscribeUrl);
   return {
     from: deps.mail.from,
     replyTo: deps.mail.replyTo,

@@ -4,7 +4,7 @@
  * nothing here reads the environment itself.
  */
 import * as z from 'zod';
-import { formatListId, type Mailer } from '../email/message.ts';
+import { formatListId, listIdentifierFor, type Mailer } from '../email/message.ts';
 import type { SiteConfig } from '../site.ts';
 import { DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings, type MailSettings } from './deps.ts';
 import { Permits, perWorkerRate, realSleep, Semaphore, SlidingWindowLimiter, type Now, type Sleep } from './pacing.ts';
@@ -42,7 +42,7 @@ export function mailSettingsFrom(env: { MAIL_FROM: string; MAIL_FROM_NAME?: stri
   return {
     from: { name: env.MAIL_FROM_NAME ?? site.title, address: env.MAIL_FROM },
     configurationSet: env.SES_CONFIGURATION_SET_NEWSLETTER,
-    listId: formatListId(site.title, new URL(site.siteUrl).hostname),
+    listId: formatListId(site.title, listIdentifierFor(site.siteUrl)),
   };
 }
 

@@ -1,3 +1,4 @@
+import { isOneClickUrl } from '../email/message.ts';
 import { AppError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { SiteConfig } from '../site.ts';
@@ -168,7 +169,7 @@ async function sendWelcome(deps: SubscriberDeps, s: Subscriber): Promise<void> {
       recipient: { name: s.name, unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl },
     });
     const email = baseEmail(deps, s, rendered, 'welcome');
-    if (links.unsubscribeUrl.startsWith('https:')) {
+    if (isOneClickUrl(links.unsubscribeUrl)) {
       email.headers = { listUnsubscribeUrl: links.unsubscribeUrl, listUnsubscribeMailto: links.unsubscribeMailto, listId: deps.mail.listId };
     }
     await deps.mailer.send(email);
