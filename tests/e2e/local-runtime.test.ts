@@ -173,7 +173,7 @@ describe('the local runtime, end to end', () => {
     expect(eml).toBeDefined();
     expect(eml).toMatch(/^List-Unsubscribe: <http:\/\/localhost:\d+\/unsubscribe\?token=[^>]+>/m);
     expect(eml).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
-    expect(eml).toMatch(/^List-Id: /m);
+    expect(eml).toMatch(/^List-Id: Inkwire Local <newsletter\.localhost>\r$/im);
   });
 
   it('unpublishes with the command-line tool, and keeps its data and key across a restart', async () => {
