@@ -1,4 +1,3 @@
-import type { Context } from 'hono';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './core/clock.ts';
 import type { SiteConfig } from './core/site.ts';
@@ -8,9 +7,6 @@ import { createEmailRenderer, type EmailRenderer } from './core/email/templates.
 import { createTokenSigner, type TokenSigner } from './core/subscribers/tokens.ts';
 import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
 import { DynamoSubscriberRepository } from './adapters/dynamodb/subscriber-repository.ts';
-import { DynamoRateLimiter } from './adapters/dynamodb/rate-limiter.ts';
-import { clientAddressResolver, createPageRenderer, parseTopicChoices } from './http/routes/subscriber-pages.ts';
-import { subscriberMounts, type SubscriberHttpDeps } from './http/routes/subscribers.ts';
 import type { MailEnv } from './config.ts';
 
 /**
@@ -59,26 +55,4 @@ export function subscriberDeps(env: MailEnv, site: SiteConfig, parts: MailParts,
     settings: { defaultFrequency: env.DEFAULT_FREQUENCY, softBounceThreshold: env.SOFT_BOUNCE_THRESHOLD },
     log,
   };
-}
-
-export function subscriberHttp(
-  env: MailEnv,
-  deps: SubscriberDeps,
-  options: {
-    db: DynamoDBDocumentClient;
-    table: string;
-    templatesDir: string;
-    socketAddress: (c: Context) => string | undefined;
-    sesWebhook?: SubscriberHttpDeps['sesWebhook'];
-  },
-) {
-  return subscriberMounts({
-    subscribers: deps,
-    rateLimiter: new DynamoRateLimiter(options.db, options.table),
-    pages: createPageRenderer({ templatesDir: `${options.templatesDir}/pages`, site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language } }),
-    clientAddress: clientAddressResolver({ trustedProxyHops: env.TRUSTED_PROXY_HOPS, socket: options.socketAddress }),
-    topicChoices: parseTopicChoices(env.SUBSCRIBE_TOPICS),
-    maxImportBytes: env.MAX_IMPORT_BYTES,
-    sesWebhook: options.sesWebhook,
-  });
 }

@@ -1,12 +1,14 @@
 import { getConnInfo, handle } from 'hono/aws-lambda';
 import { systemClock } from '../core/clock.ts';
 import { createApp } from '../http/app.ts';
-import { subscriberHttp } from '../compose.ts';
+import { subscriberHttp } from '../compose-http.ts';
 import { createSnsVerifier } from '../adapters/sns/verify.ts';
 import { HttpsCertificateFetcher, HttpsSubscriptionConfirmer } from '../adapters/sns/certificates.ts';
 import { articleDeps } from './aws/articles.ts';
 import { awsEnv, dynamo, publisherKeys } from './aws/env.ts';
 import { awsSubscriberDeps } from './aws/mail.ts';
+import { awsDeliveryDeps } from './aws/sends.ts';
+import { sendRoutes } from '../http/routes/sends.ts';
 
 /** The HTTP API behind API Gateway (and CloudFront): the same app the local server runs. */
 const env = awsEnv();
@@ -14,7 +16,9 @@ const topic = env.SES_EVENTS_TOPIC_ARN;
 const app = createApp({
   articles: articleDeps(),
   apiKeys: { verify: async (key) => (await publisherKeys()).verify(key) },
-  mounts: subscriberHttp(env, await awsSubscriberDeps(), {
+  mounts: [
+    { path: '/api', app: sendRoutes(await awsDeliveryDeps()) },
+    ...subscriberHttp(env, await awsSubscriberDeps(), {
     db: dynamo(),
     table: env.TABLE_NAME,
     templatesDir: env.TEMPLATES_DIR,
@@ -25,7 +29,8 @@ const app = createApp({
           confirmer: new HttpsSubscriptionConfirmer(),
         }
       : undefined,
-  }),
+    }),
+  ],
 });
 
 export const handler = handle(app);

@@ -13,3 +13,6 @@ export function createDigestHandler(deps: SendDeps | (() => Promise<SendDeps>)) 
     return startScheduledDigest(resolved, event);
   };
 }
+
+/** Lambda entry point (AWS composition in ./aws/plan.ts). */
+export const handler = createDigestHandler(async () => (await import('./aws/plan.ts')).awsPlanDeps());

@@ -53,3 +53,6 @@ export function createSendPlannerHandler(deps: SendDeps | (() => Promise<SendDep
     return { batchItemFailures: [] };
   };
 }
+
+/** Lambda entry point (AWS composition in ./aws/plan.ts). */
+export const handler = createSendPlannerHandler(async () => (await import('./aws/plan.ts')).awsPlanDeps());

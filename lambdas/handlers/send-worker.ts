@@ -38,3 +38,6 @@ export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<Deli
     return { batchItemFailures: failures };
   };
 }
+
+/** Lambda entry point (AWS composition in ./aws/sends.ts). */
+export const handler = createSendWorkerHandler(async () => (await import('./aws/sends.ts')).awsDeliveryDeps());

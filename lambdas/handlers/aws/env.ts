@@ -6,12 +6,13 @@ import { StaticApiKeys } from '../../core/auth.ts';
 import type { SiteConfig } from '../../core/site.ts';
 import { DynamoArticleRepository } from '../../adapters/dynamodb/article-repository.ts';
 import { MailEnvSchema, parseEnv, siteConfigFrom, SiteEnvSchema } from '../../config.ts';
+import { SendEnvSchema } from '../../core/sends/settings.ts';
 
 /**
  * The AWS composition root, in small modules so each function bundles only the clients it uses. Each Lambda builds what it needs once per container (lazily, on the first
  * event), from environment validated here; a missing variable fails fast naming it.
  */
-const AwsEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend({
+const AwsEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend(SendEnvSchema.shape).extend({
   TABLE_NAME: z.string().min(1),
   SITE_URL: z.string().url(),
   PUBLIC_URL: z.string().url(),
@@ -22,7 +23,6 @@ const AwsEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend({
   SCHEDULER_ROLE_ARN: z.string().min(1).optional(),
   PUBLISH_FUNCTION_ARN: z.string().min(1).optional(),
   SES_EVENTS_TOPIC_ARN: z.string().min(1).optional(),
-  SEND_QUEUE_URL: z.string().url().optional(),
   /** Templates ship beside each bundle (see infra/constructs/function-bundling.ts). */
   TEMPLATES_DIR: z.string().default(`${process.env.LAMBDA_TASK_ROOT ?? '/var/task'}/templates`),
 });

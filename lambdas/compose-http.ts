@@ -1,0 +1,30 @@
+import type { Context } from 'hono';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
+import { DynamoRateLimiter } from './adapters/dynamodb/rate-limiter.ts';
+import { clientAddressResolver, createPageRenderer, parseTopicChoices } from './http/routes/subscriber-pages.ts';
+import { subscriberMounts, type SubscriberHttpDeps } from './http/routes/subscribers.ts';
+import type { MailEnv } from './config.ts';
+
+/** The subscriber routers for `createApp({ mounts })`, assembled from configuration (both composition roots). */
+export function subscriberHttp(
+  env: MailEnv,
+  deps: SubscriberDeps,
+  options: {
+    db: DynamoDBDocumentClient;
+    table: string;
+    templatesDir: string;
+    socketAddress: (c: Context) => string | undefined;
+    sesWebhook?: SubscriberHttpDeps['sesWebhook'];
+  },
+) {
+  return subscriberMounts({
+    subscribers: deps,
+    rateLimiter: new DynamoRateLimiter(options.db, options.table),
+    pages: createPageRenderer({ templatesDir: `${options.templatesDir}/pages`, site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language } }),
+    clientAddress: clientAddressResolver({ trustedProxyHops: env.TRUSTED_PROXY_HOPS, socket: options.socketAddress }),
+    topicChoices: parseTopicChoices(env.SUBSCRIBE_TOPICS),
+    maxImportBytes: env.MAX_IMPORT_BYTES,
+    sesWebhook: options.sesWebhook,
+  });
+}
