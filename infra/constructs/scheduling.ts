@@ -16,10 +16,14 @@ export interface SchedulingProps {
   timezone: string;
 }
 
-/** The digest payloads, one per recurring schedule. */
+/**
+ * The digest payloads, one per recurring schedule. Scheduler fills in the slot's own time, so a run that
+ * is retried or delayed past the send's deadline is recorded `expired` instead of going out stale, and a
+ * slot delivered twice still creates one send (its id derives from the slot).
+ */
 export const DIGEST_PAYLOADS = {
-  daily: { frequency: 'daily' },
-  weekly: { frequency: 'weekly' },
+  daily: { frequency: 'daily', scheduledAt: '<aws.scheduler.scheduled-time>' },
+  weekly: { frequency: 'weekly', scheduledAt: '<aws.scheduler.scheduled-time>' },
 } as const;
 
 /**

@@ -385,7 +385,7 @@ describe('schedules', () => {
         ScheduleExpressionTimezone: 'Europe/London',
         FlexibleTimeWindow: { Mode: 'OFF' },
         GroupName: s.service.scheduling.digestGroupName,
-        Target: Match.objectLike({ Arn: digestArn, Input: JSON.stringify({ frequency }) }),
+        Target: Match.objectLike({ Arn: digestArn, Input: JSON.stringify({ frequency, scheduledAt: '<aws.scheduler.scheduled-time>' }) }),
       });
     }
     service.resourceCountIs('AWS::Scheduler::Schedule', 3);
