@@ -171,7 +171,9 @@ describe('publisher API: articles', () => {
   it('serves an OpenAPI 3.1 document that describes the article routes, and a docs page', async () => {
     const doc = await (await rt.get('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/articles', '/api/articles/{id}']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/articles', '/api/articles/{id}', '/api/subscribers', '/api/subscribers/import', '/api/sends', '/api/sends/{id}', '/subscribe']),
+    );
     expect(doc.paths['/api/articles'].post.requestBody.content['application/json'].schema).toBeTruthy();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     const page = await rt.get('/api/docs');
