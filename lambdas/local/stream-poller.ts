@@ -173,7 +173,17 @@ export class StreamPoller {
         if (Date.now() - this.lastDescribe > 1000) await this.discoverShards();
         for (const [shardId, state] of this.shards) {
           if (state.done || !state.iterator) continue;
-          const out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: 1000 }));
+          let out;
+          try {
+            out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: 1000 }));
+          } catch (e) {
+            const name = (e as { name?: string }).name;
+            if (name !== 'TrimmedDataAccessException' && name !== 'ExpiredIteratorException') throw e;
+            // The iterator is no longer usable: reopen the shard from its checkpoint (or its start).
+            this.shards.delete(shardId);
+            this.lastDescribe = 0;
+            continue;
+          }
           state.iterator = out.NextShardIterator;
           if (!state.iterator) state.done = true;
           const records = (out.Records ?? []).map((r) => toLambdaRecord(r, this.streamArn));

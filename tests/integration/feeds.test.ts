@@ -166,7 +166,7 @@ describe('instant alerts', () => {
     const old = await publish({ title: 'Archive import', publishAt: '2024-02-11T00:00:00Z' });
     await rt.api(`/api/articles/${fresh.id}`, { method: 'PATCH', json: { title: 'Fresh news, edited' } });
     const get = (id: string) => doc.send(new GetCommand({ TableName: table!, Key: { PK: `SEND#alert-${id}`, SK: 'SEND' } }));
-    expect((await get(fresh.id)).Item).toMatchObject({ kind: 'article', articleId: fresh.id, status: 'pending', trigger: 'publish' });
+    expect((await get(fresh.id)).Item).toMatchObject({ kind: 'article', articleId: fresh.id, trigger: 'publish' });
     expect((await get(old.id)).Item).toBeUndefined();
   });
 });

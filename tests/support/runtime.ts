@@ -34,7 +34,7 @@ export async function startTestRuntime(env: Record<string, string> = {}): Promis
       SITE_DESCRIPTION: 'Independent reporting',
       ...env,
     },
-    log: () => undefined,
+    log: process.env.TEST_RUNTIME_LOG ? (m: string, d?: unknown) => console.error(m, d ?? '') : () => undefined,
   });
   const api = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const headers = new Headers(init.headers);
