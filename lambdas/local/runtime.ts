@@ -9,7 +9,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { StaticApiKeys } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
-import type { FeedRebuildDeps } from '../core/feeds/rebuild.ts';
+import { rebuildFeeds, type FeedRebuildDeps } from '../core/feeds/rebuild.ts';
 import { DynamoArticleRepository } from '../adapters/dynamodb/article-repository.ts';
 import { FsDocumentStore } from '../adapters/local/fs-document-store.ts';
 import { HttpHubNotifier } from '../adapters/websub.ts';
@@ -175,6 +175,9 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       mail: mailSettingsFrom(env, site),
       ...pacingFor({ accountRate: await accountSendRate(env.SES_MAX_SEND_RATE, mailer), workers: 1, inFlight: env.SEND_IN_FLIGHT }),
     };
+
+    // A fresh instance serves valid, empty site feeds at the URLs it prints, before the first publish.
+    if (!(await documents.get('/feed.xml'))) await rebuildFeeds(feedDeps, new Map([['site', new Set<string>()]]));
 
     let ready = false;
     const app = createApp({

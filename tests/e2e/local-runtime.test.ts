@@ -92,6 +92,13 @@ describe('the local runtime, end to end', () => {
     expect(rt.key).toMatch(/^iw_[A-Za-z0-9_-]{20,}$/);
   });
 
+  it('serves valid, empty site feeds before anything is published', async () => {
+    const atom = await (await fetch(`${rt.url}/atom.xml`)).text();
+    expect(validateAtomWithSchema(atom).errors).toEqual([]);
+    expect(parseWithFeedparser(atom).entries).toHaveLength(0);
+    expect(validateJsonFeed11(JSON.parse(await (await fetch(`${rt.url}/feed.json`)).text())).errors).toEqual([]);
+  });
+
   it('publishes the sample article with the command-line tool and reads it back through a feed parser, text intact', async () => {
     const { stdout } = await run(process.execPath, ['bin/inkwire.mjs', 'publish', SAMPLE, '--tag', 'Middle East', '--author', 'Thin Line Staff', '--api', rt.url, '--key', rt.key, '--json']);
     const article = JSON.parse(stdout);
