@@ -4,13 +4,14 @@
  * in-process queue and the stream-driven planner, in this process. Measured side by side with a bare
  * SendRawEmail loop to the same endpoint at the same concurrency, in the same run. Figures, not pass/fail.
  *
- * Run alone: `npx tsx tests/bench/delivery.ts [--100k]`, or `npm run bench -- delivery`.
+ * Run alone: `node --expose-gc --import tsx tests/bench/delivery.ts [--100k]` (with --expose-gc the live heap is
+ * reported too), or `npm run bench -- delivery`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SESClient } from '@aws-sdk/client-ses';
 import { newId } from '../../lambdas/core/ids.ts';
@@ -43,8 +44,9 @@ export interface DeliveryBenchOptions {
   workers?: number;
   /** Messages the bare loop sends (its rate does not depend on the audience size). */
   bareMessages?: number;
-  /** For the Lambda estimate: the worker's memory, and the account's SES rate it is paced to. */
+  /** For the Lambda estimate: the worker's memory, how many run at once in AWS, and the SES rates they are paced to. */
   lambdaMemoryGb?: number;
+  awsWorkers?: number;
   sesRates?: number[];
   log?: (line: string) => void;
 }
@@ -58,6 +60,8 @@ export interface DeliveryRun {
   vsBare: number;
   peakRssMb: number;
   peakHeapMb: number;
+  /** Heap right after a forced collection, sampled every 2 s (run node with --expose-gc). */
+  peakLiveHeapMb?: number | undefined;
   dynamoRequestsPerRecipient: number;
   dynamoRequestsByCommand: Record<string, number>;
   readUnitsPerRecipient: number;
@@ -72,22 +76,37 @@ export interface DeliveryFigures {
   bareLoopMessagesPerSecond: number;
   concurrency: number;
   runs: DeliveryRun[];
+  /** Peak RSS at 100,000 over peak RSS at 10,000. */
   memory100kVs10k?: number;
+  liveHeap100kVs10k?: number;
   assumptions: string[];
 }
 
+/**
+ * Peak RSS and V8 heap, sampled every 50 ms. With `--expose-gc`, also the live heap: collected every
+ * 2 s and measured right after, so garbage V8 has not yet bothered to collect does not count.
+ */
 function sampler() {
   let rss = 0;
   let heap = 0;
+  let live = 0;
+  const gc = (globalThis as { gc?: () => void }).gc;
   const t = setInterval(() => {
     const m = process.memoryUsage();
     rss = Math.max(rss, m.rss);
     heap = Math.max(heap, m.heapUsed);
   }, 50);
+  const g = gc
+    ? setInterval(() => {
+        gc();
+        live = Math.max(live, process.memoryUsage().heapUsed);
+      }, 2000)
+    : undefined;
   return {
     stop() {
       clearInterval(t);
-      return { rssMb: rss / 2 ** 20, heapMb: heap / 2 ** 20 };
+      if (g) clearInterval(g);
+      return { rssMb: rss / 2 ** 20, heapMb: heap / 2 ** 20, liveHeapMb: gc ? live / 2 ** 20 : undefined };
     },
   };
 }
@@ -141,24 +160,36 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
   const concurrency = opts.concurrency ?? 8;
   const workers = opts.workers ?? 4;
   const memoryGb = opts.lambdaMemoryGb ?? 0.5;
+  const awsWorkers = opts.awsWorkers ?? 2;
   const sesRates = opts.sesRates ?? [14, 100];
   const log = opts.log ?? ((l: string) => console.error(l));
   const dir = await mkdtemp(join(tmpdir(), 'inkwire-bench-delivery-'));
-  const ddb = await startDynamoDbLocal();
   const ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
+  let ddb: Awaited<ReturnType<typeof startDynamoDbLocal>> | undefined;
   try {
     log(`bare loop: ${opts.bareMessages ?? 3000} messages at concurrency ${concurrency}...`);
+    await bareLoop(ses.url, concurrency, 500); // warm-up: JIT, sockets
     const bare = await bareLoop(ses.url, concurrency, opts.bareMessages ?? 3000);
     log(`  ${bare.toFixed(0)} messages/s`);
     const runs: DeliveryRun[] = [];
     for (const n of sizes) {
+      // A fresh DynamoDB Local per size, so one run's data does not weigh on the next.
+      ddb = await startDynamoDbLocal();
       const tableName = `bench-${newId()}`;
       const admin = new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
       await ensureTable(admin, tableName);
       const doc = DynamoDBDocumentClient.from(admin, { marshallOptions: { removeUndefinedValues: true } });
       log(`${n} subscribers: seeding...`);
       const now = Date.now();
-      await seedSubscribers(doc, tableName, Array.from({ length: n }, (_, i) => ({ id: `b${String(i).padStart(7, '0')}`, frequency: 'daily', confirmedAt: new Date(now - 30 * 86_400_000).toISOString(), lastDigestAt: { daily: new Date(now - 86_400_000).toISOString() } })));
+      // Seeded with the stream off: the planner would otherwise first read through one stream record per subscriber.
+      await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }));
+      const seedStart = performance.now();
+      for (let from = 0; from < n; from += 10_000) {
+        const ids = Array.from({ length: Math.min(10_000, n - from) }, (_, i) => from + i);
+        await seedSubscribers(doc, tableName, ids.map((i) => ({ id: `b${String(i).padStart(7, '0')}`, frequency: 'daily', confirmedAt: new Date(now - 30 * 86_400_000).toISOString(), lastDigestAt: { daily: new Date(now - 86_400_000).toISOString() } })));
+      }
+      log(`  seeded in ${((performance.now() - seedStart) / 1000).toFixed(0)} s`);
+      await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
       const repo = new DynamoArticleRepository(doc, tableName);
       // Watches the send on a client of its own, so the polling is not counted.
       const watcher = new DynamoSendRepository(doc, tableName);
@@ -167,7 +198,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const pipeline = await startDeliveryPipeline({ dynamoEndpoint: ddb.endpoint, tableName, sesUrl: ses.url, dataDir: join(dir, tableName), workers, inFlight: concurrency, counter });
       await pipeline.idle();
       counter.reset();
-      global.gc?.();
+      (globalThis as { gc?: () => void }).gc?.();
       const mem = sampler();
       const started = performance.now();
       const created = await createSend(pipeline.deps, { kind: 'digest', frequency: 'daily' });
@@ -177,7 +208,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const send = await waitForSend(watcher, created.body.id, (s) => s.status === 'completed', 3_600_000);
       clearInterval(progress);
       const seconds = (performance.now() - started) / 1000;
-      const { rssMb, heapMb } = mem.stop();
+      const { rssMb, heapMb, liveHeapMb } = mem.stop();
       const requests = counter.total;
       const byCommand = Object.fromEntries(counter.byCommand);
       const queueMessages = Math.ceil(n / 50);
@@ -194,7 +225,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const totalBySesRate: Record<string, number> = {};
       for (const rate of sesRates) {
         // Paced workers are busy for as long as the send takes at the account's rate, each of them.
-        const gbSeconds = (1000 / rate) * workers * memoryGb;
+        const gbSeconds = (1000 / rate) * awsWorkers * memoryGb;
         lambdaComputeBySesRate[`${rate}/s`] = gbSeconds * PRICES.lambdaGbSecond;
         totalBySesRate[`${rate}/s`] = dynamodb + sqs + lambdaRequests + lambdaComputeBySesRate[`${rate}/s`]!;
       }
@@ -206,6 +237,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
         vsBare: Math.round((send.counts.submitted / seconds / bare) * 100) / 100,
         peakRssMb: Math.round(rssMb),
         peakHeapMb: Math.round(heapMb),
+        peakLiveHeapMb: liveHeapMb === undefined ? undefined : Math.round(liveHeapMb),
         dynamoRequestsPerRecipient: Math.round((requests / n) * 1000) / 1000,
         dynamoRequestsByCommand: byCommand,
         readUnitsPerRecipient: Math.round((counter.rcu / n) * 100) / 100,
@@ -216,6 +248,8 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       };
       log(`  ${JSON.stringify(run)}`);
       runs.push(run);
+      await ddb.stop();
+      ddb = undefined;
     }
     const small = runs.find((r) => r.recipients === 10_000);
     const large = runs.find((r) => r.recipients === 100_000);
@@ -223,17 +257,22 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       bareLoopMessagesPerSecond: Math.round(bare),
       concurrency,
       runs,
-      ...(small && large ? { memory100kVs10k: Math.round((large.peakRssMb / small.peakRssMb) * 100) / 100 } : {}),
+      ...(small && large
+        ? {
+            memory100kVs10k: Math.round((large.peakRssMb / small.peakRssMb) * 100) / 100,
+            ...(small.peakLiveHeapMb && large.peakLiveHeapMb ? { liveHeap100kVs10k: Math.round((large.peakLiveHeapMb / small.peakLiveHeapMb) * 100) / 100 } : {}),
+          }
+        : {}),
       assumptions: [
-        'DynamoDB on-demand: read and write units as DynamoDB Local reports them (ReturnConsumedCapacity TOTAL, indexes included); stream reads by Lambda are free.',
+        'DynamoDB on-demand: requests counted by a middleware on the client; units by AWS rules for items under 1 KB (1 per item written, 2 in a transaction, +1 per GSI entry rewritten; 1 per strongly consistent item read, a missing one included; queries as DynamoDB Local sizes them). Stream reads by Lambda are free.',
         `SQS: one SendMessageBatch per 10 messages (50 recipients each, under 64 KB) plus one ReceiveMessage and one DeleteMessageBatch per worker invocation; idle long polling not counted (a fixed cost, not per email).`,
-        `Lambda arm64, ${memoryGb * 1024} MB, ${workers} workers (the queue's maximum concurrency) paced to the SES rate shown, so busy for 1000/rate seconds each per 1,000 emails; plus the planner's invocations.`,
+        `Lambda arm64, ${memoryGb * 1024} MB, ${awsWorkers} workers (the queue's maximum concurrency) paced to the SES rate shown, so each busy for 1000/rate seconds per 1,000 emails; plus about one planner invocation per 1,000 recipients. Locally ${workers} workers share one process.`,
         'Single table, subscribers with GSI1 and GSI2 (ALL projection): moving lastDigestAt rewrites both index entries.',
       ],
     };
   } finally {
     await ses.stop();
-    await ddb.stop();
+    await ddb?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
