@@ -35,3 +35,15 @@ export const errorResponses = (...statuses: number[]) =>
       },
     ]),
   );
+
+/** The `Idempotency-Key` request header; `creates` says what a repeat does not create again. */
+export const idempotencyHeader = (creates: string) =>
+  z.object({
+    'idempotency-key': z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional()
+      .openapi({ description: `A repeated request with the same key and body returns the first answer and creates ${creates} (24 hours).` }),
+  });

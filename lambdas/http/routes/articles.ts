@@ -17,7 +17,7 @@ import {
   type ArticleDeps,
 } from '../../core/articles/use-cases.ts';
 import { hashRequest } from '../../core/idempotency.ts';
-import { errorResponses, newRouter } from '../router.ts';
+import { errorResponses, newRouter, idempotencyHeader } from '../router.ts';
 
 const Article = ArticleOutputSchema.openapi('Article');
 const ArticleInput = ArticleInputSchema.openapi('ArticleInput');
@@ -26,15 +26,7 @@ const IdParam = z.object({ id: z.string().min(1).max(64).regex(/^[a-z0-9]+$/, 'm
 const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
-const IdempotencyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(200)
-    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
-    .optional()
-    .openapi({ description: 'A repeated request with the same key and body returns the first answer and creates nothing new (24 hours).' }),
-});
+const IdempotencyHeader = idempotencyHeader('nothing new');
 
 export function articleRoutes(deps: ArticleDeps) {
   const app = newRouter();

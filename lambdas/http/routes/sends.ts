@@ -4,7 +4,7 @@ import { hashRequest } from '../../core/idempotency.ts';
 import type { DeliveryDeps } from '../../core/sends/deps.ts';
 import { PreviewRequestSchema, SendOutputSchema, SendRequestSchema, TestRequestSchema } from '../../core/sends/schema.ts';
 import { cancelSend, createSend, getSend, listSends, previewSend, resumeSend, testSend, type SendOutput } from '../../core/sends/use-cases.ts';
-import { errorResponses, newRouter } from '../router.ts';
+import { errorResponses, newRouter, idempotencyHeader } from '../router.ts';
 
 // Named with `.meta({ id })`, which needs no prototype patch: these schemas are built in core, possibly before @hono/zod-openapi loads.
 const Send = SendOutputSchema.meta({ id: 'Send' });
@@ -18,15 +18,7 @@ const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 const sendResponse = (description: string) => ({ description, content: { 'application/json': { schema: Send } } });
 
-const IdempotencyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(200)
-    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
-    .optional()
-    .openapi({ description: 'A repeated request with the same key and body returns the first answer and creates no second send (24 hours).' }),
-});
+const IdempotencyHeader = idempotencyHeader('no second send');
 
 /** `/sends`: create, preview, test, watch, cancel and resume newsletter sends. Mounted at `/api`. */
 export function sendRoutes(deps: DeliveryDeps) {
