@@ -140,7 +140,16 @@ export class ServiceStack extends Stack {
       memorySize: 512,
       timeout: Duration.seconds(60),
       environment: { ...shared, ...queueEnv },
-      statements: [tableStatement(table, readWrite), sendToQueue],
+      statements: [
+        tableStatement(table, readWrite),
+        sendToQueue,
+        // A digest that went out gets its public archive page and the archive feeds, under archive/ only.
+        new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [`${feedBucketArn}/archive/*`] }),
+      ],
+    });
+    Validations.of(sendPlanner.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${FEED_BUCKET_ARN_EXPORT(data)}/archive/*]`,
+      reason: 'Archive pages are keyed by send id, known only at run time; the planner may get and put objects under archive/ and nowhere else in the bucket.',
     });
     sendPlanner.fn.addEventSource(
       new DynamoEventSource(table, {

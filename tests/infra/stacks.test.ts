@@ -266,6 +266,14 @@ describe('permissions (least privilege per function)', () => {
     }
   });
 
+  it('lets the send planner write digest archive pages under archive/ in the feed bucket, and nowhere else', () => {
+    const { sendPlanner } = s.service.functions;
+    const [stmt, ...more] = statementWith(sendPlanner, 's3:PutObject');
+    expect(more).toHaveLength(0);
+    expect(actionsOf(stmt!).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(resourcesOf(stmt!).map((r) => JSON.stringify(r)).join()).toMatch(/\/archive\/\*/);
+  });
+
   it('lets the feed rebuilder only read the table and get/put/delete objects in the feed bucket', () => {
     const { feedRebuild } = s.service.functions;
     const actions = actionsOfFunction(feedRebuild);
