@@ -1,10 +1,9 @@
-import { isOneClickUrl } from '../email/message.ts';
 /**
  * What a send says: frozen once when planning starts (so a resume renders the same mail), rendered once
  * per distinct content (Liquid and CSS inlining run once; each recipient costs a string splice).
  */
 import { AppError } from '../errors.ts';
-import type { OutgoingEmail } from '../email/message.ts';
+import { isOneClickUrl, type OutgoingEmail } from '../email/message.ts';
 import type { EmailRenderer, PreparedEmail } from '../email/templates.ts';
 import { DIGEST_LOOKBACK_MS, variantKey } from './audience.ts';
 import type { DeliveryDeps, SendDeps } from './deps.ts';
