@@ -47,3 +47,12 @@ export const idempotencyHeader = (creates: string) =>
       .optional()
       .openapi({ description: `A repeated request with the same key and body returns the first answer and creates ${creates} (24 hours).` }),
   });
+
+/**
+ * A schema from core registered as a named OpenAPI component. zod 4 gives each schema its methods when it
+ * is created, so a core schema created before the OpenAPI extension loaded has no `.openapi()`: a clone
+ * made here, after it loaded, always does, whatever the import order.
+ */
+export function named<T extends z.ZodType>(schema: T, name: string): T {
+  return (schema.clone() as unknown as { openapi(name: string): T }).openapi(name);
+}

@@ -17,11 +17,11 @@ import {
   type ArticleDeps,
 } from '../../core/articles/use-cases.ts';
 import { hashRequest } from '../../core/idempotency.ts';
-import { errorResponses, newRouter, idempotencyHeader } from '../router.ts';
+import { errorResponses, newRouter, idempotencyHeader, named } from '../router.ts';
 
-const Article = ArticleOutputSchema.openapi('Article');
-const ArticleInput = ArticleInputSchema.openapi('ArticleInput');
-const ArticlePatch = ArticlePatchSchema.openapi('ArticlePatch');
+const Article = named(ArticleOutputSchema, 'Article');
+const ArticleInput = named(ArticleInputSchema, 'ArticleInput');
+const ArticlePatch = named(ArticlePatchSchema, 'ArticlePatch');
 const IdParam = z.object({ id: z.string().min(1).max(64).regex(/^[a-z0-9]+$/, 'must be an article id').openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }) });
 const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });

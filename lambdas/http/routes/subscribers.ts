@@ -6,11 +6,11 @@ import { SubscriberOutputSchema, SubscriberStatusSchema, toSubscriberOutput } fr
 import { countSubscribers, eraseSubscriber, getSubscriber, listSubscribers, type SubscriberDeps } from '../../core/subscribers/use-cases.ts';
 import { IMPORT_COLUMNS, importSubscribers, MAX_LISTED_ERRORS, type ImportColumn, type ImportItem } from '../../core/subscribers/import.ts';
 import { exportSubscribersCsv } from '../../core/subscribers/export.ts';
-import { errorResponses, newRouter } from '../router.ts';
+import { errorResponses, newRouter, named } from '../router.ts';
 import { subscriberPageRoutes, type SubscriberPageDeps } from './subscriber-pages.ts';
 import { sesWebhookRoutes, type SesWebhookDeps } from './ses-webhook.ts';
 
-const Subscriber = SubscriberOutputSchema.openapi('Subscriber');
+const Subscriber = named(SubscriberOutputSchema, 'Subscriber');
 const IdParam = z.object({
   id: z.string().min(1).max(64).regex(/^[a-z0-9]+$/, 'must be a subscriber id').openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }),
 });
