@@ -258,7 +258,8 @@ export class ServiceStack extends Stack {
       },
       statements: [
         tableStatement(table, readWrite),
-        sesSendStatement(identityArn, [transactionalSetArn]),
+        // Transactional: confirmation and welcome mail. Newsletter: a publisher's test send (POST /api/sends/test).
+        sesSendStatement(identityArn, [transactionalSetArn, newsletterSetArn]),
         new PolicyStatement({
           actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
           resources: [this.scheduling.publishScheduleArns()],

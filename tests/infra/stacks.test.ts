@@ -246,20 +246,21 @@ describe('permissions (least privilege per function)', () => {
     expect(actionsOfFunction(api).filter((a) => a.startsWith('s3:'))).toEqual([]);
   });
 
-  it('scopes ses:SendRawEmail to the domain identity plus one configuration set (newsletter for the worker, transactional for the api)', () => {
+  it('scopes ses:SendRawEmail to the domain identity plus one configuration set (newsletter for the worker; transactional, and newsletter for test sends, for the api)', () => {
     const { api, sendWorker, feedRebuild, sendPlanner, publishScheduled, digest } = s.service.functions;
-    const check = (f: InkwireFunction, set: string) => {
+    const check = (f: InkwireFunction, sets: string[]) => {
       const [send, ...more] = statementWith(f, 'ses:SendRawEmail');
       expect(more).toHaveLength(0);
       expect(actionsOf(send!)).toEqual(['ses:SendRawEmail']);
       const resources = resourcesOf(send!).map((r) => JSON.stringify(r));
-      expect(resources).toHaveLength(2);
+      expect(resources).toHaveLength(1 + sets.length);
       expect(resources.filter((r) => r.includes(':identity/') && r.includes('EmailIdentity'))).toHaveLength(1);
-      expect(resources.filter((r) => r.includes(`:configuration-set/${set}"`))).toHaveLength(1);
+      for (const set of sets) expect(resources.filter((r) => r.includes(`:configuration-set/${set}"`))).toHaveLength(1);
       expect(resources.join()).not.toContain('*');
     };
-    check(sendWorker, 'newsletter');
-    check(api, 'transactional');
+    check(sendWorker, ['newsletter']);
+    // The API sends confirmations (transactional) and a publisher's test sends (newsletter).
+    check(api, ['transactional', 'newsletter']);
     expect(actionsOfFunction(sendWorker)).toContain('ses:GetSendQuota');
     for (const f of [feedRebuild, sendPlanner, publishScheduled, digest]) {
       expect(actionsOfFunction(f).filter((a) => a.startsWith('ses:'))).toEqual([]);
