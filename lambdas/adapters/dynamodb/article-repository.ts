@@ -12,6 +12,7 @@ import { feedsOf, type FeedKey } from '../../core/feeds/feeds.ts';
 import type { FeedEntryRef, FeedIndex } from '../../core/feeds/rebuild.ts';
 import { keys, type Key } from './keys.ts';
 import { decodeCursor, encodeCursor, failedConditions } from './errors.ts';
+import { idempotencyPut, readIdempotency } from './idempotency.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
@@ -71,20 +72,7 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
     ];
     const idemIndex = idempotency ? items.length : -1;
     if (idempotency) {
-      items.push({
-        Put: {
-          TableName: this.table,
-          Item: {
-            ...keys.idempotency(idempotency.scope, idempotency.key),
-            entity: 'idempotency',
-            requestHash: idempotency.requestHash,
-            status: idempotency.status,
-            response: JSON.stringify(idempotency.response),
-            expiresAt: idempotency.expiresAt,
-          },
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      });
+      items.push(idempotencyPut(this.table, idempotency));
     }
     for (const k of entryKeys(article).values()) items.push(this.entryPut(k, article));
     items.push(...this.effectItems(article, effects));
@@ -210,11 +198,8 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
     return (out.Items ?? []).map(fromItem);
   }
 
-  async getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.idempotency(scope, key), ConsistentRead: true }));
-    // TTL deletes late (up to days): an expired record is treated as gone.
-    if (!Item || (typeof Item.expiresAt === 'number' && Item.expiresAt * 1000 < Date.now())) return undefined;
-    return { requestHash: Item.requestHash as string, status: Item.status as number, response: JSON.parse(Item.response as string) };
+  getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
+    return readIdempotency(this.db, this.table, scope, key);
   }
 
   // ---- FeedIndex: what a feed rebuild reads. All reads are strongly consistent (base table only).

@@ -23,6 +23,7 @@ import {
 } from '../../core/sends/model.ts';
 import { SendExists, type ArchiveEntry, type PlanStep, type SendPage, type SendRepository, type TallyDelta } from '../../core/sends/ports.ts';
 import { keys, type Key } from './keys.ts';
+import { idempotencyPut, readIdempotency } from './idempotency.ts';
 import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed } from './errors.ts';
 
 /**
@@ -201,20 +202,7 @@ export class DynamoSendRepository implements SendRepository {
         new TransactWriteCommand({
           TransactItems: [
             { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(PK)' } },
-            {
-              Put: {
-                TableName: this.table,
-                Item: {
-                  ...keys.idempotency(idempotency.scope, idempotency.key),
-                  entity: 'idempotency',
-                  requestHash: idempotency.requestHash,
-                  status: idempotency.status,
-                  response: JSON.stringify(idempotency.response),
-                  expiresAt: idempotency.expiresAt,
-                },
-                ConditionExpression: 'attribute_not_exists(PK)',
-              },
-            },
+            idempotencyPut(this.table, idempotency),
           ],
         }),
       );
@@ -246,10 +234,8 @@ export class DynamoSendRepository implements SendRepository {
     return { items: (out.Items ?? []).map(sendFromItem), next: encodeCursor(out.LastEvaluatedKey) };
   }
 
-  async getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.idempotency(scope, key), ConsistentRead: true }));
-    if (!Item) return undefined;
-    return { requestHash: Item.requestHash as string, status: Item.status as number, response: JSON.parse(Item.response as string) };
+  getIdempotency(scope: string, key: string): Promise<IdempotencyRecord | undefined> {
+    return readIdempotency(this.db, this.table, scope, key);
   }
 
   private async update(key: Key, u: Update, returnNew = false): Promise<Record<string, unknown> | undefined | false> {
