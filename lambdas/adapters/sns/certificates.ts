@@ -32,20 +32,24 @@ function parseStrict(raw: string): URL | undefined {
  * When `region` is given the host must be in that region (the one of the message's TopicArn).
  */
 export function isSnsCertificateUrl(raw: string, region?: string): boolean {
+  const u = snsHttpsUrl(raw, region);
+  return u !== undefined && u.search === '' && /^\/[A-Za-z0-9._-]+\.pem$/.test(u.pathname);
+}
+
+/** The URL when it is plain https on an SNS host (in `region` when given): no user info, port or fragment. */
+function snsHttpsUrl(raw: string, region?: string): URL | undefined {
   const u = parseStrict(raw);
-  if (!u) return false;
+  if (!u) return undefined;
   const hostRegion = snsHostRegion(u.hostname);
-  return (
+  const ok =
     u.protocol === 'https:' &&
     u.username === '' &&
     u.password === '' &&
     u.port === '' &&
-    u.search === '' &&
     u.hash === '' &&
     hostRegion !== undefined &&
-    (region === undefined || hostRegion === region) &&
-    /^\/[A-Za-z0-9._-]+\.pem$/.test(u.pathname)
-  );
+    (region === undefined || hostRegion === region);
+  return ok ? u : undefined;
 }
 
 /**
@@ -53,20 +57,8 @@ export function isSnsCertificateUrl(raw: string, region?: string): boolean {
  * when given.
  */
 export function isSnsSubscribeUrl(raw: string, region?: string): boolean {
-  const u = parseStrict(raw);
-  if (!u) return false;
-  const hostRegion = snsHostRegion(u.hostname);
-  return (
-    u.protocol === 'https:' &&
-    u.username === '' &&
-    u.password === '' &&
-    u.port === '' &&
-    u.hash === '' &&
-    hostRegion !== undefined &&
-    (region === undefined || hostRegion === region) &&
-    u.pathname === '/' &&
-    u.searchParams.get('Action') === 'ConfirmSubscription'
-  );
+  const u = snsHttpsUrl(raw, region);
+  return u !== undefined && u.pathname === '/' && u.searchParams.get('Action') === 'ConfirmSubscription';
 }
 
 const MAX_PEM_BYTES = 16 * 1024;
