@@ -16,6 +16,9 @@
  * - Suppression        SUPPRESS#<sha256(email)>  / SUPPRESS
  * - Send               SEND#<id>                 / SEND              GSI1: SENDS / <createdAt>#<id>
  * - Delivery           SEND#<id>                 / D#<subscriberId>
+ * - Send content       SEND#<id>                 / CONTENT           (frozen once when planning starts)
+ * - Batch tally        SEND#<id>                 / B#<generation>#<batchId>  TTL (a batch is counted once)
+ * - Digest archive     ARCHIVE#digests           / A#<sentAt>#<sendId>       (the web archive's index)
  * - Rate window        RATE#<scope>#<key>        / W#<windowStart>   TTL
  * - Seen message       SEEN#<source>#<id>        / SEEN              TTL (replay protection)
  */
@@ -53,6 +56,10 @@ export const keys = {
   send: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'SEND' }),
   sendListGsi1: (createdAt: string, id: string) => ({ GSI1PK: 'SENDS', GSI1SK: `${createdAt}#${id}` }),
   delivery: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `D#${subscriberId}` }),
+  sendContent: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'CONTENT' }),
+  batchTally: (sendId: string, generation: number, batchId: string): Key => ({ PK: `SEND#${sendId}`, SK: `B#${generation}#${batchId}` }),
+  digestArchivePartition: 'ARCHIVE#digests',
+  digestArchiveEntry: (sentAt: string, sendId: string): Key => ({ PK: 'ARCHIVE#digests', SK: `A#${sentAt}#${sendId}` }),
 
   rateWindow: (scope: string, key: string, windowStart: number): Key => ({
     PK: `RATE#${scope}#${key}`,

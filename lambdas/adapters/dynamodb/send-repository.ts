@@ -26,19 +26,6 @@ import { keys, type Key } from './keys.ts';
 import { idempotencyPut, readIdempotency } from './idempotency.ts';
 import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed } from './errors.ts';
 
-/**
- * Keys of the send module's own items (to move into keys.ts):
- * - Send content    SEND#<id>            / CONTENT                  (frozen once when planning starts)
- * - Batch tally     SEND#<id>            / B#<generation>#<batchId> TTL (a batch is counted once)
- * - Digest archive  ARCHIVE#digests      / A#<sentAt>#<sendId>      (the web archive's index)
- */
-export const sendKeys = {
-  content: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'CONTENT' }),
-  batchTally: (id: string, generation: number, batchId: string): Key => ({ PK: `SEND#${id}`, SK: `B#${generation}#${batchId}` }),
-  archivePartition: 'ARCHIVE#digests',
-  archiveEntry: (sentAt: string, sendId: string): Key => ({ PK: 'ARCHIVE#digests', SK: `A#${sentAt}#${sendId}` }),
-};
-
 /** How long a batch's tally marker is kept: longer than any send lives (deadlines are hours). */
 const TALLY_TTL_SECONDS = 30 * 86_400;
 
@@ -332,7 +319,7 @@ export class DynamoSendRepository implements SendRepository {
             {
               Put: {
                 TableName: this.table,
-                Item: { ...sendKeys.batchTally(id, generation, batchId), entity: 'sendBatch', at, expiresAt: Math.floor(Date.parse(at) / 1000) + TALLY_TTL_SECONDS },
+                Item: { ...keys.batchTally(id, generation, batchId), entity: 'sendBatch', at, expiresAt: Math.floor(Date.parse(at) / 1000) + TALLY_TTL_SECONDS },
                 ConditionExpression: 'attribute_not_exists(PK)',
               },
             },
@@ -378,7 +365,7 @@ export class DynamoSendRepository implements SendRepository {
       await this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...sendKeys.content(id), entity: 'sendContent', body: JSON.stringify(content) },
+          Item: { ...keys.sendContent(id), entity: 'sendContent', body: JSON.stringify(content) },
           ConditionExpression: 'attribute_not_exists(PK)',
         }),
       );
@@ -390,7 +377,7 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async getContent(id: string): Promise<SendContent | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: sendKeys.content(id), ConsistentRead: true }));
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.sendContent(id), ConsistentRead: true }));
     return Item ? (JSON.parse(Item.body as string) as SendContent) : undefined;
   }
 
@@ -496,7 +483,7 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async putArchiveEntry(entry: ArchiveEntry): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...sendKeys.archiveEntry(entry.sentAt, entry.sendId), entity: 'archiveEntry', ...entry } }));
+    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...keys.digestArchiveEntry(entry.sentAt, entry.sendId), entity: 'archiveEntry', ...entry } }));
   }
 
   async listArchive(limit: number): Promise<ArchiveEntry[]> {
@@ -504,7 +491,7 @@ export class DynamoSendRepository implements SendRepository {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'PK = :pk AND begins_with(SK, :a)',
-        ExpressionAttributeValues: { ':pk': sendKeys.archivePartition, ':a': 'A#' },
+        ExpressionAttributeValues: { ':pk': keys.digestArchivePartition, ':a': 'A#' },
         ScanIndexForward: false,
         Limit: limit,
       }),
