@@ -21,7 +21,7 @@ import { createEmailRenderer } from '../../lambdas/core/email/templates.ts';
 import { createTokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
 import { subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
 import { emailHash } from '../../lambdas/core/subscribers/schema.ts';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings } from '../../lambdas/core/sends/deps.ts';
+import { claimPermitsFor, DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings } from '../../lambdas/core/sends/deps.ts';
 import { Permits, Semaphore, SlidingWindowLimiter, realSleep, unlimited } from '../../lambdas/core/sends/pacing.ts';
 import type { Send } from '../../lambdas/core/sends/model.ts';
 import { resumeActiveSends } from '../../lambdas/core/sends/use-cases.ts';
@@ -62,7 +62,7 @@ export interface PipelineOptions {
   workers?: number | undefined;
   /** Provider calls in flight per process. */
   inFlight?: number | undefined;
-  /** Recipients held claimed without an outcome, per process (4 x inFlight by default). */
+  /** Recipients held claimed without an outcome, per process (`claimPermitsFor(inFlight)` by default). */
   claims?: number | undefined;
   settings?: Partial<DeliverySettings> | undefined;
   clock?: Clock | undefined;
@@ -186,7 +186,7 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
     mail: { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', listId: formatListId(TEST_SITE.title, 'news.example.com') },
     limiter,
     providerSlots: new Semaphore(inFlight),
-    claims: new Permits(o.claims ?? inFlight * 4),
+    claims: new Permits(o.claims ?? claimPermitsFor(inFlight)),
     sleep: realSleep,
   };
   const queue = new InProcessQueue({ concurrency: workers, log, retryDelayMs: (n) => Math.min(5000, 200 * 2 ** (n - 1)) });

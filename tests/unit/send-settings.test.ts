@@ -21,7 +21,9 @@ describe('delivery configuration from the environment', () => {
 
   it('splits the account rate between concurrent workers, and reads it from SES when not configured', async () => {
     expect(pacingFor({ accountRate: 14, workers: 2, inFlight: 8 }).limiter.rate).toBe(7);
-    expect(pacingFor({ accountRate: 14, workers: 1, inFlight: 8 }).claims.capacity).toBe(32);
+    // Room for two whole waves (a batch of 50 claimed in one write), or 4 per call slot when that is more.
+    expect(pacingFor({ accountRate: 14, workers: 1, inFlight: 8 }).claims.capacity).toBe(100);
+    expect(pacingFor({ accountRate: 14, workers: 1, inFlight: 40 }).claims.capacity).toBe(160);
     const quota = { getSendQuota: async () => ({ maxSendRate: 40, max24HourSend: 50_000, sentLast24Hours: 0 }) };
     expect(await accountSendRate(undefined, quota)).toBe(40);
     expect(await accountSendRate(10, quota)).toBe(10);

@@ -97,7 +97,8 @@ export class DynamoAudience implements AudienceSource {
   }
 
   async markDigestsSent(list: { subscriberId: string; hasDigestDates: boolean }[], frequency: 'daily' | 'weekly', at: string): Promise<void> {
-    for (let i = 0; i < list.length; i += 25) await this.markGroup(list.slice(i, i + 25), frequency, at);
+    // Groups of a whole claim wave: one transaction (of at most 100 actions) per wave.
+    for (let i = 0; i < list.length; i += 50) await this.markGroup(list.slice(i, i + 50), frequency, at);
   }
 
   /** One transaction per group; members whose condition fails are set aside (already as new) or retried the other way. */

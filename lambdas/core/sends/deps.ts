@@ -31,9 +31,24 @@ export interface DeliverySettings {
   reserveMs: number;
   /**
    * A wave claims (one conditional write) about as many recipients as this process sends in this time, at
-   * most 25 and at most half the process's claim permits (see {@link DeliveryDeps.claims}).
+   * most {@link MAX_CLAIM_WAVE} and at most half the process's claim permits (see {@link DeliveryDeps.claims}).
    */
   claimAheadMs: number;
+}
+
+/**
+ * Recipients claimed in one conditional write (a transaction of up to 100 actions holds a whole batch):
+ * at a high rate a batch is claimed in one request and its outcomes recorded in two.
+ */
+export const MAX_CLAIM_WAVE = 50;
+
+/**
+ * Claim permits for a process with `inFlight` provider calls: 4 per call slot, and room for two full
+ * waves, so one wave's claim and outcome writes overlap the other's sending. Bounds how many recipients
+ * a crash can leave `uncertain` (only at rates high enough to fill a wave in {@link DeliverySettings.claimAheadMs}).
+ */
+export function claimPermitsFor(inFlight: number): number {
+  return Math.max(inFlight * 4, 2 * MAX_CLAIM_WAVE);
 }
 
 export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {

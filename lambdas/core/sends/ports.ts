@@ -74,7 +74,7 @@ export interface SendRepository {
   getContent(id: string): Promise<SendContent | undefined>;
 
   /**
-   * Creates each record unless one exists, in one conditional write (a wave of at most 25). Answers the
+   * Creates each record unless one exists, in one conditional write (a wave of at most `MAX_CLAIM_WAVE`). Answers the
    * records that existed already, by subscriber id; every other record is now claimed.
    */
   claimDeliveries(records: Delivery[]): Promise<Map<string, Delivery>>;

@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { formatListId, listIdentifierFor, type Mailer } from '../email/message.ts';
 import type { SiteConfig } from '../site.ts';
-import { DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings, type MailSettings } from './deps.ts';
+import { claimPermitsFor, DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings, type MailSettings } from './deps.ts';
 import { Permits, perWorkerRate, realSleep, Semaphore, SlidingWindowLimiter, type Now, type Sleep } from './pacing.ts';
 
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h, UTC), e.g. 08:00');
@@ -73,7 +73,7 @@ export async function accountSendRate(configured: number | undefined, mailer: Pi
 /**
  * The per-process pacing parts of {@link DeliveryDeps}: this process's share of the account's rate
  * (`accountRate / workers`: each concurrent worker gets an equal share, so together they never exceed
- * it), the provider call slots, and the claim permits (4 per slot). In AWS `workers` is the send queue's
+ * it), the provider call slots, and the claim permits ({@link claimPermitsFor}). In AWS `workers` is the send queue's
  * maximum concurrency; locally every worker runs in one process and shares one limiter, so pass 1.
  */
 export function pacingFor(o: { accountRate: number; workers: number; inFlight: number; now?: Now; sleep?: Sleep }): Pick<DeliveryDeps, 'limiter' | 'providerSlots' | 'claims' | 'sleep'> {
@@ -81,7 +81,7 @@ export function pacingFor(o: { accountRate: number; workers: number; inFlight: n
   return {
     limiter: new SlidingWindowLimiter({ rate: perWorkerRate(o.accountRate, o.workers), now: o.now, sleep }),
     providerSlots: new Semaphore(o.inFlight),
-    claims: new Permits(o.inFlight * 4),
+    claims: new Permits(claimPermitsFor(o.inFlight)),
     sleep,
   };
 }

@@ -2,10 +2,10 @@
  * Delivering one batch. For each recipient: a consistent eligibility check, a conditional claim (the
  * delivery record in `sending`) BEFORE the provider call, the call (paced), and the record moved to
  * `submitted` with the provider's message id after it. Claims and outcomes are written a wave at a time
- * (one conditional write claims a wave, one write records its outcomes). The claim is what makes a
- * retry, a redelivered message or a restart unable to send twice: whoever finds a record already there
- * never calls the provider for it again, and a record left in `sending` by a dead process becomes
- * `uncertain`.
+ * (one conditional write claims a wave; its outcomes and, for a digest, the recipients' digest dates are
+ * written together after it). The claim is what makes a retry, a redelivered message or a restart
+ * unable to send twice: whoever finds a record already there never calls the provider for it again, and
+ * a record left in `sending` by a dead process becomes `uncertain`.
  *
  * A batch counts the records it owns (created or taken over by it) once, in one write to its send
  * when it ends (not one per recipient).
@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { MailerRejectedError, MailerThrottledError, MailerTransientError, isMailerError } from '../email/message.ts';
 import { eligibility } from './audience.ts';
 import { composeEmail, PreparedCache } from './content.ts';
-import type { DeliveryDeps } from './deps.ts';
+import { MAX_CLAIM_WAVE as MAX_WAVE, type DeliveryDeps } from './deps.ts';
 import { backoffMs } from './pacing.ts';
 import { settle } from './planner.ts';
 import {
@@ -209,17 +209,20 @@ class BatchRun {
     }
     if (sendable.length === 0) return;
     const outcomes = await Promise.all(sendable.map((w) => this.deliver(w.record, w.recipient, w.articles)));
-    await deps.sends.recordDeliveries(outcomes);
     const submitted = outcomes.filter((o) => o.state === 'submitted');
+    const writes: Promise<void>[] = [deps.sends.recordDeliveries(outcomes)];
     if (this.content.kind === 'digest' && submitted.length > 0) {
       const byId = new Map(sendable.map((w) => [w.record.subscriberId, w]));
-      await deps.audience.markDigestsSent(
-        submitted.map((o) => ({ subscriberId: o.subscriberId, hasDigestDates: byId.get(o.subscriberId)?.recipient.lastDigestAt !== undefined })),
-        this.content.period,
-        this.content.windowEnd,
+      writes.push(
+        deps.audience.markDigestsSent(
+          submitted.map((o) => ({ subscriberId: o.subscriberId, hasDigestDates: byId.get(o.subscriberId)?.recipient.lastDigestAt !== undefined })),
+          this.content.period,
+          this.content.windowEnd,
+        ),
       );
       for (const o of submitted) for (const a of byId.get(o.subscriberId)?.articles ?? []) this.sentArticles.add(a.id);
     }
+    await Promise.all(writes);
     for (const o of outcomes) {
       this.count(o.state);
       if (o.retriedFrom === 'failed' && o.state !== 'pending') this.count('failed', -1);
@@ -338,9 +341,6 @@ class BatchRun {
     }
   }
 }
-
-/** Recipients claimed in one conditional write. */
-const MAX_WAVE = 25;
 
 /**
  * Delivers one batch of a send. Returns `retry` when some recipients must be tried again later (the
