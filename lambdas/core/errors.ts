@@ -27,6 +27,8 @@ export const STATUS_BY_CODE = {
   'send.invalidTransition': 409,
   'send.articleNotPublished': 409,
   'send.nothingToSend': 409,
+  'job.notFound': 404,
+  'upload.forbidden': 403,
   'internal.unexpected': 500,
   'dependency.unavailable': 503,
 } as const satisfies Record<string, number>;

@@ -21,6 +21,7 @@
  * - Digest archive     ARCHIVE#digests           / A#<sentAt>#<sendId>       (the web archive's index)
  * - Rate window        RATE#<scope>#<key>        / W#<windowStart>   TTL
  * - Seen message       SEEN#<source>#<id>        / SEEN              TTL (replay protection)
+ * - Subscriber job     JOB#<id>                  / JOB               TTL (a CSV import or export job: status, progress, report)
  */
 
 export type Key = { PK: string; SK: string };
@@ -67,6 +68,7 @@ export const keys = {
   }),
   slug: (slug: string): Key => ({ PK: `SLUG#${slug}`, SK: 'SLUG' }),
   seen: (source: string, id: string): Key => ({ PK: `SEEN#${source}#${id}`, SK: 'SEEN' }),
+  subscriberJob: (id: string): Key => ({ PK: `JOB#${id}`, SK: 'JOB' }),
 };
 
 /** Parses a feed entry's keys back into its feed, month (`YYYY-MM`) and article id. */
