@@ -4,6 +4,8 @@ import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
 import { DynamoRateLimiter } from './adapters/dynamodb/rate-limiter.ts';
 import { clientAddressResolver, createPageRenderer, parseTopicChoices } from './http/routes/subscriber-pages.ts';
 import { subscriberMounts, type SubscriberHttpDeps } from './http/routes/subscribers.ts';
+import { subscriberJobRoutes } from './http/routes/subscriber-jobs.ts';
+import type { SubscriberJobDeps } from './core/subscribers/jobs.ts';
 import type { MailEnv } from './config.ts';
 
 /** The subscriber routers for `createApp({ mounts })`, assembled from configuration (both composition roots). */
@@ -16,9 +18,11 @@ export function subscriberHttp(
     templatesDir: string;
     socketAddress: (c: Context) => string | undefined;
     sesWebhook?: SubscriberHttpDeps['sesWebhook'];
+    /** Import and export jobs (`/api/subscribers/imports`, `/exports`); built on first use. */
+    jobs?: SubscriberJobDeps | (() => SubscriberJobDeps | Promise<SubscriberJobDeps>);
   },
 ) {
-  return subscriberMounts({
+  const mounts = subscriberMounts({
     subscribers: deps,
     rateLimiter: new DynamoRateLimiter(options.db, options.table),
     pages: createPageRenderer({ templatesDir: `${options.templatesDir}/pages`, site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language } }),
@@ -27,4 +31,5 @@ export function subscriberHttp(
     maxImportBytes: env.MAX_IMPORT_BYTES,
     sesWebhook: options.sesWebhook,
   });
+  return options.jobs ? [...mounts, { path: '/api', app: subscriberJobRoutes(options.jobs) }] : mounts;
 }

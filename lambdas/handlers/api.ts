@@ -8,6 +8,7 @@ import { articleDeps } from './aws/articles.ts';
 import { awsEnv, dynamo, publisherKeys } from './aws/env.ts';
 import { awsSubscriberDeps } from './aws/mail.ts';
 import { awsDeliveryDeps } from './aws/sends.ts';
+import { awsJobApiDeps } from './aws/jobs.ts';
 import { sendRoutes } from '../http/routes/sends.ts';
 
 /** The HTTP API behind API Gateway (and CloudFront): the same app the local server runs. */
@@ -29,6 +30,8 @@ const app = createApp({
           confirmer: new HttpsSubscriptionConfirmer(),
         }
       : undefined,
+    // Built on first use: JOBS_BUCKET and JOBS_QUEUE_URL are read then.
+    jobs: awsJobApiDeps,
     }),
   ],
 });

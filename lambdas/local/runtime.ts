@@ -41,6 +41,12 @@ import { SESClient } from '@aws-sdk/client-ses';
 import { SesMailer } from '../adapters/ses/ses-mailer.ts';
 import { startSesEndpoint } from './ses-endpoint.ts';
 import { createOutboxApp } from './outbox.ts';
+import { DynamoSubscriberJobRepository } from '../adapters/dynamodb/subscriber-job-repository.ts';
+import { FsUploadStore } from '../adapters/local/upload-store.ts';
+import { uploadRoutes } from '../adapters/local/upload-routes.ts';
+import type { SubscriberJobDeps } from '../core/subscribers/jobs.ts';
+import { createSubscriberImportHandler } from '../handlers/subscriber-import.ts';
+import { createSubscriberJobsHandler } from '../handlers/subscriber-jobs.ts';
 import * as z from 'zod';
 
 export const LocalEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend(SendEnvSchema.shape).extend({
@@ -155,6 +161,30 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     const mail = mailParts(env, site, { mailer, tokenSecret, templatesDir: env.TEMPLATES_DIR });
     const subscribers = subscriberDeps(env, site, mail, doc, env.TABLE_NAME, clock, log);
 
+    // Subscriber import and export jobs. Files live under DATA_DIR/uploads/ and are reached by URLs to this
+    // server, signed like S3's presigned URLs. A finished upload calls the import handler with the event S3
+    // would send; exports go through an in-process queue calling the jobs handler, as SQS does in AWS.
+    const uploads = new FsUploadStore(join(dataDir, 'uploads'), { baseUrl: site.publicUrl, secret: tokenSecret, now: () => clock.now() });
+    const jobsQueue = new InProcessQueue({ name: 'subscriber-jobs', concurrency: 1, maxReceives: 3, log });
+    const jobDeps: SubscriberJobDeps = {
+      jobs: new DynamoSubscriberJobRepository(doc, env.TABLE_NAME),
+      uploads,
+      queue: { enqueue: async (m) => jobsQueue.sendBodies([JSON.stringify(m)]) },
+      clock,
+      maxImportBytes: env.MAX_IMPORT_BYTES,
+      log,
+    };
+    const runImport = createSubscriberImportHandler({ ...jobDeps, subscribers });
+    const importsRunning = new Set<Promise<void>>();
+    const importUploaded = (event: Parameters<typeof runImport>[0]) => {
+      // Lambda's limit: a run has 15 minutes.
+      const started = Date.now();
+      const run: Promise<void> = runImport(event, { getRemainingTimeInMillis: () => 15 * 60_000 - (Date.now() - started) })
+        .catch((e: unknown) => log('subscriber import failed', e))
+        .finally(() => importsRunning.delete(run));
+      importsRunning.add(run);
+    };
+
     // Sends: planned from the table's stream, fanned out through an in-process queue that calls the
     // same worker handler as SQS does in AWS. One process: its workers share one limiter and the whole rate.
     const sendQueue = new InProcessQueue({ name: 'send', concurrency: env.SEND_WORKER_CONCURRENCY, maxReceives: 5, log });
@@ -186,8 +216,9 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       documents,
       mounts: [
         { path: '/api', app: sendRoutes(sendDeps) },
-        ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address }),
+        ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address, jobs: jobDeps }),
         { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
+        { path: '/_uploads', app: uploadRoutes(uploads, { maxBytes: env.MAX_IMPORT_BYTES, onUploaded: importUploaded }) },
       ],
       ready: async () => ready,
       log,
@@ -217,6 +248,12 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     stops.push(() => sendPoller.stop());
     sendQueue.start(createSendWorkerHandler(sendDeps));
     stops.push(() => sendQueue.stop());
+    jobsQueue.start(createSubscriberJobsHandler({ ...jobDeps, subscribers: subscribers.subscribers }));
+    stops.push(async () => {
+      await jobsQueue.stop();
+      // An import still running after a few seconds is left to die with the process: its job shows as stopped.
+      await Promise.race([Promise.allSettled([...importsRunning]), new Promise((r) => setTimeout(r, 5000).unref())]);
+    });
     // The previous process's in-process queue died with it: re-plan its active sends (the ledger says who is done).
     await resumeActiveSends(sendDeps);
     const digestTimer = new DigestTimer({
@@ -258,6 +295,8 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
         await feedPoller.idle();
         await sendPoller.idle();
         await sendQueue.idle();
+        await jobsQueue.idle();
+        while (importsRunning.size) await Promise.allSettled([...importsRunning]);
       },
       stop: stopAll,
     };

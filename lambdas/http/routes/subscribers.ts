@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../../core/errors.ts';
 import { SubscriberOutputSchema, SubscriberStatusSchema, toSubscriberOutput } from '../../core/subscribers/schema.ts';
 import { countSubscribers, eraseSubscriber, getSubscriber, listSubscribers, type SubscriberDeps } from '../../core/subscribers/use-cases.ts';
-import { importSubscribers, MAX_LISTED_ERRORS } from '../../core/subscribers/import.ts';
+import { importSubscribers, MAX_LISTED_ERRORS, type ImportOptions } from '../../core/subscribers/import.ts';
 import { csvItems } from '../../core/subscribers/import-csv.ts';
 import { exportSubscribersCsv } from '../../core/subscribers/export.ts';
 import { errorResponses, newRouter, named } from '../router.ts';
@@ -25,7 +25,7 @@ const CountsSchema = z
   })
   .openapi('SubscriberCounts');
 
-const ImportReportSchema = z
+export const ImportReportSchema = z
   .object({
     status: z.enum(['confirmed', 'pending']).meta({ description: 'What new rows became.' }),
     rows: z.number().int(),
@@ -42,6 +42,22 @@ const ImportReportSchema = z
     errorsTruncated: z.boolean().meta({ description: `True when more than ${MAX_LISTED_ERRORS} rows were refused; \`invalid\` counts them all.` }),
   })
   .openapi('SubscriberImportReport');
+
+/** The query of both imports (streamed, and jobs): what new rows become, and whether pending rows get mail. */
+export const ImportQuerySchema = z.object({
+  consent: z.enum(['confirmed', 'none']).default('none').meta({ description: '`confirmed`: you assert prior consent for every row.' }),
+  sendConfirmation: z.enum(['true', 'false']).default('false').meta({ description: 'Send pending rows a confirmation email.' }),
+});
+
+/** Import options from the query; confirmations with asserted consent are a contradiction (400). */
+export function importOptionsFrom(q: z.infer<typeof ImportQuerySchema>): ImportOptions {
+  if (q.consent === 'confirmed' && q.sendConfirmation === 'true') {
+    throw new AppError('request.invalid', 'sendConfirmation=true only applies to pending rows; with consent=confirmed nothing needs confirming', {
+      issues: [{ path: 'sendConfirmation', message: 'not allowed with consent=confirmed' }],
+    });
+  }
+  return { consent: q.consent, sendConfirmation: q.sendConfirmation === 'true' };
+}
 
 export interface SubscriberApiOptions {
   /** Largest CSV an import accepts. Default 100 MB (about 1.5 million rows). */
@@ -77,7 +93,9 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       path: '/subscribers/export',
       tags: ['Subscribers'],
       summary: 'Export every subscriber as CSV (streamed)',
-      description: 'Columns: id,email,name,status,frequency,topics,paused,createdAt,confirmedAt,source. Topics are separated by `;`. Cells that a spreadsheet would run as a formula start with an apostrophe.',
+      description:
+        'Columns: id,email,name,status,frequency,topics,paused,createdAt,confirmedAt,source. Topics are separated by `;`. Cells that a spreadsheet would run as a formula start with an apostrophe. ' +
+        'In AWS the answer passes through API Gateway and the API function, which cut it off at 6 MB (roughly 40,000 subscribers) or 15 seconds: for a larger list use an export job, `POST /api/subscribers/exports`, which writes the file for download.',
       security,
       responses: { 200: { description: 'CSV', content: { 'text/csv': { schema: z.string() } } }, ...errorResponses(401) },
     }),
@@ -112,13 +130,11 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
         'Body: CSV with a header line naming the columns `email` (required), `name`, `frequency` (instant, daily, weekly) and `topics` (tag names separated by `;`). ' +
         'With `consent=confirmed` you assert that every address consented before: new rows become confirmed (and pending subscribers are confirmed). Otherwise new rows are pending and get no email unless `sendConfirmation=true`. ' +
         'Suppressed addresses (bounced, complained, erased) and unsubscribed subscribers are skipped; a confirmed subscriber is never changed. Importing the same file again changes nothing. ' +
-        `Each bad row is reported by line; the rest are imported. At most ${DEFAULT_MAX_IMPORT_BYTES / 1024 / 1024} MB.`,
+        `Each bad row is reported by line; the rest are imported. At most ${DEFAULT_MAX_IMPORT_BYTES / 1024 / 1024} MB. ` +
+        'In AWS this request passes through API Gateway and the API function (6 MB, 15 seconds): a file over about 5 MB must use an import job, `POST /api/subscribers/imports`, which takes the file by an upload URL.',
       security,
       request: {
-        query: z.object({
-          consent: z.enum(['confirmed', 'none']).default('none').meta({ description: '`confirmed`: you assert prior consent for every row.' }),
-          sendConfirmation: z.enum(['true', 'false']).default('false').meta({ description: 'Send pending rows a confirmation email.' }),
-        }),
+        query: ImportQuerySchema,
         body: { content: { 'text/csv': { schema: z.string().meta({ example: 'email,name,frequency,topics\nada@example.com,Ada Lovelace,weekly,science;history\n' }) } }, required: true },
       },
       responses: {
@@ -131,17 +147,13 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       if (!/^text\/csv\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
         throw new AppError('request.unsupportedMediaType', 'send the CSV with Content-Type: text/csv');
       }
-      if (q.consent === 'confirmed' && q.sendConfirmation === 'true') {
-        throw new AppError('request.invalid', 'sendConfirmation=true only applies to pending rows; with consent=confirmed nothing needs confirming', {
-          issues: [{ path: 'sendConfirmation', message: 'not allowed with consent=confirmed' }],
-        });
-      }
+      const importOptions = importOptionsFrom(q);
       const length = Number(c.req.header('content-length') ?? NaN);
       if (length > maxImportBytes) throw new AppError('request.tooLarge', `the CSV is ${length} bytes; an import may be at most ${maxImportBytes} bytes: split the file`);
       const raw = c.req.raw.body;
       if (!raw) throw new AppError('request.invalid', 'the CSV is empty; the first line must be a header such as email,name,frequency,topics');
       const rows = csvItems(Readable.fromWeb(raw as import('node:stream/web').ReadableStream<Uint8Array>), maxImportBytes);
-      const report = await importSubscribers(deps, rows, { consent: q.consent, sendConfirmation: q.sendConfirmation === 'true' });
+      const report = await importSubscribers(deps, rows, importOptions);
       return c.json(report, 200);
     },
   );
