@@ -20,6 +20,8 @@ export const LOCAL_REGION = 'us-east-1';
 export interface DynamoDbLocal {
   endpoint: string;
   port: number;
+  /** The Java process's id (the benchmarks read its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
   return {
     endpoint,
     port,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((res) => {
         if (child.exitCode !== null) return res();

@@ -7,8 +7,8 @@
  * Run alone: `node --expose-gc --import tsx tests/bench/delivery.ts [--100k]` (with --expose-gc the live heap is
  * reported too), or `npm run bench -- delivery`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -58,6 +58,8 @@ export interface DeliveryRun {
   messagesPerSecond: number;
   /** Pipeline rate / bare loop rate, same endpoint, same concurrency. */
   vsBare: number;
+  /** CPU time per message: this process (worker, planner, SDK clients and the SES endpoint) and DynamoDB Local's Java process. */
+  cpuMsPerMessage: { node: number; dynamodbLocal: number; total: number };
   peakRssMb: number;
   peakHeapMb: number;
   /** Heap right after a forced collection, sampled every 2 s (run node with --expose-gc). */
@@ -73,7 +75,13 @@ export interface DeliveryRun {
 }
 
 export interface DeliveryFigures {
+  /** The bare loop's rate: the mean of a run before the pipeline runs and one after, so drift in machine load weighs on both. */
   bareLoopMessagesPerSecond: number;
+  bareLoopRuns: number[];
+  /** CPU time per message of the bare loop (client and SES endpoint, both in this process). */
+  bareCpuMsPerMessage: number;
+  /** CPUs this machine has: the pipeline and the bare loop share them with DynamoDB Local. */
+  cpus: number;
   concurrency: number;
   runs: DeliveryRun[];
   /** Peak RSS at 100,000 over peak RSS at 10,000. */
@@ -134,8 +142,23 @@ function article(i: number, now: number): Article {
   };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); 0 where it cannot be read. */
+async function processCpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return 0;
+  }
+}
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /** A bare loop: SesMailer.send (MIME build + SendRawEmail) at `concurrency`, nothing else. */
-async function bareLoop(sesUrl: string, concurrency: number, messages: number): Promise<number> {
+async function bareLoop(sesUrl: string, concurrency: number, messages: number): Promise<{ rate: number; cpuMsPerMessage: number }> {
   const mailer = new SesMailer({ client: new SESClient({ endpoint: sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }) });
   const renderer = createEmailRenderer({ templatesDir: join(import.meta.dirname, '..', '..', 'templates', 'email'), branding: { siteName: TEST_SITE.title, siteUrl: TEST_SITE.siteUrl, postalAddress: '1 Main Street, Springfield' } });
   const now = Date.now();
@@ -143,6 +166,7 @@ async function bareLoop(sesUrl: string, concurrency: number, messages: number): 
   const links = testLinks();
   const mail = { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', listId: 'Thin Line News <news.example.com>' };
   let next = 0;
+  const cpu = ownCpuSeconds();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -151,7 +175,8 @@ async function bareLoop(sesUrl: string, concurrency: number, messages: number): 
       }
     }),
   );
-  return messages / ((performance.now() - started) / 1000);
+  const rate = messages / ((performance.now() - started) / 1000);
+  return { rate, cpuMsPerMessage: ((ownCpuSeconds() - cpu) * 1000) / messages };
 }
 
 export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<DeliveryFigures> {
@@ -169,8 +194,8 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
   try {
     log(`bare loop: ${opts.bareMessages ?? 3000} messages at concurrency ${concurrency}...`);
     await bareLoop(ses.url, concurrency, 500); // warm-up: JIT, sockets
-    const bare = await bareLoop(ses.url, concurrency, opts.bareMessages ?? 3000);
-    log(`  ${bare.toFixed(0)} messages/s`);
+    const bareBefore = await bareLoop(ses.url, concurrency, opts.bareMessages ?? 3000);
+    log(`  ${bareBefore.rate.toFixed(0)} messages/s, ${bareBefore.cpuMsPerMessage.toFixed(2)} ms CPU per message`);
     const runs: DeliveryRun[] = [];
     for (const n of sizes) {
       // A fresh DynamoDB Local per size, so one run's data does not weigh on the next.
@@ -200,6 +225,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       counter.reset();
       (globalThis as { gc?: () => void }).gc?.();
       const mem = sampler();
+      const cpuBefore = { node: ownCpuSeconds(), java: await processCpuSeconds(ddb.pid) };
       const started = performance.now();
       const created = await createSend(pipeline.deps, { kind: 'digest', frequency: 'daily' });
       const progress = setInterval(() => {
@@ -208,6 +234,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const send = await waitForSend(watcher, created.body.id, (s) => s.status === 'completed', 3_600_000);
       clearInterval(progress);
       const seconds = (performance.now() - started) / 1000;
+      const cpu = { node: ownCpuSeconds() - cpuBefore.node, java: (await processCpuSeconds(ddb.pid)) - cpuBefore.java };
       const { rssMb, heapMb, liveHeapMb } = mem.stop();
       const requests = counter.total;
       const byCommand = Object.fromEntries(counter.byCommand);
@@ -234,7 +261,12 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
         submitted: send.counts.submitted,
         seconds: Math.round(seconds * 10) / 10,
         messagesPerSecond: Math.round(send.counts.submitted / seconds),
-        vsBare: Math.round((send.counts.submitted / seconds / bare) * 100) / 100,
+        vsBare: 0, // set once the bare loop has run again after the pipeline
+        cpuMsPerMessage: {
+          node: Math.round((cpu.node * 1000 * 100) / send.counts.submitted) / 100,
+          dynamodbLocal: Math.round((cpu.java * 1000 * 100) / send.counts.submitted) / 100,
+          total: Math.round(((cpu.node + cpu.java) * 1000 * 100) / send.counts.submitted) / 100,
+        },
         peakRssMb: Math.round(rssMb),
         peakHeapMb: Math.round(heapMb),
         peakLiveHeapMb: liveHeapMb === undefined ? undefined : Math.round(liveHeapMb),
@@ -251,10 +283,18 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       await ddb.stop();
       ddb = undefined;
     }
+    log('bare loop again...');
+    const bareAfter = await bareLoop(ses.url, concurrency, opts.bareMessages ?? 3000);
+    log(`  ${bareAfter.rate.toFixed(0)} messages/s, ${bareAfter.cpuMsPerMessage.toFixed(2)} ms CPU per message`);
+    const bare = (bareBefore.rate + bareAfter.rate) / 2;
+    for (const r of runs) r.vsBare = Math.round((r.messagesPerSecond / bare) * 100) / 100;
     const small = runs.find((r) => r.recipients === 10_000);
     const large = runs.find((r) => r.recipients === 100_000);
     return {
       bareLoopMessagesPerSecond: Math.round(bare),
+      bareLoopRuns: [Math.round(bareBefore.rate), Math.round(bareAfter.rate)],
+      bareCpuMsPerMessage: Math.round(((bareBefore.cpuMsPerMessage + bareAfter.cpuMsPerMessage) / 2) * 100) / 100,
+      cpus: availableParallelism(),
       concurrency,
       runs,
       ...(small && large
@@ -268,6 +308,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
         `SQS: one SendMessageBatch per 10 messages (50 recipients each, under 64 KB) plus one ReceiveMessage and one DeleteMessageBatch per worker invocation; idle long polling not counted (a fixed cost, not per email).`,
         `Lambda arm64, ${memoryGb * 1024} MB, ${awsWorkers} workers (the queue's maximum concurrency) paced to the SES rate shown, so each busy for 1000/rate seconds per 1,000 emails; plus about one planner invocation per 1,000 recipients. Locally ${workers} workers share one process.`,
         'Single table, subscribers with GSI1 and GSI2 (ALL projection): moving lastDigestAt rewrites both index entries.',
+        'Everything runs on this machine: the bare loop needs this process only (client and SES endpoint); the pipeline also needs DynamoDB Local (Java). When CPU-bound, the ratio to the bare loop is bounded by bareCpuMsPerMessage / cpuMsPerMessage.total times the CPUs the pipeline can use.',
       ],
     };
   } finally {
