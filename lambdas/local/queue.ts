@@ -3,7 +3,8 @@
  * to the same consumer handler Lambda runs, with SQS-shaped events (`{ Records: [{ messageId, body,
  * receiptHandle, attributes, ... }] }`), at most `concurrency` calls at once. It honours partial batch
  * failures (`batchItemFailures`): a failed message comes back after a delay, and after `maxReceives`
- * receives it is given up into a dead-letter list, as a redrive policy would.
+ * receives it is given up into a dead-letter list, as a redrive policy would, and handed to the
+ * `onDeadLetter` consumer, as the dead-letter queue's event source would.
  *
  * Nothing survives the process: a local runtime that starts again re-plans the sends it finds active
  * (their delivery records say who is done).
@@ -27,6 +28,12 @@ export interface InProcessQueueOptions {
   retryDelayMs?: (receiveCount: number) => number;
   /** What `getRemainingTimeInMillis` counts down from in each call (a Lambda timeout). */
   timeoutMs?: number;
+  /**
+   * Called with a message's SQS-shaped record once it is given up (it is in `deadLetters` already), as the
+   * dead-letter queue's consumer is in AWS. A failure it reports or throws is logged; the message stays
+   * in `deadLetters` either way.
+   */
+  onDeadLetter?: ((record: SQSRecord) => Promise<SQSBatchResponse | void> | SQSBatchResponse | void) | undefined;
   log?: (msg: string, detail?: unknown) => void;
 }
 
@@ -53,7 +60,7 @@ export class InProcessQueue implements SendQueue {
   private running = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private idleWaiters: (() => void)[] = [];
-  private readonly options: Required<Omit<InProcessQueueOptions, 'log'>> & Pick<InProcessQueueOptions, 'log'>;
+  private readonly options: Required<Omit<InProcessQueueOptions, 'log' | 'onDeadLetter'>> & Pick<InProcessQueueOptions, 'log' | 'onDeadLetter'>;
   readonly deadLetters: DeadLetter[] = [];
   /** Handler calls made so far (Lambda invocations, for cost estimates). */
   invocations = 0;
@@ -66,6 +73,7 @@ export class InProcessQueue implements SendQueue {
       maxReceives: Math.max(1, options.maxReceives ?? 5),
       retryDelayMs: options.retryDelayMs ?? ((n) => Math.min(30_000, 500 * 2 ** (n - 1))),
       timeoutMs: options.timeoutMs ?? 15 * 60_000,
+      onDeadLetter: options.onDeadLetter,
       log: options.log,
     };
   }
@@ -183,6 +191,7 @@ export class InProcessQueue implements SendQueue {
       if (m.receives >= this.options.maxReceives) {
         this.deadLetters.push({ messageId: m.messageId, body: m.body, receives: m.receives });
         this.options.log?.(`[queue:${this.options.name}] message ${m.messageId} given up after ${m.receives} receives`);
+        await this.handDeadLetter(m, now);
         continue;
       }
       if (!this.running) continue;
@@ -194,6 +203,18 @@ export class InProcessQueue implements SendQueue {
         this.pump();
       }, this.options.retryDelayMs(m.receives));
       this.timers.add(t);
+    }
+  }
+
+  /** The dead-letter consumer's call (counted as in progress: `idle()` and `stop()` wait for it). */
+  private async handDeadLetter(m: Held, now: number): Promise<void> {
+    if (!this.options.onDeadLetter) return;
+    const record = { ...this.toRecord(m, now), eventSourceARN: `arn:aws:sqs:local:000000000000:${this.options.name}-dead-letter` };
+    try {
+      const res = await this.options.onDeadLetter(record);
+      if (res?.batchItemFailures?.length) this.options.log?.(`[queue:${this.options.name}] the dead-letter consumer could not settle message ${m.messageId}; it stays in the dead-letter list`);
+    } catch (e) {
+      this.options.log?.(`[queue:${this.options.name}] the dead-letter consumer threw on message ${m.messageId}; it stays in the dead-letter list`, e);
     }
   }
 }

@@ -29,6 +29,7 @@ import { SendEnvSchema, accountSendRate, deliverySettingsFrom, digestScheduleFro
 import { resumeActiveSends } from '../core/sends/use-cases.ts';
 import { createSendPlannerHandler } from '../handlers/send-planner.ts';
 import { createSendWorkerHandler } from '../handlers/send-worker.ts';
+import { createSendDeadLetterHandler } from '../handlers/send-dead-letter.ts';
 import { createDigestHandler } from '../handlers/digest.ts';
 import { SEND_PLANNER_FILTER } from '../handlers/stream-filters.ts';
 import { sendRoutes } from '../http/routes/sends.ts';
@@ -187,7 +188,8 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
 
     // Sends: planned from the table's stream, fanned out through an in-process queue that calls the
     // same worker handler as SQS does in AWS. One process: its workers share one limiter and the whole rate.
-    const sendQueue = new InProcessQueue({ name: 'send', concurrency: env.SEND_WORKER_CONCURRENCY, maxReceives: 5, log });
+    // A batch given up after its last receive goes to the same handler as the send dead-letter queue's in AWS.
+    const sendQueue = new InProcessQueue({ name: 'send', concurrency: env.SEND_WORKER_CONCURRENCY, maxReceives: 5, log, onDeadLetter: (record) => settleGivenUp({ Records: [record] }) });
     const sendDeps: DeliveryDeps = {
       sends: new DynamoSendRepository(doc, env.TABLE_NAME),
       audience: new DynamoAudience(doc, env.TABLE_NAME),
@@ -246,6 +248,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     });
     await sendPoller.start();
     stops.push(() => sendPoller.stop());
+    const settleGivenUp = createSendDeadLetterHandler(sendDeps, { maxReceives: 5 });
     sendQueue.start(createSendWorkerHandler(sendDeps));
     stops.push(() => sendQueue.stop());
     jobsQueue.start(createSubscriberJobsHandler({ ...jobDeps, subscribers: subscribers.subscribers }));

@@ -128,7 +128,7 @@ export function pauseReason(send: Send, settings: Pick<SendDeps['settings'], 'er
  * (every batch was counted, so no call of this generation is in flight) and the send completes; otherwise
  * (a cancelled or expired send) the counts are refreshed and records are left as they are.
  */
-export async function settle(deps: SendDeps, send: Send, mode: 'complete' | 'recount'): Promise<boolean> {
+export async function settle(deps: Pick<SendDeps, 'sends' | 'clock'>, send: Send, mode: 'complete' | 'recount'): Promise<boolean> {
   const counts = zeroCounts();
   const errors: Record<string, { count: number; message: string }> = {};
   const error = (code: string, message: string) => ((errors[code] ??= { count: 0, message }).count++);

@@ -2,6 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { systemClock } from '../../core/clock.ts';
 import type { SendDeps } from '../../core/sends/deps.ts';
+import type { DeadLetterDeps } from '../../core/sends/dead-letter.ts';
 import { deliverySettingsFrom } from '../../core/sends/settings.ts';
 import { DynamoSendRepository } from '../../adapters/dynamodb/send-repository.ts';
 import { DynamoAudience } from '../../adapters/dynamodb/audience.ts';
@@ -25,3 +26,8 @@ export const awsPlanDeps = once((): SendDeps => {
     log: (m, d) => console.error(m, d),
   };
 });
+
+/** The send dead-letter queue's consumer: the table only (no queue, bucket or mailer, nor their variables). */
+export const awsDeadLetterDeps = once(
+  (): DeadLetterDeps => ({ sends: new DynamoSendRepository(dynamo(), awsEnv().TABLE_NAME), clock: systemClock, log: (m, d) => (d === undefined ? console.error(m) : console.error(m, d)) }),
+);
