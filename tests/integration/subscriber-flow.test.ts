@@ -253,3 +253,37 @@ describe('keys used', () => {
     expect(await raw(keys.emailClaim(emailHash('carol@example.org')))).toMatchObject({ entity: 'emailClaim', subscriberId: s.id });
   });
 });
+
+describe('no timing tell on POST /subscribe', () => {
+  let slow: SubscriberHarness;
+  const FLOOR = 250;
+  beforeAll(async () => {
+    slow = await startSubscriberHarness({ subscribeMinMs: FLOOR, limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  const timed = async (body: unknown) => {
+    const started = performance.now();
+    const res = await slow.api('/subscribe', { method: 'POST', json: body, headers: { authorization: '' } });
+    return { status: res.status, ms: performance.now() - started };
+  };
+
+  it('a confirmed address (nothing sent, nothing written) takes as long to answer as a new one', async () => {
+    expect((await timed({ email: 'carol@example.org' })).status).toBe(202);
+    const mail = await slow.waitForMail('carol@example.org', 1);
+    const token = new URL(linkIn(mail.text, `${slow.url}/confirm?token=`)).searchParams.get('token')!;
+    expect((await slow.postForm('/confirm', { token })).status).toBe(200);
+    const known = await timed({ email: 'carol@example.org' });
+    const unknown = await timed({ email: `fresh-${Date.now()}@example.org` });
+    expect(known.status).toBe(202);
+    expect(unknown.status).toBe(202);
+    // Both wait out the floor: without it, the confirmed address answers in a few milliseconds.
+    expect(known.ms).toBeGreaterThanOrEqual(FLOOR - 5);
+    expect(unknown.ms).toBeGreaterThanOrEqual(FLOOR - 5);
+    const started = performance.now();
+    expect((await slow.postForm('/subscribe', { email: 'carol@example.org' })).status).toBe(303);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(FLOOR - 5);
+  });
+});

@@ -48,6 +48,8 @@ export interface HarnessOptions {
   trustedProxyHops?: number;
   topicChoices?: { slug: string; name: string }[];
   maxImportBytes?: number;
+  /** POST /subscribe's least answer time (0 here unless a test is about it). */
+  subscribeMinMs?: number;
   /** An existing table (the benchmark brings its own DynamoDB Local); a fresh one in the run's DynamoDB Local otherwise. */
   table?: { doc: DynamoDBDocumentClient; tableName: string };
 }
@@ -141,6 +143,7 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     limits: options.limits,
     topicChoices: options.topicChoices ?? [{ slug: 'politics', name: 'Politics' }, { slug: 'science', name: 'Science' }],
     maxImportBytes: options.maxImportBytes,
+    subscribeMinMs: options.subscribeMinMs ?? 0,
     sesWebhook: sns && {
       sns: createSnsVerifier({ certificates: sns.certificates, allowedTopicArns: sns.allowedTopicArns ?? [TOPIC_ARN], clock }),
       confirmer: sns.confirmer ?? { confirm: async (u: string) => void confirmed.push(u) },

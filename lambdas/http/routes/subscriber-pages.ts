@@ -129,6 +129,24 @@ export interface SubscriberPageDeps {
   /** Topics offered as checkboxes (tag slug and name); a subscriber's own topics are always shown. */
   topicChoices?: { slug: string; name: string }[] | undefined;
   log?: ((msg: string, detail: unknown) => void) | undefined;
+  /**
+   * The least time `POST /subscribe` takes to answer once the input is valid, so an address that is
+   * already confirmed (no email sent, nothing written) cannot be told from a new one by timing.
+   * Default {@link DEFAULT_SUBSCRIBE_MIN_MS}; set it above the usual time of a confirmation send.
+   */
+  subscribeMinMs?: number | undefined;
+}
+
+export const DEFAULT_SUBSCRIBE_MIN_MS = 400;
+
+/** Runs `work`, then waits until at least `minMs` have passed since `started` (a thrown error waits too). */
+async function atLeast<T>(started: number, minMs: number, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    const left = minMs - (performance.now() - started);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  }
 }
 
 export const DEFAULT_SUBSCRIBE_LIMITS = {
@@ -174,6 +192,7 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
   const core = deps.subscribers;
   const publicUrl = core.site.publicUrl;
   const limits = { ...DEFAULT_SUBSCRIBE_LIMITS, ...(deps.limits ?? {}) };
+  const minMs = deps.subscribeMinMs ?? DEFAULT_SUBSCRIBE_MIN_MS;
   const log = deps.log ?? core.log ?? ((m: string, d: unknown) => console.error(m, d));
   const paths = { subscribe: '/subscribe', checkInbox: '/subscribe/check-inbox', confirm: '/confirm', preferences: '/preferences', unsubscribe: '/unsubscribe' };
 
@@ -258,6 +277,7 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
   app.get(paths.subscribe, (c) => subscribeForm(c));
 
   app.post(paths.subscribe, async (c) => {
+    const started = performance.now();
     const ACCEPTED = 'If the address can receive mail, a confirmation email is on its way: follow its link to confirm.';
     if (isJson(c)) {
       const raw = await c.req.json().catch(() => {
@@ -266,7 +286,7 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
       const parsed = SubscribeInputSchema.safeParse(raw);
       if (!parsed.success) throw fromZod(parsed.error, 'body');
       await rateLimit(c, parsed.data.email);
-      await subscribe(core, parsed.data);
+      await atLeast(started, minMs, () => subscribe(core, parsed.data));
       return c.json({ accepted: true as const, message: ACCEPTED }, 202);
     }
     const form = await formValues(c);
@@ -293,7 +313,7 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
       return subscribeForm(c, values, fieldErrors, 400);
     }
     await rateLimit(c, parsed.data.email);
-    await subscribe(core, parsed.data);
+    await atLeast(started, minMs, () => subscribe(core, parsed.data));
     return c.redirect(`${publicUrl}${paths.checkInbox}`, 303);
   });
 
