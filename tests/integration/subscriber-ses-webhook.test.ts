@@ -13,6 +13,7 @@ import {
 } from '../support/subscriber-harness.ts';
 import { emailHash, type Subscriber } from '../../lambdas/core/subscribers/schema.ts';
 import { subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
+import { handleSesEvent } from '../../lambdas/core/subscribers/ses-events.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
 
 let h: SubscriberHarness;
@@ -191,5 +192,37 @@ describe('SES events through SNS', () => {
     const forged = await post(snsNotification(cert.keyPem, sesEvents.received('unsubscribe abc.def')));
     expect(forged.status).toBe(200);
     expect(await forged.json()).toMatchObject({ type: 'ignored' });
+  });
+
+  it('mailto unsubscribe: a database failure while unsubscribing leaves the message to be retried, and a replay after it changes nothing', async () => {
+    const s = await confirmedSubscriber('mailto-retry@example.org');
+    const mailto = subscriberLinks(h.deps.site, h.signer, s.id, new Date(), 'unsubscribe@news.example.com').unsubscribeMailto!;
+    const event = sesEvents.received(decodeURIComponent(mailto.split('subject=')[1]!));
+    // Stand-in for a failure at an exact moment (DynamoDB Local cannot be made to fail one write): the
+    // unsubscribe's write throws once.
+    let failures = 1;
+    const repo = new Proxy(h.repo, {
+      get(target, prop, receiver) {
+        if (prop === 'update' && failures > 0) {
+          return async () => {
+            failures--;
+            throw new Error('write failed');
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const deps = { ...h.deps, subscribers: repo };
+    await expect(handleSesEvent(deps, 'sns-mailto-retry', event)).rejects.toThrow('write failed');
+    expect((await h.repo.get(s.id))!.status).toBe('confirmed');
+    // SNS delivers the message again: now it unsubscribes.
+    expect(await handleSesEvent(deps, 'sns-mailto-retry', event)).toMatchObject({ type: 'received', changes: [{ result: 'unsubscribed' }] });
+    expect((await h.repo.get(s.id))!.status).toBe('unsubscribed');
+    // They subscribe again; an old copy of the same message must not unsubscribe them a second time.
+    const back = (await h.repo.get(s.id))!;
+    await h.repo.update({ ...back, status: 'confirmed', version: back.version + 1 }, back);
+    expect(await handleSesEvent(deps, 'sns-mailto-retry', event)).toMatchObject({ type: 'received', changes: [{ result: 'duplicate' }] });
+    expect((await h.repo.get(s.id))!.status).toBe('confirmed');
   });
 });

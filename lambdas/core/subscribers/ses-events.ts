@@ -93,11 +93,12 @@ export async function handleSesEvent(deps: SubscriberDeps, snsMessageId: string,
   if (type === 'received') {
     // SES receiving (a receipt rule with an SNS action) for the mailto List-Unsubscribe: the token is the subject.
     const subject = event.mail?.commonHeaders?.subject ?? '';
-    if (!(await deps.subscribers.markSeen(seenFor(0)))) return { type: 'received', changes: [{ recipient: '', result: 'duplicate' }] };
     try {
-      const outcome = await unsubscribeByMail(deps, subject);
+      // The message is recorded as handled in the same write as the unsubscribe, never before it.
+      const outcome = await unsubscribeByMail(deps, subject, seenFor(0));
       return { type: 'received', changes: [{ recipient: '', result: outcome === 'unsubscribed' ? 'unsubscribed' : 'unchanged' }] };
     } catch (e) {
+      if (e instanceof AlreadySeen) return { type: 'received', changes: [{ recipient: '', result: 'duplicate' }] };
       if (e instanceof AppError && (e.code === 'subscriber.tokenInvalid' || e.code === 'subscriber.tokenExpired')) return { type: 'ignored', reason: e.message };
       throw e;
     }

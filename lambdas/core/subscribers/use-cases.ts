@@ -7,7 +7,7 @@ import type { Mailbox, Mailer, OutgoingEmail } from '../email/message.ts';
 import type { EmailRenderer } from '../email/templates.ts';
 import { confirmationLink, LINK_TTL_DAYS, subscriberLinks, tokenFromMailtoSubject } from './links.ts';
 import type { TokenSigner } from './tokens.ts';
-import { EmailTaken, StaleSubscriber, type SubscriberCounts, type SubscriberPage, type SubscriberRepository } from './ports.ts';
+import { AlreadySeen, EmailTaken, StaleSubscriber, type SeenClaim, type SubscriberCounts, type SubscriberPage, type SubscriberRepository } from './ports.ts';
 import {
   emailHash,
   type Frequency,
@@ -260,16 +260,30 @@ export type UnsubscribeOutcome = 'unsubscribed' | 'alreadyUnsubscribed' | 'unkno
  * Unsubscribes at once (RFC 8058 one-click POST, the page's button, a mailto). Idempotent; a link of an
  * erased subscriber succeeds too, since there is nobody left to mail.
  */
-export async function unsubscribe(deps: SubscriberDeps, token: string): Promise<{ outcome: UnsubscribeOutcome; subscriber?: Subscriber }> {
+/**
+ * `seen`: the message that asked (a mailto unsubscribe), recorded in the same write as the change, so a
+ * replay of it changes nothing (not even after the subscriber subscribed again) and a failed write
+ * leaves it to be retried. @throws AlreadySeen when that message was handled before.
+ */
+export async function unsubscribe(deps: SubscriberDeps, token: string, seen?: SeenClaim): Promise<{ outcome: UnsubscribeOutcome; subscriber?: Subscriber }> {
   const { subscriberId } = deps.signer.verify(token, 'unsubscribe', deps.clock.now());
+  const nothingToDo = async () => {
+    if (seen && !(await deps.subscribers.markSeen(seen))) throw new AlreadySeen(seen.id);
+  };
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const prev = await deps.subscribers.get(subscriberId);
-    if (!prev) return { outcome: 'unknown' };
-    if (prev.status === 'unsubscribed' || prev.status === 'suppressed') return { outcome: 'alreadyUnsubscribed', subscriber: prev };
+    if (!prev) {
+      await nothingToDo();
+      return { outcome: 'unknown' };
+    }
+    if (prev.status === 'unsubscribed' || prev.status === 'suppressed') {
+      await nothingToDo();
+      return { outcome: 'alreadyUnsubscribed', subscriber: prev };
+    }
     const now = deps.clock.now();
     const next = bump(prev, now, { status: 'unsubscribed', unsubscribedAt: now.toISOString() });
     try {
-      await deps.subscribers.update(next, prev);
+      await deps.subscribers.update(next, prev, seen ? { seen } : {});
     } catch (e) {
       if (e instanceof StaleSubscriber) continue;
       throw e;
@@ -280,10 +294,10 @@ export async function unsubscribe(deps: SubscriberDeps, token: string): Promise<
 }
 
 /** A mailto unsubscribe (SES receiving): the token is in the subject, `unsubscribe <token>`. */
-export async function unsubscribeByMail(deps: SubscriberDeps, subject: string): Promise<UnsubscribeOutcome> {
+export async function unsubscribeByMail(deps: SubscriberDeps, subject: string, seen?: SeenClaim): Promise<UnsubscribeOutcome> {
   const token = tokenFromMailtoSubject(subject);
   if (!token) throw new AppError('subscriber.tokenInvalid', 'no unsubscribe token in the subject');
-  return (await unsubscribe(deps, token)).outcome;
+  return (await unsubscribe(deps, token, seen)).outcome;
 }
 
 /** An unsubscribe token for a subscriber, for the preference page's own button. */
