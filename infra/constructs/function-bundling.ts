@@ -13,6 +13,7 @@ export const FUNCTION_ENTRIES = {
   sendWorker: 'lambdas/handlers/send-worker.ts',
   publishScheduled: 'lambdas/handlers/publish-scheduled.ts',
   digest: 'lambdas/handlers/digest.ts',
+  sendDeadLetter: 'lambdas/handlers/send-dead-letter.ts',
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;

@@ -18,6 +18,7 @@ import { InkwireFunction } from '../constructs/inkwire-function.ts';
 import { CONFIGURATION_SET_NAMES, MailEvents } from '../constructs/mail-events.ts';
 import { Queues } from '../constructs/queues.ts';
 import { Scheduling } from '../constructs/scheduling.ts';
+import { SendDeadLetter } from '../constructs/send-dead-letter.ts';
 import type { DataStack } from './data-stack.ts';
 import { guardExampleDeployment } from './example-guard.ts';
 
@@ -295,6 +296,8 @@ export class ServiceStack extends Stack {
       deadLetterQueues: { send: this.queues.sendDeadLetter, failedEvents: this.queues.failedEvents },
       sendQueue: this.queues.send,
     });
+    // Settles each batch the send worker gave up on, so its send completes; alarms when one arrives.
+    new SendDeadLetter(this, 'SendDeadLetter', { table, deadLetterQueue: this.queues.sendDeadLetter, environment: shared, alarmTopic: this.alarms.topic });
 
     new CfnOutput(this, 'DistributionDomainName', {
       description: `DNS: point ${config.domain} here (CNAME, or an alias A/AAAA record in Route 53)`,

@@ -6,6 +6,7 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/dynamodb/table-schema.ts';
 import { FEED_REBUILD_FILTER, SEND_PLANNER_FILTER } from '../../lambdas/handlers/stream-filters.ts';
 import { API_PATH_PATTERNS } from '../../infra/constructs/edge.ts';
 import type { InkwireFunction } from '../../infra/constructs/inkwire-function.ts';
+import type { SendDeadLetter } from '../../infra/constructs/send-dead-letter.ts';
 import { PRODUCTION_CONTEXT, synthesize, type Synthesized } from './support/synth.ts';
 
 type Json = any; // CloudFormation JSON: assertions below check the shapes they rely on.
@@ -525,7 +526,8 @@ describe('alarms', () => {
   it('alarms on errors of each function', () => {
     const errors = alarms().filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda');
     const functions = errors.map((a) => a.Dimensions[0].Value.Ref).sort();
-    expect(functions).toEqual(Object.values(s.service.functions).map((f) => logicalId(s.service, f.fn)).sort());
+    const deadLetter = (s.service.node.findChild('SendDeadLetter') as SendDeadLetter).handler;
+    expect(functions).toEqual([...Object.values(s.service.functions), deadLetter].map((f) => logicalId(s.service, f.fn)).sort());
   });
 
   it('alarms on the SES account bounce rate above 5% and complaint rate above 0.1%', () => {

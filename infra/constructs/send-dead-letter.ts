@@ -1,0 +1,98 @@
+import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { InkwireFunction } from './inkwire-function.ts';
+
+/**
+ * What settling a given-up batch does to the table, and nothing more: read the send (GetItem), claim the
+ * missing delivery records and count the batch (transactions of PutItem and UpdateItem), move records
+ * on (UpdateItem), and recount the ledger of a send that stopped meanwhile (Query of its partition). The
+ * table only: no index is read.
+ */
+export const SEND_DEAD_LETTER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
+
+/**
+ * Under the dead-letter queue's visibility timeout (SQS's default, 30 s), as Lambda requires of an SQS
+ * event source; a batch of 10 dead letters of 50 recipients takes a few seconds.
+ */
+export const SEND_DEAD_LETTER_TIMEOUT = Duration.seconds(20);
+
+export interface SendDeadLetterProps {
+  table: ITable;
+  /** The send queue's dead-letter queue. */
+  deadLetterQueue: IQueue;
+  /** The shared settings every function gets (the handler needs `TABLE_NAME` and the site settings). */
+  environment: Record<string, string>;
+  /** Where its alarms go. */
+  alarmTopic: ITopic;
+}
+
+/**
+ * The consumer of the send dead-letter queue: each batch the send worker gave up on is settled (its
+ * recipients reported `failed` or `uncertain`, the batch counted once) so its send completes instead of
+ * waiting in `sending`. A message it cannot settle stays in the queue and is tried again.
+ *
+ * The dead-letter queue's own alarm (messages visible) stays; with a consumer draining the queue at
+ * once, it only sees messages this handler could not settle. So that a batch reaching the queue still
+ * alarms, another alarm counts the messages received from it; a third, the handler's errors.
+ */
+export class SendDeadLetter extends Construct {
+  readonly handler: InkwireFunction;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: SendDeadLetterProps) {
+    super(scope, id);
+
+    this.handler = new InkwireFunction(this, 'Handler', {
+      entry: 'sendDeadLetter',
+      description: 'Settles send batches given up after their last receive (send DLQ): recipients failed or uncertain, batch counted',
+      memorySize: 256,
+      timeout: SEND_DEAD_LETTER_TIMEOUT,
+      environment: props.environment,
+      statements: [new PolicyStatement({ actions: [...SEND_DEAD_LETTER_TABLE_ACTIONS], resources: [props.table.tableArn] })],
+    });
+    this.handler.fn.addEventSource(
+      new SqsEventSource(props.deadLetterQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        // The least Lambda allows: dead letters are rare and never urgent.
+        maxConcurrency: 2,
+      }),
+    );
+
+    this.alarm(props.alarmTopic, 'GivenUpBatches', {
+      description:
+        'A send batch was given up after its last receive and reached the send dead-letter queue. Its recipients are reported failed (GivenUp; POST /api/sends/{id}/resume tries them again) or uncertain, and its send completes (or pauses past the error threshold). Look at the send worker\u2019s logs for the cause.',
+      metric: props.deadLetterQueue.metricNumberOfMessagesReceived({ period: Duration.minutes(5), statistic: 'Sum' }),
+    });
+    this.alarm(props.alarmTopic, 'Errors', {
+      description: 'The send dead-letter handler failed (an uncaught error, a timeout or running out of memory); the dead letters stay in the queue and are tried again.',
+      metric: this.handler.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+    });
+
+    new CfnOutput(this, 'LogGroup', {
+      description: 'Logs of the send dead-letter handler (aws logs tail <name> --follow)',
+      value: this.handler.logGroup.logGroupName,
+    });
+  }
+
+  private alarm(topic: ITopic, id: string, options: { description: string; metric: IMetric }): void {
+    const alarm = new Alarm(this, id, {
+      alarmDescription: options.description,
+      metric: options.metric,
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(topic));
+    alarm.addOkAction(new SnsAction(topic));
+    this.alarms.push(alarm);
+  }
+}
