@@ -13,6 +13,8 @@ export const FUNCTION_ENTRIES = {
   sendWorker: 'lambdas/handlers/send-worker.ts',
   publishScheduled: 'lambdas/handlers/publish-scheduled.ts',
   digest: 'lambdas/handlers/digest.ts',
+  subscriberImport: 'lambdas/handlers/subscriber-import.ts',
+  subscriberJobs: 'lambdas/handlers/subscriber-jobs.ts',
   sendDeadLetter: 'lambdas/handlers/send-dead-letter.ts',
 } as const;
 

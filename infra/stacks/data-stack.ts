@@ -22,6 +22,8 @@ export class DataStack extends Stack {
   readonly table: Table;
   readonly feedBucket: Bucket;
   readonly logBucket: Bucket;
+  /** Subscriber import uploads and export files (personal data, kept a day at most); never served by CloudFront. */
+  readonly jobsBucket: Bucket;
   readonly tokenSecret: Secret;
   readonly publisherKeySecret: Secret;
   readonly emailIdentity: EmailIdentity;
@@ -114,6 +116,21 @@ export class DataStack extends Stack {
       }),
     );
 
+    // Subscriber CSVs: imports uploaded by presigned URL (deleted once read) and exports written for
+    // download. Personal data, so it is private, unversioned (a delete really deletes) and emptied within
+    // a day or two by the lifecycle, whatever a job did. The API reaches it by presigned URLs only.
+    this.jobsBucket = new Bucket(this, 'JobsBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.logBucket,
+      serverAccessLogsPrefix: 'jobs-bucket/',
+      lifecycleRules: [{ id: 'expire-job-files', expiration: Duration.days(1), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     // Secrets are state too: a new token key would invalidate every confirmation and unsubscribe link
     // already sent, and a new publisher key would lock out the publisher's scripts.
     this.tokenSecret = new Secret(this, 'TokenSigningKey', {
@@ -161,6 +178,7 @@ export class DataStack extends Stack {
     });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'FeedBucketName', { value: this.feedBucket.bucketName });
+    new CfnOutput(this, 'JobsBucketName', { value: this.jobsBucket.bucketName });
     new CfnOutput(this, 'PublisherApiKeySecretArn', {
       description: 'Read the publisher API key with: aws secretsmanager get-secret-value --secret-id <arn>',
       value: this.publisherKeySecret.secretArn,

@@ -18,6 +18,7 @@ import { InkwireFunction } from '../constructs/inkwire-function.ts';
 import { CONFIGURATION_SET_NAMES, MailEvents } from '../constructs/mail-events.ts';
 import { Queues } from '../constructs/queues.ts';
 import { Scheduling } from '../constructs/scheduling.ts';
+import { SubscriberJobs } from '../constructs/subscriber-jobs.ts';
 import { SendDeadLetter } from '../constructs/send-dead-letter.ts';
 import type { DataStack } from './data-stack.ts';
 import { guardExampleDeployment } from './example-guard.ts';
@@ -54,6 +55,7 @@ export class ServiceStack extends Stack {
   readonly scheduling: Scheduling;
   readonly edge: Edge;
   readonly alarms: Alarms;
+  readonly subscriberJobs: SubscriberJobs;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -298,6 +300,18 @@ export class ServiceStack extends Stack {
     });
     // Settles each batch the send worker gave up on, so its send completes; alarms when one arrives.
     new SendDeadLetter(this, 'SendDeadLetter', { table, deadLetterQueue: this.queues.sendDeadLetter, environment: shared, alarmTopic: this.alarms.topic });
+
+    // Subscriber import and export jobs: files by presigned URL in the jobs bucket, work off the request.
+    this.subscriberJobs = new SubscriberJobs(this, 'SubscriberJobs', {
+      table,
+      bucket: data.jobsBucket,
+      api,
+      environment: shared,
+      tokenSecretArn: data.tokenSecret.secretArn,
+      mailIdentityArn: identityArn,
+      transactionalConfigurationSetArn: transactionalSetArn,
+      alarmTopic: this.alarms.topic,
+    });
 
     new CfnOutput(this, 'DistributionDomainName', {
       description: `DNS: point ${config.domain} here (CNAME, or an alias A/AAAA record in Route 53)`,

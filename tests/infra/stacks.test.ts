@@ -244,7 +244,8 @@ describe('permissions (least privilege per function)', () => {
     expect(resources).not.toContain('/index/*');
     expect(actionsOfFunction(api)).not.toContain('dynamodb:*');
     expect(actionsOfFunction(api)).not.toContain('dynamodb:Scan');
-    expect(actionsOfFunction(api).filter((a) => a.startsWith('s3:'))).toEqual([]);
+    // Only to presign subscriber job files (imports/ and exports/ of the jobs bucket): see subscriber-jobs.test.ts.
+    expect(actionsOfFunction(api).filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
   });
 
   it('scopes ses:SendRawEmail to the domain identity plus one configuration set (newsletter for the worker; transactional, and newsletter for test sends, for the api)', () => {
@@ -370,7 +371,7 @@ describe('event sources', () => {
 
   it('encrypts every queue and refuses plain HTTP on each', () => {
     const queues = Object.keys(service.findResources('AWS::SQS::Queue'));
-    expect(queues).toHaveLength(3);
+    expect(queues).toHaveLength(5);
     service.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     for (const id of queues) {
       service.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -516,10 +517,12 @@ describe('alarms', () => {
   const alarms = () => Object.values<Json>(service.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
   const alarmTopic = () => ({ Ref: logicalId(s.service, s.service.alarms.topic) });
 
-  it('alarms when either dead-letter queue holds a message', () => {
+  it('alarms when any dead-letter queue holds a message', () => {
     const dlq = alarms().filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     const queues = dlq.map((a) => a.Dimensions[0].Value['Fn::GetAtt'][0]).sort();
-    expect(queues).toEqual([logicalId(s.service, s.service.queues.failedEvents), logicalId(s.service, s.service.queues.sendDeadLetter)].sort());
+    expect(queues).toEqual(
+      [logicalId(s.service, s.service.queues.failedEvents), logicalId(s.service, s.service.queues.sendDeadLetter), logicalId(s.service, s.service.subscriberJobs.deadLetterQueue)].sort(),
+    );
     for (const a of dlq) expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', AlarmActions: [alarmTopic()] });
   });
 
@@ -527,7 +530,8 @@ describe('alarms', () => {
     const errors = alarms().filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda');
     const functions = errors.map((a) => a.Dimensions[0].Value.Ref).sort();
     const deadLetter = (s.service.node.findChild('SendDeadLetter') as SendDeadLetter).handler;
-    expect(functions).toEqual([...Object.values(s.service.functions), deadLetter].map((f) => logicalId(s.service, f.fn)).sort());
+    const { importFunction, jobsFunction } = s.service.subscriberJobs;
+    expect(functions).toEqual([...Object.values(s.service.functions), deadLetter, importFunction, jobsFunction].map((f) => logicalId(s.service, f.fn)).sort());
   });
 
   it('alarms on the SES account bounce rate above 5% and complaint rate above 0.1%', () => {
