@@ -29,6 +29,7 @@ export const STATUS_BY_CODE = {
   'send.nothingToSend': 409,
   'job.notFound': 404,
   'upload.forbidden': 403,
+  'upload.lengthRequired': 411,
   'internal.unexpected': 500,
   'dependency.unavailable': 503,
 } as const satisfies Record<string, number>;

@@ -44,7 +44,8 @@ export interface UploadRoutesOptions {
 
 /**
  * The local server's side of upload and download URLs (mounted at `/_uploads`; in AWS, S3 answers them):
- * `PUT /_uploads/imports/<id>.csv` stores an import's CSV, streamed to disk, then notifies;
+ * `PUT /_uploads/imports/<id>.csv` stores an import's CSV (with its Content-Length, as S3 requires),
+ * streamed to disk, then notifies;
  * `GET /_uploads/exports/<id>.csv` serves a finished export as an attachment. Each needs the URL's
  * signature and an unexpired `expires`: anything else is a 403 that says what is wrong.
  */
@@ -61,7 +62,13 @@ export function uploadRoutes(store: FsUploadStore, options: UploadRoutesOptions)
     if (!/^text\/csv\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
       throw new AppError('request.unsupportedMediaType', 'send the file with the header Content-Type: text/csv, as the upload URL asks');
     }
-    const length = Number(c.req.header('content-length') ?? NaN);
+    // As S3 does: a presigned PUT needs its Content-Length (no chunked upload), so a client that works
+    // here works against S3.
+    const declared = c.req.header('content-length');
+    if (declared === undefined || !/^\d+$/.test(declared)) {
+      throw new AppError('upload.lengthRequired', 'send the file with a Content-Length header: an upload URL takes no chunked body');
+    }
+    const length = Number(declared);
     if (length > options.maxBytes) throw new AppError('request.tooLarge', `the file is ${length} bytes; an import may be at most ${options.maxBytes} bytes: split the file`);
     const body = c.req.raw.body;
     if (!body) throw new AppError('request.invalid', 'the upload is empty; PUT the CSV file as the request body');
