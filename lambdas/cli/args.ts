@@ -17,6 +17,9 @@ const OPTIONS = {
   status: { type: 'string' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
+  consent: { type: 'string' },
+  'send-confirmation': { type: 'boolean' },
+  out: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -27,6 +30,7 @@ const PER_COMMAND: Record<Command, OptionName[]> = {
   list: ['status', 'limit', 'json'],
   unpublish: ['json'],
   delete: [],
+  subscribers: ['consent', 'send-confirmation', 'out', 'json'],
   help: [],
 };
 
@@ -47,6 +51,9 @@ export interface ParsedArgs {
   status?: string | undefined;
   limit?: string | undefined;
   json: boolean;
+  consent?: string | undefined;
+  sendConfirmation: boolean;
+  out?: string | undefined;
 }
 
 /** Parses argv (without `node` and the script). Options may come before or after the command. */
@@ -91,5 +98,8 @@ export function parseCliArgs(argv: string[]): ParsedArgs {
     status: values.status,
     limit: values.limit,
     json: values.json ?? false,
+    consent: values.consent,
+    sendConfirmation: values['send-confirmation'] ?? false,
+    out: values.out,
   };
 }

@@ -1,10 +1,14 @@
 import { readFileSync, realpathSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { Readable, Writable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, type FetchFn } from './api.ts';
 import { parseCliArgs, type ParsedArgs } from './args.ts';
 import { list, publish, remove, unpublish, type CommandContext, type Output } from './commands.ts';
 import { CliError, UsageError } from './errors.ts';
+import { subscribers, type FileIo } from './subscribers.ts';
 import { COMMANDS, commandHelp, generalHelp, usageLine, type Command } from './usage.ts';
 
 export interface CliIo {
@@ -13,6 +17,8 @@ export interface CliIo {
   stderr: Output;
   env: Record<string, string | undefined>;
   readFile: (path: string) => Promise<string>;
+  /** Streams files for the subscriber commands (default: the local disk). */
+  files?: FileIo;
 }
 
 export const DEFAULT_API_URL = 'http://localhost:3000';
@@ -51,6 +57,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'delete':
         await remove(ctx);
         break;
+      case 'subscribers':
+        await subscribers({ ...ctx, fetch: io.fetch, files: io.files ?? diskFiles });
+        break;
     }
     return 0;
   } catch (err) {
@@ -66,6 +75,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
 }
+
+/** Files on the local disk, streamed both ways. */
+export const diskFiles: FileIo = {
+  openFile: async (path) => {
+    const { size, isDirectory } = await stat(path).then((s) => ({ size: s.size, isDirectory: s.isDirectory() }));
+    if (isDirectory) throw Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR' });
+    return { size, body: Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array> };
+  },
+  writeFile: async (path, body) => {
+    let bytes = 0;
+    const out = createWriteStream(path);
+    await (body as unknown as NodeReadableStream<Uint8Array>)
+      .pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => ((bytes += chunk.length), c.enqueue(chunk)) }) as never)
+      .pipeTo(Writable.toWeb(out));
+    return bytes;
+  },
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
 
 function connect(args: ParsedArgs, io: CliIo): ApiClient {
   const base = args.api ?? io.env.INKWIRE_URL ?? DEFAULT_API_URL;

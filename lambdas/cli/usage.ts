@@ -1,4 +1,4 @@
-export const COMMANDS = ['publish', 'list', 'unpublish', 'delete', 'help'] as const;
+export const COMMANDS = ['publish', 'list', 'unpublish', 'delete', 'subscribers', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const USAGE: Record<Command, string> = {
@@ -6,6 +6,7 @@ export const USAGE: Record<Command, string> = {
   list: 'inkwire list [--status draft|published|scheduled] [--limit N] [--json]',
   unpublish: 'inkwire unpublish <id> [--json]',
   delete: 'inkwire delete <id>',
+  subscribers: 'inkwire subscribers import <file.csv> [--consent confirmed|none] [--send-confirmation] [--json] | subscribers export [--out <file.csv>] [--json]',
   help: 'inkwire help [command]',
 };
 
@@ -52,6 +53,23 @@ Idempotency-Key derived from its content.`,
 
   --json            Print the updated article as JSON`,
   delete: 'Deletes an article; it leaves every feed.',
+  subscribers: `Imports or exports subscribers as CSV, at any size: the file goes to and comes
+from storage by a signed URL, and the work runs as a job on the service.
+
+inkwire subscribers import <file.csv>
+  Columns: email (required), name, frequency (instant, daily, weekly), topics
+  (separated by ;). Uploads the file, waits for the import and prints its
+  report: rows created, skipped and refused (each by line). Importing the same
+  file again changes nothing.
+  --consent confirmed   You assert every address consented before: new rows
+                        become confirmed (default none: they are pending)
+  --send-confirmation   Send pending rows a confirmation email
+  --json                Print the finished job as JSON
+
+inkwire subscribers export
+  Waits for the export and writes the CSV to stdout (progress on stderr).
+  --out <file.csv>      Write it to this file instead
+  --json                Print the finished job as JSON (needs --out)`,
   help: 'Shows help for all commands or one.',
 };
 
@@ -61,7 +79,7 @@ export function commandHelp(command: Command): string {
 
 export function generalHelp(version: string): string {
   const lines = COMMANDS.map((c) => `  ${USAGE[c]}`).join('\n');
-  return `inkwire ${version}: publish articles to an Inkwire site from the command line.
+  return `inkwire ${version}: publish articles to an Inkwire site and manage its subscribers from the command line.
 
 usage:
 ${lines}

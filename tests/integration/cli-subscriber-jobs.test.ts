@@ -1,0 +1,108 @@
+/**
+ * `inkwire subscribers import|export` against the local runtime: the job flow end to end (create, upload
+ * the file streamed, poll, report; export, download).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diskFiles, runCli, type CliIo } from '../../lambdas/cli/main.ts';
+import { startTestRuntime, TEST_KEY, type TestRuntime } from '../support/runtime.ts';
+
+let rt: TestRuntime;
+let dir: string;
+beforeAll(async () => {
+  rt = await startTestRuntime({ MAX_IMPORT_BYTES: '100000' });
+  dir = await mkdtemp(join(tmpdir(), 'inkwire-cli-jobs-'));
+});
+afterAll(async () => {
+  await rt?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+async function cli(argv: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    fetch: globalThis.fetch,
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env: { INKWIRE_URL: rt.url, INKWIRE_API_KEY: TEST_KEY },
+    readFile: (p) => readFile(p, 'utf8'),
+    files: { ...diskFiles, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))) },
+  };
+  return { code: await runCli(argv, io), stdout, stderr };
+}
+const file = async (name: string, content: string) => {
+  const p = join(dir, name);
+  await writeFile(p, content);
+  return p;
+};
+
+describe('inkwire subscribers import', () => {
+  it('uploads the file to the job, waits, and prints the report with each refused row', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => `cli-${i}@example.org,Reader ${i},daily,`);
+    const path = await file('subs.csv', ['email,name,frequency,topics', ...rows, 'nope,Bad,,'].join('\n'));
+    const r = await cli(['subscribers', 'import', path, '--consent', 'confirmed']);
+    expect(r.stderr).toMatch(/uploading .*subs\.csv \(\d[\d,]* bytes\) for import [0-9a-z]+/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Imported .*subs\.csv \(job [0-9a-z]+\): 41 rows\n {2}created 40 \(confirmed\)/);
+    expect(r.stdout).toMatch(/refused: 1\nRefused rows:\n {2}line 42: email: /);
+    const list = (await (await rt.api('/api/subscribers?status=confirmed&limit=100')).json()) as { items: { email: string }[] };
+    expect(list.items.filter((s) => s.email.startsWith('cli-'))).toHaveLength(40);
+
+    const again = await cli(['subscribers', 'import', path, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'completed', options: { consent: 'none', sendConfirmation: false }, report: { created: 0, unchanged: 40 } });
+  });
+
+  it('stops before uploading a file over the limit, and reports a failed job with its reason', async () => {
+    const big = await file('big.csv', `email\n${'big@example.org\n'.repeat(8000)}`);
+    const tooBig = await cli(['subscribers', 'import', big]);
+    expect(tooBig.code).toBe(1);
+    expect(tooBig.stderr).toMatch(/big\.csv is 128,006 bytes; an import may be at most 100,000 bytes: split the file/);
+
+    const bad = await cli(['subscribers', 'import', await file('bad.csv', 'name,phone\nAnn,1\n')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/import [0-9a-z]+ failed: the first line must be a header/);
+  });
+
+  it('refuses wrong usage before calling the API', async () => {
+    for (const [argv, message] of [
+      [['subscribers'], /subscribers needs "import" or "export"/],
+      [['subscribers', 'import'], /needs a CSV file/],
+      [['subscribers', 'import', 'a.csv', '--consent', 'yes'], /--consent must be confirmed or none/],
+      [['subscribers', 'import', 'a.csv', '--consent', 'confirmed', '--send-confirmation'], /nothing needs confirming/],
+      [['subscribers', 'export', '--consent', 'confirmed'], /options of "subscribers import"/],
+      [['list', '--out', 'x'], /--out is not an option of "list"/],
+    ] as const) {
+      const r = await cli([...argv]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/usage: /);
+    }
+    const missing = await cli(['subscribers', 'import', join(dir, 'missing.csv')]);
+    expect(missing).toMatchObject({ code: 1, stderr: expect.stringMatching(/missing\.csv: no such file/) });
+  });
+});
+
+describe('inkwire subscribers export', () => {
+  it('writes the export to a file with --out, or to stdout, byte for byte as the streamed export', async () => {
+    const streamed = await (await rt.api('/api/subscribers/export')).text();
+    const out = join(dir, 'export.csv');
+    const r = await cli(['subscribers', 'export', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Exported \d+ subscribers to .*export\.csv \([\d,]+ bytes\)\n$/);
+    expect(await readFile(out, 'utf8')).toBe(streamed);
+
+    const toStdout = await cli(['subscribers', 'export']);
+    expect(toStdout.code).toBe(0);
+    expect(toStdout.stdout).toBe(streamed);
+    expect(toStdout.stderr).toMatch(/exported \d+ subscribers/);
+  });
+});
