@@ -245,6 +245,16 @@ describe('import jobs', () => {
   });
 });
 
+describe('API document', () => {
+  it('describes the job routes, and points large files of the streamed routes to them', async () => {
+    const doc = (await (await rt.get('/api/openapi.json')).json()) as { paths: Record<string, Record<string, { description?: string }>>; components: { schemas: Record<string, unknown> } };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/subscribers/imports', '/api/subscribers/imports/{id}', '/api/subscribers/exports', '/api/subscribers/exports/{id}']));
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['SubscriberImportJob', 'SubscriberImportJobCreated', 'SubscriberExportJob', 'UploadUrl', 'SubscriberImportReport']));
+    expect(doc.paths['/api/subscribers/import']!.post!.description).toMatch(/over about 5 MB must use an import job, `POST \/api\/subscribers\/imports`/);
+    expect(doc.paths['/api/subscribers/export']!.get!.description).toMatch(/6 MB.*`POST \/api\/subscribers\/exports`/);
+  });
+});
+
 describe('export jobs', () => {
   it('writes the CSV of the streamed export to a file, and serves it by a signed download URL', async () => {
     const seed = await createImport();
