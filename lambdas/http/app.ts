@@ -75,7 +75,8 @@ export function createApp(deps: AppDeps) {
       const isJson = /^application\/(.+\+)?json\s*(;|$)/i.test(type);
       const isCsv = /^text\/csv\s*(;|$)/i.test(type) && STREAMED_UPLOADS.has(`${c.req.method} ${c.req.path}`);
       const len = c.req.header('content-length');
-      const empty = len === '0';
+      // No body at all (curl -X POST sends neither Content-Length nor Transfer-Encoding) is not a body of the wrong type.
+      const empty = len === '0' || (len === undefined && c.req.header('transfer-encoding') === undefined);
       if (!isJson && !isCsv && !empty) {
         throw new AppError('request.unsupportedMediaType', `send the body as JSON with Content-Type: application/json (got ${type || 'no Content-Type'})`);
       }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startTestRuntime, type TestRuntime } from '../support/runtime.ts';
+import { startTestRuntime, TEST_KEY, type TestRuntime } from '../support/runtime.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambdas/local/dynamodb-local.ts';
 import { DynamoSubscriberJobRepository } from '../../lambdas/adapters/dynamodb/subscriber-job-repository.ts';
 import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subscriber-repository.ts';
@@ -234,6 +234,22 @@ describe('import jobs', () => {
     const job = await getImport('expiredjob0000000000000000');
     expect(job.status).toBe('expired');
     expect(job.reason).toMatch(/create a new import job/);
+  });
+
+  it('takes a POST without any body, as curl -X POST sends it (no Content-Length)', async () => {
+    const { connect } = await import('node:net');
+    const { port } = new URL(rt.url);
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(`POST /api/subscribers/imports HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${TEST_KEY}\r\nConnection: close\r\n\r\n`);
+      });
+      let text = '';
+      socket.on('data', (d) => (text += String(d)));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 201 /);
+    expect(head).toContain('"status":"awaiting-upload"');
   });
 
   it('validates the options like the streamed import', async () => {
