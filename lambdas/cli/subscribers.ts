@@ -27,8 +27,11 @@ interface ImportReport {
   skippedUnsubscribed: number;
   duplicates: number;
   invalid: number;
-  confirmationsSent: number;
-  confirmationsFailed: number;
+  /** Confirmation emails: sent by the import itself, or requested and sent by a confirmation send. */
+  confirmationsSent?: number;
+  confirmationsFailed?: number;
+  confirmationsRequested?: number;
+  confirmationSendId?: string;
   errors: { line: number; message: string }[];
   errorsTruncated: boolean;
 }
@@ -129,7 +132,11 @@ function describeReport(path: string, id: string, r: ImportReport): string {
     `  created ${n(r.created)} (${r.status}), confirmed ${n(r.confirmed)}, unchanged ${n(r.unchanged)}, duplicates ${n(r.duplicates)}`,
     `  skipped: ${n(r.skippedSuppressed)} suppressed, ${n(r.skippedUnsubscribed)} unsubscribed; refused: ${n(r.invalid)}`,
   ];
-  if (r.confirmationsSent || r.confirmationsFailed) lines.push(`  confirmation emails: ${n(r.confirmationsSent)} sent, ${n(r.confirmationsFailed)} failed`);
+  if (r.confirmationsRequested) {
+    lines.push(`  confirmation emails: ${n(r.confirmationsRequested)} requested${r.confirmationSendId ? `, sent by send ${r.confirmationSendId} (GET /api/sends/${r.confirmationSendId})` : ''}`);
+  } else if (r.confirmationsSent || r.confirmationsFailed) {
+    lines.push(`  confirmation emails: ${n(r.confirmationsSent ?? 0)} sent, ${n(r.confirmationsFailed ?? 0)} failed`);
+  }
   if (r.errors.length) {
     lines.push('Refused rows:');
     for (const e of r.errors) lines.push(`  line ${e.line}: ${e.message}`);

@@ -61,6 +61,13 @@ describe('inkwire subscribers import', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ status: 'completed', options: { consent: 'none', sendConfirmation: false }, report: { created: 0, unchanged: 40 } });
   });
 
+  it('asks pending rows to confirm with --send-confirmation, and says so', async () => {
+    const r = await cli(['subscribers', 'import', await file('pending.csv', 'email\ncli-pending@example.org\n'), '--send-confirmation']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/created 1 \(pending\)/);
+    expect(r.stdout).toMatch(/confirmation emails: 1 (sent|requested)/);
+  });
+
   it('stops before uploading a file over the limit, and reports a failed job with its reason', async () => {
     const big = await file('big.csv', `email\n${'big@example.org\n'.repeat(8000)}`);
     const tooBig = await cli(['subscribers', 'import', big]);
