@@ -7,6 +7,8 @@ import { createEmailRenderer, type EmailRenderer } from './core/email/templates.
 import { createTokenSigner, type TokenSigner } from './core/subscribers/tokens.ts';
 import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
 import { DynamoSubscriberRepository } from './adapters/dynamodb/subscriber-repository.ts';
+import { DynamoSendRepository } from './adapters/dynamodb/send-repository.ts';
+import { requestImportConfirmations } from './core/sends/use-cases.ts';
 import type { MailEnv } from './config.ts';
 
 /**
@@ -53,6 +55,8 @@ export function subscriberDeps(env: MailEnv, site: SiteConfig, parts: MailParts,
       unsubscribeMailbox: env.UNSUBSCRIBE_MAILBOX,
     },
     settings: { defaultFrequency: env.DEFAULT_FREQUENCY, softBounceThreshold: env.SOFT_BOUNCE_THRESHOLD },
+    // An import's confirmation requests go out as a send: created here, planned and delivered by the engine.
+    confirmations: { request: (importId) => requestImportConfirmations({ sends: new DynamoSendRepository(db, table), clock }, importId) },
     log,
   };
 }

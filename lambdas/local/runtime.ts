@@ -23,7 +23,7 @@ import { subscriberHttp } from '../compose-http.ts';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { DynamoSendRepository } from '../adapters/dynamodb/send-repository.ts';
 import { DynamoAudience } from '../adapters/dynamodb/audience.ts';
-import { subscriberLinks } from '../core/subscribers/links.ts';
+import { confirmationLink, subscriberLinks } from '../core/subscribers/links.ts';
 import type { DeliveryDeps } from '../core/sends/deps.ts';
 import { SendEnvSchema, accountSendRate, deliverySettingsFrom, digestScheduleFrom, mailSettingsFrom, pacingFor } from '../core/sends/settings.ts';
 import { resumeActiveSends } from '../core/sends/use-cases.ts';
@@ -45,7 +45,7 @@ import { createOutboxApp } from './outbox.ts';
 import { DynamoSubscriberJobRepository } from '../adapters/dynamodb/subscriber-job-repository.ts';
 import { FsUploadStore } from '../adapters/local/upload-store.ts';
 import { uploadRoutes } from '../adapters/local/upload-routes.ts';
-import type { SubscriberJobDeps } from '../core/subscribers/jobs.ts';
+import { EXPORT_FILE_HOURS, type SubscriberJobDeps } from '../core/subscribers/jobs.ts';
 import { createSubscriberImportHandler } from '../handlers/subscriber-import.ts';
 import { createSubscriberJobsHandler } from '../handlers/subscriber-jobs.ts';
 import * as z from 'zod';
@@ -177,6 +177,12 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     };
     const runImport = createSubscriberImportHandler({ ...jobDeps, subscribers });
     const importsRunning = new Set<Promise<void>>();
+    // As the jobs bucket's lifecycle rule does in AWS: job files (personal data) are gone after a day.
+    const sweepUploads = () => uploads.sweep(EXPORT_FILE_HOURS * 3_600_000).catch((e: unknown) => log('could not clear old job files', e));
+    await sweepUploads();
+    const uploadSweeper = setInterval(sweepUploads, 3_600_000);
+    uploadSweeper.unref();
+    stops.push(async () => clearInterval(uploadSweeper));
     const importUploaded = (event: Parameters<typeof runImport>[0]) => {
       // Lambda's limit: a run has 15 minutes.
       const started = Date.now();
@@ -204,6 +210,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       mailer,
       renderer: mail.emails,
       links: (id) => subscriberLinks(site, mail.signer, id, clock.now(), env.UNSUBSCRIBE_MAILBOX),
+      confirmLinks: (id) => confirmationLink(site, mail.signer, id, clock.now()),
       mail: mailSettingsFrom(env, site),
       ...pacingFor({ accountRate: await accountSendRate(env.SES_MAX_SEND_RATE, mailer), workers: 1, inFlight: env.SEND_IN_FLIGHT }),
     };

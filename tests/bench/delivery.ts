@@ -164,7 +164,7 @@ async function bareLoop(sesUrl: string, concurrency: number, messages: number): 
   const now = Date.now();
   const prepared = await renderer.prepare('digest', { period: 'daily', articles: [0, 1, 2].map((i) => article(i, now)) });
   const links = testLinks();
-  const mail = { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', listId: 'Thin Line News <news.example.com>' };
+  const mail = { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', transactionalConfigurationSet: 'transactional', listId: 'Thin Line News <news.example.com>' };
   let next = 0;
   const cpu = ownCpuSeconds();
   const started = performance.now();

@@ -81,7 +81,16 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('send.articleNotPublished');
     expect((await api('POST', '/sends', { kind: 'article', articleId, colour: 'red' })).status).toBe(400);
+    expect((await api('POST', '/sends', { kind: 'confirmation', frequency: 'daily' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'frequency' }] });
+    expect((await api('POST', '/sends', { kind: 'article', articleId, importId: 'imp1' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'importId' }] });
     expect((await api('GET', '/sends/nope')).status).toBe(404);
+  });
+
+  it('previews a confirmation request with a confirmation link and no newsletter articles', async () => {
+    const preview = await api('POST', '/sends/preview', { kind: 'confirmation' });
+    expect(preview.status).toBe(200);
+    expect(preview.body.text).toContain('/confirm?token=');
+    expect(preview.body.articles).toEqual([]);
   });
 
   it('renders a preview and sends a test only to the given addresses', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
 import { startSubscriberHarness, type SubscriberHarness } from '../support/subscriber-harness.ts';
 import { emailHash } from '../../lambdas/core/subscribers/schema.ts';
 import type { ImportReport } from '../../lambdas/core/subscribers/import.ts';
@@ -33,7 +34,7 @@ describe('CSV import', () => {
       'IMP-A@example.org,Ann again,instant,',
     ].join('\n');
     const r = await report(await importCsv(csv));
-    expect(r).toMatchObject({ status: 'pending', rows: 7, created: 2, invalid: 4, duplicates: 1, confirmationsSent: 0 });
+    expect(r).toMatchObject({ status: 'pending', rows: 7, created: 2, invalid: 4, duplicates: 1, confirmationsRequested: 0 });
     // The multi-line row (quoted CR LF) is reported at the line it starts on.
     expect(r.errors.map((e) => e.line)).toEqual([4, 5, 7, 8]);
     expect(r.errors[0]!.message).toMatch(/email: must be an email address/);
@@ -69,12 +70,17 @@ describe('CSV import', () => {
     expect(await find('bounced@example.org')).toBeUndefined();
   });
 
-  it('with sendConfirmation=true pending rows get a confirmation email', async () => {
+  it('with sendConfirmation=true pending rows are marked with the import and one confirmation send is created for them, not mailed from the import', async () => {
     const r = await report(await importCsv('email,name\nimp-h@example.org,Hal\n', '?sendConfirmation=true'));
-    expect(r).toMatchObject({ created: 1, confirmationsSent: 1 });
-    const mail = await h.waitForMail('imp-h@example.org');
-    expect(mail.sidecar.configurationSet).toBe('inkwire-transactional');
-    expect(mail.text).toContain('/confirm?token=');
+    expect(r).toMatchObject({ created: 1, confirmationsRequested: 1 });
+    const sendId = r.confirmationSendId as string;
+    const importId = sendId.replace(/^confirm-/, '');
+    expect((await find('imp-h@example.org'))!.importId).toBe(importId);
+    const send = await new DynamoSendRepository(h.doc, h.tableName).get(sendId);
+    expect(send).toMatchObject({ kind: 'confirmation', trigger: 'import', status: 'pending', importId });
+    // The delivery engine sends it (tests/integration/import-confirmations.test.ts); the import itself mails nobody.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.mailTo('imp-h@example.org')).toHaveLength(0);
     expect((await importCsv('email\nimp-h@example.org\n', '?consent=confirmed&sendConfirmation=true')).status).toBe(400);
   });
 

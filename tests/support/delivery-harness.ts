@@ -19,7 +19,7 @@ import type { SiteConfig } from '../../lambdas/core/site.ts';
 import { formatListId } from '../../lambdas/core/email/message.ts';
 import { createEmailRenderer } from '../../lambdas/core/email/templates.ts';
 import { createTokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
-import { subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
+import { confirmationLink, subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
 import { emailHash } from '../../lambdas/core/subscribers/schema.ts';
 import { claimPermitsFor, DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings } from '../../lambdas/core/sends/deps.ts';
 import { Permits, Semaphore, SlidingWindowLimiter, realSleep, unlimited } from '../../lambdas/core/sends/pacing.ts';
@@ -152,6 +152,12 @@ export function testLinks(site: SiteConfig = TEST_SITE, clock: Clock = systemClo
   return (id: string) => subscriberLinks(site, signer, id, clock.now(), 'unsubscribe@news.example.com');
 }
 
+/** Confirmation links signed like {@link testLinks}. */
+export function testConfirmLinks(site: SiteConfig = TEST_SITE, clock: Clock = systemClock) {
+  const signer = createTokenSigner('delivery-harness-secret-0123456789abcdef');
+  return (id: string) => confirmationLink(site, signer, id, clock.now());
+}
+
 /** Builds the delivery pipeline and starts its planner and queue. */
 export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipeline> {
   const clock = o.clock ?? systemClock;
@@ -183,7 +189,8 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
       branding: { siteName: TEST_SITE.title, siteUrl: TEST_SITE.siteUrl, postalAddress: '1 Main Street, Springfield' },
     }),
     links: testLinks(TEST_SITE, clock),
-    mail: { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', listId: formatListId(TEST_SITE.title, 'news.example.com') },
+    confirmLinks: testConfirmLinks(TEST_SITE, clock),
+    mail: { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', transactionalConfigurationSet: 'transactional', listId: formatListId(TEST_SITE.title, 'news.example.com') },
     limiter,
     providerSlots: new Semaphore(inFlight),
     claims: new Permits(o.claims ?? claimPermitsFor(inFlight)),

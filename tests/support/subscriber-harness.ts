@@ -33,6 +33,8 @@ import { createTokenSigner, type TokenSigner } from '../../lambdas/core/subscrib
 import type { SubscriberDeps } from '../../lambdas/core/subscribers/use-cases.ts';
 import type { RateLimit } from '../../lambdas/core/subscribers/ports.ts';
 import { subscriberMounts } from '../../lambdas/http/routes/subscribers.ts';
+import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
+import { requestImportConfirmations } from '../../lambdas/core/sends/use-cases.ts';
 import { clientAddressResolver, createPageRenderer } from '../../lambdas/http/routes/subscriber-pages.ts';
 
 export const HARNESS_API_KEY = 'subscriber-harness-key-0123456789';
@@ -129,6 +131,8 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
       unsubscribeMailbox: 'unsubscribe@news.example.com',
     },
     settings: { defaultFrequency: 'weekly', softBounceThreshold: options.softBounceThreshold ?? 3 },
+    // Confirmation sends are created as in the runtimes; this harness runs no delivery engine to send them.
+    confirmations: { request: (importId) => requestImportConfirmations({ sends: new DynamoSendRepository(doc, tableName), clock }, importId) },
     log,
   };
 

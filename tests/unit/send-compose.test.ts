@@ -9,7 +9,7 @@ const renderer = createEmailRenderer({
   templatesDir: join(import.meta.dirname, '..', '..', 'templates', 'email'),
   branding: { siteName: 'Thin Line News', siteUrl: 'https://news.example.com', postalAddress: '1 Main Street, Springfield' },
 });
-const mail = { from: { name: 'Thin Line News', address: 'news@news.example.com' }, configurationSet: 'inkwire-newsletter', listId: 'Thin Line News <news.example.com>' };
+const mail = { from: { name: 'Thin Line News', address: 'news@news.example.com' }, configurationSet: 'inkwire-newsletter', transactionalConfigurationSet: 'inkwire-transactional', listId: 'Thin Line News <news.example.com>' };
 const digest: SendContent = {
   kind: 'digest',
   period: 'daily',

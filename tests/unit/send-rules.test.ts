@@ -78,6 +78,18 @@ describe('who gets what', () => {
     expect(topicsMatch([], ['x'])).toBe(true);
     expect(topicsMatch(['x'], [])).toBe(false);
   });
+
+  it('asks only pending subscribers (of the import, when the send names one) to confirm, never a suppressed address', () => {
+    const confirm = { kind: 'confirmation' as const, frequency: undefined };
+    const ofImport: SendContent = { kind: 'confirmation', importId: 'imp1' };
+    const anyPending: SendContent = { kind: 'confirmation' };
+    expect(eligibility(confirm, ofImport, recipient({ status: 'pending', importId: 'imp1', confirmedAt: undefined }), false)).toEqual({ kind: 'send' });
+    expect(eligibility(confirm, ofImport, recipient({ status: 'pending', importId: 'imp2' }), false).kind).toBe('skipped');
+    expect(eligibility(confirm, ofImport, recipient({ status: 'confirmed', importId: 'imp1' }), false)).toEqual({ kind: 'skipped', reason: 'the subscriber is confirmed' });
+    expect(eligibility(confirm, ofImport, recipient({ status: 'unsubscribed', importId: 'imp1' }), false).kind).toBe('skipped');
+    expect(eligibility(confirm, ofImport, recipient({ status: 'pending', importId: 'imp1' }), true).kind).toBe('suppressed');
+    expect(eligibility(confirm, anyPending, recipient({ status: 'pending' }), false)).toEqual({ kind: 'send' });
+  });
 });
 
 describe('pausing and reporting', () => {

@@ -9,9 +9,10 @@ describe('delivery configuration from the environment', () => {
     const env = SendEnvSchema.parse({});
     expect(deliverySettingsFrom(env)).toMatchObject({ perBatch: 50, errorThreshold: 0.05, errorMinAttempts: 100 });
     expect(digestScheduleFrom(env)).toEqual({ daily: '08:00', weekly: { day: 1, time: '08:00' } });
-    expect(mailSettingsFrom({ MAIL_FROM: 'news@news.example.com', SES_CONFIGURATION_SET_NEWSLETTER: 'inkwire-newsletter' }, site)).toEqual({
+    expect(mailSettingsFrom({ MAIL_FROM: 'news@news.example.com', SES_CONFIGURATION_SET_NEWSLETTER: 'inkwire-newsletter', SES_CONFIGURATION_SET_TRANSACTIONAL: 'inkwire-transactional' }, site)).toEqual({
       from: { name: 'Thin Line News', address: 'news@news.example.com' },
       configurationSet: 'inkwire-newsletter',
+      transactionalConfigurationSet: 'inkwire-transactional',
       listId: 'Thin Line News <news.example.com>',
     });
     expect(digestScheduleFrom(SendEnvSchema.parse({ DIGEST_DAILY_AT: 'off', DIGEST_WEEKLY_AT: '5 17:30' }))).toEqual({ daily: undefined, weekly: { day: 5, time: '17:30' } });

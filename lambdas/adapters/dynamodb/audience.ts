@@ -5,7 +5,7 @@ import type { AudiencePage, AudienceSource } from '../../core/sends/ports.ts';
 import { keys } from './keys.ts';
 import { decodeCursor, encodeCursor } from './errors.ts';
 
-const RECIPIENT_FIELDS = ['id', 'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'confirmedAt', 'lastDigestAt'] as const;
+const RECIPIENT_FIELDS = ['id', 'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'confirmedAt', 'lastDigestAt', 'importId'] as const;
 const projection = {
   ProjectionExpression: RECIPIENT_FIELDS.map((f) => `#${f}`).join(', '),
   ExpressionAttributeNames: Object.fromEntries(RECIPIENT_FIELDS.map((f) => [`#${f}`, f])),
@@ -23,6 +23,7 @@ function toRecipient(item: Record<string, unknown>): Recipient {
     paused: item.paused === true,
     confirmedAt: item.confirmedAt as string | undefined,
     lastDigestAt: item.lastDigestAt as Recipient['lastDigestAt'],
+    importId: typeof item.importId === 'string' ? item.importId : undefined,
   };
 }
 
@@ -50,6 +51,27 @@ export class DynamoAudience implements AudienceSource {
         ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI2PK' },
         Limit: limit,
         ExclusiveStartKey: decodeCursor(cursor, ['PK', 'SK', 'GSI2PK', 'GSI2SK']),
+      }),
+    );
+    return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };
+  }
+
+  /**
+   * Pending subscribers from GSI1 (`SUBS#pending`), oldest first, narrowed to one import when asked. A
+   * page may come back short (or empty with a cursor) when the filter leaves members out.
+   */
+  async pending(importId: string | undefined, cursor: string | undefined, limit: number): Promise<AudiencePage> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'GSI1',
+        KeyConditionExpression: '#pk = :pk',
+        ...(importId ? { FilterExpression: '#importId = :importId' } : {}),
+        ExpressionAttributeValues: { ':pk': keys.subscriberStatusGsi1('pending', '', '').GSI1PK, ...(importId ? { ':importId': importId } : {}) },
+        ...projection,
+        ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI1PK' },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, ['PK', 'SK', 'GSI1PK', 'GSI1SK']),
       }),
     );
     return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };

@@ -29,7 +29,7 @@ import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed 
 /** How long a batch's tally marker is kept: longer than any send lives (deadlines are hours). */
 const TALLY_TTL_SECONDS = 30 * 86_400;
 
-const SEND_FIELDS = ['id', 'kind', 'trigger', 'status', 'createdAt', 'deadline', 'updatedAt', 'articleId', 'frequency', 'topics', 'subject', 'intro', 'dryRun', 'windowEnd', 'reason', 'startedAt', 'completedAt', 'archivePath'] as const;
+const SEND_FIELDS = ['id', 'kind', 'trigger', 'status', 'createdAt', 'deadline', 'updatedAt', 'articleId', 'frequency', 'topics', 'subject', 'intro', 'dryRun', 'windowEnd', 'importId', 'reason', 'startedAt', 'completedAt', 'archivePath'] as const;
 
 /** Error codes become map keys: keep them short and plain. */
 const cleanCode = (code: string) => code.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'Unknown';

@@ -33,7 +33,7 @@ type Item = Record<string, unknown>;
  */
 const OWNED_FIELDS = [
   'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'createdAt', 'confirmedAt', 'updatedAt',
-  'unsubscribedAt', 'softBounces', 'suppressedReason', 'source', 'version',
+  'unsubscribedAt', 'softBounces', 'suppressedReason', 'source', 'importId', 'version',
 ] as const satisfies readonly (keyof Subscriber)[];
 const READ_FIELDS = [...OWNED_FIELDS, 'id', 'lastDigestAt'] as const;
 

@@ -17,7 +17,7 @@ export const FREQUENCIES_OF: Record<AudienceChoice, Frequency[]> = {
   all: ['instant', 'daily', 'weekly'],
 };
 
-/** The audience partitions a send pages through, in order. */
+/** The audience partitions a newsletter send pages through, in order (a confirmation send pages the pending subscribers instead). */
 export function audienceOf(send: Pick<Send, 'kind' | 'frequency'>): Frequency[] {
   if (send.kind === 'digest') return [send.frequency === 'weekly' ? 'weekly' : 'daily'];
   return FREQUENCIES_OF[send.frequency ?? 'instant'];
@@ -53,12 +53,18 @@ export type Eligibility =
 /**
  * Decides, from a consistent read, whether this subscriber gets this send now. Never mailed: a suppressed
  * address, an unsubscribed, unconfirmed or paused subscriber, someone who left the send's audience or
- * topics, and a digest with nothing new.
+ * topics, and a digest with nothing new. A confirmation request goes to pending subscribers only.
  */
 export function eligibility(send: Pick<Send, 'kind' | 'frequency'>, content: SendContent, r: Recipient | undefined, suppressed: boolean): Eligibility {
   if (suppressed) return { kind: 'suppressed', reason: 'the address is on the suppression list' };
   if (!r) return { kind: 'skipped', reason: 'the subscriber no longer exists' };
   if (r.status === 'suppressed') return { kind: 'suppressed', reason: 'the subscriber is suppressed' };
+  if (content.kind === 'confirmation') {
+    // Only someone still pending is asked to confirm (and only this import's, when the send names one).
+    if (r.status !== 'pending') return { kind: 'skipped', reason: `the subscriber is ${r.status}` };
+    if (content.importId && r.importId !== content.importId) return { kind: 'skipped', reason: 'the subscriber is no longer part of this import' };
+    return { kind: 'send' };
+  }
   if (r.status !== 'confirmed') return { kind: 'skipped', reason: `the subscriber is ${r.status}` };
   if (r.paused) return { kind: 'skipped', reason: 'the subscriber paused their mail' };
   if (!audienceOf(send).includes(r.frequency)) return { kind: 'skipped', reason: `the subscriber now receives ${r.frequency} mail` };

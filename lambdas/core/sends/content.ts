@@ -18,7 +18,8 @@ const DIGEST_CANDIDATES = 200;
  * the send's topics.
  * @throws AppError `send.articleNotPublished`
  */
-export async function buildContent(deps: Pick<SendDeps, 'articles' | 'feed'>, send: Pick<Send | NewSend, 'kind' | 'articleId' | 'topics' | 'frequency' | 'windowEnd' | 'createdAt'>): Promise<SendContent> {
+export async function buildContent(deps: Pick<SendDeps, 'articles' | 'feed'>, send: Pick<Send | NewSend, 'kind' | 'articleId' | 'topics' | 'frequency' | 'windowEnd' | 'createdAt' | 'importId'>): Promise<SendContent> {
+  if (send.kind === 'confirmation') return { kind: 'confirmation', importId: send.importId };
   if (send.kind === 'article') {
     const a = send.articleId ? await deps.articles.get(send.articleId) : undefined;
     if (!a || a.status !== 'published') {
@@ -70,7 +71,9 @@ export class PreparedCache {
       return hit;
     }
     hit =
-      content.kind === 'article'
+      content.kind === 'confirmation'
+        ? renderer.prepare('confirm', {})
+        : content.kind === 'article'
         ? renderer.prepare('article', { article: content.article })
         : renderer.prepare('digest', {
             period: content.period,
@@ -84,13 +87,42 @@ export class PreparedCache {
   }
 }
 
+/**
+ * A confirmation request: the `confirm` template with the recipient's signed confirmation link, through
+ * the transactional configuration set and without newsletter headers (they have not subscribed yet),
+ * as the confirmation mail of the public form.
+ */
+function composeConfirmation(
+  deps: Pick<DeliveryDeps, 'confirmLinks' | 'mail'>,
+  send: Pick<Send, 'id' | 'subject'>,
+  prepared: PreparedEmail,
+  to: { id: string; email: string; name?: string | undefined },
+): OutgoingEmail {
+  const rendered = prepared.personalise({ name: to.name, confirmUrl: deps.confirmLinks(to.id) });
+  return {
+    from: deps.mail.from,
+    replyTo: deps.mail.replyTo,
+    to: { name: to.name, address: to.email },
+    subject: send.subject ?? rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    tags: { send_id: send.id, subscriber_id: to.id, kind: 'confirm' },
+    configurationSet: deps.mail.transactionalConfigurationSet,
+    messageStreamKind: 'transactional',
+  };
+}
+
 /** One recipient's email: the prepared content with their name and signed links spliced in. */
 export function composeEmail(
-  deps: Pick<DeliveryDeps, 'links' | 'mail'>,
+  deps: Pick<DeliveryDeps, 'links' | 'mail'> & Partial<Pick<DeliveryDeps, 'confirmLinks'>>,
   send: Pick<Send, 'id' | 'kind' | 'subject'>,
   prepared: PreparedEmail,
   to: { id: string; email: string; name?: string | undefined },
 ): OutgoingEmail {
+  if (send.kind === 'confirmation') {
+    if (!deps.confirmLinks) throw new Error('confirmation sends need confirmation links');
+    return composeConfirmation({ confirmLinks: deps.confirmLinks, mail: deps.mail }, send, prepared, to);
+  }
   const links = deps.links(to.id);
   const rendered = prepared.personalise({ name: to.name, unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl });
   // RFC 8058 one-click unsubscribe needs an https URL (or a loopback one locally). Served anywhere else

@@ -70,8 +70,10 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
 export interface MailSettings {
   from: { name: string; address: string };
   replyTo?: { name?: string | undefined; address: string } | undefined;
-  /** The newsletter configuration set (transactional mail uses another one). */
+  /** The newsletter configuration set. */
   configurationSet: string;
+  /** The transactional configuration set: confirmation requests go through it, as the form's confirmation mail does. */
+  transactionalConfigurationSet: string;
   /** RFC 2919 `List-Id`, e.g. `formatListId(site.title, 'news.example.com')`. */
   listId: string;
 }
@@ -96,6 +98,8 @@ export interface DeliveryDeps extends SendDeps {
   mailer: Mailer;
   renderer: EmailRenderer;
   links: RecipientLinks;
+  /** A subscriber's signed confirmation page link (confirmation sends). */
+  confirmLinks: (subscriberId: string) => string;
   mail: MailSettings;
   /** Paces provider calls to this process's share of the account's rate. */
   limiter: RateLimiter;

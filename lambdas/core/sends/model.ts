@@ -4,12 +4,14 @@
  * recipient of a batch gets a **Delivery** record, written before the provider is called. A delivery
  * is **Submitted** once the provider accepted the message (Submitted is not Delivered), **Uncertain**
  * when the call may or may not have reached the provider (a process died mid-call), and never sent twice.
+ * A **confirmation** send asks pending subscribers (all, or one import's) to confirm: the same engine,
+ * the transactional configuration set, no newsletter headers.
  */
 import type { Frequency } from '../subscribers/schema.ts';
 
-export type SendKind = 'article' | 'digest';
-/** What created the send: an article's first publication, a digest schedule, or the publisher's API call. */
-export type SendTrigger = 'publish' | 'schedule' | 'api';
+export type SendKind = 'article' | 'digest' | 'confirmation';
+/** What created the send: an article's first publication, a digest schedule, the publisher's API call, or an import asking its rows to confirm. */
+export type SendTrigger = 'publish' | 'schedule' | 'api' | 'import';
 export type DigestFrequency = 'daily' | 'weekly';
 /** Whose mail an article send goes to: one frequency's audience, or every confirmed subscriber. */
 export type AudienceChoice = Frequency | 'all';
@@ -87,6 +89,8 @@ export interface Send {
   dryRun?: boolean | undefined;
   /** Digest: articles published up to this instant are in it (and `lastDigestAt` moves to it). */
   windowEnd?: string | undefined;
+  /** Confirmation: only the pending subscribers this import created or found (all pending ones when absent). */
+  importId?: string | undefined;
   reason?: string | undefined;
   counts: SendCounts;
   errors: Record<string, SendErrorSummary>;
@@ -120,6 +124,7 @@ export interface NewSend {
   intro?: string | undefined;
   dryRun?: boolean | undefined;
   windowEnd?: string | undefined;
+  importId?: string | undefined;
   reason?: string | undefined;
 }
 
@@ -199,7 +204,8 @@ export type SendContent =
         tags: string[];
       };
     }
-  | { kind: 'digest'; period: DigestFrequency; windowEnd: string; articles: DigestCandidate[] };
+  | { kind: 'digest'; period: DigestFrequency; windowEnd: string; articles: DigestCandidate[] }
+  | { kind: 'confirmation'; importId?: string | undefined };
 
 /** A subscriber as the delivery engine reads it (the subscribers module's item shape). */
 export interface Recipient {
@@ -213,4 +219,6 @@ export interface Recipient {
   paused: boolean;
   confirmedAt?: string | undefined;
   lastDigestAt?: { daily?: string | undefined; weekly?: string | undefined } | undefined;
+  /** The import that created the subscriber or found them pending (confirmation sends per import). */
+  importId?: string | undefined;
 }

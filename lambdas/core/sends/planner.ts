@@ -70,14 +70,19 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
     if (!send || send.status !== 'planning' || send.plan.done) return;
     content ??= await deps.sends.getContent(id);
     if (!content) throw new Error(`send ${id} is planning without frozen content`);
-    const partitions = audienceOf(send);
+    // A confirmation send pages the pending subscribers: one partition.
+    const partitions = send.kind === 'confirmation' ? [undefined] : audienceOf(send);
     const at = readCursor(send.plan.cursor);
-    const page = await deps.audience.page(partitions[at.f]!, at.k, deps.settings.planPageSize);
+    const page =
+      send.kind === 'confirmation'
+        ? await deps.audience.pending(send.importId, at.k, deps.settings.planPageSize)
+        : await deps.audience.page(partitions[at.f]!, at.k, deps.settings.planPageSize);
 
     const chosen: [string, string][] = [];
     let skipped = 0;
     for (const m of page.members) {
-      if (content.kind === 'article') {
+      if (content.kind === 'confirmation') chosen.push([m.id, m.emailHash]);
+      else if (content.kind === 'article') {
         // Not among the article's topics: not in this send's audience at all (not counted).
         if (topicsMatch(m.topics, content.article.tags)) chosen.push([m.id, m.emailHash]);
       } else if (digestFor(m, content.articles).length > 0 || digestSince(m) >= content.windowEnd) {

@@ -118,6 +118,8 @@ export interface AudiencePage {
 export interface AudienceSource {
   /** One page of a frequency's audience, from an eventually consistent index. */
   page(frequency: Frequency, cursor: string | undefined, limit: number): Promise<AudiencePage>;
+  /** One page of the pending subscribers (those of one import when `importId` is given), for confirmation sends. */
+  pending(importId: string | undefined, cursor: string | undefined, limit: number): Promise<AudiencePage>;
   /**
    * Consistent reads of the subscribers and of their addresses' suppression records, right before a batch
    * is sent. `emailHash` is the planner's; a subscriber whose address changed since is checked again.

@@ -9,7 +9,10 @@ const noControl = (s: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f
 /** `POST /api/sends`. */
 export const SendRequestSchema = z
   .object({
-    kind: z.enum(['article', 'digest']).meta({ description: '`article`: one article to its audience. `digest`: each subscriber\u2019s new articles since their last digest.' }),
+    kind: z
+      .enum(['article', 'digest', 'confirmation'])
+      .meta({ description: '`article`: one article to its audience. `digest`: each subscriber\u2019s new articles since their last digest. `confirmation`: asks every pending subscriber (or one import\u2019s, with `importId`) to confirm, through the transactional configuration set.' }),
+    importId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an import id').optional().meta({ description: 'Confirmation sends: only the pending subscribers of this import.' }),
     frequency: z
       .enum(['instant', 'daily', 'weekly', 'all'])
       .optional()
@@ -38,11 +41,12 @@ export const TestRequestSchema = SendRequestSchema.extend({
 export const SendOutputSchema = z
   .object({
     id: z.string(),
-    kind: z.enum(['article', 'digest']),
-    trigger: z.enum(['publish', 'schedule', 'api']),
+    kind: z.enum(['article', 'digest', 'confirmation']),
+    trigger: z.enum(['publish', 'schedule', 'api', 'import']),
     status: z.enum(SEND_STATUSES as [string, ...string[]]).meta({ description: 'pending, planning, sending, paused, cancelled, completed, expired or failed.' }),
     reason: z.string().optional().meta({ description: 'Why it is paused, expired, failed or cancelled.' }),
     articleId: z.string().optional(),
+    importId: z.string().optional(),
     frequency: z.enum(['instant', 'daily', 'weekly', 'all']).optional(),
     topics: z.array(z.string()).optional(),
     subject: z.string().optional(),

@@ -38,10 +38,14 @@ export function deliverySettingsFrom(env: SendEnv): DeliverySettings {
 }
 
 /** Newsletter addressing from the mail configuration the subscriber mail uses too (config.ts `MailEnvSchema`). */
-export function mailSettingsFrom(env: { MAIL_FROM: string; MAIL_FROM_NAME?: string | undefined; SES_CONFIGURATION_SET_NEWSLETTER: string }, site: SiteConfig): MailSettings {
+export function mailSettingsFrom(
+  env: { MAIL_FROM: string; MAIL_FROM_NAME?: string | undefined; SES_CONFIGURATION_SET_NEWSLETTER: string; SES_CONFIGURATION_SET_TRANSACTIONAL: string },
+  site: SiteConfig,
+): MailSettings {
   return {
     from: { name: env.MAIL_FROM_NAME ?? site.title, address: env.MAIL_FROM },
     configurationSet: env.SES_CONFIGURATION_SET_NEWSLETTER,
+    transactionalConfigurationSet: env.SES_CONFIGURATION_SET_TRANSACTIONAL,
     listId: formatListId(site.title, listIdentifierFor(site.siteUrl)),
   };
 }

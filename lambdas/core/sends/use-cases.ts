@@ -18,10 +18,12 @@ const HOUR = 3_600_000;
  * How long after its creation (or scheduled time) a send may still go out. A digest that could not go
  * out by then is expired, not sent stale; its articles are in the next digest (`lastDigestAt` did not move).
  */
-export const SEND_DEADLINE_MS: Record<'article' | DigestFrequency, number> = { article: 24 * HOUR, daily: 12 * HOUR, weekly: 48 * HOUR };
+export const SEND_DEADLINE_MS: Record<'article' | 'confirmation' | DigestFrequency, number> = { article: 24 * HOUR, confirmation: 72 * HOUR, daily: 12 * HOUR, weekly: 48 * HOUR };
 
 export interface SendRequest {
-  kind: 'article' | 'digest';
+  kind: 'article' | 'digest' | 'confirmation';
+  /** Confirmation: only this import's pending subscribers. */
+  importId?: string | undefined;
   frequency?: AudienceChoice | undefined;
   articleId?: string | undefined;
   topics?: string[] | undefined;
@@ -37,6 +39,14 @@ export interface IdempotencyOptions {
 }
 
 function validate(req: SendRequest): void {
+  const only = (field: keyof SendRequest, kinds: string) => {
+    if (req[field] !== undefined) throw new AppError('request.invalid', `${field} does not apply to a ${req.kind} send`, { issues: [{ path: field, message: `only for kind ${kinds}` }] });
+  };
+  if (req.kind === 'confirmation') {
+    for (const f of ['frequency', 'articleId', 'topics', 'intro'] as const) only(f, '"article" or "digest"');
+    return;
+  }
+  only('importId', '"confirmation"');
   if (req.kind === 'digest') {
     if (req.frequency !== 'daily' && req.frequency !== 'weekly') {
       throw new AppError('request.invalid', 'a digest needs frequency "daily" or "weekly"', { issues: [{ path: 'frequency', message: 'must be daily or weekly for a digest' }] });
@@ -47,10 +57,23 @@ function validate(req: SendRequest): void {
   }
 }
 
-function newSend(deps: Pick<SendDeps, 'clock'>, req: SendRequest, trigger: SendTrigger, opts: { id?: string; at?: Date } = {}): NewSend {
+export function newSend(deps: Pick<SendDeps, 'clock'>, req: SendRequest, trigger: SendTrigger, opts: { id?: string; at?: Date } = {}): NewSend {
   const now = deps.clock.now();
   const at = opts.at ?? now;
-  const window = SEND_DEADLINE_MS[req.kind === 'digest' ? (req.frequency as DigestFrequency) : 'article'];
+  const window = SEND_DEADLINE_MS[req.kind === 'digest' ? (req.frequency as DigestFrequency) : req.kind];
+  if (req.kind === 'confirmation') {
+    return {
+      id: opts.id ?? newId(now),
+      kind: 'confirmation',
+      trigger,
+      status: 'pending',
+      createdAt: now.toISOString(),
+      deadline: new Date(at.getTime() + window).toISOString(),
+      importId: req.importId,
+      subject: req.subject,
+      dryRun: req.dryRun || undefined,
+    };
+  }
   return {
     id: opts.id ?? newId(now),
     kind: req.kind,
@@ -108,6 +131,21 @@ export async function createSend(
   return { status: 202, body, replayed: false };
 }
 
+/**
+ * Asks an import's pending subscribers to confirm: a confirmation send through the delivery engine
+ * (paced, with a delivery ledger, progress and counts like any send). Its id is derived from the import,
+ * so importing again, or a retried import job, creates one send.
+ */
+export async function requestImportConfirmations(deps: Pick<SendDeps, 'sends' | 'clock'>, importId: string): Promise<{ sendId: string }> {
+  const send = newSend(deps, { kind: 'confirmation', importId }, 'import', { id: `confirm-${importId}` });
+  try {
+    await deps.sends.create(send);
+  } catch (e) {
+    if (!(e instanceof SendExists)) throw e;
+  }
+  return { sendId: send.id };
+}
+
 /** The payload of the digest schedules (EventBridge Scheduler in AWS, the local timer). */
 export interface DigestEvent {
   frequency: DigestFrequency;
@@ -146,11 +184,12 @@ export async function startScheduledDigest(deps: SendDeps, event: DigestEvent): 
 /** A send as the API shows it, with its progress and an estimate of when it ends. */
 export interface SendOutput {
   id: string;
-  kind: 'article' | 'digest';
+  kind: Send['kind'];
   trigger: SendTrigger;
   status: Send['status'];
   reason?: string | undefined;
   articleId?: string | undefined;
+  importId?: string | undefined;
   frequency?: AudienceChoice | undefined;
   topics?: string[] | undefined;
   subject?: string | undefined;
@@ -203,6 +242,7 @@ export function toSendOutput(s: Send, now: Date, publicUrl?: string): SendOutput
     status: s.status,
     reason: s.reason,
     articleId: s.articleId,
+    importId: s.importId,
     frequency: s.frequency,
     topics: s.topics,
     subject: s.subject,
@@ -309,7 +349,9 @@ const previewCache = new PreparedCache(20);
 async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent, to: ReturnType<typeof sampleRecipient>): Promise<RenderedEmail & { articles: Preview['articles'] }> {
   const send = { id: `preview-${newId(deps.clock.now())}`, kind: req.kind, subject: req.subject, intro: req.intro };
   let articles;
-  if (content.kind === 'digest') {
+  if (content.kind === 'confirmation') {
+    // nothing to select: everyone pending gets the same request
+  } else if (content.kind === 'digest') {
     articles = digestFor(to, content.articles);
     if (articles.length === 0) throw new AppError('send.nothingToSend', 'no article was published in this digest\u2019s window (or none matches the topics); nobody would get it');
   } else if (!topicsMatch(to.topics, content.article.tags)) {
@@ -317,7 +359,7 @@ async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent
   }
   const prepared = await previewCache.get(deps.renderer, send, content, articles);
   const email = composeEmail(deps, send, prepared, to);
-  const list = content.kind === 'digest' ? articles! : [content.article];
+  const list = content.kind === 'digest' ? articles! : content.kind === 'article' ? [content.article] : [];
   return { subject: email.subject, html: email.html, text: email.text, articles: list.map((a) => ({ id: a.id, title: a.title, url: a.url })) };
 }
 
@@ -346,7 +388,7 @@ export async function testSend(deps: DeliveryDeps, req: SendRequest & { addresse
     try {
       await deps.limiter.acquire();
       const { messageId } = await deps.mailer.send({
-        ...composeEmail(deps, { id: 'test', kind: req.kind, subject: req.subject }, { name: req.kind, personalise: () => rendered }, to),
+        ...composeEmail(deps, { id: 'test', kind: req.kind, subject: req.subject }, { name: req.kind === 'confirmation' ? 'confirm' : req.kind, personalise: () => rendered }, to),
         subject: `[Test] ${rendered.subject}`,
       });
       results.push({ address, messageId });

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { newId } from '../ids.ts';
 import { StaleSubscriber } from './ports.ts';
 import { EmailSchema, emailHash, FrequencySchema, NameSchema, SUBSCRIBER_LIMITS, TopicsSchema, type Subscriber } from './schema.ts';
-import { sendConfirmation, type SubscriberDeps } from './use-cases.ts';
+import type { SubscriberDeps } from './use-cases.ts';
 
 /** The CSV columns an import understands; `email` is required, the others optional. */
 export const IMPORT_COLUMNS = ['email', 'name', 'frequency', 'topics'] as const;
@@ -19,8 +19,14 @@ export interface ImportOptions {
    * new rows become confirmed at once and pending subscribers are confirmed. `none`: rows become pending.
    */
   consent: 'confirmed' | 'none';
-  /** With `consent: 'none'`: send each pending row a confirmation email. Without it, pending rows get no mail. */
+  /**
+   * With `consent: 'none'`: ask each pending row to confirm. The rows are marked with the import's id and
+   * one confirmation send goes to them through the delivery engine once the file is read (paced, never
+   * twice, with progress under `/api/sends`). Without it, pending rows get no mail.
+   */
   sendConfirmation: boolean;
+  /** Names the import (an import job's id); a new id when absent. */
+  importId?: string | undefined;
 }
 
 export interface ImportReport {
@@ -40,8 +46,10 @@ export interface ImportReport {
   /** Rows repeating an address of a row just before them. */
   duplicates: number;
   invalid: number;
-  confirmationsSent: number;
-  confirmationsFailed: number;
+  /** Pending subscribers of this import asked to confirm (new rows and known pending ones). */
+  confirmationsRequested: number;
+  /** The confirmation send that mails them (`GET /api/sends/{id}`), when any was requested. */
+  confirmationSendId?: string | undefined;
   /** Each refused row, by line; at most {@link MAX_LISTED_ERRORS} are listed. */
   errors: { line: number; message: string }[];
   errorsTruncated: boolean;
@@ -79,6 +87,9 @@ interface Row {
  * changes nothing (idempotent by address). Memory stays flat: rows stream in, a few batches are in flight.
  */
 export async function importSubscribers(deps: SubscriberDeps, items: AsyncIterable<ImportItem>, options: ImportOptions): Promise<ImportReport> {
+  const confirming = options.consent === 'none' && options.sendConfirmation;
+  if (confirming && !deps.confirmations) throw new Error('an import asking for confirmations needs the confirmation requests wired');
+  options = { ...options, importId: options.importId ?? newId(deps.clock.now()) };
   const report: ImportReport = {
     status: options.consent === 'confirmed' ? 'confirmed' : 'pending',
     rows: 0,
@@ -89,8 +100,7 @@ export async function importSubscribers(deps: SubscriberDeps, items: AsyncIterab
     skippedUnsubscribed: 0,
     duplicates: 0,
     invalid: 0,
-    confirmationsSent: 0,
-    confirmationsFailed: 0,
+    confirmationsRequested: 0,
     errors: [],
     errorsTruncated: false,
   };
@@ -157,6 +167,7 @@ export async function importSubscribers(deps: SubscriberDeps, items: AsyncIterab
   await Promise.all(inFlight);
   if (failure) throw failure;
   report.errors.sort((a, b) => a.line - b.line);
+  if (confirming && report.confirmationsRequested > 0) report.confirmationSendId = (await deps.confirmations!.request(options.importId!)).sendId;
   return report;
 }
 
@@ -164,6 +175,7 @@ async function processBatch(deps: SubscriberDeps, rows: Row[], options: ImportOp
   const states = await deps.subscribers.lookup(rows.map((r) => r.hash));
   const now = deps.clock.now();
   const consent = options.consent === 'confirmed';
+  const confirming = !consent && options.sendConfirmation;
   const fresh: Subscriber[] = [];
   const toConfirm: Subscriber[] = [];
   const toRemind: Subscriber[] = [];
@@ -185,6 +197,7 @@ async function processBatch(deps: SubscriberDeps, rows: Row[], options: ImportOp
       continue;
     }
     fresh.push({
+      ...(confirming ? { importId: options.importId } : {}),
       id: newId(now),
       email: row.email,
       emailHash: row.hash,
@@ -215,10 +228,20 @@ async function processBatch(deps: SubscriberDeps, rows: Row[], options: ImportOp
     }
   }
 
-  if (!consent && options.sendConfirmation) {
-    for (const s of [...fresh, ...toRemind]) {
-      if (await sendConfirmation(deps, s)) report.confirmationsSent++;
-      else report.confirmationsFailed++;
+  if (!confirming) return;
+  report.confirmationsRequested += fresh.length;
+  // Known pending subscribers join this import's confirmation send.
+  for (const prev of toRemind) {
+    if (prev.importId === options.importId) {
+      report.confirmationsRequested++;
+      continue;
+    }
+    try {
+      await deps.subscribers.update({ ...prev, importId: options.importId, updatedAt: now.toISOString(), version: prev.version + 1 }, prev);
+      report.confirmationsRequested++;
+    } catch (e) {
+      // Changed since the lookup (confirmed, unsubscribed): not asked.
+      if (!(e instanceof StaleSubscriber)) throw e;
     }
   }
 }

@@ -231,7 +231,7 @@ export async function runUploadedImport(
         yield item;
       }
     };
-    const report = await importSubscribers(deps.subscribers, items(), job.options);
+    const report = await importSubscribers(deps.subscribers, items(), { ...job.options, importId: job.id });
     await beat.stop();
     await deps.jobs.finish(id, { status: 'completed', at: iso(deps.clock.now()), rows: report.rows, bytes, report: fitReport(report) });
     return 'completed';

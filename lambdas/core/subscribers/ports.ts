@@ -112,3 +112,11 @@ export class AlreadySeen extends Error {
     this.name = 'AlreadySeen';
   }
 }
+
+/**
+ * Sends the confirmation request to an import's pending subscribers (those carrying its `importId`),
+ * off the import itself: paced at the provider's rate, resumable, never twice (the delivery engine).
+ */
+export interface ConfirmationRequests {
+  request(importId: string): Promise<{ sendId: string }>;
+}

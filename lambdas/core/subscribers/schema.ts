@@ -119,6 +119,8 @@ export interface Subscriber {
   lastDigestAt?: { daily?: string; weekly?: string } | undefined;
   /** How the subscriber came: the public form, or a publisher import (with or without asserted consent). */
   source: 'form' | 'import';
+  /** The import that created this subscriber, or last found them pending, when it asked them to confirm. */
+  importId?: string | undefined;
   /** Optimistic-lock counter, incremented on every write. */
   version: number;
 }

@@ -7,7 +7,7 @@ import type { Mailbox, Mailer, OutgoingEmail } from '../email/message.ts';
 import type { EmailRenderer } from '../email/templates.ts';
 import { confirmationLink, LINK_TTL_DAYS, subscriberLinks, tokenFromMailtoSubject } from './links.ts';
 import type { TokenSigner } from './tokens.ts';
-import { AlreadySeen, EmailTaken, StaleSubscriber, type SeenClaim, type SubscriberCounts, type SubscriberPage, type SubscriberRepository } from './ports.ts';
+import { AlreadySeen, EmailTaken, StaleSubscriber, type ConfirmationRequests, type SeenClaim, type SubscriberCounts, type SubscriberPage, type SubscriberRepository } from './ports.ts';
 import {
   emailHash,
   type Frequency,
@@ -45,6 +45,8 @@ export interface SubscriberDeps {
   site: SiteConfig;
   mail: SubscriberMailSettings;
   settings: SubscriberSettings;
+  /** Confirmation sends for imports (the delivery engine); an import asking for confirmations needs it. */
+  confirmations?: ConfirmationRequests | undefined;
   log?: ((msg: string, detail: unknown) => void) | undefined;
 }
 

@@ -1,5 +1,5 @@
 import { SESClient } from '@aws-sdk/client-ses';
-import { subscriberLinks } from '../../core/subscribers/links.ts';
+import { confirmationLink, subscriberLinks } from '../../core/subscribers/links.ts';
 import type { DeliveryDeps } from '../../core/sends/deps.ts';
 import { accountSendRate, mailSettingsFrom, pacingFor } from '../../core/sends/settings.ts';
 import { SesMailer } from '../../adapters/ses/ses-mailer.ts';
@@ -20,6 +20,7 @@ export function awsDeliveryDeps(): Promise<DeliveryDeps> {
       mailer,
       renderer: parts.emails,
       links: (id) => subscriberLinks(site(), parts.signer, id, new Date(), env.UNSUBSCRIBE_MAILBOX),
+      confirmLinks: (id) => confirmationLink(site(), parts.signer, id, new Date()),
       mail: mailSettingsFrom(env, site()),
       // Each concurrent worker instance takes an equal share of the account's rate.
       ...pacingFor({ accountRate: await accountSendRate(env.SES_MAX_SEND_RATE, mailer), workers: env.SEND_WORKER_CONCURRENCY, inFlight: env.SEND_IN_FLIGHT }),

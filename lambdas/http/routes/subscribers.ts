@@ -36,8 +36,11 @@ export const ImportReportSchema = z
     skippedUnsubscribed: z.number().int(),
     duplicates: z.number().int(),
     invalid: z.number().int(),
-    confirmationsSent: z.number().int(),
-    confirmationsFailed: z.number().int(),
+    confirmationsRequested: z.number().int().meta({ description: 'With sendConfirmation: pending subscribers of this import asked to confirm.' }),
+    confirmationSendId: z
+      .string()
+      .optional()
+      .meta({ description: 'The confirmation send that mails them, paced like any send: follow it at `GET /api/sends/{id}`.' }),
     errors: z.array(z.object({ line: z.number().int(), message: z.string() })),
     errorsTruncated: z.boolean().meta({ description: `True when more than ${MAX_LISTED_ERRORS} rows were refused; \`invalid\` counts them all.` }),
   })
