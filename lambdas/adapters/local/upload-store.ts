@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -49,10 +49,6 @@ export class FsUploadStore implements UploadStore {
   file(key: string): string {
     if (!KEY.test(key)) throw new Error(`invalid job file key ${key.slice(0, 100)}`);
     return join(this.root, key);
-  }
-
-  static isKey(key: string): boolean {
-    return KEY.test(key);
   }
 
   private signature(method: 'PUT' | 'GET', key: string, expires: number, filename = ''): string {
@@ -158,5 +154,26 @@ export class FsUploadStore implements UploadStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
+  }
+
+  /**
+   * Deletes every job file (and half-written part) last written more than `maxAgeMs` ago, as the jobs
+   * bucket's lifecycle rule does in AWS: job files hold personal data. Returns how many it deleted.
+   */
+  async sweep(maxAgeMs: number): Promise<number> {
+    const before = this.now().getTime() - maxAgeMs;
+    let deleted = 0;
+    for (const dir of ['imports', 'exports']) {
+      const names = await readdir(join(this.root, dir)).catch(() => [] as string[]);
+      for (const name of names) {
+        const file = join(this.root, dir, name);
+        const info = await stat(file).catch(() => undefined);
+        if (info?.isFile() && info.mtimeMs < before) {
+          await rm(file, { force: true });
+          deleted++;
+        }
+      }
+    }
+    return deleted;
   }
 }
