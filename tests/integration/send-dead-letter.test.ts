@@ -171,6 +171,17 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
     const before = await partition(id);
     expect(await createSendDeadLetterHandler(pipeline.deps)({ Records: [given[0]!] })).toEqual({ batchItemFailures: [] });
     expect(await partition(id)).toEqual(before);
+
+    // The send completed with failures: a resume tries the failed recipients again, once, and never the uncertain ones.
+    expect((await resumeSend(pipeline.deps, id)).status).toBe('planning');
+    const again = await waitForSend(pipeline.deps.sends, id, (s) => s.status === 'completed' && s.generation === 2, 30_000);
+    await idle();
+    expect(again.counts).toEqual({ planned: 8, submitted: 6, failed: 0, suppressed: 0, skipped: 0, uncertain: 2 });
+    const after = await outboxByRecipient(ses.outboxDir);
+    for (const r of ['dh1', 'dh2', 'dh3', 'dh4', 'dx3', 'dx4']) expect(after.get(`${r}@example.org`), r).toBe(1);
+    for (const r of ['dx1', 'dx2']) expect(after.get(`${r}@example.org`), r).toBeUndefined();
+    // Nothing left to retry: a completed send without failures does not resume.
+    await expect(resumeSend(pipeline.deps, id)).rejects.toMatchObject({ code: 'send.invalidTransition' });
   }, 60_000);
 
   it('pauses a send the given-up batch pushes past the error threshold; a resume then sends to the failed recipients exactly once and leaves the uncertain one alone', async () => {

@@ -298,9 +298,16 @@ export async function cancelSend(deps: SendDeps, id: string): Promise<SendOutput
 export async function resumeSend(deps: SendDeps, id: string): Promise<SendOutput> {
   const send = await deps.sends.get(id);
   if (!send) throw new AppError('send.notFound', `no send with id ${id}`);
-  if (!RESUMABLE.includes(send.status)) throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send can be resumed`);
+  // A completed send whose failures may be retried (refused, given up, throttled to the end) resumes
+  // too: failed recipients are tried again; submitted and uncertain ones never.
+  const retriesFailures = send.status === 'completed' && send.counts.failed > 0 && !send.dryRun;
+  if (!RESUMABLE.includes(send.status) && !retriesFailures) {
+    throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send, or a completed one with failed recipients, can be resumed`);
+  }
+  const from = retriesFailures ? (['completed'] as const) : RESUMABLE;
   const now = deps.clock.now();
   if (now.toISOString() > send.deadline) {
+    if (retriesFailures) throw new AppError('send.invalidTransition', `send ${id} passed its deadline ${send.deadline}; its failed recipients are not sent stale`);
     await deps.sends.setStatus(id, {
       from: RESUMABLE,
       to: 'expired',
@@ -309,7 +316,7 @@ export async function resumeSend(deps: SendDeps, id: string): Promise<SendOutput
     });
     return getSend(deps, id);
   }
-  const resumed = await deps.sends.resume(id, RESUMABLE, now.toISOString());
+  const resumed = await deps.sends.resume(id, from, now.toISOString());
   if (!resumed) throw new AppError('send.invalidTransition', `send ${id} changed while resuming; try again`);
   return toSendOutput(resumed, now, deps.site.publicUrl);
 }

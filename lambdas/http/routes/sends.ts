@@ -151,9 +151,9 @@ export function sendRoutes(deps: DeliveryDeps) {
       method: 'post',
       path: '/sends/{id}/resume',
       tags: ['Sends'],
-      summary: 'Resume a paused, cancelled or stalled send',
+      summary: 'Resume a paused, cancelled or stalled send, or retry the failures of a completed one',
       description:
-        'Plans the audience again: whoever already has an outcome is passed over (nobody gets it twice), a recipient whose call was in flight when a process died is reported `uncertain` and not sent again, and failures are tried again. A send past its deadline expires instead.',
+        'Plans the audience again: whoever already has an outcome is passed over (nobody gets it twice), a recipient whose call was in flight when a process died is reported `uncertain` and not sent again, and failures are tried again. A completed send resumes only when it has `failed` recipients (refused, given up, throttled to the end). A send past its deadline expires instead (a completed one answers 409).',
       security,
       request: { params: IdParam },
       responses: { 200: sendResponse('The send, resumed'), ...errorResponses(400, 401, 404, 409) },
