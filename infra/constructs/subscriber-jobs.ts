@@ -10,7 +10,6 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { sesSendStatement } from './access.ts';
 import { InkwireFunction } from './inkwire-function.ts';
 
 /** Lambda's longest run: an import of a large file, or an export of a long list, gets all of it. */
@@ -25,7 +24,8 @@ export const JOB_PREFIXES = { imports: 'imports/', exports: 'exports/' } as cons
 /**
  * What an import does to the table: look addresses up (BatchGetItem), write new subscribers and their
  * address claims (BatchWriteItem), confirm pending ones (a transaction of PutItem, UpdateItem, DeleteItem
- * and condition checks), and move its job record (GetItem, UpdateItem). No index is read.
+ * and condition checks), request the confirmation send when asked (PutItem), and move its job record
+ * (GetItem, UpdateItem). No index is read.
  */
 export const IMPORT_TABLE_ACTIONS = [
   'dynamodb:GetItem',
@@ -45,11 +45,8 @@ export interface SubscriberJobsProps {
   api: InkwireFunction;
   /** The shared settings every function gets. */
   environment: Record<string, string>;
-  /** The token signing key: an import may send confirmation emails, whose links it signs. */
+  /** The token signing key: the import runs the subscriber feature, which is built with it. */
   tokenSecretArn: string;
-  /** The SES identity and the transactional configuration set confirmation emails go through. */
-  mailIdentityArn: string;
-  transactionalConfigurationSetArn: string;
   /** Where its alarms go. */
   alarmTopic: ITopic;
 }
@@ -64,8 +61,9 @@ export interface SubscriberJobsProps {
  * - **export**: the API queues the job on the jobs queue; the jobs function writes the CSV under
  *   `exports/` by multipart upload; the API hands out a presigned GET URL.
  *
- * Two functions rather than one: only an import sends mail (SES, the token key, the email renderer in its
- * bundle), and only an export reads the whole list; each role has only what its job needs.
+ * Two functions rather than one: an import writes subscribers (and requests a confirmation send when
+ * asked), an export only reads the whole list; each role has only what its job needs. Neither sends mail:
+ * an import's confirmation emails go out as a send, through the send queue and worker.
  */
 export class SubscriberJobs extends Construct {
   readonly importFunction: InkwireFunction;
@@ -112,7 +110,6 @@ export class SubscriberJobs extends Construct {
         new PolicyStatement({ actions: [...IMPORT_TABLE_ACTIONS], resources: [table.tableArn] }),
         // Reads the upload and deletes it once read (it holds personal data). Nothing else in the bucket.
         new PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [objects(JOB_PREFIXES.imports)] }),
-        sesSendStatement(props.mailIdentityArn, [props.transactionalConfigurationSetArn]),
         new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.tokenSecretArn] }),
       ],
     });

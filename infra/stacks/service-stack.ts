@@ -308,8 +308,6 @@ export class ServiceStack extends Stack {
       api,
       environment: shared,
       tokenSecretArn: data.tokenSecret.secretArn,
-      mailIdentityArn: identityArn,
-      transactionalConfigurationSetArn: transactionalSetArn,
       alarmTopic: this.alarms.topic,
     });
 

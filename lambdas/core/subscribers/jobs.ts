@@ -48,7 +48,7 @@ export interface SubscriberJobDeps {
   log?: ((msg: string, detail?: unknown) => void) | undefined;
 }
 
-/** What an import run needs: the jobs and the subscriber feature (confirmation emails included). */
+/** What an import run needs: the jobs and the subscriber feature (confirmation requests included). */
 export interface ImportRunDeps extends Omit<SubscriberJobDeps, 'queue'> {
   subscribers: SubscriberDeps;
 }
