@@ -307,7 +307,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
         'DynamoDB on-demand: requests counted by a middleware on the client; units by AWS rules for items under 1 KB (1 per item written, 2 in a transaction, +1 per GSI entry rewritten; 1 per strongly consistent item read, a missing one included; queries as DynamoDB Local sizes them). Stream reads by Lambda are free.',
         `SQS: one SendMessageBatch per 10 messages (50 recipients each, under 64 KB) plus one ReceiveMessage and one DeleteMessageBatch per worker invocation; idle long polling not counted (a fixed cost, not per email).`,
         `Lambda arm64, ${memoryGb * 1024} MB, ${awsWorkers} workers (the queue's maximum concurrency) paced to the SES rate shown, so each busy for 1000/rate seconds per 1,000 emails; plus about one planner invocation per 1,000 recipients. Locally ${workers} workers share one process.`,
-        'Single table, subscribers with GSI1 and GSI2 (ALL projection): moving lastDigestAt rewrites both index entries.',
+        'Single table; a digest moves each recipient\u2019s digest dates in an item of their own (no index entry rewritten), written 25 to a request.',
         'Everything runs on this machine: the bare loop needs this process only (client and SES endpoint); the pipeline also needs DynamoDB Local (Java). When CPU-bound, the ratio to the bare loop is bounded by bareCpuMsPerMessage / cpuMsPerMessage.total times the CPUs the pipeline can use.',
       ],
     };

@@ -92,12 +92,15 @@ describe('daily digests through the local pipeline', () => {
     expect(mail.get('regular@example.org')![0]!.text).toContain('Hi Regular Reader');
   });
 
-  it('moves lastDigestAt to the digest\u2019s window end for those who got it, and only for them', async () => {
+  it('moves the digest date to the digest\u2019s window end for those who got it, and only for them, without touching the subscriber item', async () => {
     const send = (await pipeline.deps.sends.get(digestId))!;
-    const last = async (id: string) => ((await table.doc.send(new GetCommand({ TableName: table.tableName, Key: keys.subscriber(id), ConsistentRead: true }))).Item?.lastDigestAt as { daily?: string } | undefined)?.daily;
+    const last = async (id: string) => (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: keys.subscriberDigests(id), ConsistentRead: true }))).Item?.daily as string | undefined;
     expect(await last('regular')).toBe(send.windowEnd);
     expect(await last('newcomer')).toBe(send.windowEnd);
     expect(await last('caughtup')).not.toBe(send.windowEnd);
+    const regular = (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: keys.subscriber('regular'), ConsistentRead: true }))).Item;
+    expect(regular).toMatchObject({ version: 1 });
+    expect(regular?.lastDigestAt).toBeUndefined();
   });
 
   it('publishes the digest on the web archive, without personal links, with its own feeds', async () => {

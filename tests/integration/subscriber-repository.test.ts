@@ -4,6 +4,7 @@ import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } 
 import { freshTable } from '../support/dynamo.ts';
 import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subscriber-repository.ts';
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamodb/rate-limiter.ts';
+import { DynamoAudience } from '../../lambdas/adapters/dynamodb/audience.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
 import { AlreadySeen, EmailTaken, StaleSubscriber } from '../../lambdas/core/subscribers/ports.ts';
 import { emailHash, type Subscriber } from '../../lambdas/core/subscribers/schema.ts';
@@ -85,11 +86,14 @@ describe('DynamoSubscriberRepository', () => {
     expect(await repo.markSeen({ ...seen, id: `${seen.id}-other` })).toBe(true);
   });
 
-  it('erases to a hash: no subscriber, no claim, a suppression', async () => {
+  it('erases to a hash: no subscriber, no claim, no digest dates, a suppression', async () => {
     const s = subscriber('gone@example.org', { name: 'Gone Person' });
     await repo.create(s);
+    await new DynamoAudience(doc, tableName).markDigestsSent([{ subscriberId: s.id }], 'daily', '2024-02-11T08:00:00.000Z');
+    expect((await doc.send(new GetCommand({ TableName: tableName, Key: keys.subscriberDigests(s.id) }))).Item).toMatchObject({ daily: '2024-02-11T08:00:00.000Z' });
     await repo.erase(s, { emailHash: s.emailHash, reason: 'erased', at: '2024-02-11T12:00:00.000Z' });
     expect(await repo.get(s.id)).toBeUndefined();
+    expect((await doc.send(new GetCommand({ TableName: tableName, Key: keys.subscriberDigests(s.id) }))).Item).toBeUndefined();
     expect(await repo.findByEmailHash(s.emailHash)).toBeUndefined();
     expect(await repo.getSuppression(s.emailHash)).toEqual({ emailHash: s.emailHash, reason: 'erased', at: '2024-02-11T12:00:00.000Z' });
     expect(await repo.isSuppressed(s.emailHash)).toBe(true);

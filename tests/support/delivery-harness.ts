@@ -265,7 +265,6 @@ export function subscriberItem(s: SubscriberSpec): Record<string, unknown> {
     updatedAt: createdAt,
     softBounces: 0,
     source: 'form',
-    ...(s.lastDigestAt ? { lastDigestAt: s.lastDigestAt } : {}),
     version: 1,
     ...keys.subscriberStatusGsi1(status, createdAt, s.id),
     ...(status === 'confirmed' && !s.paused ? keys.audienceGsi2(frequency, s.id) : {}),
@@ -290,7 +289,11 @@ export async function writeItems(doc: DynamoDBDocumentClient, tableName: string,
   );
 }
 
-export const seedSubscribers = (doc: DynamoDBDocumentClient, tableName: string, specs: SubscriberSpec[]) => writeItems(doc, tableName, specs.map(subscriberItem));
+/** The digest dates item the delivery engine keeps beside a subscriber item. */
+export const digestDatesItem = (id: string, lastDigestAt: { daily?: string; weekly?: string }): Record<string, unknown> => ({ ...keys.subscriberDigests(id), entity: 'digestDates', ...lastDigestAt });
+
+export const seedSubscribers = (doc: DynamoDBDocumentClient, tableName: string, specs: SubscriberSpec[]) =>
+  writeItems(doc, tableName, specs.flatMap((s) => [subscriberItem(s), ...(s.lastDigestAt ? [digestDatesItem(s.id, s.lastDigestAt)] : [])]));
 
 export async function suppress(doc: DynamoDBDocumentClient, tableName: string, email: string): Promise<void> {
   await writeItems(doc, tableName, [{ ...keys.suppression(emailHash(email)), entity: 'suppression', emailHash: emailHash(email), reason: 'bounce', at: '2024-01-01T00:00:00.000Z' }]);

@@ -1,7 +1,7 @@
-import { BatchGetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Frequency } from '../../core/subscribers/schema.ts';
 import type { Recipient } from '../../core/sends/model.ts';
-import type { AudiencePage, AudienceSource } from '../../core/sends/ports.ts';
+import type { AudiencePage, AudienceSource, DigestMark } from '../../core/sends/ports.ts';
 import { keys } from './keys.ts';
 import { decodeCursor, encodeCursor } from './errors.ts';
 
@@ -28,6 +28,20 @@ function toRecipient(item: Record<string, unknown>): Recipient {
 }
 
 type Keyed = { PK: string; SK: string };
+type DigestDates = NonNullable<Recipient['lastDigestAt']>;
+
+/** A digest dates item expires this long after the last digest (a later digest looks back 31 days at most anyway). */
+export const DIGEST_DATES_TTL_DAYS = 400;
+
+const dates = (d: DigestDates | undefined): DigestDates => ({ ...(d?.daily ? { daily: d.daily } : {}), ...(d?.weekly ? { weekly: d.weekly } : {}) });
+const later = (a: string | undefined, b: string | undefined) => (a && b ? (a > b ? a : b) : (a ?? b));
+
+/** The digest dates item's, and any the subscriber item still carries from before that item existed: the later of each. */
+function mergeDates(own: DigestDates | undefined, item: Record<string, unknown> | undefined): DigestDates | undefined {
+  const daily = later(own?.daily, item?.daily as string | undefined);
+  const weekly = later(own?.weekly, item?.weekly as string | undefined);
+  return daily || weekly ? { ...(daily ? { daily } : {}), ...(weekly ? { weekly } : {}) } : undefined;
+}
 
 /**
  * The sending audience from the subscriber items (written by the subscribers module): the sparse GSI2
@@ -99,7 +113,7 @@ export class DynamoAudience implements AudienceSource {
     const k = (x: Keyed) => `${x.PK}|${x.SK}`;
     const wanted: Keyed[] = [];
     for (const [id, hash] of list) {
-      wanted.push(keys.subscriber(id));
+      wanted.push(keys.subscriber(id), keys.subscriberDigests(id));
       if (hash) wanted.push(keys.suppression(hash));
     }
     const found = await this.getMany(wanted);
@@ -112,61 +126,33 @@ export class DynamoAudience implements AudienceSource {
     for (const [id] of list) {
       const item = found.get(k(keys.subscriber(id)));
       const recipient = item ? toRecipient(item) : undefined;
+      if (recipient) recipient.lastDigestAt = mergeDates(recipient.lastDigestAt, found.get(k(keys.subscriberDigests(id))));
       const hash = recipient?.emailHash;
       result.set(id, { recipient, suppressed: hash ? found.has(k(keys.suppression(hash))) : false });
     }
     return result;
   }
 
-  async markDigestsSent(list: { subscriberId: string; hasDigestDates: boolean }[], frequency: 'daily' | 'weekly', at: string): Promise<void> {
-    // Groups of a whole claim wave: one transaction (of at most 100 actions) per wave.
-    for (let i = 0; i < list.length; i += 50) await this.markGroup(list.slice(i, i + 50), frequency, at);
-  }
-
-  /** One transaction per group; members whose condition fails are set aside (already as new) or retried the other way. */
-  private async markGroup(group: { subscriberId: string; hasDigestDates: boolean }[], frequency: 'daily' | 'weekly', at: string): Promise<void> {
-    let pending = group;
-    for (let attempt = 0; pending.length > 0 && attempt < 6; attempt++) {
-      const batch = pending;
-      try {
-        await this.db.send(new TransactWriteCommand({ TransactItems: batch.map((m) => ({ Update: this.digestUpdate(m.subscriberId, m.hasDigestDates, frequency, at) })) }));
-        return;
-      } catch (e) {
-        const reasons = (e as { name?: string; CancellationReasons?: { Code?: string }[] }).CancellationReasons;
-        if ((e as { name?: string }).name !== 'TransactionCanceledException' || !reasons) throw e;
-        const next: { subscriberId: string; hasDigestDates: boolean }[] = [];
-        for (const [j, r] of reasons.entries()) {
-          const m = batch[j]!;
-          // A failed condition: either the map is not as read (try the other form once), or the date is
-          // already at or past `at`, or the subscriber is gone. Both forms failing means nothing to move.
-          if (r.Code === 'ConditionalCheckFailed') {
-            if (attempt === 0) next.push({ ...m, hasDigestDates: !m.hasDigestDates });
-          } else next.push(m);
-        }
-        if (next.length === batch.length && attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        pending = next;
+  /**
+   * Writes each recipient's digest dates item (one BatchWriteItem per 25): the dates as read right before
+   * sending, with this digest's moved to `at`. A date already at or past `at` is left alone (never moved
+   * back). The item lives apart from the subscriber item, so this rewrites no index entry and never
+   * races a preference change; it expires {@link DIGEST_DATES_TTL_DAYS} days after the last digest.
+   */
+  async markDigestsSent(list: DigestMark[], frequency: 'daily' | 'weekly', at: string): Promise<void> {
+    const expiresAt = Math.floor(new Date(at).getTime() / 1000) + DIGEST_DATES_TTL_DAYS * 86_400;
+    const puts = list
+      .filter((m) => !(m.previous?.[frequency] && m.previous[frequency]! >= at))
+      .map((m) => ({
+        PutRequest: { Item: { ...keys.subscriberDigests(m.subscriberId), entity: 'digestDates', ...dates(m.previous), [frequency]: at, expiresAt } },
+      }));
+    for (let i = 0; i < puts.length; i += 25) {
+      let request: Record<string, (typeof puts)[number][]> | undefined = { [this.table]: puts.slice(i, i + 25) };
+      for (let round = 0; request && Object.keys(request).length > 0; round++) {
+        const out = await this.db.send(new BatchWriteCommand({ RequestItems: request }));
+        request = out.UnprocessedItems as typeof request;
+        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
       }
     }
-  }
-
-  private digestUpdate(subscriberId: string, hasDigestDates: boolean, frequency: 'daily' | 'weekly', at: string): { TableName: string; Key: Record<string, unknown>; UpdateExpression: string; ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> } {
-    // The version moves so that a preference change read before this write retries instead of overwriting it.
-    return hasDigestDates
-      ? {
-          TableName: this.table,
-          Key: keys.subscriber(subscriberId),
-          UpdateExpression: 'SET #l.#f = :at ADD #v :one',
-          ConditionExpression: 'attribute_exists(PK) AND attribute_exists(#l) AND (attribute_not_exists(#l.#f) OR #l.#f < :at)',
-          ExpressionAttributeNames: { '#l': 'lastDigestAt', '#v': 'version', '#f': frequency },
-          ExpressionAttributeValues: { ':at': at, ':one': 1 },
-        }
-      : {
-          TableName: this.table,
-          Key: keys.subscriber(subscriberId),
-          UpdateExpression: 'SET #l = :map ADD #v :one',
-          ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(#l)',
-          ExpressionAttributeNames: { '#l': 'lastDigestAt', '#v': 'version' },
-          ExpressionAttributeValues: { ':map': { [frequency]: at }, ':one': 1 },
-        };
   }
 }

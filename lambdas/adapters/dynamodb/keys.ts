@@ -12,6 +12,8 @@
  * - API key            APIKEY#<sha256>           / APIKEY
  * - Subscriber         SUB#<id>                  / SUB               GSI1: SUBS#<status> / <createdAt>#<id>
  *                                                                     GSI2 (confirmed, not paused): AUD#<frequency> / <id>
+ * - Digest dates       SUB#<id>                  / DIGESTS           TTL (when each digest last went to the
+ *                                                                     subscriber; apart from the subscriber item, so moving it rewrites no index entry)
  * - Email claim        EMAIL#<sha256(email)>     / EMAIL             (uniqueness of an address)
  * - Suppression        SUPPRESS#<sha256(email)>  / SUPPRESS
  * - Send               SEND#<id>                 / SEND              GSI1: SENDS / <createdAt>#<id>
@@ -46,6 +48,7 @@ export const keys = {
   apiKey: (hash: string): Key => ({ PK: `APIKEY#${hash}`, SK: 'APIKEY' }),
 
   subscriber: (id: string): Key => ({ PK: `SUB#${id}`, SK: 'SUB' }),
+  subscriberDigests: (id: string): Key => ({ PK: `SUB#${id}`, SK: 'DIGESTS' }),
   subscriberStatusGsi1: (status: string, createdAt: string, id: string) => ({
     GSI1PK: `SUBS#${status}`,
     GSI1SK: `${createdAt}#${id}`,

@@ -28,8 +28,8 @@ type Item = Record<string, unknown>;
 
 /**
  * The attributes this repository owns on a subscriber item. Updates SET or REMOVE exactly these, so an
- * attribute another module writes on the same item (the delivery engine's `lastDigestAt`) is never
- * overwritten with a stale copy.
+ * attribute another module wrote on the same item (the delivery engine's `lastDigestAt`, which now lives in
+ * its own digest dates item and is only read here from older items) is never overwritten with a stale copy.
  */
 const OWNED_FIELDS = [
   'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'createdAt', 'confirmedAt', 'updatedAt',
@@ -181,6 +181,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
               },
             },
             { Delete: { TableName: this.table, Key: keys.emailClaim(prev.emailHash) } },
+            { Delete: { TableName: this.table, Key: keys.subscriberDigests(prev.id) } },
             { Put: { TableName: this.table, Item: suppressionItem(suppression) } },
           ],
         }),

@@ -125,11 +125,14 @@ export interface AudienceSource {
    * is sent. `emailHash` is the planner's; a subscriber whose address changed since is checked again.
    */
   recipients(list: readonly [subscriberId: string, emailHash: string][]): Promise<Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>>;
-  /**
-   * Moves `lastDigestAt[frequency]` forward to `at` (never back) for subscribers who got the digest.
-   * `hasDigestDates`: whether the subscriber's item already has a `lastDigestAt` map (as last read).
-   */
-  markDigestsSent(list: { subscriberId: string; hasDigestDates: boolean }[], frequency: 'daily' | 'weekly', at: string): Promise<void>;
+  /** Moves `lastDigestAt[frequency]` forward to `at` (never back) for subscribers who got the digest. */
+  markDigestsSent(list: DigestMark[], frequency: 'daily' | 'weekly', at: string): Promise<void>;
+}
+
+/** A subscriber who got a digest, with their digest dates as read right before sending. */
+export interface DigestMark {
+  subscriberId: string;
+  previous?: Recipient['lastDigestAt'];
 }
 
 /** Where batches go (SQS in AWS, the in-process queue locally). */

@@ -215,7 +215,7 @@ class BatchRun {
       const byId = new Map(sendable.map((w) => [w.record.subscriberId, w]));
       writes.push(
         deps.audience.markDigestsSent(
-          submitted.map((o) => ({ subscriberId: o.subscriberId, hasDigestDates: byId.get(o.subscriberId)?.recipient.lastDigestAt !== undefined })),
+          submitted.map((o) => ({ subscriberId: o.subscriberId, previous: byId.get(o.subscriberId)?.recipient.lastDigestAt })),
           this.content.period,
           this.content.windowEnd,
         ),

@@ -115,7 +115,7 @@ export interface Subscriber {
   /** Transient bounces since the last delivery; past the threshold the subscriber is suppressed. */
   softBounces: number;
   suppressedReason?: SuppressionReason | undefined;
-  /** When the delivery engine last sent each digest. */
+  /** When the delivery engine last sent each digest, on items from before it kept them in their own item (read only). */
   lastDigestAt?: { daily?: string; weekly?: string } | undefined;
   /** How the subscriber came: the public form, or a publisher import (with or without asserted consent). */
   source: 'form' | 'import';
