@@ -102,10 +102,11 @@ export class RequestCounter {
     this.rcu = 0;
     this.wcu = 0;
   }
+  /** A subscriber item (`SUB#<id>` / `SUB`) has entries in GSI1 and GSI2; nothing else written here has any. */
   private static indexWrites(key: unknown): number {
-    const raw = (key as { PK?: unknown } | undefined)?.PK;
-    const pk = typeof raw === 'string' ? raw : ((raw as { S?: string } | undefined)?.S ?? '');
-    return pk.startsWith('SUB#') ? 2 : 0;
+    const str = (v: unknown) => (typeof v === 'string' ? v : ((v as { S?: string } | undefined)?.S ?? ''));
+    const k = key as { PK?: unknown; SK?: unknown } | undefined;
+    return str(k?.PK).startsWith('SUB#') && str(k?.SK) === 'SUB' ? 2 : 0;
   }
   private account(name: string, input: Record<string, any>, consumed: unknown): void {
     const write = (key: unknown, factor: number) => (this.wcu += factor + RequestCounter.indexWrites(key));
