@@ -23,6 +23,8 @@ interface ShardState {
   done: boolean;
 }
 
+const CHECKPOINT_EVERY_MS = 1000;
+
 /** Lambda's DynamoDB stream record shape, from the Streams API's. */
 function toLambdaRecord(r: _Record, streamArn: string): DynamoDBRecord {
   const d = r.dynamodb ?? {};
@@ -53,6 +55,9 @@ function toLambdaRecord(r: _Record, streamArn: string): DynamoDBRecord {
 export class StreamPoller {
   private readonly shards = new Map<string, ShardState>();
   private checkpoints: Record<string, string> = {};
+  /** When the checkpoint file was last written, and whether records were handled since. */
+  private savedAt = 0;
+  private unsaved = false;
   private running = false;
   private loop: Promise<void> | undefined;
   private streamArn = '';
@@ -90,6 +95,7 @@ export class StreamPoller {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+    await this.flushCheckpoint();
   }
 
   /** Resolves once every record written so far has been handed to the consumer. */
@@ -130,8 +136,21 @@ export class StreamPoller {
     this.lastDescribe = Date.now();
   }
 
+  /**
+   * Moves the shard's checkpoint; the file is written at most once a second (and when the poller is idle
+   * or stops). After a crash the records since the last write are delivered again: at least once, as an
+   * event source mapping does, and every consumer is idempotent.
+   */
   private async saveCheckpoint(shardId: string, seq: string): Promise<void> {
     this.checkpoints[shardId] = seq;
+    this.unsaved = true;
+    if (Date.now() - this.savedAt >= CHECKPOINT_EVERY_MS) await this.flushCheckpoint();
+  }
+
+  private async flushCheckpoint(): Promise<void> {
+    if (!this.unsaved) return;
+    this.unsaved = false;
+    this.savedAt = Date.now();
     await mkdir(dirname(this.opts.checkpointFile), { recursive: true });
     await writeFile(this.opts.checkpointFile, JSON.stringify({ streamArn: this.streamArn, shards: this.checkpoints }));
   }
@@ -195,6 +214,7 @@ export class StreamPoller {
         await new Promise((r) => setTimeout(r, 500));
       }
       if (got === 0) {
+        await this.flushCheckpoint().catch((e: unknown) => this.log('could not save the checkpoint', (e as Error).message));
         const ready = this.idleWaiters.filter((w) => started > w.since);
         this.idleWaiters = this.idleWaiters.filter((w) => started <= w.since);
         for (const w of ready) w.resolve();

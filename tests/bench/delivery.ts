@@ -44,6 +44,8 @@ export interface DeliveryBenchOptions {
   workers?: number;
   /** Messages the bare loop sends (its rate does not depend on the audience size). */
   bareMessages?: number;
+  /** Recipients of an unmeasured send before each measured one (the bare loop has its warm-up too). */
+  warmUpRecipients?: number;
   /** For the Lambda estimate: the worker's memory, how many run at once in AWS, and the SES rates they are paced to. */
   lambdaMemoryGb?: number;
   awsWorkers?: number;
@@ -193,7 +195,7 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
   let ddb: Awaited<ReturnType<typeof startDynamoDbLocal>> | undefined;
   try {
     log(`bare loop: ${opts.bareMessages ?? 3000} messages at concurrency ${concurrency}...`);
-    await bareLoop(ses.url, concurrency, 500); // warm-up: JIT, sockets
+    await bareLoop(ses.url, concurrency, 2000); // warm-up: JIT, sockets (as many messages as the pipeline's warm-up)
     const bareBefore = await bareLoop(ses.url, concurrency, opts.bareMessages ?? 3000);
     log(`  ${bareBefore.rate.toFixed(0)} messages/s, ${bareBefore.cpuMsPerMessage.toFixed(2)} ms CPU per message`);
     const runs: DeliveryRun[] = [];
@@ -222,6 +224,16 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const counter = new RequestCounter();
       const pipeline = await startDeliveryPipeline({ dynamoEndpoint: ddb.endpoint, tableName, sesUrl: ses.url, dataDir: join(dir, tableName), workers, inFlight: concurrency, counter });
       await pipeline.idle();
+      // Warm-up, as the bare loop has one: a weekly digest to other subscribers (not the measured daily
+      // audience), so the measured send does not pay for a cold JVM and JIT in this fresh DynamoDB Local.
+      const warmUp = opts.warmUpRecipients ?? 2000;
+      if (warmUp > 0) {
+        log(`  warm-up: a weekly digest to ${warmUp} other subscribers...`);
+        await seedSubscribers(doc, tableName, Array.from({ length: warmUp }, (_, i) => ({ id: `w${String(i).padStart(7, '0')}`, frequency: 'weekly' as const, confirmedAt: new Date(now - 30 * 86_400_000).toISOString() })));
+        const w = await createSend(pipeline.deps, { kind: 'digest', frequency: 'weekly' });
+        await waitForSend(watcher, w.body.id, (s) => s.status === 'completed', 600_000);
+        await pipeline.idle();
+      }
       counter.reset();
       (globalThis as { gc?: () => void }).gc?.();
       const mem = sampler();
