@@ -1,12 +1,12 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { anyAboveZeroAlarm } from './alarms.ts';
 import { InkwireFunction } from './inkwire-function.ts';
 
 /**
@@ -66,33 +66,19 @@ export class SendDeadLetter extends Construct {
       }),
     );
 
-    this.alarm(props.alarmTopic, 'GivenUpBatches', {
+    this.alarms.push(anyAboveZeroAlarm(this, 'GivenUpBatches', props.alarmTopic, {
       description:
         'A send batch was given up after its last receive and reached the send dead-letter queue. Its recipients are reported failed (GivenUp; POST /api/sends/{id}/resume tries them again) or uncertain, and its send completes (or pauses past the error threshold). Look at the send worker\u2019s logs for the cause.',
       metric: props.deadLetterQueue.metricNumberOfMessagesReceived({ period: Duration.minutes(5), statistic: 'Sum' }),
-    });
-    this.alarm(props.alarmTopic, 'Errors', {
+    }));
+    this.alarms.push(anyAboveZeroAlarm(this, 'Errors', props.alarmTopic, {
       description: 'The send dead-letter handler failed (an uncaught error, a timeout or running out of memory); the dead letters stay in the queue and are tried again.',
       metric: this.handler.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-    });
+    }));
 
     new CfnOutput(this, 'LogGroup', {
       description: 'Logs of the send dead-letter handler (aws logs tail <name> --follow)',
       value: this.handler.logGroup.logGroupName,
     });
-  }
-
-  private alarm(topic: ITopic, id: string, options: { description: string; metric: IMetric }): void {
-    const alarm = new Alarm(this, id, {
-      alarmDescription: options.description,
-      metric: options.metric,
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new SnsAction(topic));
-    alarm.addOkAction(new SnsAction(topic));
-    this.alarms.push(alarm);
   }
 }

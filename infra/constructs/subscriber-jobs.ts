@@ -1,6 +1,5 @@
 import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -10,6 +9,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { anyAboveZeroAlarm } from './alarms.ts';
 import { InkwireFunction } from './inkwire-function.ts';
 
 /** Lambda's longest run: an import of a large file, or an export of a long list, gets all of it. */
@@ -164,35 +164,20 @@ export class SubscriberJobs extends Construct {
       Validations.of(fn.role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${bucketArnExport}/${prefix}*]`, reason: why });
     }
 
-    this.alarm(props.alarmTopic, 'ImportErrors', {
+    this.alarms.push(anyAboveZeroAlarm(this, 'ImportErrors', props.alarmTopic, {
       description: 'The subscriber import function failed (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
       metric: this.importFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-    });
-    this.alarm(props.alarmTopic, 'JobsErrors', {
+    }));
+    this.alarms.push(anyAboveZeroAlarm(this, 'JobsErrors', props.alarmTopic, {
       description: 'The subscriber jobs function failed an export (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
       metric: this.jobsFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-    });
-    this.alarm(props.alarmTopic, 'DeadLetters', {
+    }));
+    this.alarms.push(anyAboveZeroAlarm(this, 'DeadLetters', props.alarmTopic, {
       description: 'An import notification or an export message failed for good and waits in the jobs dead-letter queue; its job shows failed or stopped. Look at the import and jobs functions\u2019 logs.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-    });
+    }));
 
     new CfnOutput(this, 'ImportLogGroup', { description: 'Logs of the subscriber import function (aws logs tail <name> --follow)', value: this.importFunction.logGroup.logGroupName });
     new CfnOutput(this, 'JobsLogGroup', { description: 'Logs of the subscriber jobs function (aws logs tail <name> --follow)', value: this.jobsFunction.logGroup.logGroupName });
-  }
-
-  private alarm(topic: ITopic, id: string, options: { description: string; metric: IMetric }): void {
-    const alarm = new Alarm(this, id, {
-      alarmDescription: options.description,
-      metric: options.metric,
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      // No data means nothing happened (no jobs), which is not a problem.
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new SnsAction(topic));
-    alarm.addOkAction(new SnsAction(topic));
-    this.alarms.push(alarm);
   }
 }

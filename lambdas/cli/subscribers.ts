@@ -1,3 +1,5 @@
+/** As the API answers it (`SubscriberImportReport` in the API document). */
+import type { ImportReport } from '../core/subscribers/import.ts';
 import type { FetchFn } from './api.ts';
 import type { CommandContext } from './commands.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -17,24 +19,6 @@ export interface SubscriberCommandContext extends CommandContext {
   files: FileIo;
 }
 
-interface ImportReport {
-  status: string;
-  rows: number;
-  created: number;
-  confirmed: number;
-  unchanged: number;
-  skippedSuppressed: number;
-  skippedUnsubscribed: number;
-  duplicates: number;
-  invalid: number;
-  /** Confirmation emails: sent by the import itself, or requested and sent by a confirmation send. */
-  confirmationsSent?: number;
-  confirmationsFailed?: number;
-  confirmationsRequested?: number;
-  confirmationSendId?: string;
-  errors: { line: number; message: string }[];
-  errorsTruncated: boolean;
-}
 
 interface ImportJob {
   id: string;
@@ -134,8 +118,6 @@ function describeReport(path: string, id: string, r: ImportReport): string {
   ];
   if (r.confirmationsRequested) {
     lines.push(`  confirmation emails: ${n(r.confirmationsRequested)} requested${r.confirmationSendId ? `, sent by send ${r.confirmationSendId} (GET /api/sends/${r.confirmationSendId})` : ''}`);
-  } else if (r.confirmationsSent || r.confirmationsFailed) {
-    lines.push(`  confirmation emails: ${n(r.confirmationsSent ?? 0)} sent, ${n(r.confirmationsFailed ?? 0)} failed`);
   }
   if (r.errors.length) {
     lines.push('Refused rows:');

@@ -88,47 +88,30 @@ export class PreparedCache {
 }
 
 /**
- * A confirmation request: the `confirm` template with the recipient's signed confirmation link, through
- * the transactional configuration set and without newsletter headers (they have not subscribed yet),
- * as the confirmation mail of the public form.
+ * One recipient's email: the prepared content with their name and signed links spliced in. A
+ * confirmation request carries their confirmation link instead, goes through the transactional
+ * configuration set and has no newsletter headers (they have not subscribed yet), like the confirmation
+ * mail of the public form.
  */
-function composeConfirmation(
-  deps: Pick<DeliveryDeps, 'confirmLinks' | 'mail'>,
-  send: Pick<Send, 'id' | 'subject'>,
-  prepared: PreparedEmail,
-  to: { id: string; email: string; name?: string | undefined },
-): OutgoingEmail {
-  const rendered = prepared.personalise({ name: to.name, confirmUrl: deps.confirmLinks(to.id) });
-  return {
-    from: deps.mail.from,
-    replyTo: deps.mail.replyTo,
-    to: { name: to.name, address: to.email },
-    subject: send.subject ?? rendered.subject,
-    html: rendered.html,
-    text: rendered.text,
-    tags: { send_id: send.id, subscriber_id: to.id, kind: 'confirm' },
-    configurationSet: deps.mail.transactionalConfigurationSet,
-    messageStreamKind: 'transactional',
-  };
-}
-
-/** One recipient's email: the prepared content with their name and signed links spliced in. */
 export function composeEmail(
   deps: Pick<DeliveryDeps, 'links' | 'mail'> & Partial<Pick<DeliveryDeps, 'confirmLinks'>>,
   send: Pick<Send, 'id' | 'kind' | 'subject'>,
   prepared: PreparedEmail,
   to: { id: string; email: string; name?: string | undefined },
 ): OutgoingEmail {
+  let rendered: ReturnType<PreparedEmail['personalise']>;
+  let newsletter: OutgoingEmail['headers'];
   if (send.kind === 'confirmation') {
     if (!deps.confirmLinks) throw new Error('confirmation sends need confirmation links');
-    return composeConfirmation({ confirmLinks: deps.confirmLinks, mail: deps.mail }, send, prepared, to);
+    rendered = prepared.personalise({ name: to.name, confirmUrl: deps.confirmLinks(to.id) });
+  } else {
+    const links = deps.links(to.id);
+    rendered = prepared.personalise({ name: to.name, unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl });
+    // RFC 8058 one-click unsubscribe needs an https URL (or a loopback one locally). Served anywhere else
+    // over plain http, mail goes without the List-* headers (the link in the body still works) and is not
+    // marked as newsletter mail, which the Mailer only accepts with them.
+    if (isOneClickUrl(links.unsubscribeUrl)) newsletter = { listUnsubscribeUrl: links.unsubscribeUrl, listUnsubscribeMailto: links.unsubscribeMailto, listId: deps.mail.listId };
   }
-  const links = deps.links(to.id);
-  const rendered = prepared.personalise({ name: to.name, unsubscribeUrl: links.unsubscribeUrl, preferencesUrl: links.preferencesUrl });
-  // RFC 8058 one-click unsubscribe needs an https URL (or a loopback one locally). Served anywhere else
-  // over plain http, mail goes without the List-* headers (the link in the body still works) and is not
-  // marked as newsletter mail, which the Mailer only accepts with them.
-  const oneClick = isOneClickUrl(links.unsubscribeUrl);
   return {
     from: deps.mail.from,
     replyTo: deps.mail.replyTo,
@@ -136,11 +119,11 @@ export function composeEmail(
     subject: send.subject ?? rendered.subject,
     html: rendered.html,
     text: rendered.text,
-    headers: oneClick ? { listUnsubscribeUrl: links.unsubscribeUrl, listUnsubscribeMailto: links.unsubscribeMailto, listId: deps.mail.listId } : undefined,
+    headers: newsletter,
     // SES events carry these back, so a bounce or complaint maps to its delivery.
-    tags: { send_id: send.id, subscriber_id: to.id, kind: send.kind },
-    configurationSet: deps.mail.configurationSet,
-    messageStreamKind: oneClick ? 'newsletter' : 'transactional',
+    tags: { send_id: send.id, subscriber_id: to.id, kind: send.kind === 'confirmation' ? 'confirm' : send.kind },
+    configurationSet: send.kind === 'confirmation' ? deps.mail.transactionalConfigurationSet : deps.mail.configurationSet,
+    messageStreamKind: newsletter ? 'newsletter' : 'transactional',
   };
 }
 
