@@ -6,9 +6,8 @@ import { formatListId, listIdentifierFor } from './core/email/message.ts';
 import { createEmailRenderer, type EmailRenderer } from './core/email/templates.ts';
 import { createTokenSigner, type TokenSigner } from './core/subscribers/tokens.ts';
 import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
+import { importDeps } from './compose-import.ts';
 import { DynamoSubscriberRepository } from './adapters/dynamodb/subscriber-repository.ts';
-import { DynamoSendRepository } from './adapters/dynamodb/send-repository.ts';
-import { requestImportConfirmations } from './core/sends/use-cases.ts';
 import type { MailEnv } from './config.ts';
 
 /**
@@ -42,11 +41,10 @@ export function mailParts(env: MailEnv, site: SiteConfig, options: { mailer: Mai
 
 export function subscriberDeps(env: MailEnv, site: SiteConfig, parts: MailParts, db: DynamoDBDocumentClient, table: string, clock: Clock, log?: (m: string, d: unknown) => void): SubscriberDeps {
   return {
-    subscribers: new DynamoSubscriberRepository(db, table),
+    ...importDeps(env, db, table, clock),
     mailer: parts.mailer,
     emails: parts.emails,
     signer: parts.signer,
-    clock,
     site,
     mail: {
       from: { name: env.MAIL_FROM_NAME ?? site.title, address: env.MAIL_FROM },
@@ -54,9 +52,6 @@ export function subscriberDeps(env: MailEnv, site: SiteConfig, parts: MailParts,
       listId: formatListId(site.title, listIdentifierFor(site.siteUrl)),
       unsubscribeMailbox: env.UNSUBSCRIBE_MAILBOX,
     },
-    settings: { defaultFrequency: env.DEFAULT_FREQUENCY, softBounceThreshold: env.SOFT_BOUNCE_THRESHOLD },
-    // An import's confirmation requests go out as a send: created here, planned and delivered by the engine.
-    confirmations: { request: (importId) => requestImportConfirmations({ sends: new DynamoSendRepository(db, table), clock }, importId) },
     log,
   };
 }

@@ -45,8 +45,6 @@ export interface SubscriberJobsProps {
   api: InkwireFunction;
   /** The shared settings every function gets. */
   environment: Record<string, string>;
-  /** The token signing key: the import runs the subscriber feature, which is built with it. */
-  tokenSecretArn: string;
   /** Where its alarms go. */
   alarmTopic: ITopic;
 }
@@ -105,12 +103,11 @@ export class SubscriberJobs extends Construct {
       description: 'Runs a subscriber import job when its CSV is uploaded to the jobs bucket (S3 ObjectCreated under imports/)',
       memorySize: SUBSCRIBER_JOB_MEMORY_MB,
       timeout: SUBSCRIBER_JOB_TIMEOUT,
-      environment: { ...props.environment, ...jobsEnv, TOKEN_SECRET_ARN: props.tokenSecretArn },
+      environment: { ...props.environment, ...jobsEnv },
       statements: [
         new PolicyStatement({ actions: [...IMPORT_TABLE_ACTIONS], resources: [table.tableArn] }),
         // Reads the upload and deletes it once read (it holds personal data). Nothing else in the bucket.
         new PolicyStatement({ actions: ['s3:GetObject', 's3:DeleteObject'], resources: [objects(JOB_PREFIXES.imports)] }),
-        new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.tokenSecretArn] }),
       ],
     });
     // S3 invokes asynchronously: after Lambda's retries, the event is kept in the dead-letter queue.

@@ -307,7 +307,6 @@ export class ServiceStack extends Stack {
       bucket: data.jobsBucket,
       api,
       environment: shared,
-      tokenSecretArn: data.tokenSecret.secretArn,
       alarmTopic: this.alarms.topic,
     });
 

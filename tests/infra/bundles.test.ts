@@ -12,10 +12,9 @@ import { esbuildOptionsFor, FUNCTION_ENTRIES, type FunctionName } from '../../in
  * ~450 KB), the HTML sanitizer (~290 KB with its parser) and the email renderer (Liquid, CSS inlining,
  * MIME: ~350 KB) and the HTML5 parser that makes stored article HTML well-formed (~180 KB), and the
  * subscriber job routes (~16 KB): 1.85 MB; the send worker, which renders and builds every message (email
- * renderer, MIME, zod): 850 KB; and the subscriber import, which runs the subscriber feature as composed
- * for AWS (with the same renderer and MIME, unused by an import) and the CSV parser: 900 KB.
+ * renderer, MIME, zod): 850 KB.
  */
-const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 1_850_000, sendWorker: 850_000, subscriberImport: 900_000 };
+const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 1_850_000, sendWorker: 850_000 };
 const outdir = mkdtempSync(path.join(tmpdir(), 'inkwire-bundles-'));
 const sizes: Record<string, string> = {};
 

@@ -77,8 +77,8 @@ describe('subscriber job functions', () => {
       expect(env.JOBS_QUEUE_URL).toBeUndefined();
       expect(serviceJson.Resources[logicalId(s.service, f.role)].Properties.ManagedPolicyArns).toBeUndefined();
     }
-    // The import builds the subscriber feature, which holds the token key; the export needs none.
-    expect(props(importFunction).Environment.Variables.TOKEN_SECRET_ARN).toBeDefined();
+    // Neither signs links or sends mail: no token key.
+    expect(props(importFunction).Environment.Variables.TOKEN_SECRET_ARN).toBeUndefined();
     expect(props(jobsFunction).Environment.Variables.TOKEN_SECRET_ARN).toBeUndefined();
   });
 
@@ -90,8 +90,7 @@ describe('subscriber job functions', () => {
     expect(actionsOf(table[0]!).sort()).toEqual([...IMPORT_TABLE_ACTIONS].sort());
     expect(JSON.stringify(table[0]!.Resource)).not.toContain('/index/');
     expect(grants(f, 'ses')).toEqual([]);
-    expect(grants(f, 'secretsmanager')).toHaveLength(1);
-    expect(grants(f, 'secretsmanager')[0]).toContain('TokenSigningKey');
+    expect(grants(f, 'secretsmanager')).toEqual([]);
     // The failure destination of its asynchronous invocations (CDK's grant), and no other queue.
     const dlq = `{"Fn::GetAtt":["${logicalId(s.service, s.service.subscriberJobs.deadLetterQueue)}","Arn"]}`;
     expect(grants(f, 'sqs')).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map((a) => `${a} ${dlq}`));

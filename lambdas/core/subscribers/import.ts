@@ -86,7 +86,10 @@ interface Row {
  * in bulk, and never touches a confirmed, unsubscribed or suppressed subscriber. Re-running the same file
  * changes nothing (idempotent by address). Memory stays flat: rows stream in, a few batches are in flight.
  */
-export async function importSubscribers(deps: SubscriberDeps, items: AsyncIterable<ImportItem>, options: ImportOptions): Promise<ImportReport> {
+/** What an import needs of the subscriber feature: no mailer (confirmations go out as a send). */
+export type ImportDeps = Pick<SubscriberDeps, 'subscribers' | 'clock' | 'settings' | 'confirmations'>;
+
+export async function importSubscribers(deps: ImportDeps, items: AsyncIterable<ImportItem>, options: ImportOptions): Promise<ImportReport> {
   const confirming = options.consent === 'none' && options.sendConfirmation;
   if (confirming && !deps.confirmations) throw new Error('an import asking for confirmations needs the confirmation requests wired');
   options = { ...options, importId: options.importId ?? newId(deps.clock.now()) };
@@ -171,7 +174,7 @@ export async function importSubscribers(deps: SubscriberDeps, items: AsyncIterab
   return report;
 }
 
-async function processBatch(deps: SubscriberDeps, rows: Row[], options: ImportOptions, report: ImportReport): Promise<void> {
+async function processBatch(deps: ImportDeps, rows: Row[], options: ImportOptions, report: ImportReport): Promise<void> {
   const states = await deps.subscribers.lookup(rows.map((r) => r.hash));
   const now = deps.clock.now();
   const consent = options.consent === 'confirmed';

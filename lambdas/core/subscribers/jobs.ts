@@ -2,10 +2,9 @@ import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { exportSubscribersCsv } from './export.ts';
-import { importSubscribers, type ImportItem, type ImportOptions, type ImportReport } from './import.ts';
+import { importSubscribers, type ImportDeps, type ImportItem, type ImportOptions, type ImportReport } from './import.ts';
 import { csvItems } from './import-csv.ts';
 import type { SubscriberRepository } from './ports.ts';
-import type { SubscriberDeps } from './use-cases.ts';
 import {
   exportKey,
   importIdFromKey,
@@ -48,9 +47,9 @@ export interface SubscriberJobDeps {
   log?: ((msg: string, detail?: unknown) => void) | undefined;
 }
 
-/** What an import run needs: the jobs and the subscriber feature (confirmation requests included). */
+/** What an import run needs: the jobs and what an import needs of the subscriber feature (no mail). */
 export interface ImportRunDeps extends Omit<SubscriberJobDeps, 'queue'> {
-  subscribers: SubscriberDeps;
+  subscribers: ImportDeps;
 }
 
 /** What an export run needs: the jobs and the subscriber list. */

@@ -1,9 +1,12 @@
+import { systemClock } from '../../core/clock.ts';
 import type { ImportRunDeps } from '../../core/subscribers/jobs.ts';
-import { awsSubscriberDeps } from './mail.ts';
+import { importDeps } from '../../compose-import.ts';
+import { awsEnv, dynamo } from './env.ts';
 import { awsJobBase } from './jobs.ts';
 
-let deps: Promise<ImportRunDeps> | undefined;
-/** The import function's: the jobs, and the subscriber feature with its mail (confirmation emails). */
+let deps: ImportRunDeps | undefined;
+/** The import function's: the jobs and the subscriber repository. No mail, templates or token key: an import's confirmation requests go out as a send. */
 export function awsImportRunDeps(): Promise<ImportRunDeps> {
-  return (deps ??= awsSubscriberDeps().then((subscribers) => ({ ...awsJobBase(), subscribers })));
+  deps ??= { ...awsJobBase(), subscribers: importDeps(awsEnv(), dynamo(), awsEnv().TABLE_NAME, systemClock) };
+  return Promise.resolve(deps);
 }
