@@ -17,14 +17,15 @@ export const SES_COMPLAINT_RATE_THRESHOLD = 0.001;
 export const SEND_BACKLOG_AGE = Duration.hours(1);
 
 /**
- * An alarm that fires when the metric goes above zero in one period (errors, messages given up), to
- * the alarm topic on alarm and on recovery. No data means nothing happened, which is not a problem.
+ * An alarm that fires when the metric goes above `threshold` (default 0: any error, any message given
+ * up) in one period, to the alarm topic on alarm and on recovery. No data means nothing happened (no
+ * sends, no invocations), which is not a problem.
  */
-export function anyAboveZeroAlarm(scope: Construct, id: string, topic: ITopic, options: { description: string; metric: IMetric }): Alarm {
+export function aboveThresholdAlarm(scope: Construct, id: string, topic: ITopic, options: { description: string; metric: IMetric; threshold?: number }): Alarm {
   const alarm = new Alarm(scope, id, {
     alarmDescription: options.description,
     metric: options.metric,
-    threshold: 0,
+    threshold: options.threshold ?? 0,
     comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
     evaluationPeriods: 1,
     treatMissingData: TreatMissingData.NOT_BREACHING,
@@ -89,17 +90,6 @@ export class Alarms extends Construct {
   }
 
   private add(id: string, options: { description: string; metric: IMetric; threshold: number }): void {
-    const alarm = new Alarm(this, id, {
-      alarmDescription: options.description,
-      metric: options.metric,
-      threshold: options.threshold,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      // No data means nothing happened (no sends, no invocations), which is not a problem.
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    alarm.addAlarmAction(new SnsAction(this.topic));
-    alarm.addOkAction(new SnsAction(this.topic));
-    this.alarms.push(alarm);
+    this.alarms.push(aboveThresholdAlarm(this, id, this.topic, options));
   }
 }

@@ -9,7 +9,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { anyAboveZeroAlarm } from './alarms.ts';
+import { aboveThresholdAlarm } from './alarms.ts';
 import { InkwireFunction } from './inkwire-function.ts';
 
 /** Lambda's longest run: an import of a large file, or an export of a long list, gets all of it. */
@@ -161,15 +161,15 @@ export class SubscriberJobs extends Construct {
       Validations.of(fn.role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${bucketArnExport}/${prefix}*]`, reason: why });
     }
 
-    this.alarms.push(anyAboveZeroAlarm(this, 'ImportErrors', props.alarmTopic, {
+    this.alarms.push(aboveThresholdAlarm(this, 'ImportErrors', props.alarmTopic, {
       description: 'The subscriber import function failed (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
       metric: this.importFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
     }));
-    this.alarms.push(anyAboveZeroAlarm(this, 'JobsErrors', props.alarmTopic, {
+    this.alarms.push(aboveThresholdAlarm(this, 'JobsErrors', props.alarmTopic, {
       description: 'The subscriber jobs function failed an export (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
       metric: this.jobsFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
     }));
-    this.alarms.push(anyAboveZeroAlarm(this, 'DeadLetters', props.alarmTopic, {
+    this.alarms.push(aboveThresholdAlarm(this, 'DeadLetters', props.alarmTopic, {
       description: 'An import notification or an export message failed for good and waits in the jobs dead-letter queue; its job shows failed or stopped. Look at the import and jobs functions\u2019 logs.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
     }));
