@@ -110,23 +110,10 @@ export interface Send {
 }
 
 /** The fields every new Send has (the article repository writes these for an instant alert). */
-export interface NewSend {
-  id: string;
-  kind: SendKind;
-  trigger: SendTrigger;
-  status: 'pending' | 'expired';
-  createdAt: string;
-  deadline: string;
-  articleId?: string | undefined;
-  frequency?: AudienceChoice | undefined;
-  topics?: string[] | undefined;
-  subject?: string | undefined;
-  intro?: string | undefined;
-  dryRun?: boolean | undefined;
-  windowEnd?: string | undefined;
-  importId?: string | undefined;
-  reason?: string | undefined;
-}
+export type NewSend = Pick<
+  Send,
+  'id' | 'kind' | 'trigger' | 'createdAt' | 'deadline' | 'articleId' | 'frequency' | 'topics' | 'subject' | 'intro' | 'dryRun' | 'windowEnd' | 'importId' | 'reason'
+> & { status: 'pending' | 'expired' };
 
 /**
  * - `sending`: claimed; the provider call is about to happen or in flight.
