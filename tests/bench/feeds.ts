@@ -5,6 +5,7 @@
  * 2. The same documents rendered by the `feed` package alone, in the same run.
  * 3. GET /feed.xml on the local runtime (200 and 304) against a bare node:http server with the same bytes.
  */
+import { TEST_SITE } from '../support/site.ts';
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,24 +18,13 @@ import { FixedClock } from '../../lambdas/core/clock.ts';
 import { createArticle, type ArticleDeps } from '../../lambdas/core/articles/use-cases.ts';
 import { rebuildFeeds, toFeedEntry, type FeedRebuildDeps } from '../../lambdas/core/feeds/rebuild.ts';
 import { renderFeed } from '../../lambdas/core/feeds/index.ts';
-import type { SiteConfig } from '../../lambdas/core/site.ts';
 import type { Article } from '../../lambdas/core/articles/schema.ts';
 import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
 import { FsDocumentStore } from '../../lambdas/adapters/local/fs-document-store.ts';
 import { ensureTable, freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../../lambdas/local/dynamodb-local.ts';
 import { parsePlainTextArticle } from '../../lambdas/core/articles/plain-text.ts';
 
-const SITE: SiteConfig = {
-  siteUrl: 'https://news.example.com',
-  publicUrl: 'https://news.example.com',
-  title: 'Thin Line News',
-  description: 'Independent reporting',
-  language: 'en-US',
-  tagAuthority: 'news.example.com',
-  tagDate: '2024',
-  copyright: 'Copyright 2024 Thin Line News',
-  feedItemLimit: 50,
-};
+const SITE = TEST_SITE;
 
 const PER_DAY = 10;
 const NOW = new Date('2026-03-10T23:00:00Z');

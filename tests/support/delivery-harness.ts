@@ -7,6 +7,7 @@
  * its configuration from the INKWIRE_PIPELINE environment variable (JSON), re-drives the sends it finds
  * active, and runs until killed.
  */
+import { TEST_SITE } from './site.ts';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,17 +39,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambdas/local/dynamodb-lo
 import { StreamPoller } from '../../lambdas/local/stream-poller.ts';
 import { InProcessQueue } from '../../lambdas/local/queue.ts';
 
-export const TEST_SITE: SiteConfig = {
-  siteUrl: 'https://news.example.com',
-  publicUrl: 'https://news.example.com',
-  title: 'Thin Line News',
-  description: 'Independent reporting',
-  language: 'en-US',
-  tagAuthority: 'news.example.com',
-  tagDate: '2024',
-  copyright: 'Copyright 2024 Thin Line News',
-  feedItemLimit: 50,
-};
+export { TEST_SITE };
 
 export interface PipelineOptions {
   dynamoEndpoint: string;

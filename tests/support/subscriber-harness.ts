@@ -4,6 +4,7 @@
  * .eml files to a temporary outbox, served by @hono/node-server on a free port. Also: SNS test helpers
  * (a certificate made by openssl for the run, messages signed like SNS signs them).
  */
+import { TEST_SITE } from './site.ts';
 import { execFileSync } from 'node:child_process';
 import { createSign, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -99,17 +100,8 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     server.once('error', rej);
   });
   const url = `http://127.0.0.1:${port}`;
-  const site: SiteConfig = {
-    siteUrl: 'https://news.example.com',
-    publicUrl: url,
-    title: 'Thin Line News',
-    description: 'Independent reporting',
-    language: 'en-US',
-    tagAuthority: 'news.example.com',
-    tagDate: '2024',
-    copyright: 'Copyright 2024 Thin Line News',
-    feedItemLimit: 50,
-  };
+  // Its pages are served here, so links in its mail point here.
+  const site: SiteConfig = { ...TEST_SITE, publicUrl: url };
 
   const repo = new DynamoSubscriberRepository(doc, tableName);
   const signer = createTokenSigner(TOKEN_SECRET);
