@@ -1,36 +1,43 @@
 import { z } from 'zod';
 
 /**
- * Deployment configuration, read from CDK context (`-c key=value` or the `context` object in cdk.json)
- * and validated here, so a missing or malformed value stops `cdk synth` with a message that says what
- * to set and how, instead of surfacing as a broken resource after a deploy.
+ * Deployment configuration, read from CDK context and validated here, so a missing or malformed value
+ * stops `cdk synth` with a message that says what to set and how, instead of surfacing as a broken
+ * resource after a deploy.
+ *
+ * A deployment's settings are recorded in the `context` object of cdk.json, which every `cdk` command
+ * reads, so that no redeploy can forget one: a `-c key=value` on the command line that is not recorded
+ * there, or disagrees with it, is refused ({@link checkRecordedContext}), except with `-c example=true`.
  */
 
-/** How to set each key, used in every error message. Kept next to the schema so the two never drift. */
-const HOWTO = {
-  domain: '-c domain=news.example.com',
-  senderAddress: '-c senderAddress=newsletter@news.example.com',
-  senderName: '-c senderName="Example News"',
-  siteUrl: '-c siteUrl=https://www.example.com',
-  siteTitle: '-c siteTitle="Example News"',
-  siteDescription: '-c siteDescription="Notes on examples"',
-  language: '-c language=en-US',
-  postalAddress: '-c postalAddress="Example Media, 1 Main St, Springfield, USA"',
-  sesMaxSendRate: '-c sesMaxSendRate=14',
-  dailyCron: '-c dailyCron="cron(0 8 * * ? *)"',
-  weeklyCron: '-c weeklyCron="cron(0 8 ? * MON *)"',
-  timezone: '-c timezone=Europe/Berlin',
-  alarmEmail: '-c alarmEmail=ops@example.com',
-  websubHub: '-c websubHub=https://pubsubhubbub.appspot.com/',
-  certificateArn: '-c certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/...',
-  feedItemLimit: '-c feedItemLimit=50',
-  defaultFrequency: '-c defaultFrequency=instant',
-  account: '-c account=123456789012',
-  region: '-c region=eu-west-1',
+/** An example value of each key, shown in every error message. Kept next to the schema so the two never drift. */
+const EXAMPLE_VALUES = {
+  domain: 'news.example.com',
+  senderAddress: 'newsletter@news.example.com',
+  senderName: 'Example News',
+  siteUrl: 'https://www.example.com',
+  siteTitle: 'Example News',
+  siteDescription: 'Notes on examples',
+  language: 'en-US',
+  postalAddress: 'Example Media, 1 Main St, Springfield, USA',
+  sesMaxSendRate: 14,
+  dailyCron: 'cron(0 8 * * ? *)',
+  weeklyCron: 'cron(0 8 ? * MON *)',
+  timezone: 'Europe/Berlin',
+  alarmEmail: 'ops@example.com',
+  websubHub: 'https://pubsubhubbub.appspot.com/',
+  certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/...',
+  feedItemLimit: 50,
+  defaultFrequency: 'instant',
+  account: '123456789012',
+  region: 'eu-west-1',
 } as const;
 
-export type ConfigKey = keyof typeof HOWTO;
-export const CONFIG_KEYS = Object.keys(HOWTO) as ConfigKey[];
+export type ConfigKey = keyof typeof EXAMPLE_VALUES;
+export const CONFIG_KEYS = Object.keys(EXAMPLE_VALUES) as ConfigKey[];
+
+/** A key and value as written in cdk.json's `context` object: `"sesMaxSendRate": 14`. */
+const entry = (key: string, value: unknown) => `"${key}": ${JSON.stringify(value)}`;
 
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
 /** EventBridge Scheduler cron: six fields (minutes hours day-of-month month day-of-week year). */
@@ -51,59 +58,59 @@ const httpsUrl = z
   .url({ protocol: /^https$/, error: 'must be an https:// URL' })
   .transform((u) => u.replace(/\/+$/, ''));
 
-const schema = z
-  .object({
-    domain: z
-      .string()
-      .transform((d) => d.trim().toLowerCase())
-      .refine((d) => HOSTNAME.test(d), 'must be a host name without scheme or path, such as news.example.com'),
-    senderAddress: z.email('must be an email address').optional(),
-    senderName: z.string().min(1).max(100).optional(),
-    siteUrl: httpsUrl.optional(),
-    siteTitle: z.string().min(1).max(200).optional(),
-    siteDescription: z.string().max(1000).optional(),
-    language: z.string().regex(LANGUAGE_TAG, 'must be a BCP 47 language tag such as en or en-US').default('en'),
-    postalAddress: z
-      .string('is required: commercial email must carry the sender\u2019s physical postal address (CAN-SPAM)')
-      .min(10, 'must be a full postal address (it is printed in every email footer)'),
-    sesMaxSendRate: z.coerce
-      .number('must be a number')
-      .positive('must be greater than 0')
-      .max(10_000, 'must be at most 10000 messages per second')
-      .default(1),
-    dailyCron: z
-      .string()
-      .regex(SCHEDULER_CRON, 'must be an EventBridge Scheduler cron expression with six fields, such as cron(0 8 * * ? *)')
-      .default('cron(0 8 * * ? *)'),
-    weeklyCron: z
-      .string()
-      .regex(SCHEDULER_CRON, 'must be an EventBridge Scheduler cron expression with six fields, such as cron(0 8 ? * MON *)')
-      .default('cron(0 8 ? * MON *)'),
-    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone name such as UTC or Europe/Berlin').default('UTC'),
-    alarmEmail: z.email('must be an email address').optional(),
-    websubHub: httpsUrl.optional(),
-    certificateArn: z
-      .string()
-      .regex(ACM_CERT_US_EAST_1, 'must be the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)')
-      .optional(),
-    feedItemLimit: z.coerce.number('must be a number').int('must be a whole number').min(1).max(500).default(50),
-    defaultFrequency: z.enum(['instant', 'daily', 'weekly'], 'must be one of instant, daily, weekly').default('instant'),
-    account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1').optional(),
-  })
-  .superRefine((c, ctx) => {
-    if (c.senderAddress) {
-      const at = c.senderAddress.lastIndexOf('@');
-      if (c.senderAddress.slice(at + 1).toLowerCase() !== c.domain) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['senderAddress'],
-          input: c.senderAddress,
-          message: `must be an address at ${c.domain}, the domain that SES verifies and signs for (DKIM/SPF alignment)`,
-        });
-      }
+const fields = z.object({
+  domain: z
+    .string()
+    .transform((d) => d.trim().toLowerCase())
+    .refine((d) => HOSTNAME.test(d), 'must be a host name without scheme or path, such as news.example.com'),
+  senderAddress: z.email('must be an email address').optional(),
+  senderName: z.string().min(1).max(100).optional(),
+  siteUrl: httpsUrl.optional(),
+  siteTitle: z.string().min(1).max(200).optional(),
+  siteDescription: z.string().max(1000).optional(),
+  language: z.string().regex(LANGUAGE_TAG, 'must be a BCP 47 language tag such as en or en-US').default('en'),
+  postalAddress: z
+    .string('is required: commercial email must carry the sender\u2019s physical postal address (CAN-SPAM)')
+    .min(10, 'must be a full postal address (it is printed in every email footer)'),
+  sesMaxSendRate: z.coerce
+    .number('must be a number')
+    .positive('must be greater than 0')
+    .max(10_000, 'must be at most 10000 messages per second')
+    .default(1),
+  dailyCron: z
+    .string()
+    .regex(SCHEDULER_CRON, 'must be an EventBridge Scheduler cron expression with six fields, such as cron(0 8 * * ? *)')
+    .default('cron(0 8 * * ? *)'),
+  weeklyCron: z
+    .string()
+    .regex(SCHEDULER_CRON, 'must be an EventBridge Scheduler cron expression with six fields, such as cron(0 8 ? * MON *)')
+    .default('cron(0 8 ? * MON *)'),
+  timezone: z.string().refine(isTimeZone, 'must be an IANA time zone name such as UTC or Europe/Berlin').default('UTC'),
+  alarmEmail: z.email('must be an email address').optional(),
+  websubHub: httpsUrl.optional(),
+  certificateArn: z
+    .string()
+    .regex(ACM_CERT_US_EAST_1, 'must be the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)')
+    .optional(),
+  feedItemLimit: z.coerce.number('must be a number').int('must be a whole number').min(1).max(500).default(50),
+  defaultFrequency: z.enum(['instant', 'daily', 'weekly'], 'must be one of instant, daily, weekly').default('instant'),
+  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1').optional(),
+});
+
+const schema = fields.superRefine((c, ctx) => {
+  if (c.senderAddress) {
+    const at = c.senderAddress.lastIndexOf('@');
+    if (c.senderAddress.slice(at + 1).toLowerCase() !== c.domain) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['senderAddress'],
+        input: c.senderAddress,
+        message: `must be an address at ${c.domain}, the domain that SES verifies and signs for (DKIM/SPF alignment)`,
+      });
     }
-  });
+  }
+});
 
 type Parsed = z.output<typeof schema>;
 
@@ -151,24 +158,28 @@ export const EXAMPLE_CONTEXT: Readonly<Record<string, string>> = {
   alarmEmail: 'ops@example.com',
 };
 
+/** `-c example=true` (or `true` in a test's context) selects the example configuration. */
+const isExample = (raw: Readonly<Record<string, unknown>>) => raw['example'] === true || raw['example'] === 'true';
+
+const EXAMPLE_HINT = 'To synthesize the documented example configuration instead, pass -c example=true.';
+
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(
-      `Invalid Inkwire configuration (CDK context):\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
-        'Pass each value with -c key=value, or put it in the "context" object of cdk.json. ' +
-        'To synthesize the documented example configuration instead, pass -c example=true.',
-    );
+  constructor(
+    readonly problems: string[],
+    { heading = 'Invalid Inkwire configuration (CDK context):', hint = `Record each value in the "context" object of cdk.json, which every cdk command reads. ${EXAMPLE_HINT}` } = {},
+  ) {
+    super(`${heading}\n${problems.map((p) => `  - ${p}`).join('\n')}\n${hint}`);
     this.name = 'ConfigError';
   }
 }
 
 function describe(key: string, message: string, value: unknown): string {
-  const howto = (HOWTO as Record<string, string>)[key];
+  const example = entry(key, (EXAMPLE_VALUES as Record<string, unknown>)[key]);
   if (value === undefined) {
     const why = message.startsWith('is required') ? message : 'is required';
-    return `context \`${key}\` ${why}: pass ${howto}`;
+    return `context \`${key}\` ${why}: record it in cdk.json's "context" object, like ${example}`;
   }
-  return `context \`${key}\` ${message} (got ${JSON.stringify(value)}): set it like ${howto}`;
+  return `context \`${key}\` ${message} (got ${JSON.stringify(value)}): set it in cdk.json's "context" object like ${example}`;
 }
 
 /**
@@ -180,7 +191,7 @@ function describe(key: string, message: string, value: unknown): string {
  * // 'https://news.example.com'
  */
 export function parseConfig(raw: Readonly<Record<string, unknown>>): InkwireConfig {
-  const example = raw['example'] === true || raw['example'] === 'true';
+  const example = isExample(raw);
   const source: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
     const value = raw[key] ?? (example ? EXAMPLE_CONTEXT[key] : undefined);
@@ -229,6 +240,54 @@ function complete(c: Parsed, example: boolean): InkwireConfig {
     region: c.region,
     example,
   };
+}
+
+/**
+ * A value as the configuration means it, so that `"14"` from -c equals `14` in cdk.json and
+ * `News.Example.com` equals `news.example.com`; unset (undefined) for nothing or an empty string.
+ */
+function meaning(key: ConfigKey, value: unknown): unknown {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return undefined;
+  const parsed = fields.shape[key].safeParse(value);
+  return parsed.success ? parsed.data : typeof value === 'string' ? value.trim() : value;
+}
+const sameMeaning = (key: ConfigKey, a: unknown, b: unknown) => JSON.stringify(meaning(key, a)) === JSON.stringify(meaning(key, b));
+
+/** A value in a message: bare when that is unambiguous (`14`, `news.example.com`), else as JSON. */
+const show = (value: unknown) => (typeof value === 'string' && /^[^\s"]+$/.test(value) ? value : JSON.stringify(value));
+
+/**
+ * Refuses configuration that is not recorded in cdk.json, so that every deploy uses the same settings
+ * (a redeploy that forgot `-c sesMaxSendRate=14` would otherwise drop to 1/s, one that forgot
+ * `certificateArn` would remove the domain). For each configuration key, a value the app was given
+ * (`given`: the CLI merges `-c key=value` over cdk.json's context) must mean what cdk.json's own
+ * `context` object (`recorded`) says; a value cdk.json does not record at all is refused too. (The CLI
+ * also merges cdk.context.json and ~/.cdk.json under cdk.json; a configuration key from either counts as
+ * not recorded.) With `-c example=true` (tests and CI synthesis) anything goes. Pure: the caller reads
+ * cdk.json.
+ *
+ * @throws {ConfigError} naming each key given on the command line that cdk.json does not record as given.
+ */
+export function checkRecordedContext(given: Readonly<Record<string, unknown>>, recorded: Readonly<Record<string, unknown>>): void {
+  if (isExample(given)) return;
+  const problems: string[] = [];
+  for (const key of CONFIG_KEYS) {
+    // Not given at all, or given as cdk.json records it (an empty -c value and no record both mean unset).
+    if (given[key] === undefined || sameMeaning(key, given[key], recorded[key])) continue;
+    if (recorded[key] === undefined) {
+      problems.push(
+        `${key} is ${show(given[key])} on the command line but not recorded in cdk.json: record it in cdk.json's context (${entry(key, meaning(key, given[key]))}) so every deploy uses it`,
+      );
+    } else {
+      problems.push(`${key} is ${show(given[key])} on the command line but ${show(recorded[key])} in cdk.json: record it in cdk.json's context so every deploy uses it`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems, {
+      heading: 'Inkwire configuration given on the command line differs from what cdk.json records:',
+      hint: `Every deploy reads the "context" object of cdk.json: change the value there (and keep the file with the deployment) instead of passing it with -c. ${EXAMPLE_HINT}`,
+    });
+  }
 }
 
 /** Reads every configuration key (and `example`) from a construct's context. */

@@ -60,8 +60,14 @@ const SQS_DEFAULT_VISIBILITY = 30;
 export interface SesRateShare {
   /** The account's MaxSendRate, messages per second. */
   accountRate: number;
-  /** Rate the workers pace to: the account's, less a margin for clock and network jitter. */
+  /**
+   * Rate the senders pace to: instants `1000 / pacedRate` ms apart, so that even when a message reaches SES
+   * up to `jitterMs` earlier or later than its instant, no window of one second holds more than the
+   * account's rate.
+   */
   pacedRate: number;
+  /** How far a message's arrival at SES may stray from its paced instant (a claim write and an HTTPS call). */
+  jitterMs: number;
   /** Send workers that can run at once. */
   workers: number;
   /** Sending instants a worker reserves at once: about this many milliseconds of the account's rate. */
@@ -101,8 +107,17 @@ export interface DeploymentLimits {
 /** Every function that a queue or stream drives, by the name the template and `/_dev/limits` use. */
 export type DrivenFunction = 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'sendDeadLetter' | 'subscriberJobs';
 
-/** Share of the account rate the workers pace to (2% under it, so jitter never makes a second exceed it). */
-const PACING_MARGIN = 0.98;
+/** How far arrivals may stray from their instants: a DynamoDB write and an HTTPS call, at their slow end. */
+const ARRIVAL_JITTER_MS = 25;
+
+/**
+ * The rate to pace to so that no one-second window at SES holds more than `accountRate` messages when each
+ * arrives up to `jitterMs` off its instant: `floor(rate)` instants must span at least 1000 + 2 x jitter ms.
+ */
+export function pacedRateFor(accountRate: number, jitterMs = ARRIVAL_JITTER_MS): number {
+  const whole = accountRate >= 1 ? Math.floor(accountRate) : accountRate;
+  return (whole * 1000) / (1000 + 2 * jitterMs);
+}
 
 /** Send workers that can run at once for an account rate: two (SQS's minimum), one more per 50/s, at most 20. */
 export function sendWorkersFor(accountRate: number): number {
@@ -192,7 +207,7 @@ export function deploymentLimits(sesMaxSendRate: number): DeploymentLimits {
     subscriberImport: { timeoutSeconds: subscriberJobsTimeout, memoryMb: 1024, retryAttempts: 2, maxEventAgeSeconds: 6 * HOUR },
     digest: { timeoutSeconds: 300, memoryMb: 512, retryAttempts: 2, maxEventAgeSeconds: 6 * HOUR },
     publishScheduled: { timeoutSeconds: 30, memoryMb: 512, retryAttempts: 2, maxEventAgeSeconds: HOUR },
-    ses: { accountRate: sesMaxSendRate, pacedRate: sesMaxSendRate * PACING_MARGIN, workers, reservationMs: 500, apiCountsAgainstRate: true },
+    ses: { accountRate: sesMaxSendRate, pacedRate: pacedRateFor(sesMaxSendRate), jitterMs: ARRIVAL_JITTER_MS, workers, reservationMs: 500, apiCountsAgainstRate: true },
   };
 }
 

@@ -7,12 +7,21 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTION_BUNDLING, FUNCTION_ENTRIES, PROJECT_ROOT, type FunctionName } from './function-bundling.ts';
 
+/** The part of a function's limits that the function itself carries (the rest shapes its event source). */
+export interface FunctionLimits {
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
 export interface InkwireFunctionProps {
   /** Which entry under `lambdas/handlers/` this function runs. */
   entry: FunctionName;
   description: string;
-  memorySize: number;
-  timeout: Duration;
+  /**
+   * How long it may run and how much memory it gets: the function's entry in `deploymentLimits(...)`
+   * (infra/limits.ts), never numbers of its own.
+   */
+  limits: FunctionLimits;
   environment: Record<string, string>;
   /** A fixed physical name, for a function whose ARN must be known without referencing it. */
   functionName?: string;
@@ -53,8 +62,8 @@ export class InkwireFunction extends Construct {
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize,
-      timeout: props.timeout,
+      memorySize: props.limits.memoryMb,
+      timeout: Duration.seconds(props.limits.timeoutSeconds),
       description: props.description,
       environment: props.environment,
       role: this.role,

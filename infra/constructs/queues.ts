@@ -1,20 +1,20 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { DeploymentLimits } from '../limits.ts';
 
 export interface QueuesProps {
-  /** Timeout of the function that consumes the send queue; the queue's visibility timeout derives from it. */
-  sendWorkerTimeout: Duration;
-  /** The worker's event source batching window, which also counts against the visibility timeout. */
-  sendWorkerBatchingWindow: Duration;
+  /**
+   * The deployment's limits: the send queue's visibility timeout and receives before its dead-letter
+   * queue come from its consumer's (`sendWorker`), the dead-letter queue's from `sendDeadLetter`.
+   */
+  limits: Pick<DeploymentLimits, 'sendWorker' | 'sendDeadLetter'>;
 }
 
-/** Receives after which a send message is parked in the dead-letter queue. */
-export const SEND_MAX_RECEIVE_COUNT = 5;
-
 /**
- * The send queue with its dead-letter queue, and the queue that receives what the stream consumers and
- * the digest schedules finally give up on. All are encrypted (SQS-managed keys) and refuse plain HTTP.
+ * The send queue with its dead-letter queue, and the queue that receives what the stream consumers, the
+ * digest schedules and the asynchronously invoked digest and publish-scheduled functions finally give up
+ * on. All are encrypted (SQS-managed keys) and refuse plain HTTP.
  */
 export class Queues extends Construct {
   readonly send: Queue;
@@ -24,22 +24,30 @@ export class Queues extends Construct {
   constructor(scope: Construct, id: string, props: QueuesProps) {
     super(scope, id);
 
+    // Its consumer's limits (`sendDeadLetter`): SQS's default visibility timeout, which the handler runs
+    // well inside, and no redrive of its own: a dead letter the handler cannot settle stays here (14 days)
+    // and is tried again.
+    const { sendDeadLetter } = props.limits;
+    if (Number.isFinite(sendDeadLetter.maxReceiveCount)) {
+      throw new Error(`the send dead-letter queue has no dead-letter queue of its own: sendDeadLetter.maxReceiveCount must stay unbounded (infra/limits.ts), got ${sendDeadLetter.maxReceiveCount}`);
+    }
     this.sendDeadLetter = new Queue(this, 'SendDeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      visibilityTimeout: Duration.seconds(sendDeadLetter.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(14),
     });
 
-    // Lambda's guidance for SQS event sources: a visibility timeout of at least six times the function
-    // timeout plus the batching window, so a message is not handed to a second worker while the first,
-    // throttled and retried by Lambda, still holds it.
-    const visibility = props.sendWorkerTimeout.toSeconds() * 6 + props.sendWorkerBatchingWindow.toSeconds() + 30;
+    // The visibility timeout follows Lambda's guidance for SQS event sources (six function timeouts plus
+    // the batching window, see `visibilityFor`), so a message is not handed to a second worker while the
+    // first, throttled and retried by Lambda, still holds it.
+    const { sendWorker } = props.limits;
     this.send = new Queue(this, 'SendQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: Duration.seconds(visibility),
+      visibilityTimeout: Duration.seconds(sendWorker.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.sendDeadLetter, maxReceiveCount: SEND_MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.sendDeadLetter, maxReceiveCount: sendWorker.maxReceiveCount },
     });
 
     this.failedEvents = new Queue(this, 'FailedEventsQueue', {
@@ -49,7 +57,7 @@ export class Queues extends Construct {
     });
     Validations.of(this.failedEvents).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter queue: the on-failure destination of the stream event source mappings and of the digest schedules. SQS3 only recognizes queues named in another queue\u2019s redrive policy.',
+      reason: 'This queue is itself a dead-letter queue: the on-failure destination of the stream event source mappings, of the digest schedules and of the digest and publish-scheduled functions\u2019 asynchronous invocations. SQS3 only recognizes queues named in another queue\u2019s redrive policy.',
     });
   }
 }

@@ -1,14 +1,20 @@
-import { Aws, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { AsyncLimits } from '../limits.ts';
 
 export interface SchedulingProps {
   /** ARN of the publish-scheduled function (a string: that function's environment refers to this construct). */
   publishFunctionArn: string;
   digestFunction: IFunction;
+  /**
+   * `digest` of the deployment's limits: Scheduler tries to hand a digest run to Lambda as often and as
+   * long as Lambda then retries a failed run (`retryAttempts`, `maxEventAgeSeconds`).
+   */
+  digestLimits: AsyncLimits;
   /** Where a digest invocation goes after Scheduler's retries are spent. */
   deadLetterQueue: IQueue;
   dailyCron: string;
@@ -25,6 +31,12 @@ export const DIGEST_PAYLOADS = {
   daily: { frequency: 'daily', scheduledAt: '<aws.scheduler.scheduled-time>' },
   weekly: { frequency: 'weekly', scheduledAt: '<aws.scheduler.scheduled-time>' },
 } as const;
+
+/**
+ * How often the publish sweep runs. A sweep Scheduler could not deliver is not retried: the next one is
+ * due a period later, so a sweep's event lives one period at most.
+ */
+export const PUBLISH_SWEEP_PERIOD = Duration.minutes(1);
 
 /**
  * EventBridge Scheduler resources. The API creates one-time `at(...)` schedules for scheduled articles
@@ -58,14 +70,14 @@ export class Scheduling extends Construct {
     this.publishSweep = new CfnSchedule(this, 'PublishSweep', {
       groupName: this.publishGroupName,
       description: 'Inkwire: publish scheduled articles that are due',
-      scheduleExpression: 'rate(1 minute)',
+      scheduleExpression: rateExpression(PUBLISH_SWEEP_PERIOD),
       flexibleTimeWindow: { mode: 'OFF' },
       state: 'ENABLED',
       target: {
         arn: props.publishFunctionArn,
         roleArn: this.publishRole.roleArn,
         input: '{}',
-        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: PUBLISH_SWEEP_PERIOD.toSeconds() },
       },
     });
     this.publishSweep.addResourceDependency(publishGroup);
@@ -86,7 +98,7 @@ export class Scheduling extends Construct {
           arn: props.digestFunction.functionArn,
           roleArn: digestRole.roleArn,
           input: JSON.stringify(DIGEST_PAYLOADS[frequency]),
-          retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+          retryPolicy: { maximumRetryAttempts: props.digestLimits.retryAttempts, maximumEventAgeInSeconds: props.digestLimits.maxEventAgeSeconds },
           deadLetterConfig: { arn: props.deadLetterQueue.queueArn },
         },
       });
@@ -101,6 +113,12 @@ export class Scheduling extends Construct {
   publishScheduleArns(): string {
     return Stack.of(this).formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.publishGroupName}/*` });
   }
+}
+
+/** A Scheduler rate expression in whole minutes: `rate(1 minute)`, `rate(5 minutes)`. */
+function rateExpression(period: Duration): string {
+  const minutes = period.toMinutes();
+  return `rate(${minutes} minute${minutes === 1 ? '' : 's'})`;
 }
 
 /** A role only EventBridge Scheduler can assume, and only for schedules of this account in `group`. */

@@ -2,11 +2,12 @@ import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { QueueConsumerLimits } from '../limits.ts';
 import { aboveThresholdAlarm } from './alarms.ts';
+import { consumeQueue } from './event-sources.ts';
 import { InkwireFunction } from './inkwire-function.ts';
 
 /**
@@ -17,12 +18,6 @@ import { InkwireFunction } from './inkwire-function.ts';
  */
 export const SEND_DEAD_LETTER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
-/**
- * Under the dead-letter queue's visibility timeout (SQS's default, 30 s), as Lambda requires of an SQS
- * event source; a batch of 10 dead letters of 50 recipients takes a few seconds.
- */
-export const SEND_DEAD_LETTER_TIMEOUT = Duration.seconds(20);
-
 export interface SendDeadLetterProps {
   table: ITable;
   /** The send queue's dead-letter queue. */
@@ -31,6 +26,12 @@ export interface SendDeadLetterProps {
   environment: Record<string, string>;
   /** Where its alarms go. */
   alarmTopic: ITopic;
+  /**
+   * `sendDeadLetter` of the deployment's limits: the handler's timeout (under the dead-letter queue's
+   * visibility timeout, SQS's default, as Lambda requires of an SQS event source) and memory, its batch
+   * size and its concurrency (the least Lambda allows: dead letters are rare and never urgent).
+   */
+  limits: QueueConsumerLimits;
 }
 
 /**
@@ -52,19 +53,11 @@ export class SendDeadLetter extends Construct {
     this.handler = new InkwireFunction(this, 'Handler', {
       entry: 'sendDeadLetter',
       description: 'Settles send batches given up after their last receive (send DLQ): recipients failed or uncertain, batch counted',
-      memorySize: 256,
-      timeout: SEND_DEAD_LETTER_TIMEOUT,
+      limits: props.limits,
       environment: props.environment,
       statements: [new PolicyStatement({ actions: [...SEND_DEAD_LETTER_TABLE_ACTIONS], resources: [props.table.tableArn] })],
     });
-    this.handler.fn.addEventSource(
-      new SqsEventSource(props.deadLetterQueue, {
-        batchSize: 10,
-        reportBatchItemFailures: true,
-        // The least Lambda allows: dead letters are rare and never urgent.
-        maxConcurrency: 2,
-      }),
-    );
+    consumeQueue(this.handler, props.deadLetterQueue, props.limits);
 
     this.alarms.push(aboveThresholdAlarm(this, 'GivenUpBatches', props.alarmTopic, {
       description:

@@ -2,22 +2,16 @@ import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Bucket, EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { AsyncLimits, QueueConsumerLimits } from '../limits.ts';
 import { aboveThresholdAlarm } from './alarms.ts';
+import { consumeQueue, invokeAsync } from './event-sources.ts';
 import { InkwireFunction } from './inkwire-function.ts';
 
-/** Lambda's longest run: an import of a large file, or an export of a long list, gets all of it. */
-export const SUBSCRIBER_JOB_TIMEOUT = Duration.minutes(15);
-/** CSV parsing, a few batches in flight, one 5 MiB export part: well under; the memory buys CPU. */
-export const SUBSCRIBER_JOB_MEMORY_MB = 1024;
-/** Receives of an export message before it is parked in the jobs dead-letter queue. */
-export const JOBS_MAX_RECEIVE_COUNT = 3;
 /** Where uploads land and exports are written in the jobs bucket (the import notification's prefix). */
 export const JOB_PREFIXES = { imports: 'imports/', exports: 'exports/' } as const;
 
@@ -47,6 +41,12 @@ export interface SubscriberJobsProps {
   environment: Record<string, string>;
   /** Where its alarms go. */
   alarmTopic: ITopic;
+  /**
+   * The deployment's limits for the two functions: `subscriberJobs` (the jobs function, its event source
+   * and the jobs queue's visibility timeout and receives) and `subscriberImport` (the import function and
+   * Lambda's retries of an S3 notification).
+   */
+  limits: { subscriberJobs: QueueConsumerLimits; subscriberImport: AsyncLimits };
 }
 
 /**
@@ -55,7 +55,7 @@ export interface SubscriberJobsProps {
  *
  * - **import**: the client PUTs the CSV to a presigned URL under `imports/`; the bucket's ObjectCreated
  *   notification invokes the import function, which runs the job and deletes the file. Failed invocations
- *   (after Lambda's two retries) go to the jobs dead-letter queue.
+ *   (after Lambda's retries, `subscriberImport.retryAttempts`) go to the jobs dead-letter queue.
  * - **export**: the API queues the job on the jobs queue; the jobs function writes the CSV under
  *   `exports/` by multipart upload; the API hands out a presigned GET URL.
  *
@@ -88,21 +88,22 @@ export class SubscriberJobs extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    // Lambda's guidance for SQS event sources: a visibility timeout of six function timeouts, so a message
-    // is not handed to a second run while the first, throttled and retried, still holds it.
+    // The visibility timeout follows Lambda's guidance for SQS event sources (six function timeouts, see
+    // `visibilityFor`), so a message is not handed to a second run while the first, throttled and retried,
+    // still holds it.
+    const { subscriberJobs: jobsLimits, subscriberImport: importLimits } = props.limits;
     this.queue = new Queue(this, 'JobsQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: Duration.seconds(SUBSCRIBER_JOB_TIMEOUT.toSeconds() * 6 + 30),
+      visibilityTimeout: Duration.seconds(jobsLimits.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(1),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: JOBS_MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: jobsLimits.maxReceiveCount },
     });
 
     this.importFunction = new InkwireFunction(this, 'Import', {
       entry: 'subscriberImport',
       description: 'Runs a subscriber import job when its CSV is uploaded to the jobs bucket (S3 ObjectCreated under imports/)',
-      memorySize: SUBSCRIBER_JOB_MEMORY_MB,
-      timeout: SUBSCRIBER_JOB_TIMEOUT,
+      limits: importLimits,
       environment: { ...props.environment, ...jobsEnv },
       statements: [
         new PolicyStatement({ actions: [...IMPORT_TABLE_ACTIONS], resources: [table.tableArn] }),
@@ -111,7 +112,7 @@ export class SubscriberJobs extends Construct {
       ],
     });
     // S3 invokes asynchronously: after Lambda's retries, the event is kept in the dead-letter queue.
-    this.importFunction.fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new SqsDestination(this.deadLetterQueue) });
+    invokeAsync(this.importFunction, importLimits, this.deadLetterQueue);
     bucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(this.importFunction.fn), { prefix: JOB_PREFIXES.imports, suffix: '.csv' });
     // CDK writes the notification with its own small function (one per stack), whose role has the basic
     // execution managed policy: it only writes its logs, and its other permission is s3:PutBucketNotification.
@@ -125,8 +126,7 @@ export class SubscriberJobs extends Construct {
     this.jobsFunction = new InkwireFunction(this, 'Jobs', {
       entry: 'subscriberJobs',
       description: 'Runs subscriber export jobs from the jobs queue: writes every subscriber as CSV to the jobs bucket',
-      memorySize: SUBSCRIBER_JOB_MEMORY_MB,
-      timeout: SUBSCRIBER_JOB_TIMEOUT,
+      limits: jobsLimits,
       environment: { ...props.environment, ...jobsEnv },
       statements: [
         // Moves its job record, and reads the subscriber list by status (GSI1). No other write.
@@ -136,14 +136,8 @@ export class SubscriberJobs extends Construct {
         new PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [objects(JOB_PREFIXES.exports)] }),
       ],
     });
-    this.jobsFunction.fn.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize: 1,
-        reportBatchItemFailures: true,
-        // The least Lambda allows: exports are rare, and each reads the whole list.
-        maxConcurrency: 2,
-      }),
-    );
+    // One message at a time, and the least concurrency Lambda allows: exports are rare, and each reads the whole list.
+    consumeQueue(this.jobsFunction, this.queue, jobsLimits);
 
     // The API signs the URLs with its own credentials, so it may do what the URLs allow, and no more.
     props.api.role.addToPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [objects(JOB_PREFIXES.imports)] }));

@@ -3,7 +3,7 @@ import type { InkwireConfig } from '../config.ts';
 
 const MESSAGE =
   'This template was synthesized from the example configuration (-c example=true) and cannot be deployed. ' +
-  'Synthesize it again with your own values: -c domain=<your domain> -c postalAddress="<your postal address>" (see docs/deploy.md).';
+  'Record your own values in the "context" object of cdk.json ("domain": "<your domain>", "postalAddress": "<your postal address>"; see "Deploy to AWS" in README.md) and synthesize again without -c example=true.';
 
 /**
  * A stack synthesized from the example configuration carries a CloudFormation rule whose assertion is

@@ -1,7 +1,6 @@
-import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { FilterCriteria } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { FEED_REBUILD_FILTER, SEND_PLANNER_FILTER } from '../../lambdas/handlers/stream-filters.ts';
 import type { InkwireConfig } from '../config.ts';
@@ -14,22 +13,33 @@ import {
 } from '../constructs/access.ts';
 import { Alarms } from '../constructs/alarms.ts';
 import { Edge } from '../constructs/edge.ts';
+import { consumeQueue, consumeStream, invokeAsync } from '../constructs/event-sources.ts';
 import { InkwireFunction } from '../constructs/inkwire-function.ts';
 import { CONFIGURATION_SET_NAMES, MailEvents } from '../constructs/mail-events.ts';
 import { Queues } from '../constructs/queues.ts';
 import { Scheduling } from '../constructs/scheduling.ts';
 import { SubscriberJobs } from '../constructs/subscriber-jobs.ts';
 import { SendDeadLetter } from '../constructs/send-dead-letter.ts';
+import { deploymentLimits, type DeploymentLimits } from '../limits.ts';
 import type { DataStack } from './data-stack.ts';
 import { guardExampleDeployment } from './example-guard.ts';
 
 const FEED_BUCKET_ARN_EXPORT = (data: DataStack) => `${data.stackName}-FeedBucketArn`;
 
-/** The stream event source grants dynamodb:ListStreams, which cannot be scoped to a resource. */
-function acknowledgeListStreams(f: InkwireFunction): void {
+/** ses:GetSendQuota has no resource type: it reads the account's own sending quota and rate. */
+const readSendQuota = () => new PolicyStatement({ actions: ['ses:GetSendQuota'], resources: ['*'] });
+const SEND_QUOTA_REASON = 'ses:GetSendQuota supports no resource-level permission (the IAM reference lists no resource type for it); it only reads the account\u2019s sending quota.';
+
+/**
+ * The stream event source grants dynamodb:ListStreams, which cannot be scoped to a resource (nor can
+ * `alsoUnscoped`, said why, in the same finding).
+ */
+function acknowledgeListStreams(f: InkwireFunction, alsoUnscoped?: string): void {
   Validations.of(f.role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
-    reason: 'dynamodb:ListStreams, required by the stream event source mapping, supports no resource-level permission; the stream reads themselves (DescribeStream, GetRecords, GetShardIterator) are scoped to the table\u2019s stream ARN.',
+    reason:
+      'dynamodb:ListStreams, required by the stream event source mapping, supports no resource-level permission; the stream reads themselves (DescribeStream, GetRecords, GetShardIterator) are scoped to the table\u2019s stream ARN.' +
+      (alsoUnscoped ? ` ${alsoUnscoped}` : ''),
   });
 }
 
@@ -38,15 +48,14 @@ export interface ServiceStackProps extends StackProps {
   data: DataStack;
 }
 
-const SEND_WORKER_TIMEOUT = Duration.seconds(60);
-const SEND_WORKER_BATCHING_WINDOW = Duration.seconds(0);
-/** At most this many send workers run at once, so the SES rate limit is shared by few pacers. */
-export const SEND_WORKER_MAX_CONCURRENCY = 2;
-
 /**
  * The stateless part: functions, queues, schedules, the HTTP API, CloudFront, SES configuration sets
  * and alarms. Nothing here holds data that a redeploy or a teardown could lose, except messages in
  * flight in the queues.
+ *
+ * Every number that shapes how a function runs (timeout, memory, event source batching, concurrency and
+ * retries, queue visibility and receives, asynchronous retries) comes from `deploymentLimits` of the
+ * configured SES rate (infra/limits.ts), which the local runtime runs under too.
  */
 export class ServiceStack extends Stack {
   readonly functions: Record<'api' | 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'publishScheduled' | 'digest', InkwireFunction>;
@@ -56,19 +65,21 @@ export class ServiceStack extends Stack {
   readonly edge: Edge;
   readonly alarms: Alarms;
   readonly subscriberJobs: SubscriberJobs;
+  readonly sendDeadLetter: SendDeadLetter;
+  /** `deploymentLimits(config.sesMaxSendRate)`: what every function, event source and queue here is built from. */
+  readonly limits: DeploymentLimits;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
     const { config, data } = props;
     guardExampleDeployment(this, config);
+    const limits = deploymentLimits(config.sesMaxSendRate);
+    this.limits = limits;
     const { table } = data;
     // A named export, so that the acknowledgement below can name the resource it is about.
     const feedBucketArn = data.exportValue(data.feedBucket.bucketArn, { name: FEED_BUCKET_ARN_EXPORT(data) });
 
-    this.queues = new Queues(this, 'Queues', {
-      sendWorkerTimeout: SEND_WORKER_TIMEOUT,
-      sendWorkerBatchingWindow: SEND_WORKER_BATCHING_WINDOW,
-    });
+    this.queues = new Queues(this, 'Queues', { limits });
     this.mail = new MailEvents(this, 'Mail', { webhookUrl: `${config.publicUrl}/webhooks/ses` });
 
     const identityArn = data.emailIdentity.emailIdentityArn;
@@ -103,8 +114,7 @@ export class ServiceStack extends Stack {
     const feedRebuild = new InkwireFunction(this, 'FeedRebuild', {
       entry: 'feedRebuild',
       description: 'Rebuilds feeds and archive pages in S3 from FEED# changes on the table stream',
-      memorySize: 1024,
-      timeout: Duration.minutes(2),
+      limits: limits.feedRebuild,
       environment: shared,
       statements: [
         tableStatement(table, TABLE_READ_ACTIONS),
@@ -121,31 +131,19 @@ export class ServiceStack extends Stack {
       reason: 'Feed and archive documents are keyed by feed, tag, author and month, all known only at run time; the bucket holds nothing but these generated documents, and only get/put/delete of objects is allowed.',
     });
     acknowledgeListStreams(feedRebuild);
-    feedRebuild.fn.addEventSource(
-      new DynamoEventSource(table, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
-        // Collects the several writes of one publish into one rebuild.
-        maxBatchingWindow: Duration.seconds(2),
-        bisectBatchOnError: true,
-        retryAttempts: 5,
-        maxRecordAge: Duration.hours(6),
-        reportBatchItemFailures: true,
-        parallelizationFactor: 1,
-        onFailure: new SqsDlq(this.queues.failedEvents),
-        filters: [FilterCriteria.filter(FEED_REBUILD_FILTER)],
-      }),
-    );
+    // Its batching window collects the several writes of one publish into one rebuild.
+    consumeStream(feedRebuild, table, limits.feedRebuild, { filters: [FilterCriteria.filter(FEED_REBUILD_FILTER)], onFailure: this.queues.failedEvents });
 
     const sendPlanner = new InkwireFunction(this, 'SendPlanner', {
       entry: 'sendPlanner',
       description: 'Plans a Send (SEND#/SEND items on the table stream) into batches on the send queue',
-      memorySize: 512,
-      timeout: Duration.seconds(60),
+      limits: limits.sendPlanner,
       environment: { ...shared, ...queueEnv },
       statements: [
         tableStatement(table, readWrite),
         sendToQueue,
+        // Reads the account's 24-hour quota before queueing a page: a send that does not fit pauses.
+        readSendQuota(),
         // A digest that went out gets its public archive page and the archive feeds, under archive/ only.
         new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [`${feedBucketArn}/archive/*`] }),
       ],
@@ -154,59 +152,44 @@ export class ServiceStack extends Stack {
       id: `AwsSolutions-IAM5[Resource::${FEED_BUCKET_ARN_EXPORT(data)}/archive/*]`,
       reason: 'Archive pages are keyed by send id, known only at run time; the planner may get and put objects under archive/ and nowhere else in the bucket.',
     });
-    sendPlanner.fn.addEventSource(
-      new DynamoEventSource(table, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: 10,
-        bisectBatchOnError: true,
-        retryAttempts: 5,
-        maxRecordAge: Duration.hours(6),
-        reportBatchItemFailures: true,
-        parallelizationFactor: 1,
-        onFailure: new SqsDlq(this.queues.failedEvents),
-        filters: [FilterCriteria.filter(SEND_PLANNER_FILTER)],
-      }),
-    );
-    acknowledgeListStreams(sendPlanner);
+    consumeStream(sendPlanner, table, limits.sendPlanner, { filters: [FilterCriteria.filter(SEND_PLANNER_FILTER)], onFailure: this.queues.failedEvents });
+    acknowledgeListStreams(sendPlanner, SEND_QUOTA_REASON);
 
     const sendWorker = new InkwireFunction(this, 'SendWorker', {
       entry: 'sendWorker',
       description: 'Sends the emails of one batch through SES at the configured rate',
-      memorySize: 512,
-      timeout: SEND_WORKER_TIMEOUT,
+      limits: limits.sendWorker,
+      // SES_MAX_SEND_RATE (shared) is all it needs to pace and size itself: it computes its share of the
+      // rate, its reserve and its batch from deploymentLimits of that rate, as this stack does.
       environment: { ...shared, ...queueEnv, TOKEN_SECRET_ARN: data.tokenSecret.secretArn },
       statements: [
         tableStatement(table, readWrite),
         sesSendStatement(identityArn, [newsletterSetArn]),
-        // GetSendQuota has no resource type; it reads the account's own rate limit.
-        new PolicyStatement({ actions: ['ses:GetSendQuota'], resources: ['*'] }),
-        // Re-enqueues the rest of a batch it could not finish within its time.
+        // Reads the account's 24-hour quota as it sends.
+        readSendQuota(),
+        // Hands the rest of a batch it could not finish within its time on to the send queue, as a new message.
         sendToQueue,
         readSecret(data.tokenSecret.secretArn),
       ],
     });
-    sendWorker.fn.addEventSource(
-      new SqsEventSource(this.queues.send, {
-        batchSize: 10,
-        maxBatchingWindow: SEND_WORKER_BATCHING_WINDOW,
-        reportBatchItemFailures: true,
-        maxConcurrency: SEND_WORKER_MAX_CONCURRENCY,
-      }),
-    );
+    // At most `sendWorker.maximumConcurrency` workers (sendWorkersFor the SES rate) run at once; they share
+    // the account's rate through the pacing item in the table, so their number never makes them exceed it.
+    consumeQueue(sendWorker, this.queues.send, limits.sendWorker);
     Validations.of(sendWorker.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ses:GetSendQuota supports no resource-level permission (the IAM reference lists no resource type for it); it only reads the account\u2019s sending quota.',
+      reason: SEND_QUOTA_REASON,
     });
 
-
+    // It only creates the digest's Send item; the send planner (on the stream) queues its batches.
     const digest = new InkwireFunction(this, 'Digest', {
       entry: 'digest',
       description: 'Starts the daily or weekly digest Send for subscribers of that frequency',
-      memorySize: 512,
-      timeout: Duration.minutes(5),
-      environment: { ...shared, ...queueEnv },
-      statements: [tableStatement(table, readWrite), sendToQueue],
+      limits: limits.digest,
+      environment: shared,
+      statements: [tableStatement(table, readWrite)],
     });
+    // Scheduler invokes it asynchronously: a run that failed Lambda's retries is kept with the other failed events.
+    invokeAsync(digest, limits.digest, this.queues.failedEvents);
 
     // The article use cases build their scheduler from SCHEDULER_GROUP_NAME, SCHEDULER_ROLE_ARN and
     // PUBLISH_FUNCTION_ARN in every function that runs them, publish-scheduled included. A function
@@ -223,6 +206,7 @@ export class ServiceStack extends Stack {
     this.scheduling = new Scheduling(this, 'Scheduling', {
       publishFunctionArn,
       digestFunction: digest.fn,
+      digestLimits: limits.digest,
       deadLetterQueue: this.queues.failedEvents,
       dailyCron: config.dailyCron,
       weeklyCron: config.weeklyCron,
@@ -238,20 +222,23 @@ export class ServiceStack extends Stack {
       entry: 'publishScheduled',
       functionName: publishFunctionName,
       description: 'Publishes a scheduled article when its EventBridge Scheduler one-time schedule fires',
-      memorySize: 512,
-      timeout: Duration.seconds(30),
+      limits: limits.publishScheduled,
       environment: { ...shared, ...schedulerEnv },
       statements: [tableStatement(table, readWrite)],
     });
+    // Scheduler invokes it asynchronously (one-time schedules and the sweep): a run that failed Lambda's
+    // retries is kept with the other failed events (the sweep publishes whatever is still due anyway).
+    invokeAsync(publishScheduled, limits.publishScheduled, this.queues.failedEvents);
 
     const api = new InkwireFunction(this, 'Api', {
       entry: 'api',
       description: 'HTTP API: subscriptions, confirmation, preferences, unsubscribe, publisher API, SES webhook',
-      memorySize: 512,
-      timeout: Duration.seconds(15),
+      limits: limits.api,
+      // No send queue: creating, resuming or cancelling a send only writes its Send item; the send planner
+      // (on the stream) queues the batches. Its own mail (confirmations, test sends) reserves sending
+      // instants from the pacing item in the table, which its table statement covers.
       environment: {
         ...shared,
-        ...queueEnv,
         TOKEN_SECRET_ARN: data.tokenSecret.secretArn,
         PUBLISHER_KEY_SECRET_ARN: data.publisherKeySecret.secretArn,
         // The webhook accepts SNS messages from this topic only (every topic's messages carry a valid
@@ -272,7 +259,6 @@ export class ServiceStack extends Stack {
           resources: [this.scheduling.publishRole.roleArn],
           conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
         }),
-        sendToQueue,
         readSecret(data.tokenSecret.secretArn),
         readSecret(data.publisherKeySecret.secretArn),
       ],
@@ -299,7 +285,13 @@ export class ServiceStack extends Stack {
       sendQueue: this.queues.send,
     });
     // Settles each batch the send worker gave up on, so its send completes; alarms when one arrives.
-    new SendDeadLetter(this, 'SendDeadLetter', { table, deadLetterQueue: this.queues.sendDeadLetter, environment: shared, alarmTopic: this.alarms.topic });
+    this.sendDeadLetter = new SendDeadLetter(this, 'SendDeadLetter', {
+      table,
+      deadLetterQueue: this.queues.sendDeadLetter,
+      environment: shared,
+      alarmTopic: this.alarms.topic,
+      limits: limits.sendDeadLetter,
+    });
 
     // Subscriber import and export jobs: files by presigned URL in the jobs bucket, work off the request.
     this.subscriberJobs = new SubscriberJobs(this, 'SubscriberJobs', {
@@ -308,6 +300,7 @@ export class ServiceStack extends Stack {
       api,
       environment: shared,
       alarmTopic: this.alarms.topic,
+      limits,
     });
 
     new CfnOutput(this, 'DistributionDomainName', {

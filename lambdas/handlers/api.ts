@@ -1,7 +1,7 @@
 import { getConnInfo, handle } from 'hono/aws-lambda';
 import { systemClock } from '../core/clock.ts';
 import { createApp } from '../http/app.ts';
-import { subscriberHttp } from '../compose-http.ts';
+import { subscriberHttp } from '../compose/http.ts';
 import { createSnsVerifier } from '../adapters/sns/verify.ts';
 import { HttpsCertificateFetcher, HttpsSubscriptionConfirmer } from '../adapters/sns/certificates.ts';
 import { articleDeps } from './aws/articles.ts';

@@ -15,4 +15,4 @@ export function createDigestHandler(deps: SendDeps | (() => Promise<SendDeps>)) 
 }
 
 /** Lambda entry point (AWS composition in ./aws/plan.ts). */
-export const handler = createDigestHandler(async () => (await import('./aws/plan.ts')).awsPlanDeps());
+export const handler = createDigestHandler(async () => (await import('./aws/plan.ts')).awsDigestDeps());

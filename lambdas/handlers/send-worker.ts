@@ -2,19 +2,23 @@ import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'a
 import { deliverBatch } from '../core/sends/worker.ts';
 import type { DeliveryDeps } from '../core/sends/deps.ts';
 import { parseBatchMessage } from '../core/sends/model.ts';
+import { deploymentLimits } from '../../infra/limits.ts';
 
 /**
  * The consumer of the send queue (SQS event source with ReportBatchItemFailures; locally the in-process
- * queue). Each message is one batch of one send; all batches of this process share its rate limiter. A batch with recipients left to try is reported as failed so the
- * queue redelivers it; the recipients already handled are not sent again.
+ * queue). Each message is one batch of one send; the batches of this instance share its limiter and call
+ * slots. A batch that ran short of time hands its rest on in a new message and is acknowledged; only a
+ * batch with a real failure is reported as failed, so the queue redelivers it (the recipients already
+ * handled are not sent again).
  */
-export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<DeliveryDeps>)) {
+export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<DeliveryDeps>), options: { messagesAtOnce?: number } = {}) {
+  const atOnce = Math.max(1, options.messagesAtOnce ?? 2);
   return async (event: SQSEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> => {
     const resolved = typeof deps === 'function' ? await deps() : deps;
     const log = resolved.log ?? console.error;
     const failures: SQSBatchItemFailure[] = [];
-    // Two messages at a time: each batch's recipients already run side by side, and a batch finished early
-    // is counted early (progress moves batch by batch instead of all at the end of the event).
+    // A few messages at a time (the limits' messagesAtOnce): each batch's recipients already run side by
+    // side, and a batch finished early is counted early (progress moves batch by batch).
     let next = 0;
     const one = async (): Promise<void> => {
       for (let i = next++; i < event.Records.length; i = next++) {
@@ -34,10 +38,10 @@ export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<Deli
         }
       }
     };
-    await Promise.all([one(), one()]);
+    await Promise.all(Array.from({ length: atOnce }, one));
     return { batchItemFailures: failures };
   };
 }
 
 /** Lambda entry point (AWS composition in ./aws/sends.ts). */
-export const handler = createSendWorkerHandler(async () => (await import('./aws/sends.ts')).awsDeliveryDeps());
+export const handler = createSendWorkerHandler(async () => (await import('./aws/sends.ts')).awsDeliveryDeps(), { messagesAtOnce: deploymentLimits(Number(process.env.SES_MAX_SEND_RATE ?? 1)).sendWorker.messagesAtOnce });

@@ -4,27 +4,53 @@
  * slot fired is kept on disk, so slots missed while the process was not running are fired on the next
  * start with their own `scheduledAt`; the handler then reports each one that is past its deadline as
  * `expired` instead of mailing stale news. The first start ever fires nothing from the past.
+ *
+ * The schedule invokes the function asynchronously, as in AWS: a slot is fired once it is handed over;
+ * a call that throws or runs past the function's timeout is tried again by "Lambda" (about 1, then 2
+ * minutes later: `invokeAsync`), and one that fails for good goes to `onFailure`, the on-failure
+ * destination. Every wait runs on the timer's `TimeSource`.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { systemClock, type Clock } from '../core/clock.ts';
+import { deploymentLimits, type AsyncLimits } from '../../infra/limits.ts';
+import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
 import type { DigestEvent } from '../core/sends/use-cases.ts';
 import type { DigestSchedule } from '../core/sends/settings.ts';
+import { asyncOptionsFrom, invokeAsync, InstancePool, sleepUntil, type AsyncFailure, type AsyncInvokeOptions, type Consumer, type LambdaContext } from './lambda-emulation.ts';
 
 export type { DigestSchedule };
 
+export type DigestHandler = (event: DigestEvent, context: LambdaContext) => Promise<unknown>;
+
 export interface DigestTimerOptions {
-  handler: (event: DigestEvent) => Promise<unknown>;
+  /** The digest function: a handler, or `{ instance: () => ({ handler, kill }) }` (see lambda-emulation.ts). */
+  handler: Consumer<DigestHandler>;
   schedule: DigestSchedule;
   /** Where the last slot fired per frequency is kept. */
   stateFile: string;
+  /** What the slots are read from (default: `time`). */
   clock?: Clock;
+  /** What every wait runs on: the clock checks, Lambda's retries, the call timeout. */
+  time?: TimeSource;
   /** How often the clock is looked at. */
   intervalMs?: number;
   /** At most this many missed slots per frequency are fired (and reported) after a long outage. */
   maxCatchUp?: number;
+  /**
+   * How Lambda runs the function, invoked asynchronously by the schedule (`DigestTimer.optionsFrom(limits.digest)`):
+   * a call that throws or runs past `timeoutMs` is tried again `retryAttempts` times (about 1, then 2
+   * minutes later) unless the event is older than `maxEventAgeMs`. Default: the digest's deployment limits.
+   */
+  retryAttempts?: number;
+  timeoutMs?: number;
+  maxEventAgeMs?: number;
+  /** The on-failure destination: a slot whose invocation failed for good. Default: logged. */
+  onFailure?: (failure: AsyncFailure<DigestEvent>) => unknown;
   log?: (msg: string, detail?: unknown) => void;
 }
+
+/** The digest function's limits (they do not depend on the SES rate). */
+const DIGEST_DEFAULTS: AsyncInvokeOptions = asyncOptionsFrom(deploymentLimits(1).digest);
 
 type Frequency = 'daily' | 'weekly';
 const DAY = 86_400_000;
@@ -53,27 +79,66 @@ export function lastSlot(schedule: DigestSchedule, frequency: Frequency, now: Da
 }
 
 export class DigestTimer {
-  private timer: NodeJS.Timeout | undefined;
+  /** The options of a digest function with these limits (seconds to milliseconds). */
+  static optionsFrom(limits: AsyncLimits): Pick<DigestTimerOptions, 'retryAttempts' | 'timeoutMs' | 'maxEventAgeMs'> {
+    return asyncOptionsFrom(limits);
+  }
+
+  private running = false;
+  private loop: Promise<void> | undefined;
   private ticking: Promise<string[]> | undefined;
+  /** Per frequency, the invocations handed to "Lambda" and not yet over, in the order the slots were fired. */
+  private readonly invoking: Record<Frequency, Promise<void>> = { daily: Promise.resolve(), weekly: Promise.resolve() };
+  private pending = 0;
+  private stopped = false;
   private readonly clock: Clock;
+  private readonly time: TimeSource;
+  private readonly pool: InstancePool<DigestHandler>;
+  private readonly invoke: AsyncInvokeOptions;
 
   constructor(private readonly options: DigestTimerOptions) {
-    this.clock = options.clock ?? systemClock;
+    this.time = options.time ?? systemTime;
+    this.clock = options.clock ?? this.time;
+    this.pool = new InstancePool(options.handler);
+    this.invoke = {
+      retryAttempts: options.retryAttempts ?? DIGEST_DEFAULTS.retryAttempts,
+      timeoutMs: options.timeoutMs ?? DIGEST_DEFAULTS.timeoutMs,
+      maxEventAgeMs: options.maxEventAgeMs ?? DIGEST_DEFAULTS.maxEventAgeMs,
+    };
     // Fail at start, not at 8 am.
     for (const f of ['daily', 'weekly'] as const) lastSlot(options.schedule, f, new Date());
   }
 
   /** Fires what is due now (slots missed while stopped included), then keeps watching the clock. */
   async start(): Promise<void> {
+    this.running = true;
+    this.stopped = false;
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), this.options.intervalMs ?? 30_000);
-    this.timer.unref?.();
+    const every = this.options.intervalMs ?? 30_000;
+    this.loop = (async () => {
+      while (this.running) {
+        if (!(await sleepUntil(this.time, this.time.nowMs() + every, () => !this.running))) break;
+        await this.tick().catch((e: unknown) => this.options.log?.('the digest timer could not look at its schedule', e));
+      }
+    })();
   }
 
+  /**
+   * Stops watching the clock. A digest call in progress is waited for (at most until its timeout); a retry
+   * still to come is dropped with the process, as the in-process queue's messages are.
+   */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.running = false;
+    this.stopped = true;
+    await this.loop;
     await this.ticking;
+    await Promise.all(Object.values(this.invoking));
+  }
+
+  /** Resolves once every slot fired so far has been handled: succeeded, or handed to `onFailure`. */
+  async idle(): Promise<void> {
+    await this.ticking;
+    while (this.pending > 0) await Promise.all(Object.values(this.invoking));
   }
 
   private async readState(): Promise<Partial<Record<Frequency, string>> | undefined> {
@@ -98,11 +163,26 @@ export class DigestTimer {
     return this.ticking;
   }
 
+  /** Invokes the digest function asynchronously with `event`, after the slots handed off before it. */
+  private handOff(event: DigestEvent): void {
+    const log = this.options.log ?? ((m: string, d?: unknown) => console.error(m, d ?? ''));
+    this.pending++;
+    this.invoking[event.frequency] = this.invoking[event.frequency]
+      .then(async () => {
+        const outcome = await invokeAsync(this.pool, event, this.invoke, this.time, this.options.onFailure, { name: `digest:${event.frequency}`, log, cancelled: () => this.stopped });
+        if (outcome.status === 'dropped') log(`the ${event.frequency} digest of ${event.scheduledAt} was waiting for a retry when the timer stopped; it is dropped`);
+      })
+      .catch((e: unknown) => log('digest invocation failed', e))
+      .finally(() => {
+        this.pending--;
+      });
+  }
+
   private async fire(): Promise<string[]> {
     const now = this.clock.now();
     const stored = await this.readState();
     const state: Partial<Record<Frequency, string>> = { ...stored };
-    const fired: string[] = [];
+    const events: DigestEvent[] = [];
     for (const frequency of ['daily', 'weekly'] as const) {
       const slot = lastSlot(this.options.schedule, frequency, now);
       if (!slot) continue;
@@ -115,17 +195,14 @@ export class DigestTimer {
       const due: Date[] = [];
       for (let at = slot.at.getTime(); at > Date.parse(last) && due.length < (this.options.maxCatchUp ?? 10); at -= slot.periodMs) due.unshift(new Date(at));
       for (const at of due) {
-        try {
-          await this.options.handler({ frequency, scheduledAt: at.toISOString() });
-        } catch (e) {
-          this.options.log?.(`the ${frequency} digest of ${at.toISOString()} could not start; it is tried again shortly`, e);
-          break;
-        }
+        events.push({ frequency, scheduledAt: at.toISOString() });
         state[frequency] = at.toISOString();
-        fired.push(`${frequency}@${at.toISOString()}`);
       }
     }
     if (JSON.stringify(state) !== JSON.stringify(stored)) await this.writeState(state);
-    return fired;
+    // EventBridge Scheduler's part ends when Lambda has the event: the slot is fired. Lambda's own retries
+    // and on-failure destination take it from there, in the background (per frequency, one slot after another).
+    for (const event of events) this.handOff(event);
+    return events.map((e) => `${e.frequency}@${e.scheduledAt}`);
   }
 }

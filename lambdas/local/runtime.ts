@@ -6,7 +6,11 @@ import { serve, type ServerType } from '@hono/node-server';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { systemClock, type Clock } from '../core/clock.ts';
+import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
+import { deploymentLimits } from '../../infra/limits.ts';
+import { accountLimiter, deadLetterDeps, deliveryDeps, pacedMailer, planningDeps, type MailingParts, type SendingBase } from '../compose/sending.ts';
+import { invokeAsync, killable } from './lambda-emulation.ts';
+import { emulatedLimits, limitsApp } from './limits-route.ts';
 import { StaticApiKeys } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
 import { rebuildFeeds, type FeedRebuildDeps } from '../core/feeds/rebuild.ts';
@@ -18,14 +22,12 @@ import { createFeedRebuildHandler } from '../handlers/feed-rebuild.ts';
 import { createPublishScheduledHandler } from '../handlers/publish-scheduled.ts';
 import { FEED_REBUILD_FILTER } from '../handlers/stream-filters.ts';
 import { MailEnvSchema, parseEnv, siteConfigFrom, SiteEnvSchema } from '../config.ts';
-import { mailParts, subscriberDeps } from '../compose.ts';
-import { subscriberHttp } from '../compose-http.ts';
+import { mailParts, subscriberDeps } from '../compose/mail.ts';
+import { subscriberHttp } from '../compose/http.ts';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { DynamoSendRepository } from '../adapters/dynamodb/send-repository.ts';
-import { DynamoAudience } from '../adapters/dynamodb/audience.ts';
 import { confirmationLink, subscriberLinks } from '../core/subscribers/links.ts';
 import type { DeliveryDeps } from '../core/sends/deps.ts';
-import { SendEnvSchema, accountSendRate, deliverySettingsFrom, digestScheduleFrom, mailSettingsFrom, pacingFor } from '../core/sends/settings.ts';
+import { SendEnvSchema, digestScheduleFrom, mailSettingsFrom } from '../core/sends/settings.ts';
 import { resumeActiveSends } from '../core/sends/use-cases.ts';
 import { createSendPlannerHandler } from '../handlers/send-planner.ts';
 import { createSendWorkerHandler } from '../handlers/send-worker.ts';
@@ -33,11 +35,11 @@ import { createSendDeadLetterHandler } from '../handlers/send-dead-letter.ts';
 import { createDigestHandler } from '../handlers/digest.ts';
 import { SEND_PLANNER_FILTER } from '../handlers/stream-filters.ts';
 import { sendRoutes } from '../http/routes/sends.ts';
-import { InProcessQueue } from './queue.ts';
+import { InProcessQueue, queueOptionsFrom } from './queue.ts';
 import { DigestTimer } from './digest-timer.ts';
 import { fileURLToPath } from 'node:url';
 import { ensureTable, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
-import { StreamPoller } from './stream-poller.ts';
+import { StreamPoller, streamConsumerOptionsFrom } from './stream-poller.ts';
 import { SESClient } from '@aws-sdk/client-ses';
 import { SesMailer } from '../adapters/ses/ses-mailer.ts';
 import { startSesEndpoint } from './ses-endpoint.ts';
@@ -94,15 +96,25 @@ async function localSecret(dataDir: string, name: string, make: () => string): P
  * The embedded runtime behind `npm start`: DynamoDB Local, the document folder standing in for S3, the
  * HTTP app, and the stream and schedule loops that call the same handlers Lambda runs.
  */
-export async function startLocalRuntime(options: { env?: Record<string, string | undefined>; clock?: Clock; log?: (m: string, d?: unknown) => void } = {}): Promise<LocalRuntime> {
+/** What the local SES endpoint reports as the account's rate when SES_MAX_SEND_RATE is not set (SES's usual first production rate). */
+export const LOCAL_SES_RATE = 14;
+
+/**
+ * `time`: what the runtime runs on (a ScaledTime in tests runs every timeout and wait faster, together);
+ * `clock`: the engine's clock only, when a test must hold it still.
+ */
+export async function startLocalRuntime(options: { env?: Record<string, string | undefined>; clock?: Clock; time?: TimeSource; log?: (m: string, d?: unknown) => void } = {}): Promise<LocalRuntime> {
   const env = parseEnv(LocalEnvSchema, options.env ?? process.env);
   const log = options.log ?? ((m: string, d?: unknown) => console.error(m, d ?? ''));
-  const clock = options.clock ?? systemClock;
+  const time = options.time ?? systemTime;
+  const clock = options.clock ?? time;
+  let stopping = false;
   const dataDir = resolve(env.DATA_DIR);
   await mkdir(dataDir, { recursive: true });
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
+    stopping = true;
     for (const s of stops.reverse()) await s().catch((e) => log('stop failed', e));
   };
 
@@ -119,14 +131,23 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     await ensureTable(ddb, env.TABLE_NAME);
 
     const outboxDir = join(dataDir, 'outbox');
+    // The account's rate: SES_MAX_SEND_RATE, or what the local endpoint reports by default (14/s). The
+    // endpoint enforces it as SES does (Throttling above it), and every limit of the deployment follows from it.
+    const accountRate = env.SES_MAX_SEND_RATE ?? LOCAL_SES_RATE;
+    const limits = deploymentLimits(accountRate);
     const ses = await startSesEndpoint({
       port: env.SES_PORT,
       outboxDir,
       configurationSets: [env.SES_CONFIGURATION_SET_NEWSLETTER, env.SES_CONFIGURATION_SET_TRANSACTIONAL],
+      quota: { maxSendRate: accountRate },
+      enforceRate: true,
+      time,
     });
     stops.push(() => ses.stop());
-    // The production Mailer, unchanged, pointed at the local endpoint.
-    const mailer = new SesMailer({ client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }) });
+    // The production Mailer, unchanged, pointed at the local endpoint, with the worker's request timeout.
+    const mailer = new SesMailer({
+      client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1, requestHandler: { requestTimeout: limits.sendWorker.sesRequestTimeoutSeconds * 1000 } }),
+    });
 
     // A newcomer's key is printed at every start; the token key signs confirmation and unsubscribe links.
     const apiKey = env.INKWIRE_API_KEY ?? (await localSecret(dataDir, 'api-key', () => `iw_${randomBytes(24).toString('base64url')}`));
@@ -159,14 +180,16 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       hub: site.websubHub ? new HttpHubNotifier(site.websubHub) : undefined,
     };
 
-    const mail = mailParts(env, site, { mailer, tokenSecret, templatesDir: env.TEMPLATES_DIR });
+    const sending: SendingBase = { db: doc, table: env.TABLE_NAME, limits, env, site, time, log };
+    // The API's confirmation and welcome mail takes its instants from the account's rate, as the workers do.
+    const mail = mailParts(env, site, { mailer: pacedMailer(mailer, accountLimiter(sending).limiter), tokenSecret, templatesDir: env.TEMPLATES_DIR });
     const subscribers = subscriberDeps(env, site, mail, doc, env.TABLE_NAME, clock, log);
 
     // Subscriber import and export jobs. Files live under DATA_DIR/uploads/ and are reached by URLs to this
     // server, signed like S3's presigned URLs. A finished upload calls the import handler with the event S3
     // would send; exports go through an in-process queue calling the jobs handler, as SQS does in AWS.
     const uploads = new FsUploadStore(join(dataDir, 'uploads'), { baseUrl: site.publicUrl, secret: tokenSecret, now: () => clock.now() });
-    const jobsQueue = new InProcessQueue({ name: 'subscriber-jobs', concurrency: 1, maxReceives: 3, log });
+    const jobsQueue = new InProcessQueue({ name: 'subscriber-jobs', ...queueOptionsFrom(limits.subscriberJobs), time, log });
     const jobDeps: SubscriberJobDeps = {
       jobs: new DynamoSubscriberJobRepository(doc, env.TABLE_NAME),
       uploads,
@@ -184,36 +207,30 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     uploadSweeper.unref();
     stops.push(async () => clearInterval(uploadSweeper));
     const importUploaded = (event: Parameters<typeof runImport>[0]) => {
-      // Lambda's limit: a run has 15 minutes.
-      const started = Date.now();
-      const run: Promise<void> = runImport(event, { getRemainingTimeInMillis: () => 15 * 60_000 - (Date.now() - started) })
-        .catch((e: unknown) => log('subscriber import failed', e))
+      // S3 invokes the import function asynchronously: its timeout, Lambda's two retries, then the on-failure destination.
+      const run: Promise<void> = invokeAsync((e: typeof event, context) => runImport(e, context), event, limits.subscriberImport, time, undefined, { log, name: 'subscriber-import', cancelled: () => stopping })
+        .then(() => undefined)
         .finally(() => importsRunning.delete(run));
       importsRunning.add(run);
     };
 
-    // Sends: planned from the table's stream, fanned out through an in-process queue that calls the
-    // same worker handler as SQS does in AWS. One process: its workers share one limiter and the whole rate.
-    // A batch given up after its last receive goes to the same handler as the send dead-letter queue's in AWS.
-    const sendQueue = new InProcessQueue({ name: 'send', concurrency: env.SEND_WORKER_CONCURRENCY, maxReceives: 5, log, onDeadLetter: (record) => settleGivenUp({ Records: [record] }) });
-    const sendDeps: DeliveryDeps = {
-      sends: new DynamoSendRepository(doc, env.TABLE_NAME),
-      audience: new DynamoAudience(doc, env.TABLE_NAME),
-      queue: sendQueue,
-      articles: articlesRepo,
-      feed: articlesRepo,
-      clock,
-      site,
-      settings: deliverySettingsFrom(env),
-      store: documents,
-      log,
+    // Sends, under the deployment's limits: planned from the table's stream, fanned out through an
+    // in-process queue that calls the same worker handler as SQS does in AWS, with the send queue's batch
+    // size, maximum concurrency, visibility timeout and receive count, and the worker's timeout. Each
+    // concurrent call runs in its own worker instance (its own limiter and call slots, killed when a call
+    // runs past the timeout); their instants come from the account's shared rate, as in AWS. A batch given
+    // up after its last receive goes to the same handler as the send dead-letter queue's in AWS.
+    const sendQueue = new InProcessQueue({ name: 'send', ...queueOptionsFrom(limits.sendWorker), time, log, onDeadLetter: (record) => settleGivenUp({ Records: [record] }) });
+    const planning = planningDeps({ ...sending, queue: sendQueue, store: documents, quota: mailer });
+    const mailing: MailingParts = {
       mailer,
       renderer: mail.emails,
       links: (id) => subscriberLinks(site, mail.signer, id, clock.now(), env.UNSUBSCRIBE_MAILBOX),
       confirmLinks: (id) => confirmationLink(site, mail.signer, id, clock.now()),
       mail: mailSettingsFrom(env, site),
-      ...pacingFor({ accountRate: await accountSendRate(env.SES_MAX_SEND_RATE, mailer), workers: 1, inFlight: env.SEND_IN_FLIGHT }),
     };
+    // The API's preview and test sends (its test sends take instants from the same rate).
+    const sendDeps: DeliveryDeps = deliveryDeps({ ...sending, planning, mailing });
 
     // A fresh instance serves valid, empty site feeds at the URLs it prints, before the first publish.
     if (!(await documents.get('/feed.xml'))) await rebuildFeeds(feedDeps, new Map([['site', new Set<string>()]]));
@@ -227,6 +244,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
         { path: '/api', app: sendRoutes(sendDeps) },
         ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address, jobs: jobDeps }),
         { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
+        { path: '/_dev/limits', app: limitsApp(() => emulatedLimits(limits, { sendQueue, jobsQueue, feedPoller, sendPoller })) },
         { path: '/_uploads', app: uploadRoutes(uploads, { maxBytes: env.MAX_IMPORT_BYTES, onUploaded: importUploaded }) },
       ],
       ready: async () => ready,
@@ -239,7 +257,8 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       streams,
       tableName: env.TABLE_NAME,
       checkpointFile: join(dataDir, 'stream-checkpoints', 'feed-rebuild.json'),
-      consumer: { name: 'feed-rebuild', filter: FEED_REBUILD_FILTER, batchSize: 100, handler: createFeedRebuildHandler(feedDeps) },
+      consumer: { name: 'feed-rebuild', filter: FEED_REBUILD_FILTER, ...streamConsumerOptionsFrom(limits.feedRebuild), handler: createFeedRebuildHandler(feedDeps) },
+      time,
       log,
     });
     await feedPoller.start();
@@ -250,13 +269,19 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       streams,
       tableName: env.TABLE_NAME,
       checkpointFile: join(dataDir, 'stream-checkpoints', 'send-planner.json'),
-      consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, batchSize: 100, handler: createSendPlannerHandler(sendDeps) },
+      consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, ...streamConsumerOptionsFrom(limits.sendPlanner), handler: createSendPlannerHandler(planning) },
+      time,
       log,
     });
     await sendPoller.start();
     stops.push(() => sendPoller.stop());
-    const settleGivenUp = createSendDeadLetterHandler(sendDeps, { maxReceives: 5 });
-    sendQueue.start(createSendWorkerHandler(sendDeps));
+    const settleGivenUp = createSendDeadLetterHandler(deadLetterDeps(sending), { maxReceives: limits.sendWorker.maxReceiveCount });
+    sendQueue.start({
+      instance: () => {
+        const instance = killable(deliveryDeps({ ...sending, planning, mailing }));
+        return { handler: createSendWorkerHandler(instance.value, { messagesAtOnce: limits.sendWorker.messagesAtOnce }), kill: instance.kill };
+      },
+    });
     stops.push(() => sendQueue.stop());
     jobsQueue.start(createSubscriberJobsHandler({ ...jobDeps, subscribers: subscribers.subscribers }));
     stops.push(async () => {
@@ -265,12 +290,14 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       await Promise.race([Promise.allSettled([...importsRunning]), new Promise((r) => setTimeout(r, 5000).unref())]);
     });
     // The previous process's in-process queue died with it: re-plan its active sends (the ledger says who is done).
-    await resumeActiveSends(sendDeps);
+    await resumeActiveSends(planning);
     const digestTimer = new DigestTimer({
-      handler: createDigestHandler(sendDeps),
+      handler: createDigestHandler(planning),
       schedule: digestScheduleFrom(env),
       stateFile: join(dataDir, 'digest-timer.json'),
       clock,
+      time,
+      ...DigestTimer.optionsFrom(limits.digest),
       log,
     });
     await digestTimer.start();

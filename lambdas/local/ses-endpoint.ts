@@ -4,11 +4,20 @@
  * `SESClient` and our `SesMailer` run against it exactly as against AWS.
  *
  * Supported: `SendRawEmail`, `SendEmail`, `GetSendQuota`. Every accepted message is written to the outbox
- * (see `outbox.ts`) exactly as received, with a JSON sidecar; nothing about a message is kept in memory,
- * only counters. Request signatures are not checked.
+ * (see `outbox.ts`) exactly as received, with a JSON sidecar; in memory are only counters and the accept
+ * times (one number per accepted recipient, for rate proofs). Request signatures are not checked.
+ *
+ * It behaves like an SES account with a sending quota: GetSendQuota reports a sliding 24-hour count, sends
+ * above `Max24HourSend` are refused (`Throttling`, "Daily message quota exceeded."), and with `enforceRate`
+ * sends above `MaxSendRate` in any sliding second are refused (`Throttling`, "Maximum sending rate
+ * exceeded."). All of it runs on a `TimeSource`, so a test can run it faster than real time together with
+ * the sender.
  *
  * Control routes beside the SES API, for tests that run the endpoint in another process:
- * `POST /_inkwire/faults` with JSON `{ "throttleShare": 0.5 }`, `GET /_inkwire/stats`.
+ * - `POST /_inkwire/faults` with JSON `{ "throttleShare": 0.5 }` (injected throttling; 204);
+ * - `POST /_inkwire/account` with JSON `{ "maxSendRate"?, "max24HourSend"?, "sentLast24Hours"?, "enforceRate"? }`
+ *   (changes only the fields given; 200 with the account as `GET /_inkwire/account` shows it);
+ * - `GET /_inkwire/stats` (`?acceptedAt=1` adds the accept times).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +26,7 @@ import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import addressparser, { type Address } from 'nodemailer/lib/addressparser';
-import { systemClock, type Clock } from '../core/clock.ts';
+import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
 import { decodeHeaderValue, outboxMessagePaths, parseHeaderBlock, type OutboxSidecar } from './outbox.ts';
 
 export const SES_XML_NAMESPACE = 'http://ses.amazonaws.com/doc/2010-12-01/';
@@ -25,6 +34,8 @@ const MAX_RAW_BYTES = 10 * 1024 * 1024;
 /** The form-encoded request carries the message in base64 (4/3) with some `%2B`-style escapes on top. */
 const MAX_REQUEST_BYTES = 3 * MAX_RAW_BYTES;
 const TAG_PART = /^[A-Za-z0-9_-]{1,256}$/;
+/** The sliding window of the sending rate. */
+const RATE_WINDOW_MS = 1000;
 
 export interface SesFaults {
   /** Share (0..1) of SendRawEmail/SendEmail calls answered with `Throttling` "Maximum sending rate exceeded.". */
@@ -39,19 +50,69 @@ export interface SesEndpointOptions {
   host?: string;
   outboxDir: string;
   faults?: SesFaults;
-  /** What GetSendQuota reports (the rate is reported, not enforced). Default 14/s and 1,000,000 per 24 h. */
-  quota?: { maxSendRate?: number; max24HourSend?: number };
+  /**
+   * The account's limits, as GetSendQuota reports them. Default 14/s and 1,000,000 per 24 hours (-1: no
+   * daily limit, as SES reports it). `Max24HourSend` is always enforced; `maxSendRate` only with
+   * `enforceRate`. `sentLast24Hours` seeds the 24-hour count as if that much had been sent at start.
+   */
+  quota?: { maxSendRate?: number; max24HourSend?: number; sentLast24Hours?: number };
+  /**
+   * Refuse a send that would put more than `max(1, floor(maxSendRate))` recipients into any sliding
+   * 1000 ms (of `time`, taken when the request arrives) with `Throttling` "Maximum sending rate
+   * exceeded.", storing nothing. Default false: the rate is only reported.
+   */
+  enforceRate?: boolean;
   /** When given, any other `ConfigurationSetName` is refused with `ConfigurationSetDoesNotExist`, as SES does. */
   configurationSets?: string[];
+  /**
+   * The time every decision runs on: the rate window, the 24-hour count, message ids and timestamps.
+   * Default `systemTime`; a `ScaledTime` shared with the sender runs both faster than real time.
+   */
+  time?: TimeSource;
+  /** @deprecated A `Clock` only (e.g. `FixedClock`); used when `time` is absent. */
   clock?: Clock;
 }
 
-export interface SesEndpointStats {
-  accepted: number;
-  throttled: number;
-  rejected: number;
-  /** Recipients accepted in the last 24 hours (since this process started), as GetSendQuota reports. */
+/** The account settings that can change at run time (`setAccount`, `POST /_inkwire/account`). */
+export interface SesAccountSettings {
+  maxSendRate?: number;
+  /** -1: no daily limit. */
+  max24HourSend?: number;
+  /** Replaces the 24-hour count: it is as if exactly this many had been sent now (and the rest longer ago). */
+  sentLast24Hours?: number;
+  enforceRate?: boolean;
+}
+
+export interface SesAccount {
+  maxSendRate: number;
+  max24HourSend: number;
   sentLast24Hours: number;
+  enforceRate: boolean;
+  /** What `maxSendRate` allows in any sliding second: `max(1, floor(maxSendRate))`. */
+  perSecondLimit: number;
+}
+
+export interface SesEndpointStats {
+  /** SendRawEmail/SendEmail calls accepted. */
+  accepted: number;
+  /** Recipients accepted: what SES counts as messages against the rate and the quota. */
+  acceptedRecipients: number;
+  /** Every `Throttling` answer: `throttledInjected + throttledRate + throttledDailyQuota`. */
+  throttled: number;
+  /** Throttled by the `throttleShare` fault. */
+  throttledInjected: number;
+  /** Throttled by the enforced sending rate. */
+  throttledRate: number;
+  /** Throttled by `Max24HourSend`. */
+  throttledDailyQuota: number;
+  rejected: number;
+  /** Recipients in the sliding 24-hour count (including a seeded amount), as GetSendQuota reports. */
+  sentLast24Hours: number;
+  /** Most recipients accepted within any sliding 1000 ms so far (on the endpoint's time). */
+  maxPerSecond: number;
+  /** Arrival (ISO, on the endpoint's time) of the first and the last accepted call; absent before one. */
+  firstAcceptedAt?: string;
+  lastAcceptedAt?: string;
 }
 
 export interface SesEndpoint {
@@ -60,8 +121,16 @@ export interface SesEndpoint {
   port: number;
   outboxDir: string;
   stats(): SesEndpointStats;
+  /**
+   * Arrival times (ms on the endpoint's time) of the accepted recipients, ascending, one entry per
+   * recipient: a message to 3 destinations appears 3 times. A copy.
+   */
+  readonly acceptedAt: number[];
   /** Replaces the fault settings; takes effect with the next request. */
   setFaults(faults: SesFaults): void;
+  /** Changes the fields given (see `SesAccountSettings`); throws on an invalid value, changing nothing. */
+  setAccount(settings: SesAccountSettings): SesAccount;
+  account(): SesAccount;
   stop(): Promise<void>;
 }
 
@@ -71,35 +140,133 @@ class SesFault extends Error {
     message: string,
     readonly type: 'Sender' | 'Receiver' = 'Sender',
     readonly status = 400,
+    /** For `Throttling`: which limit answered. */
+    readonly throttle?: 'injected' | 'rate' | 'dailyQuota',
   ) {
     super(message);
   }
 }
+
+const rateExceeded = (why: 'injected' | 'rate') => new SesFault('Throttling', 'Maximum sending rate exceeded.', 'Sender', 400, why);
 
 const xmlEscape = (s: string) => s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** SES prints quota figures as doubles (`200.0`). */
 const xmlNumber = (n: number) => (Number.isInteger(n) ? n.toFixed(1) : String(n));
 
-/** Counts per minute over a rolling day: 1,440 numbers, whatever the traffic. */
+/**
+ * Counts per minute over a rolling day: 1,441 numbers, whatever the traffic. A count stays in the total for
+ * at least 24 hours and at most 24 hours and a minute: never less than SES would count.
+ */
 class RollingDay {
-  private readonly counts = new Float64Array(1440);
-  private readonly minutes = new Float64Array(1440).fill(-1);
-  add(now: Date, n: number): void {
-    const minute = Math.floor(now.getTime() / 60_000);
-    const slot = minute % 1440;
+  private static readonly SLOTS = 1441;
+  private readonly counts = new Float64Array(RollingDay.SLOTS);
+  private readonly minutes = new Float64Array(RollingDay.SLOTS).fill(-Infinity);
+  add(nowMs: number, n: number): void {
+    const minute = Math.floor(nowMs / 60_000);
+    const slot = ((minute % RollingDay.SLOTS) + RollingDay.SLOTS) % RollingDay.SLOTS;
     if (this.minutes[slot] !== minute) {
       this.minutes[slot] = minute;
       this.counts[slot] = 0;
     }
     this.counts[slot]! += n;
   }
-  total(now: Date): number {
-    const minute = Math.floor(now.getTime() / 60_000);
+  /** Takes back what `add` put in at the same time (a send that failed after it was counted). */
+  remove(nowMs: number, n: number): void {
+    const minute = Math.floor(nowMs / 60_000);
+    const slot = ((minute % RollingDay.SLOTS) + RollingDay.SLOTS) % RollingDay.SLOTS;
+    if (this.minutes[slot] === minute) this.counts[slot] = Math.max(0, this.counts[slot]! - n);
+  }
+  total(nowMs: number): number {
+    const minute = Math.floor(nowMs / 60_000);
     let sum = 0;
-    for (let i = 0; i < 1440; i++) if (this.minutes[i]! > minute - 1440) sum += this.counts[i]!;
+    for (let i = 0; i < RollingDay.SLOTS; i++) if (this.minutes[i]! >= minute - 1440) sum += this.counts[i]!;
     return sum;
   }
+  clear(): void {
+    this.counts.fill(0);
+    this.minutes.fill(-Infinity);
+  }
+}
+
+/** First index in ascending `a` whose value is greater than `x`. */
+function upperBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Accept times, one per recipient, kept sorted (requests can finish out of arrival order), and the most
+ * found in any window `[a, a + RATE_WINDOW_MS)`.
+ */
+class AcceptLog {
+  readonly times: number[] = [];
+  maxPerWindow = 0;
+
+  /** The most entries any window containing `t` would hold with `n` more at `t`. */
+  peakWith(t: number, n: number): number {
+    const a = this.times;
+    const first = upperBound(a, t - RATE_WINDOW_MS); // the earliest entry a window containing t can start at
+    const afterT = upperBound(a, t);
+    if (afterT === a.length) return a.length - first + n; // the usual case: nothing later than t
+    // The fullest window containing t starts at t or at an entry before it: try each, right edge following.
+    let best = 0;
+    let end = first;
+    for (let k = first; k <= afterT; k++) {
+      const start = k < afterT ? a[k]! : t;
+      while (end < a.length && a[end]! < start + RATE_WINDOW_MS) end++;
+      best = Math.max(best, end - k + n);
+    }
+    return best;
+  }
+
+  add(t: number, n: number, peak: number): void {
+    const a = this.times;
+    if (a.length === 0 || a[a.length - 1]! <= t) for (let i = 0; i < n; i++) a.push(t);
+    else a.splice(upperBound(a, t), 0, ...new Array<number>(n).fill(t));
+    this.maxPerWindow = Math.max(this.maxPerWindow, peak);
+  }
+
+  remove(t: number, n: number): void {
+    const a = this.times;
+    const end = upperBound(a, t);
+    const start = Math.max(0, end - n);
+    if (a[start] !== t) return;
+    a.splice(start, end - start);
+    // Rare (a send that failed after being counted): recount the maximum from scratch.
+    let best = 0;
+    for (let k = 0, j = 0; k < a.length; k++) {
+      while (j < a.length && a[j]! < a[k]! + RATE_WINDOW_MS) j++;
+      best = Math.max(best, j - k);
+    }
+    this.maxPerWindow = best;
+  }
+}
+
+/** A `Clock` as a `TimeSource` (waiting in real time), for callers that still pass `clock`. */
+function timeFromClock(clock: Clock): TimeSource {
+  return { now: () => clock.now(), nowMs: () => clock.now().getTime(), sleep: systemTime.sleep };
+}
+
+/** Checks a settings object (from JSON or code) and returns the error message, if any. */
+function accountSettingsError(s: Record<string, unknown>): string | undefined {
+  const known = new Set(['maxSendRate', 'max24HourSend', 'sentLast24Hours', 'enforceRate']);
+  const unknown = Object.keys(s).filter((k) => !known.has(k));
+  if (unknown.length) return `unknown account setting(s): ${unknown.join(', ')}`;
+  const { maxSendRate, max24HourSend, sentLast24Hours, enforceRate } = s;
+  if (maxSendRate !== undefined && !(typeof maxSendRate === 'number' && Number.isFinite(maxSendRate) && maxSendRate > 0)) return 'maxSendRate must be a positive number';
+  if (max24HourSend !== undefined && !(typeof max24HourSend === 'number' && Number.isFinite(max24HourSend) && (max24HourSend >= 0 || max24HourSend === -1))) {
+    return 'max24HourSend must be a number from 0 up, or -1 for no limit';
+  }
+  if (sentLast24Hours !== undefined && !(typeof sentLast24Hours === 'number' && Number.isFinite(sentLast24Hours) && sentLast24Hours >= 0)) return 'sentLast24Hours must be a number from 0 up';
+  if (enforceRate !== undefined && typeof enforceRate !== 'boolean') return 'enforceRate must be true or false';
+  return undefined;
 }
 
 function listParam(params: URLSearchParams, prefix: string): string[] {
@@ -146,17 +313,44 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
  * ```
  */
 export async function startSesEndpoint(options: SesEndpointOptions): Promise<SesEndpoint> {
-  const clock = options.clock ?? systemClock;
+  const time = options.time ?? (options.clock ? timeFromClock(options.clock) : systemTime);
   const outboxDir = options.outboxDir;
-  const maxSendRate = options.quota?.maxSendRate ?? 14;
-  const max24HourSend = options.quota?.max24HourSend ?? 1_000_000;
   const configurationSets = options.configurationSets ? new Set(options.configurationSets) : undefined;
   let faults: SesFaults = { ...options.faults };
-  const counters = { accepted: 0, throttled: 0, rejected: 0 };
+  const counters = { accepted: 0, rejected: 0, throttledInjected: 0, throttledRate: 0, throttledDailyQuota: 0 };
   const day = new RollingDay();
+  const accepts = new AcceptLog();
+  let firstAcceptedMs: number | undefined;
+  let lastAcceptedMs: number | undefined;
+  let maxSendRate = 14;
+  let max24HourSend = 1_000_000;
+  let enforceRate = false;
+  setAccount({ ...options.quota, ...(options.enforceRate !== undefined ? { enforceRate: options.enforceRate } : {}) });
   const knownDirs = new Set<string>();
   let lastMs = -1;
   let seq = 0;
+
+  function account(): SesAccount {
+    return { maxSendRate, max24HourSend, sentLast24Hours: day.total(time.nowMs()), enforceRate, perSecondLimit: perSecondLimit() };
+  }
+
+  function setAccount(settings: SesAccountSettings): SesAccount {
+    const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+    const error = accountSettingsError(defined);
+    if (error) throw new RangeError(error);
+    if (settings.maxSendRate !== undefined) maxSendRate = settings.maxSendRate;
+    if (settings.max24HourSend !== undefined) max24HourSend = settings.max24HourSend;
+    if (settings.enforceRate !== undefined) enforceRate = settings.enforceRate;
+    if (settings.sentLast24Hours !== undefined) {
+      day.clear();
+      day.add(time.nowMs(), settings.sentLast24Hours);
+    }
+    return account();
+  }
+
+  function perSecondLimit(): number {
+    return Math.max(1, Math.floor(maxSendRate));
+  }
 
   /** Time-ordered: 12 hex digits of ms and a 4-digit sequence within the ms, then a UUID, as SES ids look. */
   function newMessageId(now: Date): string {
@@ -184,20 +378,55 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     return messageId;
   }
 
-  function checkSendPreconditions(params: URLSearchParams, recipients: number, now: Date): void {
+  function checkSendPreconditions(params: URLSearchParams, recipients: number): void {
     const set = params.get('ConfigurationSetName') ?? undefined;
     if (set !== undefined && configurationSets && !configurationSets.has(set)) {
       throw new SesFault('ConfigurationSetDoesNotExist', `Configuration set <${set}> does not exist.`);
     }
     if (recipients === 0) throw new SesFault('InvalidParameterValue', 'Missing final \'@domain\'');
     if (recipients > 50) throw new SesFault('InvalidParameterValue', 'Recipient count exceeds 50.');
-    const share = faults.throttleShare ?? 0;
-    if (share > 0 && (faults.random ?? Math.random)() < share) throw new SesFault('Throttling', 'Maximum sending rate exceeded.');
-    if (day.total(now) + recipients > max24HourSend) throw new SesFault('Throttling', 'Daily message quota exceeded.');
   }
 
-  async function sendRawEmail(params: URLSearchParams): Promise<string> {
-    const now = clock.now();
+  /**
+   * Decides, in one synchronous step, whether the account takes `recipients` more at `arrivalMs`, and if so
+   * counts them at once (so concurrent requests cannot all slip under a limit). Returns what takes them
+   * back, for a message that then fails to be stored.
+   */
+  function admit(recipients: number, arrivalMs: number): () => void {
+    const share = faults.throttleShare ?? 0;
+    if (share > 0 && (faults.random ?? Math.random)() < share) throw rateExceeded('injected');
+    if (max24HourSend !== -1 && day.total(arrivalMs) + recipients > max24HourSend) {
+      throw new SesFault('Throttling', 'Daily message quota exceeded.', 'Sender', 400, 'dailyQuota');
+    }
+    const peak = accepts.peakWith(arrivalMs, recipients);
+    if (enforceRate && peak > perSecondLimit()) throw rateExceeded('rate');
+    accepts.add(arrivalMs, recipients, peak);
+    day.add(arrivalMs, recipients);
+    return () => {
+      accepts.remove(arrivalMs, recipients);
+      day.remove(arrivalMs, recipients);
+    };
+  }
+
+  /** Admits, then stores; takes the admission back if storing fails. */
+  async function admitAndStore(recipients: number, arrivalMs: number, build: () => Promise<string>): Promise<string> {
+    const release = admit(recipients, arrivalMs);
+    try {
+      return await build();
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  function accepted(arrivalMs: number): void {
+    counters.accepted++;
+    if (firstAcceptedMs === undefined || arrivalMs < firstAcceptedMs) firstAcceptedMs = arrivalMs;
+    if (lastAcceptedMs === undefined || arrivalMs > lastAcceptedMs) lastAcceptedMs = arrivalMs;
+  }
+
+  async function sendRawEmail(params: URLSearchParams, arrivalMs: number): Promise<string> {
+    const now = new Date(Math.floor(arrivalMs));
     const data = (params.get('RawMessage.Data') ?? '').replace(/ /g, '+').replace(/\s+/g, '');
     if (!data) throw new SesFault('ValidationError', "1 validation error detected: Value null at 'rawMessage.data' failed to satisfy constraint: Member must not be null");
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw new SesFault('InvalidParameterValue', 'RawMessage.Data is not valid base64.');
@@ -213,29 +442,29 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     let destinations = listParam(params, 'Destinations');
     if (destinations.length === 0) destinations = addresses(addressparser([...get('to'), ...get('cc'), ...get('bcc')].join(', ')));
     const tags = tagsParam(params);
-    checkSendPreconditions(params, destinations.length, now);
+    checkSendPreconditions(params, destinations.length);
     const subject = get('subject')[0];
     const to = get('to')[0];
-    const messageId = await store(
-      raw,
-      {
-        action: 'SendRawEmail',
-        configurationSet: params.get('ConfigurationSetName') ?? undefined,
-        tags,
-        destinations,
-        source,
-        subject: subject === undefined ? undefined : decodeHeaderValue(subject),
-        from: from === undefined ? undefined : decodeHeaderValue(from),
-        to: to === undefined ? undefined : decodeHeaderValue(to),
-      },
-      now,
+    return admitAndStore(destinations.length, arrivalMs, () =>
+      store(
+        raw,
+        {
+          action: 'SendRawEmail',
+          configurationSet: params.get('ConfigurationSetName') ?? undefined,
+          tags,
+          destinations,
+          source,
+          subject: subject === undefined ? undefined : decodeHeaderValue(subject),
+          from: from === undefined ? undefined : decodeHeaderValue(from),
+          to: to === undefined ? undefined : decodeHeaderValue(to),
+        },
+        now,
+      ),
     );
-    day.add(now, destinations.length);
-    return messageId;
   }
 
-  async function sendEmail(params: URLSearchParams): Promise<string> {
-    const now = clock.now();
+  async function sendEmail(params: URLSearchParams, arrivalMs: number): Promise<string> {
+    const now = new Date(Math.floor(arrivalMs));
     const source = params.get('Source');
     if (!source) throw new SesFault('ValidationError', "1 validation error detected: Value null at 'source' failed to satisfy constraint: Member must not be null");
     const to = listParam(params, 'Destination.ToAddresses');
@@ -243,43 +472,43 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     const bcc = listParam(params, 'Destination.BccAddresses');
     const destinations = [...to, ...cc, ...bcc];
     const tags = tagsParam(params);
-    checkSendPreconditions(params, destinations.length, now);
+    checkSendPreconditions(params, destinations.length);
     const subject = params.get('Message.Subject.Data') ?? '';
     const text = params.get('Message.Body.Text.Data') ?? undefined;
     const htmlBody = params.get('Message.Body.Html.Data') ?? undefined;
     if (text === undefined && htmlBody === undefined) throw new SesFault('InvalidParameterValue', 'Message body must contain Text or Html.');
     const replyTo = listParam(params, 'ReplyToAddresses');
-    const raw = await new MailComposer({
-      from: source,
-      to,
-      cc,
-      subject,
-      ...(text !== undefined ? { text } : {}),
-      ...(htmlBody !== undefined ? { html: htmlBody } : {}),
-      ...(replyTo.length ? { replyTo } : {}),
-      date: now,
-      newline: 'windows',
-      disableFileAccess: true,
-      disableUrlAccess: true,
-    })
-      .compile()
-      .build();
-    const messageId = await store(
-      raw,
-      {
-        action: 'SendEmail',
-        configurationSet: params.get('ConfigurationSetName') ?? undefined,
-        tags,
-        destinations,
-        source,
-        subject,
+    return admitAndStore(destinations.length, arrivalMs, async () => {
+      const raw = await new MailComposer({
         from: source,
-        to: to.join(', '),
-      },
-      now,
-    );
-    day.add(now, destinations.length);
-    return messageId;
+        to,
+        cc,
+        subject,
+        ...(text !== undefined ? { text } : {}),
+        ...(htmlBody !== undefined ? { html: htmlBody } : {}),
+        ...(replyTo.length ? { replyTo } : {}),
+        date: now,
+        newline: 'windows',
+        disableFileAccess: true,
+        disableUrlAccess: true,
+      })
+        .compile()
+        .build();
+      return store(
+        raw,
+        {
+          action: 'SendEmail',
+          configurationSet: params.get('ConfigurationSetName') ?? undefined,
+          tags,
+          destinations,
+          source,
+          subject,
+          from: source,
+          to: to.join(', '),
+        },
+        now,
+      );
+    });
   }
 
   function respond(res: ServerResponse, status: number, requestId: string, xml: string): void {
@@ -291,11 +520,29 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     return `<${action}Response xmlns="${SES_XML_NAMESPACE}">\n  <${action}Result>\n${inner}  </${action}Result>\n  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n</${action}Response>\n`;
   }
 
-  async function handleControl(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  function json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  async function handleControl(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
     if (path === '/_inkwire/stats' && req.method === 'GET') {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(stats()));
-      return;
+      const withTimes = ['1', 'true'].includes(url.searchParams.get('acceptedAt') ?? '');
+      return json(res, 200, withTimes ? { ...stats(), acceptedAt: accepts.times } : stats());
+    }
+    if (path === '/_inkwire/account' && req.method === 'GET') return json(res, 200, account());
+    if (path === '/_inkwire/account' && req.method === 'POST') {
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(req)).toString('utf8') || '{}');
+      } catch {
+        return json(res, 400, { message: 'the body must be a JSON object' });
+      }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return json(res, 400, { message: 'the body must be a JSON object' });
+      const error = accountSettingsError(body as Record<string, unknown>);
+      if (error) return json(res, 400, { message: error });
+      return json(res, 200, setAccount(body as SesAccountSettings));
     }
     if (path === '/_inkwire/faults' && req.method === 'POST') {
       let body: { throttleShare?: unknown };
@@ -322,7 +569,9 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname.startsWith('/_inkwire/')) return handleControl(req, res, url.pathname);
+    if (url.pathname.startsWith('/_inkwire/')) return handleControl(req, res, url);
+    // Where the account's limits are measured: as the request arrives, before its body is read.
+    const arrivalMs = time.nowMs();
     try {
       let params: URLSearchParams;
       if (req.method === 'POST') params = new URLSearchParams((await readBody(req)).toString('utf8'));
@@ -331,13 +580,13 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
       const action = params.get('Action') ?? '';
       switch (action) {
         case 'SendRawEmail': {
-          const id = await sendRawEmail(params);
-          counters.accepted++;
+          const id = await sendRawEmail(params, arrivalMs);
+          accepted(arrivalMs);
           return respond(res, 200, requestId, result(action, requestId, `    <MessageId>${id}</MessageId>\n`));
         }
         case 'SendEmail': {
-          const id = await sendEmail(params);
-          counters.accepted++;
+          const id = await sendEmail(params, arrivalMs);
+          accepted(arrivalMs);
           return respond(res, 200, requestId, result(action, requestId, `    <MessageId>${id}</MessageId>\n`));
         }
         case 'GetSendQuota':
@@ -348,7 +597,7 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
             result(
               action,
               requestId,
-              `    <SentLast24Hours>${xmlNumber(day.total(clock.now()))}</SentLast24Hours>\n    <Max24HourSend>${xmlNumber(max24HourSend)}</Max24HourSend>\n    <MaxSendRate>${xmlNumber(maxSendRate)}</MaxSendRate>\n`,
+              `    <SentLast24Hours>${xmlNumber(day.total(time.nowMs()))}</SentLast24Hours>\n    <Max24HourSend>${xmlNumber(max24HourSend)}</Max24HourSend>\n    <MaxSendRate>${xmlNumber(maxSendRate)}</MaxSendRate>\n`,
             ),
           );
         default:
@@ -357,7 +606,9 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     } catch (e) {
       const fault = e instanceof SesFault ? e : new SesFault('InternalFailure', 'The request processing has failed because of an unknown error.', 'Receiver', 500);
       if (!(e instanceof SesFault)) console.error('local SES endpoint:', e);
-      if (fault.code === 'Throttling') counters.throttled++;
+      if (fault.throttle === 'dailyQuota') counters.throttledDailyQuota++;
+      else if (fault.throttle === 'rate') counters.throttledRate++;
+      else if (fault.throttle === 'injected') counters.throttledInjected++;
       else counters.rejected++;
       return respond(
         res,
@@ -369,7 +620,20 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
   }
 
   function stats(): SesEndpointStats {
-    return { ...counters, sentLast24Hours: day.total(clock.now()) };
+    const { accepted, rejected, throttledInjected, throttledRate, throttledDailyQuota } = counters;
+    return {
+      accepted,
+      acceptedRecipients: accepts.times.length,
+      throttled: throttledInjected + throttledRate + throttledDailyQuota,
+      throttledInjected,
+      throttledRate,
+      throttledDailyQuota,
+      rejected,
+      sentLast24Hours: day.total(time.nowMs()),
+      maxPerSecond: accepts.maxPerWindow,
+      ...(firstAcceptedMs !== undefined ? { firstAcceptedAt: new Date(Math.floor(firstAcceptedMs)).toISOString() } : {}),
+      ...(lastAcceptedMs !== undefined ? { lastAcceptedAt: new Date(Math.floor(lastAcceptedMs)).toISOString() } : {}),
+    };
   }
 
   const server = createServer((req, res) => {
@@ -391,9 +655,14 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     port,
     outboxDir,
     stats,
+    get acceptedAt() {
+      return [...accepts.times];
+    },
     setFaults(next: SesFaults) {
       faults = { ...next };
     },
+    setAccount,
+    account,
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

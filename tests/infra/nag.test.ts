@@ -69,7 +69,8 @@ describe('the example configuration', () => {
     for (const stack of [s.data, s.service]) {
       const rule = Template.fromStack(stack).toJSON().Rules.ExampleConfigurationGuard;
       expect(rule.Assertions[0].Assert['Fn::Equals'][0]).not.toEqual(rule.Assertions[0].Assert['Fn::Equals'][1]);
-      expect(rule.Assertions[0].AssertDescription).toContain('-c domain=');
+      expect(rule.Assertions[0].AssertDescription).toContain('"domain": "<your domain>"');
+      expect(rule.Assertions[0].AssertDescription).toContain('cdk.json');
     }
   });
 });

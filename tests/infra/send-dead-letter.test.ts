@@ -2,7 +2,7 @@ import type { CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SEND_DEAD_LETTER_TABLE_ACTIONS, type SendDeadLetter } from '../../infra/constructs/send-dead-letter.ts';
-import { SEND_MAX_RECEIVE_COUNT } from '../../infra/constructs/queues.ts';
+import { deploymentLimits, type DeploymentLimits } from '../../infra/limits.ts';
 import { SEND_MAX_RECEIVES } from '../../lambdas/handlers/send-dead-letter.ts';
 import { PRODUCTION_CONTEXT, synthesize, type Synthesized } from './support/synth.ts';
 
@@ -15,11 +15,13 @@ interface Statement {
 let s: Synthesized;
 let resources: Record<string, Json>;
 let deadLetter: SendDeadLetter;
+let limits: DeploymentLimits;
 
 beforeAll(() => {
   s = synthesize(PRODUCTION_CONTEXT);
   resources = Template.fromStack(s.service).toJSON().Resources;
-  deadLetter = s.service.node.findChild('SendDeadLetter') as SendDeadLetter;
+  deadLetter = s.service.sendDeadLetter;
+  limits = deploymentLimits(Number(PRODUCTION_CONTEXT.sesMaxSendRate));
 });
 
 const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
@@ -54,11 +56,14 @@ describe('the send dead-letter handler', () => {
     expect(mappings[0].Properties).toMatchObject({
       EventSourceArn: arnOf(s.service.queues.sendDeadLetter),
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 10,
-      ScalingConfig: { MaximumConcurrency: 2 },
+      BatchSize: limits.sendDeadLetter.batchSize,
+      ScalingConfig: { MaximumConcurrency: limits.sendDeadLetter.maximumConcurrency },
     });
     // Lambda refuses an SQS event source whose function may run longer than the queue hides a message.
     const dlq = resources[logicalId(s.service, s.service.queues.sendDeadLetter)].Properties;
+    // The dead-letter queue keeps SQS's default visibility timeout (30 s) and has no redrive of its own.
+    expect(dlq.VisibilityTimeout ?? 30).toBe(30);
+    expect(dlq.RedrivePolicy).toBeUndefined();
     expect(handlerProps().Timeout).toBeLessThanOrEqual(dlq.VisibilityTimeout ?? 30);
   });
 
@@ -94,7 +99,7 @@ describe('the send dead-letter handler', () => {
   });
 
   it('reports a batch given up after as many attempts as the send queue allows receives', () => {
-    expect(SEND_MAX_RECEIVES).toBe(SEND_MAX_RECEIVE_COUNT);
+    expect(SEND_MAX_RECEIVES).toBe(limits.sendWorker.maxReceiveCount);
     expect(resources[logicalId(s.service, s.service.queues.send)].Properties.RedrivePolicy.maxReceiveCount).toBe(SEND_MAX_RECEIVES);
   });
 });

@@ -6,7 +6,7 @@ import { TABLE_SCHEMA } from '../../lambdas/adapters/dynamodb/table-schema.ts';
 import { FEED_REBUILD_FILTER, SEND_PLANNER_FILTER } from '../../lambdas/handlers/stream-filters.ts';
 import { API_PATH_PATTERNS } from '../../infra/constructs/edge.ts';
 import type { InkwireFunction } from '../../infra/constructs/inkwire-function.ts';
-import type { SendDeadLetter } from '../../infra/constructs/send-dead-letter.ts';
+import { deploymentLimits, type DeploymentLimits } from '../../infra/limits.ts';
 import { PRODUCTION_CONTEXT, synthesize, type Synthesized } from './support/synth.ts';
 
 type Json = any; // CloudFormation JSON: assertions below check the shapes they rely on.
@@ -21,12 +21,15 @@ let s: Synthesized;
 let data: Template;
 let service: Template;
 let serviceJson: Json;
+/** What the stacks must be built from (tests/infra/limits.test.ts compares every number). */
+let limits: DeploymentLimits;
 
 beforeAll(() => {
   s = synthesize(PRODUCTION_CONTEXT);
   data = Template.fromStack(s.data);
   service = Template.fromStack(s.service);
   serviceJson = service.toJSON();
+  limits = deploymentLimits(Number(PRODUCTION_CONTEXT.sesMaxSendRate));
 });
 
 const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) =>
@@ -189,12 +192,15 @@ describe('functions', () => {
     const envOf = (f: InkwireFunction) => Object.keys(functionProps(f).Environment.Variables);
     const { api, feedRebuild, sendPlanner, sendWorker, publishScheduled, digest } = s.service.functions;
     expect(envOf(api)).toEqual(
-      expect.arrayContaining(['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN', 'PUBLISHER_KEY_SECRET_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'PUBLISH_FUNCTION_ARN']),
+      expect.arrayContaining(['TOKEN_SECRET_ARN', 'PUBLISHER_KEY_SECRET_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'PUBLISH_FUNCTION_ARN']),
     );
     expect(functionProps(api).Environment.Variables.SES_EVENTS_TOPIC_ARN).toEqual({ Ref: logicalId(s.service, s.service.mail.topic) });
     expect(envOf(sendWorker)).toEqual(expect.arrayContaining(['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN']));
     expect(envOf(sendWorker)).not.toContain('PUBLISHER_KEY_SECRET_ARN');
-    for (const f of [sendPlanner, digest]) expect(envOf(f)).toContain('SEND_QUEUE_URL');
+    // Only the planner (which queues a send's batches) and the worker (which hands unfinished work on) name
+    // the send queue; the api and the digest only write Send items, which the planner picks up on the stream.
+    for (const f of [sendPlanner, sendWorker]) expect(envOf(f)).toContain('SEND_QUEUE_URL');
+    for (const f of [api, feedRebuild, publishScheduled, digest]) expect(envOf(f)).not.toContain('SEND_QUEUE_URL');
     for (const f of [feedRebuild, sendPlanner, publishScheduled, digest]) expect(envOf(f)).not.toContain('TOKEN_SECRET_ARN');
     for (const f of [feedRebuild, sendPlanner, sendWorker, digest]) expect(envOf(f)).not.toContain('SCHEDULER_ROLE_ARN');
   });
@@ -264,7 +270,9 @@ describe('permissions (least privilege per function)', () => {
     // The API sends confirmations (transactional) and a publisher's test sends (newsletter).
     check(api, ['transactional', 'newsletter']);
     expect(actionsOfFunction(sendWorker)).toContain('ses:GetSendQuota');
-    for (const f of [feedRebuild, sendPlanner, publishScheduled, digest]) {
+    // The planner reads the account's 24-hour quota before queueing a page, and sends nothing.
+    expect(actionsOfFunction(sendPlanner).filter((a) => a.startsWith('ses:'))).toEqual(['ses:GetSendQuota']);
+    for (const f of [feedRebuild, publishScheduled, digest]) {
       expect(actionsOfFunction(f).filter((a) => a.startsWith('ses:'))).toEqual([]);
     }
   });
@@ -305,12 +313,24 @@ describe('permissions (least privilege per function)', () => {
     for (const f of [feedRebuild, sendPlanner, publishScheduled, digest]) expect(secretArns(f)).toEqual([]);
   });
 
-  it('lets the senders, and only them, put messages on the send queue', () => {
+  it('lets the planner and the worker, and only them, put messages on the send queue', () => {
     const sendQueueArn = { 'Fn::GetAtt': [logicalId(s.service, s.service.queues.send), 'Arn'] };
     const canSend = (f: InkwireFunction) => statementWith(f, 'sqs:SendMessage').some((st) => JSON.stringify(st.Resource) === JSON.stringify(sendQueueArn));
     const { api, feedRebuild, sendPlanner, sendWorker, publishScheduled, digest } = s.service.functions;
-    for (const f of [api, sendPlanner, sendWorker, digest]) expect(canSend(f)).toBe(true);
-    for (const f of [feedRebuild, publishScheduled]) expect(canSend(f)).toBe(false);
+    for (const f of [sendPlanner, sendWorker]) expect(canSend(f)).toBe(true);
+    for (const f of [api, feedRebuild, publishScheduled, digest]) expect(canSend(f)).toBe(false);
+    const { sendDeadLetter, subscriberJobs } = s.service;
+    for (const f of [sendDeadLetter.handler, subscriberJobs.importFunction, subscriberJobs.jobsFunction]) expect(canSend(f)).toBe(false);
+  });
+
+  it('lets the digest and publish-scheduled functions send only their failed runs to the failed-events queue', () => {
+    const failedEventsArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(s.service, s.service.queues.failedEvents), 'Arn'] });
+    const { digest, publishScheduled } = s.service.functions;
+    for (const f of [digest, publishScheduled]) {
+      const sqs = statementsOf(f).filter((st) => actionsOf(st).some((a) => a.startsWith('sqs:')));
+      expect(sqs.flatMap(actionsOf).sort()).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
+      for (const st of sqs) expect(resourcesOf(st).map((r) => JSON.stringify(r))).toEqual([failedEventsArn]);
+    }
   });
 });
 
@@ -331,7 +351,7 @@ describe('event sources', () => {
     expect(JSON.parse(m.FilterCriteria.Filters[0].Pattern)).toEqual({ dynamodb: { Keys: { PK: { S: [{ prefix: 'FEED#' }] } } } });
     expect(m.EventSourceArn['Fn::ImportValue']).toMatch(/StreamArn/);
     expect(m).toMatchObject({
-      BatchSize: 100,
+      BatchSize: limits.feedRebuild.batchSize,
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       DestinationConfig: { OnFailure: { Destination: failedEventsArn() } },
@@ -356,16 +376,16 @@ describe('event sources', () => {
     expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': [logicalId(s.service, s.service.queues.send), 'Arn'] });
     expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     expect(m.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
-    expect(m.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(5);
+    expect(m.ScalingConfig.MaximumConcurrency).toBe(limits.sendWorker.maximumConcurrency);
   });
 
-  it('keeps a send message invisible for more than six worker timeouts, and parks it after 5 receives', () => {
+  it('keeps a send message invisible for more than six worker timeouts, and parks it after its last receive', () => {
     const worker = functionProps(s.service.functions.sendWorker);
     const queue = serviceJson.Resources[logicalId(s.service, s.service.queues.send)].Properties;
     expect(queue.VisibilityTimeout).toBeGreaterThan(worker.Timeout * 6);
     expect(queue.RedrivePolicy).toEqual({
       deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(s.service, s.service.queues.sendDeadLetter), 'Arn'] },
-      maxReceiveCount: 5,
+      maxReceiveCount: limits.sendWorker.maxReceiveCount,
     });
   });
 
@@ -396,7 +416,13 @@ describe('schedules', () => {
         ScheduleExpressionTimezone: 'Europe/London',
         FlexibleTimeWindow: { Mode: 'OFF' },
         GroupName: s.service.scheduling.digestGroupName,
-        Target: Match.objectLike({ Arn: digestArn, Input: JSON.stringify({ frequency, scheduledAt: '<aws.scheduler.scheduled-time>' }) }),
+        Target: Match.objectLike({
+          Arn: digestArn,
+          Input: JSON.stringify({ frequency, scheduledAt: '<aws.scheduler.scheduled-time>' }),
+          // Scheduler tries to hand a run to Lambda as often and as long as Lambda retries a failed one.
+          RetryPolicy: { MaximumRetryAttempts: limits.digest.retryAttempts, MaximumEventAgeInSeconds: limits.digest.maxEventAgeSeconds },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(s.service, s.service.queues.failedEvents), 'Arn'] } },
+        }),
       });
     }
     service.resourceCountIs('AWS::Scheduler::Schedule', 3);
@@ -406,7 +432,12 @@ describe('schedules', () => {
     service.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 minute)',
       GroupName: s.service.scheduling.publishGroupName,
-      Target: Match.objectLike({ Input: '{}', RoleArn: { 'Fn::GetAtt': [logicalId(s.service, s.service.scheduling.publishRole), 'Arn'] } }),
+      Target: Match.objectLike({
+        Input: '{}',
+        RoleArn: { 'Fn::GetAtt': [logicalId(s.service, s.service.scheduling.publishRole), 'Arn'] },
+        // A sweep that could not be delivered is not retried: the next one comes a minute later.
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+      }),
     });
   });
 
@@ -529,7 +560,7 @@ describe('alarms', () => {
   it('alarms on errors of each function', () => {
     const errors = alarms().filter((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda');
     const functions = errors.map((a) => a.Dimensions[0].Value.Ref).sort();
-    const deadLetter = (s.service.node.findChild('SendDeadLetter') as SendDeadLetter).handler;
+    const deadLetter = s.service.sendDeadLetter.handler;
     const { importFunction, jobsFunction } = s.service.subscriberJobs;
     expect(functions).toEqual([...Object.values(s.service.functions), deadLetter, importFunction, jobsFunction].map((f) => logicalId(s.service, f.fn)).sort());
   });

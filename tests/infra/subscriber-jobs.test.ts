@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InkwireFunction } from '../../infra/constructs/inkwire-function.ts';
 import { IMPORT_TABLE_ACTIONS } from '../../infra/constructs/subscriber-jobs.ts';
+import { deploymentLimits, type DeploymentLimits } from '../../infra/limits.ts';
 import { PRODUCTION_CONTEXT, synthesize, type Synthesized } from './support/synth.ts';
 
 type Json = any; // CloudFormation JSON: assertions below check the shapes they rely on.
@@ -16,8 +17,10 @@ let s: Synthesized;
 let data: Json;
 let service: Template;
 let serviceJson: Json;
+let limits: DeploymentLimits;
 
 beforeAll(() => {
+  limits = deploymentLimits(Number(PRODUCTION_CONTEXT.sesMaxSendRate));
   s = synthesize(PRODUCTION_CONTEXT);
   data = Template.fromStack(s.data).toJSON();
   service = Template.fromStack(s.service);
@@ -67,10 +70,13 @@ describe('the jobs bucket (data stack)', () => {
 });
 
 describe('subscriber job functions', () => {
-  it('run 15 minutes with 1024 MB on nodejs22.x, arm64, with the shared settings and the bucket name', () => {
+  it('run with their timeout and memory from the limits on nodejs22.x, arm64, with the shared settings and the bucket name', () => {
     const { importFunction, jobsFunction } = s.service.subscriberJobs;
-    for (const f of [importFunction, jobsFunction]) {
-      expect(props(f)).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 900, MemorySize: 1024 });
+    for (const [f, l] of [
+      [importFunction, limits.subscriberImport],
+      [jobsFunction, limits.subscriberJobs],
+    ] as const) {
+      expect(props(f)).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: l.timeoutSeconds, MemorySize: l.memoryMb });
       const env = props(f).Environment.Variables;
       expect(env).toMatchObject({ SITE_URL: 'https://www.example.org', PUBLIC_URL: 'https://news.example.org', POSTAL_ADDRESS: PRODUCTION_CONTEXT.postalAddress });
       expect(env.JOBS_BUCKET['Fn::ImportValue']).toMatch(/JobsBucket/);
@@ -147,24 +153,27 @@ describe('how jobs start', () => {
   it('keeps an import event that failed its retries in the jobs dead-letter queue', () => {
     service.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: logicalId(s.service, s.service.subscriberJobs.importFunction.fn) },
-      MaximumRetryAttempts: 2,
+      MaximumRetryAttempts: limits.subscriberImport.retryAttempts,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(s.service, s.service.subscriberJobs.deadLetterQueue), 'Arn'] } } },
     });
   });
 
-  it('consumes the jobs queue one message at a time, with partial failures, and parks a message after 3 receives', () => {
+  it('consumes the jobs queue in batches of the limits\u2019 size, with partial failures, and parks a message after its last receive', () => {
     const jobs = s.service.subscriberJobs;
     const mappings = Object.values<Json>(service.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: logicalId(s.service, jobs.jobsFunction.fn) } } }));
     expect(mappings).toHaveLength(1);
     expect(mappings[0].Properties).toMatchObject({
       EventSourceArn: { 'Fn::GetAtt': [logicalId(s.service, jobs.queue), 'Arn'] },
-      BatchSize: 1,
+      BatchSize: limits.subscriberJobs.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: 2 },
+      ScalingConfig: { MaximumConcurrency: limits.subscriberJobs.maximumConcurrency },
     });
     const queue = serviceJson.Resources[logicalId(s.service, jobs.queue)].Properties;
-    expect(queue.VisibilityTimeout).toBeGreaterThan(900 * 6);
-    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(s.service, jobs.deadLetterQueue), 'Arn'] }, maxReceiveCount: 3 });
+    expect(queue.VisibilityTimeout).toBeGreaterThan(props(jobs.jobsFunction).Timeout * 6);
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(s.service, jobs.deadLetterQueue), 'Arn'] },
+      maxReceiveCount: limits.subscriberJobs.maxReceiveCount,
+    });
   });
 });
 

@@ -3,7 +3,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../support/dynamo.ts';
 import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
 import { settleGivenUpBatch, type DeadLetterDeps } from '../../lambdas/core/sends/dead-letter.ts';
-import { settleIfDone } from '../../lambdas/core/sends/planner.ts';
+import { settleIfDone } from '../../lambdas/core/sends/settlement.ts';
 import { RESUMABLE, type BatchMessage, type Delivery } from '../../lambdas/core/sends/model.ts';
 import type { SendRepository } from '../../lambdas/core/sends/ports.ts';
 import type { SendDeps } from '../../lambdas/core/sends/deps.ts';

@@ -11,15 +11,21 @@ import { InProcessQueue, type QueueHandler } from '../../lambdas/local/queue.ts'
 import { createArticle } from '../../lambdas/core/articles/use-cases.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
 import { MailerThrottledError, type Mailer } from '../../lambdas/core/email/message.ts';
-import { Permits } from '../../lambdas/core/sends/pacing.ts';
+import { Semaphore } from '../../lambdas/core/sends/pacing.ts';
+import type { SendRepository } from '../../lambdas/core/sends/ports.ts';
 import { parseBatchMessage } from '../../lambdas/core/sends/model.ts';
 import { createSend, getSend, resumeSend } from '../../lambdas/core/sends/use-cases.ts';
 import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
 import { createSendWorkerHandler } from '../../lambdas/handlers/send-worker.ts';
 import { createSendDeadLetterHandler } from '../../lambdas/handlers/send-dead-letter.ts';
 
-/** How long a stand-in invocation may run before it is ended, as Lambda ends one at its timeout. */
+/**
+ * The worker's timeout here (the queue abandons a call still running then, as Lambda does), its reserve
+ * and the queue's visibility timeout: test overrides, short so that five receives take seconds.
+ */
 const INVOCATION_TIMEOUT_MS = 600;
+const RESERVE_MS = 100;
+const VISIBILITY_MS = 300;
 
 /**
  * A batch the send worker can never finish, end to end: the planner on DynamoDB Local's stream, the
@@ -45,7 +51,7 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
     dir = await mkdtemp(join(tmpdir(), 'inkwire-deadletter-'));
     table = await freshTable('deadletter');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), settings: { perBatch: 4 } });
+    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), settings: { perBatch: 4, reserveMs: RESERVE_MS } });
 
     const settleDeadLetter = createSendDeadLetterHandler(pipeline.deps);
     const worker = createSendWorkerHandler(pipeline.deps);
@@ -54,7 +60,8 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
       batchSize: 1,
       concurrency: 4,
       maxReceives: 5,
-      retryDelayMs: () => 100,
+      timeoutMs: INVOCATION_TIMEOUT_MS,
+      visibilityTimeoutMs: VISIBILITY_MS,
       onDeadLetter: (record) => {
         given.push(record);
         return settleDeadLetter({ Records: [record] });
@@ -89,10 +96,11 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
 
   /**
    * A worker instance whose SES calls never answer for `hangFor` (and are throttled for everyone else when
-   * `throttleOthers`), run as Lambda runs it: the invocation ends at its timeout with the call still in
-   * flight. It holds at most two claims (one recipient per wave), as a small instance would.
+   * `throttleOthers`), with two call slots; the queue abandons its invocation at the timeout with the calls
+   * still in flight. `claimFailsFor`: recipients whose claim write fails (a table outage at that exact
+   * write, which DynamoDB Local cannot produce: a stand-in names it), so they are never claimed.
    */
-  function workerWithStuckSes(hangFor: (address: string) => boolean, throttleOthers: boolean): QueueHandler {
+  function workerWithStuckSes(hangFor: (address: string) => boolean, throttleOthers: boolean, claimFailsFor: (id: string) => boolean = () => false): QueueHandler {
     const sesThatNeverAnswers: Mailer = {
       getSendQuota: () => pipeline.deps.mailer.getSendQuota(),
       send: (email) => {
@@ -101,13 +109,12 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
         return pipeline.deps.mailer.send(email);
       },
     };
-    const run = createSendWorkerHandler({ ...pipeline.deps, mailer: sesThatNeverAnswers, claims: new Permits(2), settings: { ...pipeline.deps.settings, maxRetries: 0 } });
-    return (event, context) => {
-      const call = run(event, context);
-      call.catch(() => undefined);
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`Task timed out after ${INVOCATION_TIMEOUT_MS / 1000} seconds`)), INVOCATION_TIMEOUT_MS));
-      return Promise.race([call, timeout]);
-    };
+    const real = pipeline.deps.sends;
+    const sends: SendRepository = Object.assign(Object.create(real) as SendRepository, {
+      claimDelivery: (record: Parameters<SendRepository['claimDelivery']>[0]) =>
+        claimFailsFor(record.subscriberId) ? Promise.reject(new Error('simulated: the table refused the claim write')) : real.claimDelivery(record),
+    });
+    return createSendWorkerHandler({ ...pipeline.deps, sends, mailer: sesThatNeverAnswers, providerSlots: new Semaphore(2), settings: { ...pipeline.deps.settings, maxRetries: 0 } });
   }
 
   async function idle(): Promise<void> {
@@ -133,9 +140,9 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
   const states = (l: Map<string, Record<string, unknown>>, ids: string[]) => Object.fromEntries(ids.map((id) => [id, `${l.get(id)?.state}/${l.get(id)?.code ?? ''}`]));
 
   it('reports the recipient in flight uncertain and the never-claimed ones failed, completes the send, and a dead letter handled again changes nothing', async () => {
-    // The doomed batch's first call to SES never answers (dx1, then dx2 on the next receive); the instance
-    // then holds no free claim, so dx3 and dx4 are never claimed.
-    sickWorker = workerWithStuckSes((address) => address.startsWith('dx'), false);
+    // The doomed batch's calls to SES for dx1 and dx2 never answer (both call slots stay busy); the claims
+    // of dx3 and dx4 fail on every later receive, so they are never claimed.
+    sickWorker = workerWithStuckSes((address) => address === 'dx1@example.org' || address === 'dx2@example.org', false, (id) => id === 'dx3' || id === 'dx4');
     const created = await createSend(pipeline.deps, { kind: 'article', articleId, frequency: 'daily' });
     const id = created.body.id;
 

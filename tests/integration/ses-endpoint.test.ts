@@ -285,13 +285,13 @@ describe('SesMailer against the local endpoint', () => {
   it('surfaces Throttling as MailerThrottledError and stores nothing (fault injected: throttleShare 1)', async () => {
     ses.setFaults({ throttleShare: 1 });
     const files = emlFiles();
-    const throttledBefore = ses.stats().throttled;
+    const before = ses.stats();
     const error = await mailer.send(newsletter()).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(MailerThrottledError);
     expect(error).toMatchObject({ retryable: true, reason: 'rate', code: 'Throttling' });
     expect((error as Error).message).toContain('Maximum sending rate exceeded');
     expect(emlFiles()).toBe(files);
-    expect(ses.stats().throttled).toBe(throttledBefore + 1);
+    expect(ses.stats()).toMatchObject({ throttled: before.throttled + 1, throttledInjected: before.throttledInjected + 1, throttledRate: 0, throttledDailyQuota: 0 });
   });
 
   it('throttles the configured share of calls (fault injected: throttleShare 0.5, fixed random sequence)', async () => {
@@ -328,6 +328,7 @@ describe('SesMailer against the local endpoint', () => {
       expect(error).toBeInstanceOf(MailerThrottledError);
       expect(error).toMatchObject({ reason: 'dailyQuota' });
       expect((error as MailerThrottledError).retryAfterMs).toBeGreaterThanOrEqual(60_000);
+      expect(small.stats()).toMatchObject({ accepted: 1, throttled: 1, throttledDailyQuota: 1, throttledRate: 0, sentLast24Hours: 1 });
     } finally {
       c.destroy();
       await small.stop();

@@ -15,29 +15,31 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SESClient } from '@aws-sdk/client-ses';
-import { systemClock, type Clock } from '../../lambdas/core/clock.ts';
+import { systemClock, systemTime, type Clock, type TimeSource } from '../../lambdas/core/clock.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
 import { formatListId } from '../../lambdas/core/email/message.ts';
 import { createEmailRenderer } from '../../lambdas/core/email/templates.ts';
 import { createTokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
 import { confirmationLink, subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
 import { emailHash } from '../../lambdas/core/subscribers/schema.ts';
-import { claimPermitsFor, DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings } from '../../lambdas/core/sends/deps.ts';
-import { Permits, Semaphore, SlidingWindowLimiter, realSleep, unlimited } from '../../lambdas/core/sends/pacing.ts';
+import type { DeliveryDeps, DeliverySettings } from '../../lambdas/core/sends/deps.ts';
+import { unlimited } from '../../lambdas/core/sends/pacing.ts';
 import type { Send } from '../../lambdas/core/sends/model.ts';
+import { SendEnvSchema } from '../../lambdas/core/sends/settings.ts';
 import { resumeActiveSends } from '../../lambdas/core/sends/use-cases.ts';
-import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
-import { DynamoAudience } from '../../lambdas/adapters/dynamodb/audience.ts';
-import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
+import { deliveryDeps, planningDeps, type MailingParts, type SendingBase } from '../../lambdas/compose/sending.ts';
+import { deploymentLimits, type DeploymentLimits } from '../../infra/limits.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
 import { FsDocumentStore } from '../../lambdas/adapters/local/fs-document-store.ts';
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
 import { createSendPlannerHandler } from '../../lambdas/handlers/send-planner.ts';
 import { createSendWorkerHandler } from '../../lambdas/handlers/send-worker.ts';
+import { createSendDeadLetterHandler } from '../../lambdas/handlers/send-dead-letter.ts';
 import { SEND_PLANNER_FILTER } from '../../lambdas/handlers/stream-filters.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambdas/local/dynamodb-local.ts';
-import { StreamPoller } from '../../lambdas/local/stream-poller.ts';
-import { InProcessQueue } from '../../lambdas/local/queue.ts';
+import { StreamPoller, streamConsumerOptionsFrom } from '../../lambdas/local/stream-poller.ts';
+import { InProcessQueue, queueOptionsFrom } from '../../lambdas/local/queue.ts';
+import { killable } from '../../lambdas/local/lambda-emulation.ts';
 
 export { TEST_SITE };
 
@@ -47,15 +49,20 @@ export interface PipelineOptions {
   sesUrl: string;
   /** Holds the planner's stream checkpoint and the archive documents. */
   dataDir: string;
-  /** The account's MaxSendRate; no pacing when absent. */
+  /** The account's MaxSendRate: the deployment limits follow from it. Unpaced (a benchmark of the pipeline's own cost) when absent. */
   maxSendRate?: number | undefined;
-  /** Worker calls at once (the queue's maximum concurrency). */
+  /** The limits to run under; `deploymentLimits(maxSendRate ?? 14)` by default, as a deployment at that rate has. */
+  limits?: DeploymentLimits | undefined;
+  /** Test override: worker calls at once (the queue's maximum concurrency). */
   workers?: number | undefined;
-  /** Provider calls in flight per process. */
+  /** Test override: provider calls in flight per worker. */
   inFlight?: number | undefined;
-  /** Recipients held claimed without an outcome, per process (`claimPermitsFor(inFlight)` by default). */
-  claims?: number | undefined;
+  /** Test override: the queue's visibility timeout, in ms. */
+  visibilityTimeoutMs?: number | undefined;
   settings?: Partial<DeliverySettings> | undefined;
+  /** The time everything runs on (queue, planner, pacing, the engine's clock): a ScaledTime runs it all faster. */
+  time?: TimeSource | undefined;
+  /** The engine's clock only (a FixedClock to test deadlines); `time` when absent. */
   clock?: Clock | undefined;
   /** Counts every DynamoDB request and the capacity it consumed. */
   counter?: RequestCounter | undefined;
@@ -63,7 +70,9 @@ export interface PipelineOptions {
 }
 
 export interface Pipeline {
+  /** Planning and delivery deps as one worker instance has them (for use cases a test calls directly). */
   deps: DeliveryDeps;
+  limits: DeploymentLimits;
   queue: InProcessQueue;
   planner: StreamPoller;
   doc: DynamoDBDocumentClient;
@@ -150,32 +159,33 @@ export function testConfirmLinks(site: SiteConfig = TEST_SITE, clock: Clock = sy
   return (id: string) => confirmationLink(site, signer, id, clock.now());
 }
 
-/** Builds the delivery pipeline and starts its planner and queue. */
+/**
+ * Builds the delivery pipeline as the local runtime does (compose/sending.ts, the deployment limits, the
+ * in-process queue with one killable worker instance per concurrent call) and starts its planner and queue.
+ */
 export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipeline> {
-  const clock = o.clock ?? systemClock;
+  const time = o.time ?? systemTime;
+  const clock = o.clock ?? time;
   const log = o.log ?? (() => undefined);
   const ddb = new DynamoDBClient({ endpoint: o.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   o.counter?.attach(ddb);
   const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
   const streams = new DynamoDBStreamsClient({ endpoint: o.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const articles = new DynamoArticleRepository(doc, o.tableName);
-  const workers = o.workers ?? 4;
-  const inFlight = o.inFlight ?? 8;
-  // One process: the in-process queue's workers share one limiter, so the whole rate is theirs.
-  const limiter = o.maxSendRate ? new SlidingWindowLimiter({ rate: o.maxSendRate }) : unlimited;
+  const limits = o.limits ?? deploymentLimits(o.maxSendRate ?? 14);
   await mkdir(o.dataDir, { recursive: true });
-  const deps: DeliveryDeps = {
-    sends: new DynamoSendRepository(doc, o.tableName),
-    audience: new DynamoAudience(doc, o.tableName),
-    queue: undefined as unknown as DeliveryDeps['queue'],
-    articles,
-    feed: articles,
-    clock,
-    site: TEST_SITE,
-    settings: { ...DEFAULT_DELIVERY_SETTINGS, ...o.settings },
-    store: new FsDocumentStore(join(o.dataDir, 'public')),
+  const worker = { ...limits.sendWorker, ...(o.workers ? { maximumConcurrency: o.workers } : {}), ...(o.inFlight ? { inFlight: o.inFlight } : {}) };
+  const queue = new InProcessQueue({
+    ...queueOptionsFrom(worker),
+    ...(o.visibilityTimeoutMs ? { visibilityTimeoutMs: o.visibilityTimeoutMs } : {}),
+    time,
     log,
-    mailer: new SesMailer({ client: new SESClient({ endpoint: o.sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), clock }),
+    onDeadLetter: (record) => createSendDeadLetterHandler(base.deps, { maxReceives: worker.maxReceiveCount })({ Records: [record] }),
+  });
+  const sending: SendingBase = { db: doc, table: o.tableName, limits: { ...limits, sendWorker: worker }, env: SendEnvSchema.parse({}), site: TEST_SITE, time, log };
+  const mailer = new SesMailer({ client: new SESClient({ endpoint: o.sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), clock });
+  const planning = { ...planningDeps({ ...sending, queue, store: new FsDocumentStore(join(o.dataDir, 'public')), quota: mailer }), clock };
+  const mailing: MailingParts = {
+    mailer,
     renderer: createEmailRenderer({
       templatesDir: join(import.meta.dirname, '..', '..', 'templates', 'email'),
       branding: { siteName: TEST_SITE.title, siteUrl: TEST_SITE.siteUrl, postalAddress: '1 Main Street, Springfield' },
@@ -183,26 +193,33 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
     links: testLinks(TEST_SITE, clock),
     confirmLinks: testConfirmLinks(TEST_SITE, clock),
     mail: { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', transactionalConfigurationSet: 'transactional', listId: formatListId(TEST_SITE.title, 'news.example.com') },
-    limiter,
-    providerSlots: new Semaphore(inFlight),
-    claims: new Permits(o.claims ?? claimPermitsFor(inFlight)),
-    sleep: realSleep,
   };
-  const queue = new InProcessQueue({ concurrency: workers, log, retryDelayMs: (n) => Math.min(5000, 200 * 2 ** (n - 1)) });
-  deps.queue = queue;
+  const instanceDeps = (): DeliveryDeps => {
+    const d = deliveryDeps({ ...sending, planning, mailing });
+    const withSettings = { ...d, settings: { ...d.settings, ...o.settings } };
+    return o.maxSendRate ? withSettings : { ...withSettings, limiter: unlimited };
+  };
+  const base = { deps: instanceDeps() };
   const planner = new StreamPoller({
     ddb,
     streams,
     tableName: o.tableName,
     checkpointFile: join(o.dataDir, 'stream-checkpoints', 'send-planner.json'),
-    consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, batchSize: 100, handler: createSendPlannerHandler(deps) },
+    consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, ...streamConsumerOptionsFrom(limits.sendPlanner), handler: createSendPlannerHandler(base.deps) },
     pollMs: 100,
+    time,
     log,
   });
   await planner.start();
-  queue.start(createSendWorkerHandler(deps));
+  queue.start({
+    instance: () => {
+      const k = killable(instanceDeps());
+      return { handler: createSendWorkerHandler(k.value, { messagesAtOnce: worker.messagesAtOnce }), kill: k.kill };
+    },
+  });
   return {
-    deps,
+    deps: base.deps,
+    limits: sending.limits,
     queue,
     planner,
     doc,
@@ -212,8 +229,8 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
         await planner.idle();
         await queue.idle();
         await planner.idle();
-        const s = queue.stats();
-        if (s.visible + s.delayed + s.inFlight === 0) return;
+        const st = queue.stats();
+        if (st.visible + st.delayed + st.inFlight === 0) return;
       }
     },
     async stop() {

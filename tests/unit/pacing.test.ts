@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, perWorkerRate, Semaphore, SlidingWindowLimiter } from '../../lambdas/core/sends/pacing.ts';
+import { backoffMs, perWorkerRate, Semaphore, SharedRateLimiter, SlidingWindowLimiter, type RateLedger } from '../../lambdas/core/sends/pacing.ts';
 
 /** A clock that only moves when every task is waiting: sleeps resolve in time order, instantly. */
 class VirtualTime {
@@ -80,6 +80,56 @@ describe('pacing with a controlled clock', () => {
     limiter.backOff(2500);
     await time.run(limiter.acquire());
     expect(time.now()).toBe(2500);
+  });
+
+  it('shares one account rate between workers through the ledger: together never above it, one alone gets all of it', async () => {
+    // The ledger's rule (as DynamoRateLedger keeps it in one item): reservations follow each other.
+    const ledger = (): RateLedger & { calls: number } => {
+      let next = 0;
+      const l = {
+        calls: 0,
+        reserve: async (count: number, spacingMs: number, nowMs: number) => {
+          l.calls++;
+          const first = Math.max(next, nowMs);
+          next = first + count * spacingMs;
+          return first;
+        },
+      };
+      return l;
+    };
+    for (const rate of [1, 14, 100]) {
+      const time = new VirtualTime();
+      const shared = ledger();
+      // Paced 2% under the account's rate, as the deployment limits set it.
+      const paced = rate * 0.98;
+      const workers = [0, 1, 2].map(() => new SharedRateLimiter(shared, { rate: paced, reservationMs: 500, now: time.now, sleep: time.sleep }));
+      const starts: number[] = [];
+      const n = rate * 20;
+      // Three workers with eight callers each, all wanting to send at once.
+      await time.run(Promise.all(workers.flatMap((w) => Array.from({ length: 8 }, async () => {
+        while (starts.length < n) {
+          await w.acquire();
+          starts.push(time.now());
+        }
+      }))));
+      expect(maxInWindow(starts), `rate ${rate}`).toBeLessThanOrEqual(Math.max(1, Math.floor(rate)));
+      // Nobody idles: the whole rate is used (within a reservation's worth of instants per worker).
+      const nth = (list: number[]) => [...list].sort((a, b) => a - b)[n - 1]!;
+      expect(nth(starts), `rate ${rate}`).toBeLessThanOrEqual(((n + 3 * Math.max(1, rate / 2)) / paced) * 1000);
+      // A few ledger writes a second, not one per message (except at 1/s, where a reservation is one instant).
+      expect(shared.calls, `rate ${rate}`).toBeLessThanOrEqual(Math.ceil((n + 24) / Math.max(1, Math.floor(paced / 2))) + 3);
+
+      const alone = new VirtualTime();
+      const one = new SharedRateLimiter(ledger(), { rate: paced, reservationMs: 500, now: alone.now, sleep: alone.sleep });
+      const solo: number[] = [];
+      await alone.run(Promise.all(Array.from({ length: 8 }, async () => {
+        while (solo.length < n) {
+          await one.acquire();
+          solo.push(alone.now());
+        }
+      })));
+      expect(nth(solo), `rate ${rate} alone`).toBeLessThanOrEqual((n / paced) * 1000);
+    }
   });
 
   it('splits the account rate across concurrent workers', () => {

@@ -9,7 +9,8 @@ describe('the in-process queue\u2019s dead letters (the DLQ and its consumer, lo
     const q = new InProcessQueue({
       name: 'send',
       maxReceives: 3,
-      retryDelayMs: () => 1,
+      // Test override: a short visibility timeout, so that three receives take milliseconds.
+      visibilityTimeoutMs: 5,
       onDeadLetter: async (record) => {
         handed.push({ record, listed: q.deadLetters.length });
         await new Promise((r) => setTimeout(r, 20));

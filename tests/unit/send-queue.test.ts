@@ -26,7 +26,8 @@ describe('the in-process queue (SQS and its Lambda event source, locally)', () =
   });
 
   it('redelivers only the messages reported in batchItemFailures, with their receive count', async () => {
-    const q = new InProcessQueue({ retryDelayMs: () => 1 });
+    // Test override: a failed message is visible again 5 ms after its receive (the send queue's: 18.5 minutes).
+    const q = new InProcessQueue({ visibilityTimeoutMs: 5 });
     const seen: string[] = [];
     q.start(async (event) => {
       for (const r of event.Records) seen.push(`${r.body}#${r.attributes.ApproximateReceiveCount}`);
@@ -39,7 +40,8 @@ describe('the in-process queue (SQS and its Lambda event source, locally)', () =
   });
 
   it('retries the whole batch when the consumer throws, and gives a message up after maxReceives', async () => {
-    const q = new InProcessQueue({ maxReceives: 3, retryDelayMs: () => 1 });
+    // Test override: a short visibility timeout, so that three receives take milliseconds.
+    const q = new InProcessQueue({ maxReceives: 3, visibilityTimeoutMs: 5 });
     const receives: string[] = [];
     q.start(async (event) => {
       for (const r of event.Records) receives.push(`${r.body}#${r.attributes.ApproximateReceiveCount}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { audienceOf, digestFor, digestSince, eligibility, MAX_DIGEST_ARTICLES, topicsMatch } from '../../lambdas/core/sends/audience.ts';
-import { pauseReason } from '../../lambdas/core/sends/planner.ts';
+import { pauseReason } from '../../lambdas/core/sends/settlement.ts';
 import { toSendOutput } from '../../lambdas/core/sends/use-cases.ts';
 import type { DigestCandidate, Recipient, Send, SendContent } from '../../lambdas/core/sends/model.ts';
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accountSendRate, deliverySettingsFrom, digestScheduleFrom, mailSettingsFrom, pacingFor, SendEnvSchema } from '../../lambdas/core/sends/settings.ts';
+import { deploymentLimits } from '../../infra/limits.ts';
+import { engineLimits } from '../../lambdas/compose/sending.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
 
 const site = { title: 'Thin Line News', siteUrl: 'https://news.example.com' } as SiteConfig;
@@ -7,7 +9,11 @@ const site = { title: 'Thin Line News', siteUrl: 'https://news.example.com' } as
 describe('delivery configuration from the environment', () => {
   it('has defaults for everything and refuses what would break sending', () => {
     const env = SendEnvSchema.parse({});
-    expect(deliverySettingsFrom(env)).toMatchObject({ perBatch: 50, errorThreshold: 0.05, errorMinAttempts: 100 });
+    // At 14/s two workers share the rate; a message holds about 20 s of one worker's share (capped at 50).
+    expect(deliverySettingsFrom(env, engineLimits(deploymentLimits(14)))).toMatchObject({ perBatch: 50, reserveMs: 30_000, planBudgetMs: 60_000, errorThreshold: 0.05, errorMinAttempts: 100 });
+    // At a new account's 1/s: 10 recipients per message, so both workers have work and none runs out of time.
+    expect(deliverySettingsFrom(env, engineLimits(deploymentLimits(1))).perBatch).toBe(10);
+    expect(deliverySettingsFrom(SendEnvSchema.parse({ SEND_BATCH_SIZE: '7' }), engineLimits(deploymentLimits(1))).perBatch).toBe(7);
     expect(digestScheduleFrom(env)).toEqual({ daily: '08:00', weekly: { day: 1, time: '08:00' } });
     expect(mailSettingsFrom({ MAIL_FROM: 'news@news.example.com', SES_CONFIGURATION_SET_NEWSLETTER: 'inkwire-newsletter', SES_CONFIGURATION_SET_TRANSACTIONAL: 'inkwire-transactional' }, site)).toEqual({
       from: { name: 'Thin Line News', address: 'news@news.example.com' },
@@ -20,11 +26,10 @@ describe('delivery configuration from the environment', () => {
     expect(SendEnvSchema.safeParse({ DIGEST_DAILY_AT: '8am' }).success).toBe(false);
   });
 
-  it('splits the account rate between concurrent workers, and reads it from SES when not configured', async () => {
-    expect(pacingFor({ accountRate: 14, workers: 2, inFlight: 8 }).limiter.rate).toBe(7);
-    // Room for two whole waves (a batch of 50 claimed in one write), or 4 per call slot when that is more.
-    expect(pacingFor({ accountRate: 14, workers: 1, inFlight: 8 }).claims.capacity).toBe(100);
-    expect(pacingFor({ accountRate: 14, workers: 1, inFlight: 40 }).claims.capacity).toBe(160);
+  it('paces to the shared rate with the given call slots, and reads the rate from SES when not configured', async () => {
+    const pacing = pacingFor({ ledger: { reserve: async (_n, _s, now) => now }, pacedRate: 13.72, reservationMs: 500, inFlight: 8 });
+    expect(pacing.limiter.rate).toBe(13.72);
+    expect(pacing.providerSlots.capacity).toBe(8);
     const quota = { getSendQuota: async () => ({ maxSendRate: 40, max24HourSend: 50_000, sentLast24Hours: 0 }) };
     expect(await accountSendRate(undefined, quota)).toBe(40);
     expect(await accountSendRate(10, quota)).toBe(10);

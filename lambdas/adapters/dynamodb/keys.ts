@@ -24,6 +24,7 @@
  * - Rate window        RATE#<scope>#<key>        / W#<windowStart>   TTL
  * - Seen message       SEEN#<source>#<id>        / SEEN              TTL (replay protection)
  * - Subscriber job     JOB#<id>                  / JOB               TTL (a CSV import or export job: status, progress, report)
+ * - Sending instants   PACE#<account>            / PACE              (the next free instant of the SES account's rate, shared by every sender)
  */
 
 export type Key = { PK: string; SK: string };
@@ -72,6 +73,7 @@ export const keys = {
   slug: (slug: string): Key => ({ PK: `SLUG#${slug}`, SK: 'SLUG' }),
   seen: (source: string, id: string): Key => ({ PK: `SEEN#${source}#${id}`, SK: 'SEEN' }),
   subscriberJob: (id: string): Key => ({ PK: `JOB#${id}`, SK: 'JOB' }),
+  sendingInstants: (account: string): Key => ({ PK: `PACE#${account}`, SK: 'PACE' }),
 };
 
 /** Parses a feed entry's keys back into its feed, month (`YYYY-MM`) and article id. */

@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
   PutCommand,
@@ -13,6 +14,8 @@ import {
   COUNT_NAMES,
   DELIVERING,
   type CountName,
+  parseBatchMessage,
+  type BatchMessage,
   type Delivery,
   type DeliveryState,
   type NewSend,
@@ -29,7 +32,7 @@ import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed 
 /** How long a batch's tally marker is kept: longer than any send lives (deadlines are hours). */
 const TALLY_TTL_SECONDS = 30 * 86_400;
 
-const SEND_FIELDS = ['id', 'kind', 'trigger', 'status', 'createdAt', 'deadline', 'updatedAt', 'articleId', 'frequency', 'topics', 'subject', 'intro', 'dryRun', 'windowEnd', 'importId', 'reason', 'startedAt', 'completedAt', 'archivePath'] as const;
+const SEND_FIELDS = ['id', 'kind', 'trigger', 'status', 'createdAt', 'deadline', 'updatedAt', 'articleId', 'frequency', 'topics', 'subject', 'intro', 'dryRun', 'windowEnd', 'importId', 'reason', 'startedAt', 'completedAt', 'archivePath', 'retryUncertain'] as const;
 
 /** Error codes become map keys: keep them short and plain. */
 const cleanCode = (code: string) => code.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'Unknown';
@@ -275,10 +278,10 @@ export class DynamoSendRepository implements SendRepository {
     return (await this.update(keys.send(id), u)) !== false;
   }
 
-  async resume(id: string, from: readonly SendStatus[], at: string): Promise<Send | undefined> {
+  async resume(id: string, from: readonly SendStatus[], at: string, options: { retryUncertain?: boolean | undefined } = {}): Promise<Send | undefined> {
     const send = await this.get(id);
     if (!send || !from.includes(send.status)) return undefined;
-    const u = new Update().set('updatedAt', at).remove('reason');
+    const u = new Update().set('updatedAt', at).remove('reason').set('retryUncertain', options.retryUncertain ? true : undefined);
     if (send.generation === 0) {
       // Never started (cancelled while pending): start as if new.
       u.set('status', 'pending');
@@ -303,8 +306,10 @@ export class DynamoSendRepository implements SendRepository {
     return out ? sendFromItem(out) : undefined;
   }
 
-  async tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string): Promise<'tallied' | 'duplicate' | 'stale'> {
+  async tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string, handOn?: BatchMessage): Promise<'tallied' | 'duplicate' | 'stale'> {
     const u = new Update().set('updatedAt', at).add('batchesDone', 1);
+    // The hand-on is one more batch of the plan, counted in the same write, so the send cannot complete without it.
+    if (handOn) u.add('planBatches', 1);
     for (const [name, n] of Object.entries(delta.counts)) if (n) u.add(name, n);
     for (const [code, e] of Object.entries(delta.errors)) {
       const c = cleanCode(code);
@@ -319,7 +324,13 @@ export class DynamoSendRepository implements SendRepository {
             {
               Put: {
                 TableName: this.table,
-                Item: { ...keys.batchTally(id, generation, batchId), entity: 'sendBatch', at, expiresAt: Math.floor(Date.parse(at) / 1000) + TALLY_TTL_SECONDS },
+                Item: {
+                  ...keys.batchTally(id, generation, batchId),
+                  entity: 'sendBatch',
+                  at,
+                  expiresAt: Math.floor(Date.parse(at) / 1000) + TALLY_TTL_SECONDS,
+                  ...(handOn ? { handOn: JSON.stringify(handOn) } : {}),
+                },
                 ConditionExpression: 'attribute_not_exists(PK)',
               },
             },
@@ -334,6 +345,12 @@ export class DynamoSendRepository implements SendRepository {
       if (failed?.includes(1)) return 'stale';
       throw e;
     }
+  }
+
+  async batchTally(id: string, generation: number, batchId: string): Promise<{ handOn?: BatchMessage | undefined } | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.batchTally(id, generation, batchId), ConsistentRead: true }));
+    if (!Item) return undefined;
+    return { handOn: typeof Item.handOn === 'string' ? parseBatchMessage(Item.handOn) : undefined };
   }
 
   async settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; complete?: { generation: number } | undefined }): Promise<boolean> {
@@ -417,6 +434,42 @@ export class DynamoSendRepository implements SendRepository {
       }
     }
     return existing;
+  }
+
+  async claimDelivery(record: Delivery): Promise<Delivery | undefined> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...keys.delivery(record.sendId, record.subscriberId), entity: 'delivery', ...record },
+          ConditionExpression: 'attribute_not_exists(PK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return undefined;
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+      const old = (e as { Item?: Record<string, AttributeValue> }).Item;
+      const plain = fromAttributeMap(old);
+      return plain ? deliveryFromItem(plain) : this.getDelivery(record.sendId, record.subscriberId);
+    }
+  }
+
+  async deliveries(sendId: string, subscriberIds: readonly string[]): Promise<Map<string, Delivery>> {
+    const found = new Map<string, Delivery>();
+    for (let i = 0; i < subscriberIds.length; i += 100) {
+      let keysLeft: Record<string, unknown>[] = subscriberIds.slice(i, i + 100).map((id) => keys.delivery(sendId, id));
+      for (let round = 0; keysLeft.length > 0; round++) {
+        const out = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keysLeft, ConsistentRead: true } } }));
+        for (const it of out.Responses?.[this.table] ?? []) {
+          const d = deliveryFromItem(it);
+          found.set(d.subscriberId, d);
+        }
+        keysLeft = (out.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+        if (keysLeft.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+      }
+    }
+    return found;
   }
 
   private async getDelivery(sendId: string, subscriberId: string): Promise<Delivery> {

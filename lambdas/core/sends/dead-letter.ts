@@ -20,8 +20,7 @@ import { randomBytes } from 'node:crypto';
 import type { SendDeps } from './deps.ts';
 import { DELIVERING, type BatchMessage, type Delivery, type DeliveryState } from './model.ts';
 import type { TallyDelta } from './ports.ts';
-import { settle } from './planner.ts';
-import { expireSend } from './worker.ts';
+import { expireSend, recountIfStopped } from './settlement.ts';
 
 /** Error code of a recipient whose batch was given up before the provider was called for it. */
 export const GIVEN_UP = 'GivenUp';
@@ -78,7 +77,7 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
       if (!was) return false;
       count('uncertain');
       error(IN_FLIGHT_AT_GIVE_UP, detail);
-      if (x.retriedFrom === 'failed') count('failed', -1);
+      if (x.retriedFrom === 'failed' || x.retriedFrom === 'uncertain') count(x.retriedFrom, -1);
       return true;
     }
     if (x.state === 'pending') {
@@ -86,14 +85,14 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
       if (!was) return false;
       count('failed');
       error(GIVEN_UP, givenUp);
-      // A failure of an earlier generation being retried is counted as failed already.
-      if (x.retriedFrom === 'failed') count('failed', -1);
+      // A failure (or uncertain record) of an earlier generation being retried is counted as such already.
+      if (x.retriedFrom === 'failed' || x.retriedFrom === 'uncertain') count(x.retriedFrom, -1);
       return true;
     }
     // A final state stays as it is. One this batch owns was never counted: no attempt of the batch ended counted.
     if (x.generation === send.generation && x.batchId === msg.batchId) {
       count(x.state);
-      if (x.retriedFrom === 'failed') count('failed', -1);
+      if (x.retriedFrom === 'failed' || x.retriedFrom === 'uncertain') count(x.retriedFrom, -1);
       if ((x.state === 'failed' || x.state === 'uncertain') && x.code) error(x.code, x.detail ?? x.code);
     }
     return true;
@@ -121,10 +120,5 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
   const counted = await deps.sends.tally(send.id, send.generation, msg.batchId, delta, deps.clock.now().toISOString());
   if (counted !== 'stale') return counted === 'tallied' ? 'counted' : 'duplicate';
   // The send stopped while this ran: its counts come from a recount of the ledger, now that these records are written.
-  const now = await deps.sends.get(send.id);
-  if (now && now.generation === send.generation && !DELIVERING.includes(now.status)) {
-    await settle(deps, now, 'recount');
-    return 'recounted';
-  }
-  return 'dropped';
+  return (await recountIfStopped(deps, send.id, send.generation)) ? 'recounted' : 'dropped';
 }

@@ -5,7 +5,7 @@ import type { FeedIndex, DocumentStore } from '../feeds/rebuild.ts';
 import type { Mailer } from '../email/message.ts';
 import type { EmailRenderer } from '../email/templates.ts';
 import type { AudienceSource, RecipientLinks, SendQueue, SendRepository } from './ports.ts';
-import type { Permits, RateLimiter, Semaphore, Sleep } from './pacing.ts';
+import type { RateLimiter, Semaphore, Sleep } from './pacing.ts';
 
 /** Tunables of the delivery engine; every one has a default (see {@link DEFAULT_DELIVERY_SETTINGS}). */
 export interface DeliverySettings {
@@ -19,37 +19,24 @@ export interface DeliverySettings {
   errorThreshold: number;
   /** ...once at least this many attempts were made. */
   errorMinAttempts: number;
-  /** A `sending` claim older than this belongs to a process that died; it becomes `uncertain`. */
+  /** A `sending` claim is written right before its provider call: one older than this belongs to a process that died mid-call, and becomes `uncertain`. */
   inFlightTimeoutMs: number;
   /** Retries of a throttled (or certainly unsent) message within one batch attempt, before the batch is retried later. */
   maxRetries: number;
   retryBaseMs: number;
   retryCapMs: number;
-  /** How often a running batch re-reads its send, to stop promptly on cancel or pause. */
+  /** How old this process's reading of a send's status may be when a provider call starts: after a cancel or pause, no call starts once a reading this fresh has seen it. */
   statusCheckMs: number;
-  /** Stop claiming recipients when the invocation has less than this left (Lambda); the rest is retried. */
+  /** Start no provider call when the invocation has less than this left (Lambda); the rest of the batch is handed on. */
   reserveMs: number;
-  /**
-   * A wave claims (one conditional write) about as many recipients as this process sends in this time, at
-   * most {@link MAX_CLAIM_WAVE} and at most half the process's claim permits (see {@link DeliveryDeps.claims}).
-   */
-  claimAheadMs: number;
+  /** Outcomes are written at least this often (and every 25 records), so a crash leaves few calls without one. */
+  outcomeFlushMs: number;
+  /** How old the process's reading of the account's 24-hour quota may be before it is read again. */
+  quotaCheckMs: number;
 }
 
-/**
- * Recipients claimed in one conditional write (a transaction of up to 100 actions holds a whole batch):
- * at a high rate a batch is claimed in one request and its outcomes recorded in two.
- */
-export const MAX_CLAIM_WAVE = 50;
-
-/**
- * Claim permits for a process with `inFlight` provider calls: 4 per call slot, and room for two full
- * waves, so one wave's claim and outcome writes overlap the other's sending. Bounds how many recipients
- * a crash can leave `uncertain` (only at rates high enough to fill a wave in {@link DeliverySettings.claimAheadMs}).
- */
-export function claimPermitsFor(inFlight: number): number {
-  return Math.max(inFlight * 4, 2 * MAX_CLAIM_WAVE);
-}
+/** Delivery records read or written in one request. */
+export const MAX_CLAIM_WAVE = 25;
 
 export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   perBatch: 50,
@@ -57,13 +44,14 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   planBudgetMs: 60_000,
   errorThreshold: 0.05,
   errorMinAttempts: 100,
-  inFlightTimeoutMs: 120_000,
+  inFlightTimeoutMs: 60_000,
   maxRetries: 8,
   retryBaseMs: 500,
   retryCapMs: 20_000,
-  statusCheckMs: 1_000,
+  statusCheckMs: 250,
   reserveMs: 30_000,
-  claimAheadMs: 1000,
+  outcomeFlushMs: 1_000,
+  quotaCheckMs: 10_000,
 };
 
 /** How newsletter mail is addressed. */
@@ -88,6 +76,8 @@ export interface SendDeps {
   clock: Clock;
   site: SiteConfig;
   settings: DeliverySettings;
+  /** The account's 24-hour quota, read before each page of a send is queued (a send that does not fit pauses). */
+  quota?: Pick<Mailer, 'getSendQuota'> | undefined;
   /** Where digest archive pages and feeds go (S3 in AWS, the public folder locally). */
   store?: DocumentStore | undefined;
   log?: ((msg: string, detail?: unknown) => void) | undefined;
@@ -105,11 +95,6 @@ export interface DeliveryDeps extends SendDeps {
   limiter: RateLimiter;
   /** Provider calls in flight at once in this process. */
   providerSlots: Semaphore;
-  /**
-   * Recipients this process may hold claimed without a recorded outcome, all batches together: what a
-   * crash of this process can leave `uncertain` at most. About four times the provider slots.
-   */
-  claims: Permits;
   sleep: Sleep;
   random?: (() => number) | undefined;
 }

@@ -99,6 +99,8 @@ export interface Send {
   plan: PlanState;
   /** Batches of this generation whose outcome was counted. */
   batchesDone: number;
+  /** This generation (a resume that asked for it) sends again to recipients left `uncertain` by an earlier one. */
+  retryUncertain?: boolean | undefined;
   /** Attempts and failures when the send was last resumed: the error threshold counts what came after. */
   errorBaseline?: { attempts: number; failed: number } | undefined;
   startedAt?: string | undefined;
@@ -116,11 +118,12 @@ export type NewSend = Pick<
 > & { status: 'pending' | 'expired' };
 
 /**
- * - `sending`: claimed; the provider call is about to happen or in flight.
+ * - `sending`: claimed right before the provider call (paced, the send's status checked): the call is in flight.
  * - `pending`: claimed before but the provider certainly did not accept it (throttled); may be claimed again.
  * - `submitted`: accepted by the provider, with its message id.
  * - `failed`: refused; a resume retries it.
- * - `uncertain`: found in `sending` after its process died: it may or may not have gone out. Never sent again.
+ * - `uncertain`: found in `sending` after its process died: its provider call had started, so it may or may not
+ *   have gone out. Not sent again, unless the publisher resumes with `retryUncertain`.
  * - `skipped`, `suppressed`: not mailed, with the reason.
  */
 export type DeliveryState = 'sending' | 'pending' | 'submitted' | 'failed' | 'uncertain' | 'skipped' | 'suppressed';

@@ -13,6 +13,8 @@ export type Now = () => number;
 export interface RateLimiter {
   /** Resolves when one more call may start without exceeding the rate. */
   acquire(): Promise<void>;
+  /** Reserves the instant (ms since the epoch) at which one more call may start, without waiting for it. */
+  next(): Promise<number>;
   /** Holds every following acquisition back by at least `ms` (after the provider throttled us). */
   backOff(ms: number): void;
   /** Calls per second this limiter allows. */
@@ -55,11 +57,16 @@ export class SlidingWindowLimiter implements RateLimiter {
     this.sleep = options.sleep ?? realSleep;
   }
 
-  async acquire(): Promise<void> {
+  async next(): Promise<number> {
     const t = this.now();
     const at = Math.max(t, this.starts[this.head]! + this.windowMs, this.notBefore);
     this.starts[this.head] = at;
     this.head = (this.head + 1) % this.starts.length;
+    return at;
+  }
+
+  async acquire(): Promise<void> {
+    const at = await this.next();
     // A timer may fire a millisecond early by the wall clock: wait until the reserved instant has truly come.
     for (let left = at - this.now(); left > 0; left = at - this.now()) await this.sleep(left);
   }
@@ -70,7 +77,7 @@ export class SlidingWindowLimiter implements RateLimiter {
 }
 
 /** A limiter that never waits (benchmarks of the pipeline's own overhead). */
-export const unlimited: RateLimiter = { rate: Number.POSITIVE_INFINITY, acquire: async () => undefined, backOff: () => undefined };
+export const unlimited: RateLimiter = { rate: Number.POSITIVE_INFINITY, acquire: async () => undefined, next: async () => Number.NEGATIVE_INFINITY, backOff: () => undefined };
 
 /**
  * The rate one worker may use when `workers` of them run at once against one account: SES's MaxSendRate is
@@ -94,6 +101,11 @@ export class Semaphore {
     if (!(max >= 1)) throw new Error('a semaphore needs at least one slot');
   }
 
+  /** Calls allowed in flight at once. */
+  get capacity(): number {
+    return this.max;
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
     else this.active++;
@@ -108,32 +120,80 @@ export class Semaphore {
 }
 
 /**
- * A pool of permits taken several at a time, first come first served: bounds how many recipients this
- * process holds claimed (a delivery record in `sending`) without an outcome recorded yet.
+ * The account's sending instants, shared by every process that sends from it (one item in the table):
+ * each reservation takes `count` consecutive instants `spacingMs` apart, after every instant reserved
+ * before it, so no two processes ever get the same instant.
  */
-export class Permits {
-  private free: number;
-  private readonly waiting: { n: number; resolve: () => void }[] = [];
-  constructor(readonly capacity: number) {
-    if (!(capacity >= 1)) throw new Error('a permit pool needs at least one permit');
-    this.free = capacity;
+export interface RateLedger {
+  /** Reserves `count` instants from `nowMs` on; answers the first (the others follow `spacingMs` apart). */
+  reserve(count: number, spacingMs: number, nowMs: number): Promise<number>;
+}
+
+/**
+ * Paces to the account's rate across processes: instants come from the shared {@link RateLedger}, a few
+ * at a time (about `reservationMs` of sending), and are handed out in order to this process's callers.
+ * However many workers run at once, together they send at most `rate` per second, and a worker alone
+ * gets the whole rate. An instant this process no longer needs (it stopped) is simply left unused.
+ */
+export class SharedRateLimiter implements RateLimiter {
+  readonly rate: number;
+  private readonly spacingMs: number;
+  private readonly chunk: number;
+  /** A new reservation waits until the last one ends within this much of now. */
+  private readonly horizonMs: number;
+  private upcoming = 0;
+  private left = 0;
+  private reserving: Promise<void> | undefined;
+  private notBefore = 0;
+  private readonly now: Now;
+  private readonly sleep: Sleep;
+
+  constructor(
+    private readonly ledger: RateLedger,
+    options: { rate: number; reservationMs: number; now?: Now; sleep?: Sleep },
+  ) {
+    if (!(options.rate > 0) || !Number.isFinite(options.rate)) throw new Error(`rate must be a positive number, got ${options.rate}`);
+    this.rate = options.rate;
+    this.spacingMs = 1000 / options.rate;
+    this.chunk = Math.max(1, Math.floor((options.rate * options.reservationMs) / 1000));
+    this.horizonMs = Math.max(options.reservationMs, 2 * this.spacingMs);
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? realSleep;
   }
 
-  async acquire(n: number): Promise<void> {
-    const want = Math.min(n, this.capacity);
-    if (this.waiting.length === 0 && this.free >= want) {
-      this.free -= want;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push({ n: want, resolve }));
+  /** The next instant of this process's, reserving more when none is left. Instants are taken synchronously, in call order. */
+  async next(): Promise<number> {
+    return this.instant();
   }
 
-  release(n: number): void {
-    this.free += Math.min(n, this.capacity);
-    while (this.waiting.length > 0 && this.free >= this.waiting[0]!.n) {
-      const next = this.waiting.shift()!;
-      this.free -= next.n;
-      next.resolve();
+  private async instant(): Promise<number> {
+    for (;;) {
+      if (this.left > 0) {
+        const at = this.upcoming;
+        this.upcoming += this.spacingMs;
+        this.left--;
+        // An instant long past (this process fell behind) is dropped, not spent in a burst; so is one inside
+        // a back-off. Instants are never moved: moved, they could fall on another process's.
+        if (at >= this.now() - this.spacingMs && at >= this.notBefore) return at;
+        continue;
+      }
+      this.reserving ??= (async () => {
+        // Hold few instants ahead: one this process cannot use (it stopped, or ran out of time) is lost to all.
+        for (let wait = this.upcoming - this.horizonMs - this.now(); wait > 0; wait = this.upcoming - this.horizonMs - this.now()) await this.sleep(wait);
+        const first = await this.ledger.reserve(this.chunk, this.spacingMs, Math.max(this.now(), this.notBefore));
+        this.upcoming = first;
+        this.left = this.chunk;
+      })().finally(() => (this.reserving = undefined));
+      await this.reserving;
     }
+  }
+
+  async acquire(): Promise<void> {
+    const at = await this.next();
+    for (let left = at - this.now(); left > 0; left = at - this.now()) await this.sleep(left);
+  }
+
+  backOff(ms: number): void {
+    this.notBefore = Math.max(this.notBefore, this.now() + ms);
   }
 }

@@ -1,15 +1,16 @@
 /**
  * Planning: a send's audience paged into batches on the queue, with a checkpoint that moves only after
- * the page is queued (a crash re-queues the page; delivery records make the duplicate harmless). And the
- * end of a send: when every batch of its generation is counted, the counts are recounted from the
- * delivery ledger and the send completes; past the error threshold it pauses instead.
+ * the page is queued (a crash re-queues the page; delivery records make the duplicate harmless). Each
+ * batch holds about what one worker sends in `messageSeconds` (limits module), so work spreads over the
+ * workers. How a send ends is settlement's (./settlement.ts); this module asks it.
  */
 import { isAppError } from '../errors.ts';
 import { audienceOf, digestFor, digestSince, topicsMatch } from './audience.ts';
 import { buildContent } from './content.ts';
 import type { SendDeps } from './deps.ts';
 import { writeArchive } from './archive.ts';
-import { zeroCounts, type BatchMessage, type Send, type SendContent } from './model.ts';
+import { doneCount, type BatchMessage, type Send, type SendContent } from './model.ts';
+import { endUnstarted, expireUnstarted, pauseReason, pauseSend, quotaPauseReason, settle, settleIfDone } from './settlement.ts';
 
 interface PlanCursor {
   /** Index into the send's audience partitions. */
@@ -19,7 +20,8 @@ interface PlanCursor {
 const readCursor = (c: string | undefined): PlanCursor => (c ? (JSON.parse(c) as PlanCursor) : { f: 0 });
 const writeCursor = (c: PlanCursor): string => JSON.stringify(c);
 
-const log = (deps: SendDeps, msg: string, detail?: unknown) => deps.log?.(msg, detail);
+/** Recipients queued in this generation that have no outcome yet (they still count against the quota). */
+const queuedNotDone = (send: Send) => Math.max(0, send.counts.planned - doneCount(send.counts));
 
 /** Picks up a `pending` send: expires it when too late, freezes its content, starts planning. */
 export async function startSend(deps: SendDeps, id: string): Promise<void> {
@@ -27,12 +29,7 @@ export async function startSend(deps: SendDeps, id: string): Promise<void> {
   if (!send || send.status !== 'pending') return;
   const now = deps.clock.now();
   if (now.toISOString() > send.deadline) {
-    await deps.sends.setStatus(id, {
-      from: ['pending'],
-      to: 'expired',
-      at: now.toISOString(),
-      reason: `not started before its deadline ${send.deadline} (created ${send.createdAt}): the system was not running; nothing was sent, so no stale mail went out`,
-    });
+    await expireUnstarted(deps, send);
     return;
   }
   let content: SendContent;
@@ -40,18 +37,13 @@ export async function startSend(deps: SendDeps, id: string): Promise<void> {
     content = (await deps.sends.getContent(id)) ?? (await deps.sends.putContent(id, await buildContent(deps, send)));
   } catch (e) {
     if (isAppError(e)) {
-      await deps.sends.setStatus(id, { from: ['pending'], to: 'failed', at: now.toISOString(), reason: e.message });
+      await endUnstarted(deps, id, 'failed', e.message);
       return;
     }
     throw e;
   }
   if (content.kind === 'digest' && content.articles.length === 0) {
-    await deps.sends.setStatus(id, {
-      from: ['pending'],
-      to: 'completed',
-      at: now.toISOString(),
-      reason: `no article was published in the ${content.period} digest's window (up to ${content.windowEnd}); nobody gets an empty digest`,
-    });
+    await endUnstarted(deps, id, 'completed', `no article was published in the ${content.period} digest's window (up to ${content.windowEnd}); nobody gets an empty digest`);
     return;
   }
   if (await deps.sends.beginPlanning(id, now.toISOString(), deps.settings.perBatch)) await continuePlanning(deps, id);
@@ -63,7 +55,7 @@ export async function startSend(deps: SendDeps, id: string): Promise<void> {
  * delivery records.
  */
 export async function continuePlanning(deps: SendDeps, id: string): Promise<void> {
-  const started = Date.now();
+  const started = deps.clock.now().getTime();
   let content: SendContent | undefined;
   for (;;) {
     const send = await deps.sends.get(id);
@@ -91,6 +83,15 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
       } else skipped++;
     }
     const batches: BatchMessage[] = [];
+    if (!send.dryRun && chosen.length > 0 && deps.quota) {
+      // The account's 24-hour quota: a page that does not fit is not queued; the send pauses with when it can go on.
+      const quota = await deps.quota.getSendQuota();
+      const reason = quotaPauseReason(send, quota, chosen.length + queuedNotDone(send), deps.clock.now());
+      if (reason) {
+        await pauseSend(deps, send, reason);
+        return;
+      }
+    }
     if (!send.dryRun) {
       for (let i = 0; i < chosen.length; i += send.plan.perBatch) {
         batches.push({ v: 1, sendId: id, generation: send.generation, batchId: `${send.plan.pages}.${batches.length}`, recipients: chosen.slice(i, i + send.plan.perBatch) });
@@ -109,81 +110,8 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
       if (after) await settleIfDone(deps, after);
       return;
     }
-    if (Date.now() - started > deps.settings.planBudgetMs) return;
+    if (deps.clock.now().getTime() - started > deps.settings.planBudgetMs) return;
   }
-}
-
-/** Why a send should pause now, if it should. */
-export function pauseReason(send: Send, settings: Pick<SendDeps['settings'], 'errorThreshold' | 'errorMinAttempts'>): string | undefined {
-  const c = send.counts;
-  const attempts = c.submitted + c.failed + c.uncertain - (send.errorBaseline?.attempts ?? 0);
-  const failed = c.failed - (send.errorBaseline?.failed ?? 0);
-  if (attempts < settings.errorMinAttempts || failed / attempts <= settings.errorThreshold) return undefined;
-  const top = Object.entries(send.errors).sort((a, b) => b[1].count - a[1].count)[0];
-  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
-  return (
-    `${failed} of ${attempts} attempts failed (${pct(failed / attempts)}), above the ${pct(settings.errorThreshold)} threshold` +
-    (top ? `; most frequent error: ${top[0]} (${top[1].count}x)${top[1].message ? `: ${top[1].message}` : ''}` : '') +
-    `. Fix the cause, then POST /api/sends/${send.id}/resume (failed recipients are tried again).`
-  );
-}
-
-/**
- * Counts every delivery record of the send. With `complete`, records still `sending` become `uncertain`
- * (every batch was counted, so no call of this generation is in flight) and the send completes; otherwise
- * (a cancelled or expired send) the counts are refreshed and records are left as they are.
- */
-export async function settle(deps: Pick<SendDeps, 'sends' | 'clock'>, send: Send, mode: 'complete' | 'recount'): Promise<boolean> {
-  const counts = zeroCounts();
-  const errors: Record<string, { count: number; message: string }> = {};
-  const error = (code: string, message: string) => ((errors[code] ??= { count: 0, message }).count++);
-  let records = 0;
-  let final = 0;
-  const at = deps.clock.now().toISOString();
-  for await (const page of deps.sends.ledger(send.id)) {
-    for (const d of page) {
-      records++;
-      if (d.state === 'sending') {
-        if (mode === 'complete') {
-          await deps.sends.updateDelivery(send.id, d.subscriberId, { from: ['sending'], claim: d.claim }, {
-            state: 'uncertain',
-            code: 'InFlightAtEnd',
-            detail: 'still in flight when every batch had finished; it may or may not have been sent',
-          });
-          error('InFlightAtEnd', 'still in flight when every batch had finished; it may or may not have been sent');
-        }
-        counts.uncertain++;
-      } else if (d.state === 'pending') {
-        if (mode === 'complete') {
-          await deps.sends.updateDelivery(send.id, d.subscriberId, { from: ['pending'], claim: d.claim }, {
-            state: 'failed',
-            code: 'NotSent',
-            detail: 'given up after repeated throttling; a resume tries it again',
-          });
-          counts.failed++;
-          error('NotSent', 'given up after repeated throttling; a resume tries it again');
-        }
-      } else {
-        counts[d.state]++;
-        final++;
-        if ((d.state === 'failed' || d.state === 'uncertain') && d.code) error(d.code, d.detail ?? d.code);
-      }
-    }
-  }
-  counts.skipped += send.plan.skipped;
-  counts.planned = mode === 'complete' ? records + (send.plan.skipped) : Math.max(send.counts.planned, records + (send.plan.skipped));
-  return deps.sends.settle(send.id, counts, at, { finalRecords: mode === 'complete' ? records : final, errors, complete: mode === 'complete' ? { generation: send.generation } : undefined });
-}
-
-/** Completes a send whose every batch is counted (or a dry run whose plan is done). */
-export async function settleIfDone(deps: SendDeps, send: Send): Promise<void> {
-  if (send.status !== 'sending' || !send.plan.done) return;
-  if (send.dryRun) {
-    await deps.sends.setStatus(send.id, { from: ['sending'], to: 'completed', at: deps.clock.now().toISOString(), reason: 'dry run: the audience was counted, nothing was sent' });
-    return;
-  }
-  if (send.batchesDone < send.plan.batches) return;
-  await settle(deps, send, 'complete');
 }
 
 /**
@@ -200,9 +128,7 @@ export async function onSendChanged(deps: SendDeps, before: Send | undefined, af
     case 'sending': {
       const reason = pauseReason(after, deps.settings);
       if (reason) {
-        if (await deps.sends.setStatus(after.id, { from: ['planning', 'sending'], to: 'paused', at: deps.clock.now().toISOString(), reason, generation: after.generation })) {
-          log(deps, `send ${after.id} paused`, reason);
-        }
+        await pauseSend(deps, after, reason);
         return;
       }
       if (after.status === 'planning' && !after.plan.done && (changed || before?.plan.cursor !== after.plan.cursor)) return continuePlanning(deps, after.id);

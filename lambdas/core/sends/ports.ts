@@ -54,13 +54,18 @@ export interface SendRepository {
    * Starts a new generation from one of `from`: the plan starts over (delivery records make that cheap and
    * safe), batches of older generations are dropped. Returns the send as it is now, or undefined.
    */
-  resume(id: string, from: readonly SendStatus[], at: string): Promise<Send | undefined>;
+  resume(id: string, from: readonly SendStatus[], at: string, options?: { retryUncertain?: boolean | undefined }): Promise<Send | undefined>;
   /**
    * Adds one batch's outcome to its send, exactly once per (generation, batch): `duplicate` when that
    * batch was counted before, `stale` when the send moved on to another generation or stopped (a stopped
    * send is recounted from the ledger instead).
    */
-  tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string): Promise<'tallied' | 'duplicate' | 'stale'>;
+  tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string, handOn?: BatchMessage): Promise<'tallied' | 'duplicate' | 'stale'>;
+  /**
+   * The tally marker of a batch: present once the batch was counted, with the message it handed the rest
+   * of its recipients on to (`handOn`, counted as one more batch of the plan in the same write).
+   */
+  batchTally(id: string, generation: number, batchId: string): Promise<{ handOn?: BatchMessage | undefined } | undefined>;
   /**
    * Sets totals (and the error summary) recounted from the ledger, unless a recount that saw more final records was written
    * already (recounts may overlap; records only ever move forward). With `complete`, also
@@ -78,6 +83,10 @@ export interface SendRepository {
    * records that existed already, by subscriber id; every other record is now claimed.
    */
   claimDeliveries(records: Delivery[]): Promise<Map<string, Delivery>>;
+  /** Creates the record unless one exists (one conditional write); answers the existing record, or undefined when this one was written. */
+  claimDelivery(record: Delivery): Promise<Delivery | undefined>;
+  /** The delivery records of these subscribers that exist (consistent reads), by subscriber id. */
+  deliveries(sendId: string, subscriberIds: readonly string[]): Promise<Map<string, Delivery>>;
   /** Writes records this process holds the claims of, as they are now (outcomes of a wave). */
   recordDeliveries(records: Delivery[]): Promise<void>;
   /**

@@ -6,20 +6,16 @@
 import * as z from 'zod';
 import { formatListId, listIdentifierFor, type Mailer } from '../email/message.ts';
 import type { SiteConfig } from '../site.ts';
-import { claimPermitsFor, DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings, type MailSettings } from './deps.ts';
-import { Permits, perWorkerRate, realSleep, Semaphore, SlidingWindowLimiter, type Now, type Sleep } from './pacing.ts';
+import { DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings, type MailSettings } from './deps.ts';
+import { realSleep, Semaphore, SharedRateLimiter, type Now, type RateLedger, type Sleep } from './pacing.ts';
 
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h, UTC), e.g. 08:00');
 
 export const SendEnvSchema = z.object({
   /** The account's SES MaxSendRate (messages per second); read with GetSendQuota when absent. */
   SES_MAX_SEND_RATE: z.coerce.number().positive().max(10_000).optional(),
-  /** Workers sending at once: the send queue's maximum concurrency (AWS) or the in-process queue's. The rate is split between them. */
-  SEND_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(2),
-  /** SES calls in flight per worker process. */
-  SEND_IN_FLIGHT: z.coerce.number().int().min(1).max(100).default(8),
-  /** Recipients per queue message. */
-  SEND_BATCH_SIZE: z.coerce.number().int().min(1).max(50).default(DEFAULT_DELIVERY_SETTINGS.perBatch),
+  /** Test override of the recipients per queue message (the deployment limits size them by default). */
+  SEND_BATCH_SIZE: z.coerce.number().int().min(1).max(50).optional(),
   /** Pause a send when more than this share of attempts failed... */
   SEND_ERROR_THRESHOLD: z.coerce.number().min(0).max(1).default(DEFAULT_DELIVERY_SETTINGS.errorThreshold),
   /** ...after at least this many attempts. */
@@ -33,8 +29,25 @@ export const SendEnvSchema = z.object({
 });
 export type SendEnv = z.infer<typeof SendEnvSchema>;
 
-export function deliverySettingsFrom(env: SendEnv): DeliverySettings {
-  return { ...DEFAULT_DELIVERY_SETTINGS, perBatch: env.SEND_BATCH_SIZE, errorThreshold: env.SEND_ERROR_THRESHOLD, errorMinAttempts: env.SEND_ERROR_MIN_ATTEMPTS };
+/** What the deployment limits say about the engine (infra/limits.ts, mapped by each runtime's composition). */
+export interface EngineLimits {
+  /** Recipients per queue message. */
+  perBatch: number;
+  /** The worker's reserve before its timeout. */
+  reserveMs: number;
+  /** How long one planner invocation pages. */
+  planBudgetMs: number;
+}
+
+export function deliverySettingsFrom(env: SendEnv, limits: EngineLimits): DeliverySettings {
+  return {
+    ...DEFAULT_DELIVERY_SETTINGS,
+    perBatch: env.SEND_BATCH_SIZE ?? limits.perBatch,
+    reserveMs: limits.reserveMs,
+    planBudgetMs: limits.planBudgetMs,
+    errorThreshold: env.SEND_ERROR_THRESHOLD,
+    errorMinAttempts: env.SEND_ERROR_MIN_ATTEMPTS,
+  };
 }
 
 /** Newsletter addressing from the mail configuration the subscriber mail uses too (config.ts `MailEnvSchema`). */
@@ -75,17 +88,15 @@ export async function accountSendRate(configured: number | undefined, mailer: Pi
 }
 
 /**
- * The per-process pacing parts of {@link DeliveryDeps}: this process's share of the account's rate
- * (`accountRate / workers`: each concurrent worker gets an equal share, so together they never exceed
- * it), the provider call slots, and the claim permits ({@link claimPermitsFor}). In AWS `workers` is the send queue's
- * maximum concurrency; locally every worker runs in one process and shares one limiter, so pass 1.
+ * The per-process pacing parts of {@link DeliveryDeps}: a limiter that takes its instants from the
+ * account's shared {@link RateLedger} (so every worker and the API together keep to `pacedRate`), and the
+ * provider call slots.
  */
-export function pacingFor(o: { accountRate: number; workers: number; inFlight: number; now?: Now; sleep?: Sleep }): Pick<DeliveryDeps, 'limiter' | 'providerSlots' | 'claims' | 'sleep'> {
+export function pacingFor(o: { ledger: RateLedger; pacedRate: number; reservationMs: number; inFlight: number; now?: Now; sleep?: Sleep }): Pick<DeliveryDeps, 'limiter' | 'providerSlots' | 'sleep'> {
   const sleep = o.sleep ?? realSleep;
   return {
-    limiter: new SlidingWindowLimiter({ rate: perWorkerRate(o.accountRate, o.workers), now: o.now, sleep }),
+    limiter: new SharedRateLimiter(o.ledger, { rate: o.pacedRate, reservationMs: o.reservationMs, now: o.now, sleep }),
     providerSlots: new Semaphore(o.inFlight),
-    claims: new Permits(claimPermitsFor(o.inFlight)),
     sleep,
   };
 }

@@ -11,7 +11,7 @@ import { buildContent, composeEmail, sampleRecipient, PreparedCache } from './co
 import type { DeliveryDeps, SendDeps } from './deps.ts';
 import { CANCELLABLE, RESUMABLE, doneCount, type AudienceChoice, type DigestFrequency, type NewSend, type Send, type SendContent, type SendTrigger } from './model.ts';
 import { SendExists } from './ports.ts';
-import { settleIfDone } from './planner.ts';
+import { cancel, expireOnResume, settleIfDone } from './settlement.ts';
 
 const HOUR = 3_600_000;
 /**
@@ -284,7 +284,7 @@ export async function listSends(deps: SendDeps, q: { limit: number; cursor?: str
 export async function cancelSend(deps: SendDeps, id: string): Promise<SendOutput> {
   const send = await deps.sends.get(id);
   if (!send) throw new AppError('send.notFound', `no send with id ${id}`);
-  const ok = await deps.sends.setStatus(id, { from: CANCELLABLE, to: 'cancelled', at: deps.clock.now().toISOString(), reason: 'cancelled by the publisher' });
+  const ok = await cancel(deps, id);
   if (!ok) throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${CANCELLABLE.join(', ')} send can be cancelled`);
   return getSend(deps, id);
 }
@@ -293,30 +293,26 @@ export async function cancelSend(deps: SendDeps, id: string): Promise<SendOutput
  * Resumes a paused or cancelled send, or re-drives one that stalled (its queue was lost with a crashed
  * local process, or a batch was given up): the audience is planned again; everyone with a delivery
  * record is passed over, records left `sending` by a dead process become `uncertain`, and failures are
- * tried again. A send past its deadline expires instead.
+ * tried again. With `retryUncertain`, recipients left `uncertain` are sent again too: the publisher's
+ * choice, knowing that some of them may get the mail twice. A send past its deadline expires instead.
  */
-export async function resumeSend(deps: SendDeps, id: string): Promise<SendOutput> {
+export async function resumeSend(deps: SendDeps, id: string, options: { retryUncertain?: boolean | undefined } = {}): Promise<SendOutput> {
   const send = await deps.sends.get(id);
   if (!send) throw new AppError('send.notFound', `no send with id ${id}`);
   // A completed send whose failures may be retried (refused, given up, throttled to the end) resumes
-  // too: failed recipients are tried again; submitted and uncertain ones never.
-  const retriesFailures = send.status === 'completed' && send.counts.failed > 0 && !send.dryRun;
+  // too: failed recipients are tried again; uncertain ones only when asked; submitted ones never.
+  const retriesFailures = send.status === 'completed' && !send.dryRun && (send.counts.failed > 0 || (options.retryUncertain === true && send.counts.uncertain > 0));
   if (!RESUMABLE.includes(send.status) && !retriesFailures) {
-    throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send, or a completed one with failed recipients, can be resumed`);
+    throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send, or a completed one with failed (or, with retryUncertain, uncertain) recipients, can be resumed`);
   }
   const from = retriesFailures ? (['completed'] as const) : RESUMABLE;
   const now = deps.clock.now();
   if (now.toISOString() > send.deadline) {
     if (retriesFailures) throw new AppError('send.invalidTransition', `send ${id} passed its deadline ${send.deadline}; its failed recipients are not sent stale`);
-    await deps.sends.setStatus(id, {
-      from: RESUMABLE,
-      to: 'expired',
-      at: now.toISOString(),
-      reason: `resumed after its deadline ${send.deadline}; what was left was not sent stale`,
-    });
+    await expireOnResume(deps, send, RESUMABLE);
     return getSend(deps, id);
   }
-  const resumed = await deps.sends.resume(id, from, now.toISOString());
+  const resumed = await deps.sends.resume(id, from, now.toISOString(), { retryUncertain: options.retryUncertain });
   if (!resumed) throw new AppError('send.invalidTransition', `send ${id} changed while resuming; try again`);
   return toSendOutput(resumed, now, deps.site.publicUrl);
 }

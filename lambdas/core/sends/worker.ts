@@ -1,55 +1,36 @@
 /**
- * Delivering one batch. For each recipient: a consistent eligibility check, a conditional claim (the
- * delivery record in `sending`) BEFORE the provider call, the call (paced), and the record moved to
- * `submitted` with the provider's message id after it. Claims and outcomes are written a wave at a time
- * (one conditional write claims a wave; its outcomes and, for a digest, the recipients' digest dates are
- * written together after it). The claim is what makes a retry, a redelivered message or a restart
- * unable to send twice: whoever finds a record already there never calls the provider for it again, and
- * a record left in `sending` by a dead process becomes `uncertain`.
+ * Delivery: one batch of a send, recipient by recipient. For each: a consistent eligibility check, then a
+ * paced instant from the account's shared rate, a fresh reading of the send's status (a cancel or pause
+ * stops new calls at once), the conditional claim (the delivery record in `sending`) written right before
+ * the provider call, the call, and the outcome, written with others at least once a second. So a record
+ * is in `sending` only while its call is in flight: a process that dies leaves `uncertain` only recipients
+ * whose call had started, and whoever finds a record already there never calls the provider for it again.
  *
- * A batch counts the records it owns (created or taken over by it) once, in one write to its send
- * when it ends (not one per recipient).
+ * When the invocation runs short of time (Lambda's remaining time under the reserve), no new call starts:
+ * the recipients left are **handed on** as a new batch message, counted as one more batch of the plan in
+ * the same write that counts this one. The queue message is acknowledged, so pacing never spends a
+ * message's receive count; only real failures do.
  */
 import { randomBytes } from 'node:crypto';
-import { MailerRejectedError, MailerThrottledError, MailerTransientError, isMailerError } from '../email/message.ts';
+import { MailerRejectedError, MailerThrottledError, MailerTransientError, isMailerError, type SendQuota } from '../email/message.ts';
 import { eligibility } from './audience.ts';
 import { composeEmail, PreparedCache } from './content.ts';
-import { MAX_CLAIM_WAVE as MAX_WAVE, type DeliveryDeps } from './deps.ts';
+import { MAX_CLAIM_WAVE, type DeliveryDeps } from './deps.ts';
 import { backoffMs } from './pacing.ts';
-import { settle } from './planner.ts';
-import {
-  DELIVERING,
-  type BatchMessage,
-  type Delivery,
-  type DeliveryState,
-  type DigestCandidate,
-  type Recipient,
-  type Send,
-  type SendContent,
-} from './model.ts';
-import type { TallyDelta } from './ports.ts';
+import { expireSend, pauseSend, quotaPauseReason, recountIfStopped } from './settlement.ts';
+import { DELIVERING, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
+import type { DigestMark, TallyDelta } from './ports.ts';
 
 export interface BatchContext {
   /** Milliseconds left in this invocation (Lambda's `getRemainingTimeInMillis`); unlimited when absent. */
   remainingMs?: (() => number) | undefined;
 }
 
-/** `done`: acknowledge the message. `retry`: some recipients must be tried again later; redeliver it. */
+/** `done`: acknowledge the message. `retry`: a real failure left recipients to try again; redeliver it. */
 export type BatchResult = 'done' | 'retry';
 
 const prepared = new PreparedCache();
 const contents = new Map<string, SendContent>();
-/** The latest read of each send's status, shared by the batches of this process. */
-const statusReads = new Map<string, { at: number; send: Promise<Send | undefined> }>();
-
-function readStatus(deps: Pick<DeliveryDeps, 'sends'>, id: string, now: number, known?: Send): { at: number; send: Promise<Send | undefined> } {
-  const seen = { at: now, send: known ? Promise.resolve<Send | undefined>(known) : deps.sends.get(id) };
-  statusReads.delete(id);
-  statusReads.set(id, seen);
-  seen.send.catch(() => statusReads.delete(id));
-  if (statusReads.size > 100) statusReads.delete(statusReads.keys().next().value!);
-  return seen;
-}
 
 async function contentOf(deps: DeliveryDeps, sendId: string): Promise<SendContent | undefined> {
   let c = contents.get(sendId);
@@ -63,6 +44,40 @@ async function contentOf(deps: DeliveryDeps, sendId: string): Promise<SendConten
   return c;
 }
 
+/**
+ * This process's readings of each send's status, shared by its batches: a reading is reused while it
+ * started less than `statusCheckMs` ago, so a burst of calls costs one read.
+ */
+const statusReads = new Map<string, { at: number; send: Promise<Send | undefined> }>();
+function readStatus(deps: Pick<DeliveryDeps, 'sends'>, id: string, now: number, maxAgeMs: number): Promise<Send | undefined> {
+  const seen = statusReads.get(id);
+  if (seen && now - seen.at < maxAgeMs) return seen.send;
+  const read = { at: now, send: deps.sends.get(id) };
+  statusReads.delete(id);
+  statusReads.set(id, read);
+  read.send.catch(() => statusReads.delete(id));
+  if (statusReads.size > 100) statusReads.delete(statusReads.keys().next().value!);
+  return read.send;
+}
+
+/** This process's reading of the account's 24-hour quota (none when it could not be read), and what it sent since. */
+let quotaReading: { at: number; quota?: SendQuota | undefined; sentSince: number } | undefined;
+let quotaRead: Promise<void> | undefined;
+async function quotaNow(deps: DeliveryDeps, now: number): Promise<{ quota?: SendQuota | undefined; sentSince: number } | undefined> {
+  if (!quotaReading || now - quotaReading.at >= deps.settings.quotaCheckMs) {
+    quotaRead ??= deps.mailer
+      .getSendQuota()
+      .then((quota) => void (quotaReading = { at: now, quota, sentSince: 0 }))
+      .catch((e: unknown) => {
+        deps.log?.('could not read the sending quota; the provider refuses what is over it', e);
+        quotaReading = { at: now, quota: undefined, sentSince: 0 };
+      })
+      .finally(() => (quotaRead = undefined));
+    await quotaRead;
+  }
+  return quotaReading;
+}
+
 /** Network failures where the request never reached the provider: safe to send again. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 function certainlyNotSent(e: MailerTransientError): boolean {
@@ -74,24 +89,31 @@ function certainlyNotSent(e: MailerTransientError): boolean {
 
 const newClaim = () => randomBytes(9).toString('base64url');
 
-/** Expires a send whose deadline passed while sending. */
-export async function expireSend(deps: Pick<DeliveryDeps, 'sends' | 'clock'>, send: Send): Promise<void> {
-  const left = Math.max(0, send.counts.planned - (send.counts.submitted + send.counts.failed + send.counts.suppressed + send.counts.skipped + send.counts.uncertain));
-  await deps.sends.setStatus(send.id, {
-    from: [...DELIVERING, 'paused'],
-    to: 'expired',
-    at: deps.clock.now().toISOString(),
-    reason: `its deadline ${send.deadline} passed before it finished; about ${left} recipient(s) were not sent, so no stale mail went out`,
-  });
+/** The batch id of the message that carries on `batchId`'s recipients: `3.0` -> `3.0+1` -> `3.0+2`. */
+export function handOnId(batchId: string): string {
+  const m = /^(.*)\+(\d+)$/.exec(batchId);
+  return m ? `${m[1]}+${Number(m[2]) + 1}` : `${batchId}+1`;
 }
+
+type Found = Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>;
 
 class BatchRun {
   private readonly delta: TallyDelta = { counts: {}, errors: {}, sentArticles: [] };
   private readonly sentArticles = new Set<string>();
-  /** The send stopped (paused, cancelled, expired, resumed elsewhere): claim nobody else. */
-  private stopped = false;
-  /** Some recipients must be tried again: redeliver the message. */
+  /** The send stopped (paused, cancelled, expired, resumed elsewhere): start no call. */
+  stopped = false;
+  /** Out of time: start no call; what is left is handed on. */
+  late = false;
+  /** Messages the provider accepted in this run. */
+  accepted = 0;
+  /** A real failure (or a record another worker holds) left recipients to try again: redeliver the message. */
   retry = false;
+  /** Recipients not tried, to hand on. */
+  readonly leftover: [string, string][] = [];
+  private outcomes: Delivery[] = [];
+  private marks: DigestMark[] = [];
+  private firstUnwritten = 0;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly deps: DeliveryDeps,
@@ -111,6 +133,11 @@ class BatchRun {
     this.delta.counts[state] = (this.delta.counts[state] ?? 0) + n;
   }
 
+  /** A retried record leaves the count it was in. */
+  private uncount(retriedFrom: DeliveryState | undefined): void {
+    if (retriedFrom === 'failed' || retriedFrom === 'uncertain') this.count(retriedFrom, -1);
+  }
+
   private error(code: string, message: string): void {
     const e = (this.delta.errors[code] ??= { count: 0, message });
     e.count++;
@@ -124,250 +151,362 @@ class BatchRun {
   private countOwned(d: Delivery): void {
     if (!this.owns(d)) return;
     this.count(d.state);
-    if (d.retriedFrom === 'failed') this.count('failed', -1);
-    if (d.state === 'failed' && d.code) this.error(d.code, d.detail ?? d.code);
+    this.uncount(d.retriedFrom);
+    if ((d.state === 'failed' || d.state === 'uncertain') && d.code) this.error(d.code, d.detail ?? d.code);
   }
 
-  /** Re-reads the send now and then (one read per send per interval for the whole process), so a cancel or pause stops the batch within a second or so. */
-  private async checkSend(): Promise<void> {
-    const now = this.deps.clock.now().getTime();
-    let seen = statusReads.get(this.send.id);
-    if (!seen || now - seen.at >= this.deps.settings.statusCheckMs) seen = readStatus(this.deps, this.send.id, now);
-    let s = await seen.send;
-    // A read from before this batch's generation began says nothing about it.
-    if (s && s.generation < this.send.generation) s = await readStatus(this.deps, this.send.id, now).send;
-    if (!s || s.generation !== this.send.generation || !DELIVERING.includes(s.status)) this.stopped = true;
-    else if (this.deps.clock.now().toISOString() > s.deadline) {
-      this.stopped = true;
-      await expireSend(this.deps, s);
-    }
+  private now(): string {
+    return this.deps.clock.now().toISOString();
   }
 
   private outOfTime(): boolean {
-    return this.ctx.remainingMs !== undefined && this.ctx.remainingMs() < this.deps.settings.reserveMs;
+    if (!this.late && this.ctx.remainingMs !== undefined && this.ctx.remainingMs() < this.deps.settings.reserveMs) this.late = true;
+    return this.late;
   }
 
-  private record(subscriberId: string, state: DeliveryState, extra: Partial<Delivery> = {}): Delivery {
-    return {
-      sendId: this.send.id,
-      subscriberId,
-      state,
-      claim: newClaim(),
-      claimedAt: this.deps.clock.now().toISOString(),
-      generation: this.send.generation,
-      batchId: this.msg.batchId,
-      ...extra,
-    };
+  /** A fresh reading of the send: stops this batch when it is no longer delivering in this generation. */
+  private async stillDelivering(): Promise<boolean> {
+    if (this.stopped) return false;
+    const now = this.deps.clock.now().getTime();
+    let s = await readStatus(this.deps, this.send.id, now, this.deps.settings.statusCheckMs);
+    // A reading from before this batch's generation began says nothing about it.
+    if (s && s.generation < this.send.generation) {
+      statusReads.delete(this.send.id);
+      s = await readStatus(this.deps, this.send.id, now, this.deps.settings.statusCheckMs);
+    }
+    if (!s || s.generation !== this.send.generation || !DELIVERING.includes(s.status)) this.stopped = true;
+    else if (this.now() > s.deadline) {
+      this.stopped = true;
+      await expireSend(this.deps, s);
+    }
+    return !this.stopped;
   }
 
-  /**
-   * Works through the batch in waves: claim a wave's recipients in one conditional write, call the
-   * provider for each (paced), then record the wave's outcomes in one write. A wave is small enough
-   * (about a second of this process's sending) that a crash leaves few claims without an outcome.
-   */
-  async run(found: Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>): Promise<void> {
-    const ids = this.msg.recipients.map(([id]) => id);
-    const rate = this.deps.limiter.rate;
-    const byRate = Number.isFinite(rate) ? Math.floor((rate * this.deps.settings.claimAheadMs) / 1000) : MAX_WAVE;
-    const size = Math.max(1, Math.min(MAX_WAVE, byRate, Math.floor(this.deps.claims.capacity / 2)));
-    for (let i = 0; i < ids.length; i += size) {
-      const wave = ids.slice(i, i + size);
-      await this.deps.claims.acquire(wave.length);
-      try {
-        await this.checkSend();
-        if (this.stopped) return;
-        if (this.outOfTime()) {
-          this.retry = true;
-          return;
-        }
-        await this.wave(wave, found);
-      } finally {
-        this.deps.claims.release(wave.length);
-      }
-    }
-  }
-
-  private async wave(ids: string[], found: Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>): Promise<void> {
-    const { deps } = this;
-    const planned = ids.map((id) => {
-      const f = found.get(id);
-      const e = eligibility(this.send, this.content, f?.recipient, f?.suppressed ?? false);
-      const record = e.kind === 'send' ? this.record(id, 'sending') : this.record(id, e.kind, { detail: e.reason });
-      return { id, e, record, recipient: f?.recipient };
-    });
-    const existing = await deps.sends.claimDeliveries(planned.map((p) => p.record));
-    const sendable: { record: Delivery; recipient: Recipient; articles: DigestCandidate[] | undefined }[] = [];
-    for (const p of planned) {
-      const x = existing.get(p.id);
-      if (!x) {
-        if (p.e.kind === 'send') sendable.push({ record: p.record, recipient: p.recipient!, articles: p.e.articles });
-        else this.count(p.e.kind);
-        continue;
-      }
-      const taken = await this.existing(x, p.e.kind === 'send' ? undefined : { state: p.e.kind, reason: p.e.reason });
-      if (taken && p.e.kind === 'send') sendable.push({ record: { ...p.record, claim: taken.claim, retriedFrom: taken.retriedFrom }, recipient: p.recipient!, articles: p.e.articles });
-    }
-    if (sendable.length === 0) return;
-    const outcomes = await Promise.all(sendable.map((w) => this.deliver(w.record, w.recipient, w.articles)));
-    const submitted = outcomes.filter((o) => o.state === 'submitted');
-    const writes: Promise<void>[] = [deps.sends.recordDeliveries(outcomes)];
-    if (this.content.kind === 'digest' && submitted.length > 0) {
-      const byId = new Map(sendable.map((w) => [w.record.subscriberId, w]));
-      writes.push(
-        deps.audience.markDigestsSent(
-          submitted.map((o) => ({ subscriberId: o.subscriberId, previous: byId.get(o.subscriberId)?.recipient.lastDigestAt })),
-          this.content.period,
-          this.content.windowEnd,
-        ),
-      );
-      for (const o of submitted) for (const a of byId.get(o.subscriberId)?.articles ?? []) this.sentArticles.add(a.id);
-    }
-    await Promise.all(writes);
-    for (const o of outcomes) {
-      this.count(o.state);
-      if (o.retriedFrom === 'failed' && o.state !== 'pending') this.count('failed', -1);
-      if ((o.state === 'failed' || o.state === 'uncertain') && o.code) this.error(o.code, o.detail ?? o.code);
-    }
-  }
-
-  /**
-   * A record exists already. Answers the new claim when this batch may now send to the recipient
-   * (a `pending` record, or a failure of an earlier generation being retried); otherwise settles it.
-   */
-  private async existing(x: Delivery, notSending: { state: 'skipped' | 'suppressed'; reason: string } | undefined): Promise<{ claim: string; retriedFrom: DeliveryState | undefined } | undefined> {
-    const { sends } = this.deps;
-    const mine = { claimedAt: this.deps.clock.now().toISOString(), generation: this.send.generation, batchId: this.msg.batchId };
-    if (x.state === 'sending') {
-      const age = this.deps.clock.now().getTime() - new Date(x.claimedAt).getTime();
-      if (x.generation < this.send.generation || age > this.deps.settings.inFlightTimeoutMs) {
-        // Its process died mid-call: the message may have gone out. Report it; never send it again.
-        const was = await sends.updateDelivery(this.send.id, x.subscriberId, { from: ['sending'], claim: x.claim }, {
-          ...mine,
-          state: 'uncertain',
-          code: 'InFlightAtCrash',
-          detail: `the provider call was in flight (claimed ${x.claimedAt}) when its process stopped; it may or may not have been sent`,
-        });
-        if (was) {
-          this.count('uncertain');
-          if (x.retriedFrom === 'failed') this.count('failed', -1);
-        } else this.retry = true;
-      } else this.retry = true; // another worker holds it right now
-      return undefined;
-    }
-    const retryable = x.state === 'pending' || (x.state === 'failed' && x.generation < this.send.generation);
-    if (!retryable) {
-      this.countOwned(x);
-      return undefined;
-    }
-    const claim = newClaim();
-    const retriedFrom = x.state === 'failed' ? 'failed' : x.retriedFrom;
-    const set = notSending
-      ? { ...mine, claim, state: notSending.state, detail: notSending.reason, retriedFrom }
-      : { ...mine, claim, state: 'sending' as const, retriedFrom };
-    const was = await sends.updateDelivery(this.send.id, x.subscriberId, { from: [x.state], claim: x.claim }, set);
-    if (!was) {
-      this.retry = true;
-      return undefined;
-    }
-    if (notSending) {
-      this.count(notSending.state);
-      if (retriedFrom === 'failed') this.count('failed', -1);
-      return undefined;
-    }
-    return { claim, retriedFrom };
+  /** Room in the account's 24-hour quota for one more message; pauses the send when there is none. */
+  private async quotaAllows(): Promise<boolean> {
+    const reading = await quotaNow(this.deps, this.deps.clock.now().getTime());
+    if (!reading?.quota) return true;
+    const reason = quotaPauseReason(this.send, { ...reading.quota, sentLast24Hours: reading.quota.sentLast24Hours + reading.sentSince }, 1, this.deps.clock.now());
+    if (!reason) return true;
+    await this.pause(reason);
+    return false;
   }
 
   private async pause(reason: string): Promise<void> {
     this.stopped = true;
-    await this.deps.sends.setStatus(this.send.id, { from: DELIVERING, to: 'paused', at: this.deps.clock.now().toISOString(), reason, generation: this.send.generation });
+    await pauseSend(this.deps, this.send, reason);
   }
 
-  /** Calls the provider for one claimed recipient and answers the record's outcome (written with the wave's). */
-  private async deliver(claimed: Delivery, r: Recipient, articles: DigestCandidate[] | undefined): Promise<Delivery> {
+  private record(subscriberId: string, state: DeliveryState, extra: Partial<Delivery> = {}): Delivery {
+    return { sendId: this.send.id, subscriberId, state, claim: newClaim(), claimedAt: this.now(), generation: this.send.generation, batchId: this.msg.batchId, ...extra };
+  }
+
+  private mine() {
+    return { claimedAt: this.now(), generation: this.send.generation, batchId: this.msg.batchId };
+  }
+
+  /**
+   * Works through the batch with as many lanes as this process has provider call slots. Records that
+   * exist already (a redelivery, a resume) are read first, in one request per 100, so they cost no
+   * sending instant.
+   */
+  async run(found: Found): Promise<void> {
+    const seen = new Set<string>();
+    const list = this.msg.recipients.filter(([id]) => !seen.has(id) && seen.add(id));
+    const existing = await this.deps.sends.deliveries(
+      this.send.id,
+      list.map(([id]) => id),
+    );
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < list.length; i = next++) {
+        const r = list[i]!;
+        if (this.stopped) return;
+        if (this.outOfTime()) {
+          this.leftover.push(r);
+          continue;
+        }
+        await this.one(r, found.get(r[0]), existing.get(r[0]));
+      }
+    };
+    const lanes = Math.max(1, Math.min(list.length, this.deps.providerSlots.capacity));
+    // Every lane has ended (nothing of this attempt is in flight) before the batch answers, even on an error.
+    const ended = await Promise.allSettled(Array.from({ length: lanes }, lane));
+    await this.flush(true);
+    const failed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** One recipient, from its eligibility and the record found before (if any). */
+  private async one(r: [string, string], f: { recipient?: Recipient | undefined; suppressed: boolean } | undefined, before: Delivery | undefined): Promise<void> {
+    const [id] = r;
+    const e = eligibility(this.send, this.content, f?.recipient, f?.suppressed ?? false);
+    const notMailed = e.kind === 'send' ? undefined : e;
+    let x = before;
+    if (!x && notMailed) {
+      // Not mailed: the record says why.
+      x = await this.deps.sends.claimDelivery(this.record(id, notMailed.kind, { detail: notMailed.reason }));
+      if (!x) {
+        this.count(notMailed.kind);
+        return;
+      }
+    }
+    if (x && !this.retryable(x)) {
+      await this.settleExisting(x);
+      return;
+    }
+    if (notMailed) {
+      // A retryable record of someone no longer eligible: it records why, instead of being tried.
+      const held = x!;
+      const retriedFrom = held.state === 'pending' ? held.retriedFrom : held.state;
+      const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { ...this.mine(), claim: newClaim(), state: notMailed.kind, detail: notMailed.reason, retriedFrom });
+      if (!was) this.retry = true;
+      else {
+        this.count(notMailed.kind);
+        this.uncount(retriedFrom);
+      }
+      return;
+    }
+    await this.sendTo(r, f!.recipient!, e.kind === 'send' ? e.articles : undefined, x);
+  }
+
+  /** A record this batch may send to: `pending` (claim given back), or a failure (or, when asked, an uncertain one) of an earlier generation. */
+  private retryable(x: Delivery): boolean {
+    if (x.state === 'pending') return true;
+    if (x.generation >= this.send.generation) return false;
+    return x.state === 'failed' || (x.state === 'uncertain' && this.send.retryUncertain === true);
+  }
+
+  /** A record that is not ours to send: count it if we own it, or deal with a call left in flight. */
+  private async settleExisting(x: Delivery): Promise<void> {
+    if (x.state !== 'sending') {
+      this.countOwned(x);
+      return;
+    }
+    const age = this.deps.clock.now().getTime() - new Date(x.claimedAt).getTime();
+    if (x.generation < this.send.generation || age > this.deps.settings.inFlightTimeoutMs) {
+      // Its process died mid-call: the message may have gone out. Report it; do not send it again.
+      const was = await this.deps.sends.updateDelivery(this.send.id, x.subscriberId, { from: ['sending'], claim: x.claim }, {
+        ...this.mine(),
+        state: 'uncertain',
+        code: 'InFlightAtCrash',
+        detail: `the provider call was in flight (claimed ${x.claimedAt}) when its process stopped; it may or may not have been sent`,
+      });
+      if (was) {
+        this.count('uncertain');
+        this.uncount(x.retriedFrom);
+      } else this.retry = true;
+    } else this.retry = true; // another worker's call is in flight right now
+  }
+
+  /**
+   * Paces, checks the send and the quota, claims (right before the call) and calls. A throttled call gives
+   * its claim back (`pending`) before waiting, so the record never says `sending` for a call not in flight.
+   */
+  private async sendTo(r: [string, string], recipient: Recipient, articles: DigestCandidate[] | undefined, found: Delivery | undefined): Promise<void> {
     const { deps } = this;
-    const outcome = (state: DeliveryState, extra: Partial<Delivery> = {}): Delivery => ({ ...claimed, state, ...extra });
-    const failed = (state: 'failed' | 'uncertain', code: string, message: string) => outcome(state, { code, detail: message.slice(0, 500) });
+    const [id] = r;
     let email;
     try {
-      email = composeEmail(deps, this.send, await prepared.get(deps.renderer, this.send, this.content, articles), r);
+      email = composeEmail(deps, this.send, await prepared.get(deps.renderer, this.send, this.content, articles), recipient);
     } catch (e) {
-      return failed('failed', 'RenderFailed', `the email could not be built: ${(e as Error).message}`);
+      await this.renderFailed(id, found, `the email could not be built: ${(e as Error).message}`.slice(0, 500));
+      return;
     }
+    let held: Delivery | undefined = found;
     for (let attempt = 0; ; attempt++) {
-      // Not called: the claim is given back (`pending`), to be taken again by a retry or a resume.
-      if (this.stopped) return outcome('pending');
+      // The send's status and the quota are read just before the instant, so that only the claim's write
+      // stands between the instant and the call (their arrival at the provider keeps to the pacing).
+      const at = await deps.limiter.next();
+      await this.until(at - deps.settings.statusCheckMs);
+      if (!(await this.stillDelivering())) return;
       if (this.outOfTime()) {
-        this.retry = true;
-        return outcome('pending');
+        this.leftover.push(r);
+        return;
       }
+      if (!(await this.quotaAllows())) return;
+      await this.until(at);
+      if (this.stopped) return;
+      // A call slot first, then the claim and at once the call: a record says `sending` only while its call is under way.
+      const attempted = await deps.providerSlots.run(async () => {
+        const claimed = await this.claim(id, held);
+        if (!claimed) return undefined;
+        try {
+          return { claimed, sent: await deps.mailer.send(email) };
+        } catch (error) {
+          return { claimed, error };
+        }
+      });
+      if (!attempted) return;
+      const { claimed } = attempted;
+      let outcome: Delivery;
       try {
-        await deps.limiter.acquire();
-        const { messageId } = await deps.providerSlots.run(() => deps.mailer.send(email));
-        return outcome('submitted', { messageId, submittedAt: deps.clock.now().toISOString() });
+        if ('error' in attempted) throw attempted.error;
+        const { messageId } = attempted.sent;
+        if (quotaReading) quotaReading.sentSince++;
+        this.accepted++;
+        outcome = { ...claimed, state: 'submitted', messageId, submittedAt: this.now() };
       } catch (e) {
-        if (e instanceof MailerThrottledError) {
-          if (e.reason === 'dailyQuota') {
-            await this.pause(`the provider's daily sending quota is used up (${e.message}); resume when it has room again`);
-            return outcome('pending');
+        const notSent = e instanceof MailerThrottledError || (e instanceof MailerTransientError && certainlyNotSent(e));
+        if (!notSent) {
+          outcome = this.failure(claimed, e);
+          if (e instanceof MailerRejectedError && e.affectsAllMessages) {
+            await this.pause(`the provider refuses every message: ${e.code}: ${e.message}. Fix the account or configuration, then resume.`);
           }
-          // Throttling is not success: the same message is tried again, and this process slows down for a moment.
+        } else {
+          // Certainly not sent: give the claim back before waiting.
+          held = await this.giveBack(claimed);
+          if (!held) return;
+          if (e instanceof MailerThrottledError && e.reason === 'dailyQuota') {
+            await this.pause(`the provider's daily sending quota is used up (${e.message}); resume when it has room again`);
+            return;
+          }
           const wait = backoffMs(attempt, deps.settings.retryBaseMs, deps.settings.retryCapMs, deps.random);
-          deps.limiter.backOff(Math.min(wait, e.retryAfterMs));
+          if (e instanceof MailerThrottledError) deps.limiter.backOff(Math.min(wait, e.retryAfterMs));
           if (attempt >= deps.settings.maxRetries) {
-            this.retry = true;
-            return outcome('pending');
+            // Throttled again and again is pacing, not failure: hand it on. A transient error is a failure: redeliver.
+            if (e instanceof MailerThrottledError) this.leftover.push(r);
+            else this.retry = true;
+            return;
           }
           await deps.sleep(wait);
           continue;
         }
-        if (e instanceof MailerTransientError) {
-          if (certainlyNotSent(e)) {
-            if (attempt >= deps.settings.maxRetries) {
-              this.retry = true;
-              return outcome('pending');
-            }
-            await deps.sleep(backoffMs(attempt, deps.settings.retryBaseMs, deps.settings.retryCapMs, deps.random));
-            continue;
-          }
-          // Timeout or a connection cut mid-call: the provider may have taken it.
-          return failed('uncertain', e.code, e.message);
-        }
-        if (e instanceof MailerRejectedError) {
-          if (e.affectsAllMessages) await this.pause(`the provider refuses every message: ${e.code}: ${e.message}. Fix the account or configuration, then resume.`);
-          return failed('failed', e.code, e.message);
-        }
-        return failed('failed', isMailerError(e) ? e.code : 'Unexpected', e instanceof Error ? e.message : String(e));
       }
+      await this.finish(outcome, held, recipient, articles);
+      return;
     }
+  }
+
+  /** Records a failure to build the email (no provider call), with the same conditional writes as a claim. */
+  private async renderFailed(id: string, found: Delivery | undefined, detail: string): Promise<void> {
+    let x = found;
+    if (!x) {
+      x = await this.deps.sends.claimDelivery(this.record(id, 'failed', { code: 'RenderFailed', detail }));
+      if (!x) {
+        this.count('failed');
+        this.error('RenderFailed', detail);
+        return;
+      }
+      if (!this.retryable(x)) return this.settleExisting(x);
+    }
+    const retriedFrom = x.state === 'pending' ? x.retriedFrom : x.state;
+    const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [x.state], claim: x.claim }, { ...this.mine(), claim: newClaim(), state: 'failed', code: 'RenderFailed', detail, retriedFrom });
+    if (!was) {
+      this.retry = true;
+      return;
+    }
+    this.count('failed');
+    this.uncount(retriedFrom);
+    this.error('RenderFailed', detail);
+  }
+
+  /** Waits until the instant `at` (ms since the epoch) of the engine's clock. */
+  private async until(at: number): Promise<void> {
+    for (let left = at - this.deps.clock.now().getTime(); left > 0; left = at - this.deps.clock.now().getTime()) await this.deps.sleep(left);
+  }
+
+  private failure(claimed: Delivery, e: unknown): Delivery {
+    const detail = (m: string) => m.slice(0, 500);
+    if (e instanceof MailerTransientError) return { ...claimed, state: 'uncertain', code: e.code, detail: detail(e.message) }; // timed out or cut mid-call: may have gone out
+    if (e instanceof MailerRejectedError) return { ...claimed, state: 'failed', code: e.code, detail: detail(e.message) };
+    return { ...claimed, state: 'failed', code: isMailerError(e) ? e.code : 'Unexpected', detail: detail(e instanceof Error ? e.message : String(e)) };
+  }
+
+  /** Writes the claim: a new record, or `pending`/a retried failure moved to `sending`. Undefined when someone else holds it. */
+  private async claim(id: string, held: Delivery | undefined): Promise<Delivery | undefined> {
+    if (!held) {
+      const rec = this.record(id, 'sending');
+      const x = await this.deps.sends.claimDelivery(rec);
+      if (!x) return rec;
+      if (!this.retryable(x)) {
+        await this.settleExisting(x);
+        return undefined;
+      }
+      held = x;
+    }
+    const retriedFrom = held.state === 'pending' ? held.retriedFrom : held.state;
+    const rec: Delivery = { ...held, ...this.mine(), state: 'sending', claim: newClaim(), retriedFrom };
+    const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { claim: rec.claim, claimedAt: rec.claimedAt, generation: rec.generation, batchId: rec.batchId, state: 'sending', retriedFrom });
+    if (!was) {
+      this.retry = true;
+      return undefined;
+    }
+    return rec;
+  }
+
+  private async giveBack(claimed: Delivery): Promise<Delivery | undefined> {
+    const was = await this.deps.sends.updateDelivery(this.send.id, claimed.subscriberId, { from: ['sending'], claim: claimed.claim }, { state: 'pending' });
+    if (!was) {
+      this.retry = true;
+      return undefined;
+    }
+    return { ...claimed, state: 'pending' };
+  }
+
+  /** Keeps an outcome to write with others (at least every `outcomeFlushMs`, and every {@link MAX_CLAIM_WAVE}). */
+  private async finish(outcome: Delivery, before: Delivery | undefined, recipient: Recipient, articles?: DigestCandidate[]): Promise<void> {
+    if (this.outcomes.length === 0) this.firstUnwritten = this.deps.clock.now().getTime();
+    this.outcomes.push(outcome);
+    this.count(outcome.state);
+    this.uncount(outcome.retriedFrom ?? (before?.state === 'failed' || before?.state === 'uncertain' ? before.state : undefined));
+    if ((outcome.state === 'failed' || outcome.state === 'uncertain') && outcome.code) this.error(outcome.code, outcome.detail ?? outcome.code);
+    if (outcome.state === 'submitted' && this.content.kind === 'digest') {
+      this.marks.push({ subscriberId: outcome.subscriberId, previous: recipient.lastDigestAt });
+      for (const a of articles ?? []) this.sentArticles.add(a.id);
+    }
+    await this.flush(false);
+  }
+
+  private async flush(all: boolean): Promise<void> {
+    const due = this.outcomes.length >= MAX_CLAIM_WAVE || (this.outcomes.length > 0 && this.deps.clock.now().getTime() - this.firstUnwritten >= this.deps.settings.outcomeFlushMs);
+    if (!all && !due) return;
+    const outcomes = this.outcomes;
+    const marks = this.marks;
+    this.outcomes = [];
+    this.marks = [];
+    const writes: Promise<void>[] = [this.flushing];
+    if (outcomes.length) writes.push(this.deps.sends.recordDeliveries(outcomes));
+    if (marks.length && this.content.kind === 'digest') writes.push(this.deps.audience.markDigestsSent(marks, this.content.period, this.content.windowEnd));
+    this.flushing = Promise.all(writes).then(() => undefined);
+    await this.flushing;
   }
 }
 
 /**
- * Delivers one batch of a send. Returns `retry` when some recipients must be tried again later (the
- * message is then redelivered; the recipients already handled are not sent again).
+ * Delivers one batch of a send. Answers `retry` when a real failure left recipients to try again (the
+ * message is then redelivered; those already handled are not sent again). Recipients left when time ran
+ * short are handed on in a new message instead.
  */
 export async function deliverBatch(deps: DeliveryDeps, msg: BatchMessage, ctx: BatchContext = {}): Promise<BatchResult> {
   const send = await deps.sends.get(msg.sendId);
-  if (send) readStatus(deps, send.id, deps.clock.now().getTime(), send);
   // A batch of a stopped send or of an older generation is dropped: a resume plans everyone again.
   if (!send || send.generation !== msg.generation || !DELIVERING.includes(send.status)) return 'done';
   if (deps.clock.now().toISOString() > send.deadline) {
     await expireSend(deps, send);
     return 'done';
   }
+  // Counted before (redelivered after its count): only its hand-on may still need queueing.
+  const counted = await deps.sends.batchTally(send.id, send.generation, msg.batchId);
+  if (counted) {
+    if (counted.handOn) await deps.queue.enqueue([counted.handOn]);
+    return 'done';
+  }
   const content = await contentOf(deps, send.id);
   if (!content) throw new Error(`send ${send.id} has no frozen content`);
   const found = await deps.audience.recipients(msg.recipients);
   const run = new BatchRun(deps, send, content, msg, ctx);
-  // Every wave has ended (nothing of this attempt is in flight) before the batch answers.
   await run.run(found);
-  if (run.retry) return 'retry';
-  const counted = await deps.sends.tally(send.id, send.generation, msg.batchId, run.tally(), deps.clock.now().toISOString());
-  if (counted === 'stale') {
-    // The send stopped (cancelled, paused, expired) while this batch ran: its counts come from a recount
-    // of the ledger, taken now that this batch's records are written.
-    const now = await deps.sends.get(send.id);
-    if (now && now.generation === send.generation && !DELIVERING.includes(now.status)) await settle(deps, now, 'recount');
+  // Throttled to the end without a single message accepted is no progress: that is a failure (the message
+  // is redelivered and spends a receive), so an account that refuses everything ends in the dead-letter queue.
+  if (run.retry || (run.leftover.length > 0 && run.accepted === 0 && !run.late)) return 'retry';
+  const handOn: BatchMessage | undefined = run.leftover.length > 0 && !run.stopped ? { v: 1, sendId: send.id, generation: send.generation, batchId: handOnId(msg.batchId), recipients: run.leftover } : undefined;
+  const outcome = await deps.sends.tally(send.id, send.generation, msg.batchId, run.tally(), deps.clock.now().toISOString(), handOn);
+  if (outcome === 'tallied' && handOn) {
+    await deps.queue.enqueue([handOn]);
+    deps.log?.(`send ${send.id}: batch ${msg.batchId} ran short of time; ${handOn.recipients.length} recipient(s) handed on as ${handOn.batchId}`);
   }
+  // The send stopped while this batch ran: its counts come from a recount of the ledger, now that these records are written.
+  if (outcome === 'stale') await recountIfStopped(deps, send.id, send.generation);
   return 'done';
 }

@@ -1,6 +1,6 @@
 import { systemClock } from '../../core/clock.ts';
 import type { ImportRunDeps } from '../../core/subscribers/jobs.ts';
-import { importDeps } from '../../compose-import.ts';
+import { importDeps } from '../../compose/import.ts';
 import { awsEnv, dynamo } from './env.ts';
 import { awsJobBase } from './jobs.ts';
 

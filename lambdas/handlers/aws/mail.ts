@@ -1,15 +1,25 @@
 import { SESClient } from '@aws-sdk/client-ses';
 import { systemClock } from '../../core/clock.ts';
 import { SesMailer } from '../../adapters/ses/ses-mailer.ts';
-import { mailParts, subscriberDeps, type MailParts } from '../../compose.ts';
+import { mailParts, subscriberDeps, type MailParts } from '../../compose/mail.ts';
 import type { SubscriberDeps } from '../../core/subscribers/use-cases.ts';
+import { accountLimiter, pacedMailer } from '../../compose/sending.ts';
 import { awsEnv, dynamo, required, secret, site } from './env.ts';
+import { sendingBase } from './plan.ts';
 
 let parts: Promise<MailParts> | undefined;
-/** The SES mailer, the email templates and the token signer (its key read once from Secrets Manager). */
+/**
+ * The SES mailer, the email templates and the token signer (its key read once from Secrets Manager). The
+ * mailer takes each message's instant from the account's shared rate, as the send workers do, so the
+ * API's confirmation and welcome mail counts against the same rate.
+ */
 export function awsMailParts(): Promise<MailParts> {
   return (parts ??= secret(required('TOKEN_SECRET_ARN')).then((tokenSecret) =>
-    mailParts(awsEnv(), site(), { mailer: new SesMailer({ client: new SESClient({}) }), tokenSecret, templatesDir: awsEnv().TEMPLATES_DIR }),
+    mailParts(awsEnv(), site(), {
+      mailer: pacedMailer(new SesMailer({ client: new SESClient({}) }), accountLimiter(sendingBase()).limiter),
+      tokenSecret,
+      templatesDir: awsEnv().TEMPLATES_DIR,
+    }),
   ));
 }
 

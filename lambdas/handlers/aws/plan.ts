@@ -1,33 +1,36 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
-import { systemClock } from '../../core/clock.ts';
+import { SESClient } from '@aws-sdk/client-ses';
+import { deploymentLimits } from '../../../infra/limits.ts';
 import type { SendDeps } from '../../core/sends/deps.ts';
 import type { DeadLetterDeps } from '../../core/sends/dead-letter.ts';
-import { deliverySettingsFrom } from '../../core/sends/settings.ts';
-import { DynamoSendRepository } from '../../adapters/dynamodb/send-repository.ts';
-import { DynamoAudience } from '../../adapters/dynamodb/audience.ts';
+import { deadLetterDeps, planningDeps, type SendingBase } from '../../compose/sending.ts';
 import { SqsSendQueue } from '../../adapters/sqs/sqs-send-queue.ts';
 import { S3DocumentStore } from '../../adapters/s3/s3-document-store.ts';
-import { articleRepository, awsEnv, dynamo, once, required, site } from './env.ts';
+import { SesMailer } from '../../adapters/ses/ses-mailer.ts';
+import { awsEnv, dynamo, once, required, site } from './env.ts';
 
-/** Planning, the API's bookkeeping and the digest schedule: no mailer, no renderer (small bundles). */
-export const awsPlanDeps = once((): SendDeps => {
-  const env = awsEnv();
-  return {
-    sends: new DynamoSendRepository(dynamo(), env.TABLE_NAME),
-    audience: new DynamoAudience(dynamo(), env.TABLE_NAME),
-    queue: new SqsSendQueue(new SQSClient({}), required('SEND_QUEUE_URL')),
-    articles: articleRepository(),
-    feed: articleRepository(),
-    clock: systemClock,
-    site: site(),
-    settings: deliverySettingsFrom(env),
-    store: new S3DocumentStore(new S3Client({}), required('FEED_BUCKET')),
-    log: (m, d) => console.error(m, d),
-  };
-});
+const log = (m: string, d?: unknown) => (d === undefined ? console.error(m) : console.error(m, d));
+
+/** The deployment's limits, from the SES rate the stack passes (the same module built the stack). */
+export const awsLimits = once(() => deploymentLimits(required('SES_MAX_SEND_RATE')));
+
+/** What every sending role of this function shares. */
+export const sendingBase = once((): SendingBase => ({ db: dynamo(), table: awsEnv().TABLE_NAME, limits: awsLimits(), env: awsEnv(), site: site(), log }));
+
+/** Planning (with the account's 24-hour quota), the API's bookkeeping and the digest schedule: no renderer. */
+export const awsPlanDeps = once(
+  (): SendDeps =>
+    planningDeps({
+      ...sendingBase(),
+      queue: new SqsSendQueue(new SQSClient({}), required('SEND_QUEUE_URL')),
+      store: awsEnv().FEED_BUCKET ? new S3DocumentStore(new S3Client({}), required('FEED_BUCKET')) : undefined,
+      quota: new SesMailer({ client: new SESClient({}) }),
+    }),
+);
+
+/** The digest schedule's function only creates a Send item: no queue, bucket or mailer. */
+export const awsDigestDeps = once((): SendDeps => planningDeps({ ...sendingBase(), queue: { enqueue: async () => { throw new Error('the digest function queues nothing'); } } }));
 
 /** The send dead-letter queue's consumer: the table only (no queue, bucket or mailer, nor their variables). */
-export const awsDeadLetterDeps = once(
-  (): DeadLetterDeps => ({ sends: new DynamoSendRepository(dynamo(), awsEnv().TABLE_NAME), clock: systemClock, log: (m, d) => (d === undefined ? console.error(m) : console.error(m, d)) }),
-);
+export const awsDeadLetterDeps = once((): DeadLetterDeps => deadLetterDeps({ db: dynamo(), table: awsEnv().TABLE_NAME, log }));

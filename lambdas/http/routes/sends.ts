@@ -14,6 +14,15 @@ const TestRequest = TestRequestSchema.meta({ id: 'SendTestRequest' });
 const IdParam = z.object({
   id: z.string().min(1).max(80).regex(/^[a-z0-9-]+$/, 'must be a send id').openapi({ param: { name: 'id', in: 'path' }, example: 'alert-01hq0z8k2m4n6p8r0t2v4x6y8z' }),
 });
+const ResumeRequest = z
+  .object({
+    retryUncertain: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Also send again to recipients left `uncertain` (their call was in flight when a process died): some of them may get the mail twice. Default false.' }),
+  })
+  .strict()
+  .meta({ id: 'SendResumeRequest' });
 const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 const sendResponse = (description: string) => ({ description, content: { 'application/json': { schema: Send } } });
@@ -153,12 +162,15 @@ export function sendRoutes(deps: DeliveryDeps) {
       tags: ['Sends'],
       summary: 'Resume a paused, cancelled or stalled send, or retry the failures of a completed one',
       description:
-        'Plans the audience again: whoever already has an outcome is passed over (nobody gets it twice), a recipient whose call was in flight when a process died is reported `uncertain` and not sent again, and failures are tried again. A completed send resumes only when it has `failed` recipients (refused, given up, throttled to the end). A send past its deadline expires instead (a completed one answers 409).',
+        'Plans the audience again: whoever already has an outcome is passed over (nobody gets it twice), a recipient whose call was in flight when a process died is reported `uncertain` and not sent again unless `retryUncertain` is true, and failures are tried again. A completed send resumes only when it has `failed` recipients (refused, given up, throttled to the end), or `uncertain` ones with `retryUncertain`. A send past its deadline expires instead (a completed one answers 409). The body is optional.',
       security,
-      request: { params: IdParam },
-      responses: { 200: sendResponse('The send, resumed'), ...errorResponses(400, 401, 404, 409) },
+      request: { params: IdParam, body: { content: { 'application/json': { schema: ResumeRequest } }, required: false } },
+      responses: { 200: sendResponse('The send, resumed'), ...errorResponses(400, 401, 404, 409, 415) },
     }),
-    async (c) => c.json(out(await resumeSend(deps, c.req.valid('param').id)), 200),
+    async (c) => {
+      const body = (c.req.valid('json') ?? {}) as z.infer<typeof ResumeRequest>;
+      return c.json(out(await resumeSend(deps, c.req.valid('param').id, { retryUncertain: body.retryUncertain })), 200);
+    },
   );
 
   return app;

@@ -1,14 +1,14 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from './core/clock.ts';
-import type { SiteConfig } from './core/site.ts';
-import type { Mailer } from './core/email/message.ts';
-import { formatListId, listIdentifierFor } from './core/email/message.ts';
-import { createEmailRenderer, type EmailRenderer } from './core/email/templates.ts';
-import { createTokenSigner, type TokenSigner } from './core/subscribers/tokens.ts';
-import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
-import { importDeps } from './compose-import.ts';
-import { DynamoSubscriberRepository } from './adapters/dynamodb/subscriber-repository.ts';
-import type { MailEnv } from './config.ts';
+import type { Clock } from '../core/clock.ts';
+import type { SiteConfig } from '../core/site.ts';
+import type { Mailer } from '../core/email/message.ts';
+import { formatListId, listIdentifierFor } from '../core/email/message.ts';
+import { createEmailRenderer, type EmailRenderer } from '../core/email/templates.ts';
+import { createTokenSigner, type TokenSigner } from '../core/subscribers/tokens.ts';
+import type { SubscriberDeps } from '../core/subscribers/use-cases.ts';
+import { importDeps } from './import.ts';
+import { DynamoSubscriberRepository } from '../adapters/dynamodb/subscriber-repository.ts';
+import type { MailEnv } from '../config.ts';
 
 /**
  * Assembly shared by the two composition roots (AWS and local): from validated configuration and the

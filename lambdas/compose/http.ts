@@ -1,12 +1,12 @@
 import type { Context } from 'hono';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SubscriberDeps } from './core/subscribers/use-cases.ts';
-import { DynamoRateLimiter } from './adapters/dynamodb/rate-limiter.ts';
-import { clientAddressResolver, createPageRenderer, parseTopicChoices } from './http/routes/subscriber-pages.ts';
-import { subscriberMounts, type SubscriberHttpDeps } from './http/routes/subscribers.ts';
-import { subscriberJobRoutes } from './http/routes/subscriber-jobs.ts';
-import type { SubscriberJobDeps } from './core/subscribers/jobs.ts';
-import type { MailEnv } from './config.ts';
+import type { SubscriberDeps } from '../core/subscribers/use-cases.ts';
+import { DynamoRateLimiter } from '../adapters/dynamodb/rate-limiter.ts';
+import { clientAddressResolver, createPageRenderer, parseTopicChoices } from '../http/routes/subscriber-pages.ts';
+import { subscriberMounts, type SubscriberHttpDeps } from '../http/routes/subscribers.ts';
+import { subscriberJobRoutes } from '../http/routes/subscriber-jobs.ts';
+import type { SubscriberJobDeps } from '../core/subscribers/jobs.ts';
+import type { MailEnv } from '../config.ts';
 
 /** The subscriber routers for `createApp({ mounts })`, assembled from configuration (both composition roots). */
 export function subscriberHttp(

@@ -1,0 +1,94 @@
+/**
+ * The deployment, simulated: the real handlers (planner on DynamoDB Local's stream, the send worker on the
+ * in-process queue), DynamoDB Local and the local SES endpoint through the real SESClient, all under the
+ * limits a deployment at that SES rate gets (infra/limits.ts: the worker's timeout and reserve, the queue's
+ * batch size, maximum concurrency, visibility timeout and receive count, the planner's limits), with the
+ * endpoint enforcing the account's rate as SES does (Throttling above it).
+ *
+ * What runs on a controlled clock: everything that waits or times (the queue's timeouts and visibility, the
+ * stream poller, the pacing, the engine's clock, the endpoint's rate window) runs on one `ScaledTime`, a
+ * clock running N times faster than the wall clock, so a 200-second send takes 200 / N real seconds. What
+ * does not: DynamoDB Local and HTTP take real time, which on the scaled clock looks N times longer, so
+ * these runs are harder on the engine than real time would be.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freshTable } from '../support/dynamo.ts';
+import { outboxByRecipient, seedSubscribers, startDeliveryPipeline, TEST_SITE, waitForSend, type Pipeline } from '../support/delivery-harness.ts';
+import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
+import { createArticle } from '../../lambdas/core/articles/use-cases.ts';
+import { ScaledTime } from '../../lambdas/core/clock.ts';
+import { createSend } from '../../lambdas/core/sends/use-cases.ts';
+import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
+import { deploymentLimits } from '../../infra/limits.ts';
+
+interface Scenario {
+  recipients: number;
+  rate: number;
+  /** How much faster than the wall clock the simulation runs. */
+  factor: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { recipients: 200, rate: 1, factor: 3 },
+  { recipients: 2_000, rate: 14, factor: 4 },
+  { recipients: 10_000, rate: 100, factor: 2 },
+];
+
+describe.each(SCENARIOS)('a send of $recipients at $rate/s under the deployment limits (time $factor x faster)', ({ recipients, rate, factor }) => {
+  let dir: string;
+  let ses: SesEndpoint;
+  let pipeline: Pipeline;
+  let table: Awaited<ReturnType<typeof freshTable>>;
+  const time = new ScaledTime(factor);
+  const limits = deploymentLimits(rate);
+  const log: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'inkwire-simulation-'));
+    table = await freshTable('simulation');
+    ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox'), quota: { maxSendRate: rate }, enforceRate: true, time });
+    await seedSubscribers(table.doc, table.tableName, Array.from({ length: recipients }, (_, i) => ({ id: `m${String(i).padStart(5, '0')}` })));
+    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), maxSendRate: rate, limits, time, log: (m) => log.push(m) });
+  }, 120_000);
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await ses?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('completes: nobody given up, nobody mailed twice, no second above the rate, within 1.15x of recipients / rate', async () => {
+    const articles = new DynamoArticleRepository(table.doc, table.tableName);
+    // Published more than a day ago: no automatic alert; the send below is the only mail.
+    const a = await createArticle(
+      { articles, scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: time, site: TEST_SITE },
+      { title: 'Council votes', body: 'The budget passed.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(time.nowMs() - 30 * 3_600_000).toISOString() },
+    );
+    const created = await createSend(pipeline.deps, { kind: 'article', articleId: a.body.id, frequency: 'instant' });
+    const ideal = (recipients / rate) * 1000;
+    const done = await waitForSend(pipeline.deps.sends, created.body.id, (s) => s.status === 'completed' || s.status === 'paused' || s.status === 'expired', ((ideal * 2) / factor) + 60_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${log.slice(-20).join('\n')}`);
+    });
+    await pipeline.idle();
+
+    expect(done.status, done.reason).toBe('completed');
+    expect(done.counts).toMatchObject({ planned: recipients, submitted: recipients, failed: 0, uncertain: 0 });
+    expect(pipeline.queue.deadLetters, 'no batch given up').toEqual([]);
+    const outbox = await outboxByRecipient(ses.outboxDir);
+    expect(outbox.size).toBe(recipients);
+    expect([...outbox.values()].filter((n) => n > 1), 'nobody mailed twice').toEqual([]);
+    const stats = ses.stats();
+    expect(stats.maxPerSecond, 'no one-second window above the rate').toBeLessThanOrEqual(Math.max(1, Math.floor(rate)));
+    const acc = ses.acceptedAt; const gaps = acc.slice(1).map((t, i) => t - acc[i]!).sort((a, b) => a - b); console.info('GAPS', gaps.slice(0, 15).join(','), 'median', gaps[Math.floor(gaps.length / 2)], 'p90', gaps[Math.floor(gaps.length * 0.9)], 'max', gaps[gaps.length - 1]);
+    const took = new Date(done.completedAt!).getTime() - new Date(done.startedAt!).getTime();
+    console.info(
+      `${recipients} at ${rate}/s: ${(took / 1000).toFixed(1)} s simulated (${((took / ideal) * 100).toFixed(1)}% of recipients / rate), ` +
+        `${stats.throttledRate} throttled by the rate, ${pipeline.queue.invocations} worker invocations, ${pipeline.queue.abandoned} abandoned at the timeout, ` +
+        `${log.filter((l) => l.includes('handed on')).length} hand-on(s), ${limits.sendWorker.recipientsPerMessage} recipients per message, ${limits.sendWorker.maximumConcurrency} workers`,
+    );
+    expect(took, `took ${took} ms for an ideal ${ideal} ms`).toBeLessThanOrEqual(ideal * 1.15);
+  }, 600_000);
+});
