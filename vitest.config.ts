@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // Timing-bound: run alone afterwards (vitest.simulation.config.ts).
+    exclude: ['tests/simulation/**', '**/node_modules/**'],
     globalSetup: ['tests/setup/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

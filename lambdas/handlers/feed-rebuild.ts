@@ -1,16 +1,13 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { rebuildFeeds, type FeedRebuildDeps } from '../core/feeds/rebuild.ts';
 import type { FeedKey } from '../core/feeds/feeds.ts';
-import { parseFeedEntryKey } from '../adapters/dynamodb/keys.ts';
+import { decodeFeedEntry } from '../adapters/dynamodb/stream-records.ts';
 
 /** Which feeds and months the stream records touch (feed entry items only; other items are ignored). */
 export function rebuildTargets(records: DynamoDBRecord[]): Map<FeedKey, Set<string>> {
   const targets = new Map<FeedKey, Set<string>>();
   for (const r of records) {
-    const pk = r.dynamodb?.Keys?.PK?.S;
-    const sk = r.dynamodb?.Keys?.SK?.S;
-    if (!pk || !sk) continue;
-    const parsed = parseFeedEntryKey({ PK: pk, SK: sk });
+    const parsed = decodeFeedEntry(r);
     if (!parsed) continue;
     let months = targets.get(parsed.feed);
     if (!months) targets.set(parsed.feed, (months = new Set()));

@@ -1,14 +1,8 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { onSendChanged } from '../core/sends/planner.ts';
 import type { SendDeps } from '../core/sends/deps.ts';
 import type { Send } from '../core/sends/model.ts';
-import { fromAttributeMap, sendFromItem } from '../adapters/dynamodb/send-repository.ts';
-
-const image = (i: unknown): Send | undefined => {
-  const plain = fromAttributeMap(i as Record<string, AttributeValue> | undefined);
-  return plain && plain.entity === 'send' ? sendFromItem(plain) : undefined;
-};
+import { decodeSendChange } from '../adapters/dynamodb/stream-records.ts';
 
 interface Change {
   id: string;
@@ -21,13 +15,11 @@ interface Change {
 export function coalesce(records: DynamoDBRecord[]): Change[] {
   const byId = new Map<string, Change>();
   for (const r of records) {
-    const pk = r.dynamodb?.Keys?.PK?.S;
-    if (!pk?.startsWith('SEND#') || r.dynamodb?.Keys?.SK?.S !== 'SEND') continue;
-    const id = pk.slice('SEND#'.length);
-    const after = r.eventName === 'REMOVE' ? undefined : image(r.dynamodb?.NewImage);
-    const seen = byId.get(id);
-    if (seen) seen.after = after;
-    else byId.set(id, { id, before: image(r.dynamodb?.OldImage), after, firstSequence: r.dynamodb?.SequenceNumber });
+    const change = decodeSendChange(r);
+    if (!change) continue;
+    const seen = byId.get(change.id);
+    if (seen) seen.after = change.after;
+    else byId.set(change.id, { id: change.id, before: change.before, after: change.after, firstSequence: change.sequence });
   }
   return [...byId.values()];
 }

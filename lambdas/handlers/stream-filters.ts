@@ -1,9 +1,12 @@
+import { STREAM_FILTERS } from '../adapters/dynamodb/stream-records.ts';
+
 /**
- * Event filters for the table's stream, in Lambda's filter-pattern syntax. The CDK stack passes them to
- * the event source mappings; the local runtime applies the same patterns before calling the handlers.
+ * Event filters for the table's stream (built from the table's keys in adapters/dynamodb/stream-records.ts).
+ * The CDK stack passes them to the event source mappings; the local runtime applies the same patterns
+ * before calling the handlers.
  */
-export const FEED_REBUILD_FILTER = { dynamodb: { Keys: { PK: { S: [{ prefix: 'FEED#' }] } } } };
-export const SEND_PLANNER_FILTER = { dynamodb: { Keys: { PK: { S: [{ prefix: 'SEND#' }] }, SK: { S: ['SEND'] } } } };
+export const FEED_REBUILD_FILTER = STREAM_FILTERS.feedRebuild;
+export const SEND_PLANNER_FILTER = STREAM_FILTERS.sendPlanner;
 
 type Pattern = { [k: string]: Pattern | (string | { prefix: string })[] };
 

@@ -1,7 +1,8 @@
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.ts';
 import type { InkwireFunction } from '../../infra/constructs/inkwire-function.ts';
 import { deploymentLimits, describeLimits, sendWorkersFor, type DrivenFunction } from '../../infra/limits.ts';
 import { synthesize, type Synthesized } from './support/synth.ts';
@@ -9,7 +10,7 @@ import { synthesize, type Synthesized } from './support/synth.ts';
 /**
  * The synthesized template runs every function under `describeLimits(deploymentLimits(rate))`
  * (infra/limits.ts): timeouts, memory, event sources, queues and asynchronous retries, read back from the
- * template and compared field by field. (That the local runtime emulates the same limits is checked apart.)
+ * template and compared field by field; and the local runtime's `GET /_dev/limits` against the template.
  */
 
 type Json = any; // CloudFormation JSON: the readers below check the shapes they rely on.
@@ -199,5 +200,43 @@ describe('the send worker\u2019s concurrency at different SES rates', () => {
     expect(sendWorkersFor(1)).toBe(2);
     expect(sendWorkersFor(500)).toBeGreaterThan(sendWorkersFor(1));
     expect(deploymentLimits(500).sendWorker.maximumConcurrency).toBe(sendWorkersFor(500));
+  });
+});
+
+/**
+ * The local runtime runs under what the template says: `GET /_dev/limits`, read back from its queues and
+ * stream pollers, against the synthesized template at the same SES rate, field by field.
+ */
+describe('the local runtime and the template at the same SES rate', () => {
+  let t: ReturnType<typeof view>;
+  let local: Record<string, Record<string, unknown>>;
+  let rt: TestRuntime | undefined;
+
+  beforeAll(async () => {
+    t = view(synthesize({ example: 'true', sesMaxSendRate: '14' }));
+    rt = await startTestRuntime({ SES_MAX_SEND_RATE: '14' });
+    const res = await rt.get('/_dev/limits');
+    expect(res.status).toBe(200);
+    local = await res.json();
+  }, 120_000);
+  afterAll(async () => rt?.cleanup());
+
+  it.each(['sendWorker', 'subscriberJobs'] as const)('emulates the queue-driven %s: timeout, batch size, concurrency, visibility, receives', (name) => {
+    const fields = ['timeoutSeconds', 'batchSize', 'maxBatchingWindowSeconds', 'maximumConcurrency', 'visibilityTimeoutSeconds', 'maxReceiveCount'] as const;
+    expect(pick(local[name]!, fields)).toEqual(pick(t.queueConsumer(name), fields));
+  });
+
+  it.each(['sendPlanner', 'feedRebuild'] as const)('emulates the stream-driven %s: timeout, batch size, batching window, retries', (name) => {
+    const fields = ['timeoutSeconds', 'batchSize', 'maxBatchingWindowSeconds', 'retryAttempts'] as const;
+    expect(pick(local[name]!, fields)).toEqual(pick(t.streamConsumer(name), fields));
+  });
+
+  it.each(['subscriberImport', 'digest'] as const)('invokes the asynchronous %s as the template does', (name) => {
+    expect(pick(local[name]!, ASYNC_FIELDS)).toEqual(pick(t.asyncFunction(name), ASYNC_FIELDS));
+  });
+
+  it('paces the worker as the deployment does: reserve, calls in flight, recipients per message, the shared SES rate', () => {
+    expect(local.sendWorker).toMatchObject({ reserveSeconds: 30, inFlight: 8, recipientsPerMessage: 50 });
+    expect(local.ses).toMatchObject({ accountRate: 14, workers: t.queueConsumer('sendWorker').maximumConcurrency, apiCountsAgainstRate: true });
   });
 });

@@ -187,8 +187,17 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
     const after = await outboxByRecipient(ses.outboxDir);
     for (const r of ['dh1', 'dh2', 'dh3', 'dh4', 'dx3', 'dx4']) expect(after.get(`${r}@example.org`), r).toBe(1);
     for (const r of ['dx1', 'dx2']) expect(after.get(`${r}@example.org`), r).toBeUndefined();
-    // Nothing left to retry: a completed send without failures does not resume.
+    // Nothing left to retry: a completed send without failures does not resume...
     await expect(resumeSend(pipeline.deps, id)).rejects.toMatchObject({ code: 'send.invalidTransition' });
+    // ...unless the publisher chooses to send to the uncertain ones again, knowing they may get it twice.
+    sickWorker = workerWithStuckSes(() => false, false);
+    expect((await resumeSend(pipeline.deps, id, { retryUncertain: true })).status).toBe('planning');
+    const third = await waitForSend(pipeline.deps.sends, id, (s) => s.status === 'completed' && s.generation === 3, 30_000);
+    await idle();
+    expect(third.counts).toEqual({ planned: 8, submitted: 8, failed: 0, suppressed: 0, skipped: 0, uncertain: 0 });
+    const last = await outboxByRecipient(ses.outboxDir);
+    for (const r of ['dh1', 'dh2', 'dh3', 'dh4', 'dx1', 'dx2', 'dx3', 'dx4']) expect(last.get(`${r}@example.org`), r).toBe(1);
+    expect((await ledger(id)).get('dx1')).toMatchObject({ state: 'submitted', generation: 3, retriedFrom: 'uncertain' });
   }, 60_000);
 
   it('pauses a send the given-up batch pushes past the error threshold; a resume then sends to the failed recipients exactly once and leaves the uncertain one alone', async () => {

@@ -76,6 +76,12 @@ export const keys = {
   sendingInstants: (account: string): Key => ({ PK: `PACE#${account}`, SK: 'PACE' }),
 };
 
+/** The id of a Send item's key (`SEND#<id>` / `SEND`); undefined for any other item (a delivery, the content, a tally). */
+export function parseSendKey(key: Key): string | undefined {
+  const prefix = keys.send('').PK;
+  return key.PK.startsWith(prefix) && key.SK === keys.send('').SK ? key.PK.slice(prefix.length) : undefined;
+}
+
 /** Parses a feed entry's keys back into its feed, month (`YYYY-MM`) and article id. */
 export function parseFeedEntryKey(key: Key): { feed: FeedKey; month: string; publishedAt: string; articleId: string } | undefined {
   if (!key.PK.startsWith('FEED#') || !key.SK.startsWith('E#')) return undefined;

@@ -13,8 +13,11 @@ export type Now = () => number;
 export interface RateLimiter {
   /** Resolves when one more call may start without exceeding the rate. */
   acquire(): Promise<void>;
-  /** Reserves the instant (ms since the epoch) at which one more call may start, without waiting for it. */
-  next(): Promise<number>;
+  /**
+   * Reserves the instant (ms since the epoch) at which one more call may start, without waiting for it.
+   * Undefined when `cancelled` says so before an instant was reserved (none is wasted).
+   */
+  next(cancelled?: () => boolean): Promise<number | undefined>;
   /** Holds every following acquisition back by at least `ms` (after the provider throttled us). */
   backOff(ms: number): void;
   /** Calls per second this limiter allows. */
@@ -57,7 +60,7 @@ export class SlidingWindowLimiter implements RateLimiter {
     this.sleep = options.sleep ?? realSleep;
   }
 
-  async next(): Promise<number> {
+  async next(_cancelled?: () => boolean): Promise<number> {
     const t = this.now();
     const at = Math.max(t, this.starts[this.head]! + this.windowMs, this.notBefore);
     this.starts[this.head] = at;
@@ -141,59 +144,70 @@ export class SharedRateLimiter implements RateLimiter {
   private readonly chunk: number;
   /** A new reservation waits until the last one ends within this much of now. */
   private readonly horizonMs: number;
+  private readonly lateMs: number;
   private upcoming = 0;
   private left = 0;
   private reserving: Promise<void> | undefined;
-  private notBefore = 0;
   private readonly now: Now;
   private readonly sleep: Sleep;
 
   constructor(
     private readonly ledger: RateLedger,
-    options: { rate: number; reservationMs: number; now?: Now; sleep?: Sleep },
+    options: { rate: number; reservationMs: number; now?: Now; sleep?: Sleep; /** How late an instant may still be used. */ lateMs?: number },
   ) {
     if (!(options.rate > 0) || !Number.isFinite(options.rate)) throw new Error(`rate must be a positive number, got ${options.rate}`);
     this.rate = options.rate;
     this.spacingMs = 1000 / options.rate;
     this.chunk = Math.max(1, Math.floor((options.rate * options.reservationMs) / 1000));
     this.horizonMs = Math.max(options.reservationMs, 2 * this.spacingMs);
+    this.lateMs = Math.max(options.lateMs ?? options.reservationMs, this.spacingMs);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? realSleep;
   }
 
-  /** The next instant of this process's, reserving more when none is left. Instants are taken synchronously, in call order. */
-  async next(): Promise<number> {
-    return this.instant();
-  }
-
-  private async instant(): Promise<number> {
+  /** The next instant of this process's, reserving more when none is left; instants are taken in call order. */
+  async next(cancelled: () => boolean = () => false): Promise<number | undefined> {
     for (;;) {
       if (this.left > 0) {
         const at = this.upcoming;
         this.upcoming += this.spacingMs;
         this.left--;
-        // An instant long past (this process fell behind) is dropped, not spent in a burst; so is one inside
-        // a back-off. Instants are never moved: moved, they could fall on another process's.
-        if (at >= this.now() - this.spacingMs && at >= this.notBefore) return at;
+        // An instant this process fell far behind (more than `lateMs`, a reservation's worth by default) is
+        // dropped, not spent in a burst. Instants are never moved: moved, they could fall on another process's.
+        if (at >= this.now() - this.lateMs) return at;
         continue;
       }
-      this.reserving ??= (async () => {
-        // Hold few instants ahead: one this process cannot use (it stopped, or ran out of time) is lost to all.
-        for (let wait = this.upcoming - this.horizonMs - this.now(); wait > 0; wait = this.upcoming - this.horizonMs - this.now()) await this.sleep(wait);
-        const first = await this.ledger.reserve(this.chunk, this.spacingMs, Math.max(this.now(), this.notBefore));
-        this.upcoming = first;
-        this.left = this.chunk;
-      })().finally(() => (this.reserving = undefined));
+      if (cancelled()) return undefined;
+      if (this.reserving) {
+        await this.reserving;
+        continue;
+      }
+      // Hold few instants ahead: one this process cannot use (it stopped, or ran out of time) is lost to all.
+      const wait = this.upcoming - this.horizonMs - this.now();
+      if (wait > 0) {
+        await this.sleep(Math.min(wait, this.spacingMs));
+        continue;
+      }
+      this.reserving = this.ledger
+        .reserve(this.chunk, this.spacingMs, this.now())
+        .then((first) => {
+          this.upcoming = first;
+          this.left = this.chunk;
+        })
+        .finally(() => (this.reserving = undefined));
       await this.reserving;
     }
   }
 
   async acquire(): Promise<void> {
-    const at = await this.next();
+    const at = (await this.next())!;
     for (let left = at - this.now(); left > 0; left = at - this.now()) await this.sleep(left);
   }
 
-  backOff(ms: number): void {
-    this.notBefore = Math.max(this.notBefore, this.now() + ms);
-  }
+  /**
+   * Nothing to do: every sender of the account takes its instants from the ledger, so a throttle comes from
+   * an arrival that strayed from its instant, not from going too fast, and the throttled call waits for
+   * this process's next instant anyway. Dropping instants would waste them for every sender.
+   */
+  backOff(_ms: number): void {}
 }

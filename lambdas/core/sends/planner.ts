@@ -8,7 +8,7 @@ import { isAppError } from '../errors.ts';
 import { audienceOf, digestFor, digestSince, topicsMatch } from './audience.ts';
 import { buildContent } from './content.ts';
 import type { SendDeps } from './deps.ts';
-import { writeArchive } from './archive.ts';
+import { writeArchive } from '../feeds/archive.ts';
 import { doneCount, type BatchMessage, type Send, type SendContent } from './model.ts';
 import { endUnstarted, expireUnstarted, pauseReason, pauseSend, quotaPauseReason, settle, settleIfDone } from './settlement.ts';
 

@@ -317,7 +317,11 @@ class BatchRun {
     for (let attempt = 0; ; attempt++) {
       // The send's status and the quota are read just before the instant, so that only the claim's write
       // stands between the instant and the call (their arrival at the provider keeps to the pacing).
-      const at = await deps.limiter.next();
+      const at = await deps.limiter.next(() => this.stopped || this.outOfTime());
+      if (at === undefined) {
+        if (!this.stopped) this.leftover.push(r);
+        return;
+      }
       await this.until(at - deps.settings.statusCheckMs);
       if (!(await this.stillDelivering())) return;
       if (this.outOfTime()) {

@@ -2,12 +2,12 @@
  * The public web archive of digests: one page per digest that went out (the articles it carried, no
  * personal links), an index page, and the archive's own feed in RSS, Atom and JSON Feed.
  */
-import { renderFeed } from '../feeds/index.ts';
-import { CONTENT_TYPES, type FeedDocument, type FeedEntry, type FeedFormat } from '../feeds/model.ts';
+import { renderFeed } from './index.ts';
+import { CONTENT_TYPES, type FeedDocument, type FeedEntry, type FeedFormat } from './model.ts';
 import type { SiteConfig } from '../site.ts';
-import type { SendDeps } from './deps.ts';
-import type { Send } from './model.ts';
-import type { ArchiveEntry } from './ports.ts';
+import type { SendDeps } from '../sends/deps.ts';
+import type { Send } from '../sends/model.ts';
+import type { ArchiveEntry } from '../sends/ports.ts';
 
 /** Digests listed in the archive's feed and index page. */
 export const ARCHIVE_FEED_ENTRIES = 50;

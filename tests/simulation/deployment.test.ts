@@ -10,6 +10,9 @@
  * clock running N times faster than the wall clock, so a 200-second send takes 200 / N real seconds. What
  * does not: DynamoDB Local and HTTP take real time, which on the scaled clock looks N times longer, so
  * these runs are harder on the engine than real time would be.
+ *
+ * Timing is the point of these tests, so they run alone, one file at a time, after the rest of the suite
+ * (`vitest.simulation.config.ts`, the second half of `npm test`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,9 +35,11 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { recipients: 200, rate: 1, factor: 3 },
-  { recipients: 2_000, rate: 14, factor: 4 },
-  { recipients: 10_000, rate: 100, factor: 2 },
+  { recipients: 200, rate: 1, factor: 2 },
+  { recipients: 2_000, rate: 14, factor: 2 },
+  // 100 messages a second is about what this pipeline sustains on a two-core machine with DynamoDB Local
+  // and the SES endpoint beside it: in real time.
+  { recipients: 10_000, rate: 100, factor: 1 },
 ];
 
 describe.each(SCENARIOS)('a send of $recipients at $rate/s under the deployment limits (time $factor x faster)', ({ recipients, rate, factor }) => {
@@ -51,7 +56,7 @@ describe.each(SCENARIOS)('a send of $recipients at $rate/s under the deployment 
     table = await freshTable('simulation');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox'), quota: { maxSendRate: rate }, enforceRate: true, time });
     await seedSubscribers(table.doc, table.tableName, Array.from({ length: recipients }, (_, i) => ({ id: `m${String(i).padStart(5, '0')}` })));
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), maxSendRate: rate, limits, time, log: (m) => log.push(m) });
+    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), maxSendRate: rate, limits, time, log: (m) => log.push(`${time.now().toISOString()} ${m}`) });
   }, 120_000);
 
   afterAll(async () => {
@@ -82,10 +87,13 @@ describe.each(SCENARIOS)('a send of $recipients at $rate/s under the deployment 
     expect([...outbox.values()].filter((n) => n > 1), 'nobody mailed twice').toEqual([]);
     const stats = ses.stats();
     expect(stats.maxPerSecond, 'no one-second window above the rate').toBeLessThanOrEqual(Math.max(1, Math.floor(rate)));
-    const acc = ses.acceptedAt; const gaps = acc.slice(1).map((t, i) => t - acc[i]!).sort((a, b) => a - b); console.info('GAPS', gaps.slice(0, 15).join(','), 'median', gaps[Math.floor(gaps.length / 2)], 'p90', gaps[Math.floor(gaps.length * 0.9)], 'max', gaps[gaps.length - 1]);
-    const took = new Date(done.completedAt!).getTime() - new Date(done.startedAt!).getTime();
+    // From the send's start to its last message accepted by SES: when the mail is out. (Counting the ledger
+    // afterwards, to complete the send, is reported too.)
+    const started = new Date(done.startedAt!).getTime();
+    const took = Math.max(...ses.acceptedAt) - started;
+    const settledAfter = new Date(done.completedAt!).getTime() - started;
     console.info(
-      `${recipients} at ${rate}/s: ${(took / 1000).toFixed(1)} s simulated (${((took / ideal) * 100).toFixed(1)}% of recipients / rate), ` +
+      `${recipients} at ${rate}/s: ${(took / 1000).toFixed(1)} s simulated to the last message (${((took / ideal) * 100).toFixed(1)}% of recipients / rate), completed after ${(settledAfter / 1000).toFixed(1)} s, ` +
         `${stats.throttledRate} throttled by the rate, ${pipeline.queue.invocations} worker invocations, ${pipeline.queue.abandoned} abandoned at the timeout, ` +
         `${log.filter((l) => l.includes('handed on')).length} hand-on(s), ${limits.sendWorker.recipientsPerMessage} recipients per message, ${limits.sendWorker.maximumConcurrency} workers`,
     );
