@@ -32,11 +32,14 @@ for (const name of ['import', 'delivery'] as const) {
   if (!(all || wanted.has(name))) continue;
   const path = `./${name}.ts`;
   try {
-    const mod = (await import(path)) as Record<string, () => Promise<unknown>>;
+    const mod = (await import(path)) as Record<string, (...args: any[]) => unknown>;
     const fn = name === 'import' ? mod.benchImport : mod.benchDelivery;
     if (!fn) throw new Error(`${path} exports no bench function`);
     line(`== ${name}`);
     const figures = await fn();
+    // A module may print its figures as labelled lines before the JSON.
+    const summary = name === 'delivery' ? mod.deliverySummary : undefined;
+    if (summary) for (const l of summary(figures) as string[]) line(l);
     line(JSON.stringify(figures, null, 2));
     line();
   } catch (e) {

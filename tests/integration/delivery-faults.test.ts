@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../support/dynamo.ts';
-import { outboxByRecipient, outboxCount, seedSubscribers, TEST_SITE, waitForSend, type PipelineOptions } from '../support/delivery-harness.ts';
+import { outboxByRecipient, seedSubscribers, TEST_SITE, waitForSend, type PipelineOptions } from '../support/delivery-harness.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
 import { createArticle } from '../../lambdas/core/articles/use-cases.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
@@ -71,9 +71,10 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
       tableName: table.tableName,
       sesUrl: ses.url,
       dataDir: join(dir, 'sender'),
-      maxSendRate: 400,
-      workers: 4,
+      maxSendRate: 100,
+      workers: 2,
       inFlight: 8,
+      callLog: join(dir, 'calls.log'),
     };
     const log: string[] = [];
     const random = () => Math.random();
@@ -83,23 +84,25 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
     for (let k = 0; k < 3; k++) {
       const child = await startSender(config, log);
       children.push(child);
-      const before = await outboxCount(ses.outboxDir);
+      // The endpoint's own count (reading the outbox folder every few milliseconds would load the machine).
+      const accepted = () => ses.stats().acceptedRecipients;
+      const before = accepted();
       if (k === 0) await new Promise((r) => setTimeout(r, 200 + random() * 1500));
       else {
         const target = before + 100 + Math.floor(random() * 300);
         const deadline = Date.now() + 20_000;
-        while ((await outboxCount(ses.outboxDir)) < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        while (accepted() < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         await new Promise((r) => setTimeout(r, random() * 50));
       }
       await killHard(child);
-      killedAt.push(await outboxCount(ses.outboxDir));
+      killedAt.push(accepted());
     }
     expect(killedAt.some((n) => n > 0 && n < RECIPIENTS), `outbox sizes at the kills: ${killedAt.join(', ')}`).toBe(true);
 
     // The last process runs to the end; it re-drives the send it finds active.
     const last = await startSender(config, log);
     children.push(last);
-    const send = await waitForSend(sends, sendId, (s) => s.status === 'completed', 40_000).catch((e: Error) => {
+    const send = await waitForSend(sends, sendId, (s) => s.status === 'completed', 60_000).catch((e: Error) => {
       throw new Error(`${e.message}\nsender log:\n${log.join('').slice(-3000)}`);
     });
     await killHard(last);
@@ -123,16 +126,20 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
       if (state === 'submitted') expect(n, address).toBe(1);
       else expect(state, `${address} got ${n} message(s) and is ${state}`).toBe('uncertain');
     }
+    // A claim is written right before its provider call, with a call slot held, so a recipient reported
+    // uncertain is one whose call had started (the sending processes wrote each address to a log,
+    // synchronously, just before calling SES), or one whose claim's write had reached DynamoDB when the kill
+    // came and its acknowledgement had not come back: at most one per call slot. Seen here: a few per kill,
+    // on a loaded machine. The engine used to claim up to a second's worth of recipients (100 at this rate)
+    // ahead of their calls, and report every one left unsent uncertain.
+    const called = new Set((await readFile(join(dir, 'calls.log'), 'utf8')).split('\n').filter(Boolean));
+    const neverCalled = [...records].filter(([address, state]) => state === 'uncertain' && !called.has(address)).map(([a]) => a);
+    const slots = config.workers! * config.inFlight!;
+    expect(neverCalled.length, `uncertain although their call never started: ${neverCalled.join(', ')}`).toBeLessThanOrEqual(slots * killedAt.length);
     const uncertain = [...records.values()].filter((s) => s === 'uncertain').length;
-    // A claim is written right before its provider call, so an uncertain recipient is one whose call had
-    // started: it reached the endpoint, unless the kill fell in the instant between the claim's write and
-    // the request going out (a few microseconds of each call). Claims written ahead of their calls (the old
-    // engine claimed a wave ahead) would leave dozens uncertain that never reached it.
-    const neverReached = [...records].filter(([address, state]) => state === 'uncertain' && !outbox.has(address)).map(([a]) => a);
-    expect(neverReached.length, `uncertain but never reached the endpoint: ${neverReached.join(', ')}`).toBeLessThanOrEqual(killedAt.length);
     expect(send.counts.submitted + send.counts.uncertain).toBe(RECIPIENTS);
     expect(send.counts.uncertain).toBe(uncertain);
     expect(send.counts.planned).toBe(RECIPIENTS);
-    console.info(`kills at outbox sizes ${killedAt.join(', ')}; ${uncertain} recipient(s) reported uncertain, ${[...outbox.values()].length} mailed once`);
-  }, 90_000);
+    console.info(`kills at outbox sizes ${killedAt.join(', ')}; ${uncertain} recipient(s) reported uncertain (${neverCalled.length} whose call had not started), ${[...outbox.values()].length} mailed once`);
+  }, 150_000);
 });

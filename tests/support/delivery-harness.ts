@@ -17,7 +17,8 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { SESClient } from '@aws-sdk/client-ses';
 import { systemClock, systemTime, type Clock, type TimeSource } from '../../lambdas/core/clock.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
-import { formatListId } from '../../lambdas/core/email/message.ts';
+import { formatListId, type Mailer } from '../../lambdas/core/email/message.ts';
+import { appendFileSync } from 'node:fs';
 import { createEmailRenderer } from '../../lambdas/core/email/templates.ts';
 import { createTokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
 import { confirmationLink, subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
@@ -66,6 +67,11 @@ export interface PipelineOptions {
   clock?: Clock | undefined;
   /** Counts every DynamoDB request and the capacity it consumed. */
   counter?: RequestCounter | undefined;
+  /**
+   * A file to which each recipient's address is appended, synchronously, right before the provider is
+   * called for it: what a process killed with SIGKILL had started, read back by the fault test.
+   */
+  callLog?: string | undefined;
   log?: ((msg: string, detail?: unknown) => void) | undefined;
 }
 
@@ -182,7 +188,17 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
     onDeadLetter: (record) => createSendDeadLetterHandler(base.deps, { maxReceives: worker.maxReceiveCount })({ Records: [record] }),
   });
   const sending: SendingBase = { db: doc, table: o.tableName, limits: { ...limits, sendWorker: worker }, env: SendEnvSchema.parse({}), site: TEST_SITE, time, log };
-  const mailer = new SesMailer({ client: new SESClient({ endpoint: o.sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), clock });
+  const ses = new SesMailer({ client: new SESClient({ endpoint: o.sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), clock });
+  const callLog = o.callLog;
+  const mailer: Mailer = callLog
+    ? {
+        getSendQuota: () => ses.getSendQuota(),
+        send: (email) => {
+          appendFileSync(callLog, `${email.to.address}\n`);
+          return ses.send(email);
+        },
+      }
+    : ses;
   const planning = { ...planningDeps({ ...sending, queue, store: new FsDocumentStore(join(o.dataDir, 'public')), quota: mailer }), clock };
   const mailing: MailingParts = {
     mailer,
@@ -194,12 +210,16 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
     confirmLinks: testConfirmLinks(TEST_SITE, clock),
     mail: { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', transactionalConfigurationSet: 'transactional', listId: formatListId(TEST_SITE.title, 'news.example.com') },
   };
+  const paced = (d: DeliveryDeps): DeliveryDeps => (o.maxSendRate ? d : { ...d, limiter: unlimited });
+  const first = paced(deliveryDeps({ ...sending, planning, mailing }));
+  const base = { deps: { ...first, settings: { ...first.settings, ...o.settings } } as DeliveryDeps };
+  // A worker instance: its own limiter and call slots; everything else read through the shared deps, so
+  // a test that swaps `pipeline.deps.mailer` or changes a setting reaches every instance.
   const instanceDeps = (): DeliveryDeps => {
-    const d = deliveryDeps({ ...sending, planning, mailing });
-    const withSettings = { ...d, settings: { ...d.settings, ...o.settings } };
-    return o.maxSendRate ? withSettings : { ...withSettings, limiter: unlimited };
+    const own = paced(deliveryDeps({ ...sending, planning, mailing }));
+    return Object.assign(Object.create(base.deps) as DeliveryDeps, { limiter: own.limiter, providerSlots: own.providerSlots, sleep: own.sleep });
   };
-  const base = { deps: instanceDeps() };
+
   const planner = new StreamPoller({
     ddb,
     streams,
