@@ -1,12 +1,13 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { settleGivenUpBatch, type DeadLetterDeps } from '../core/sends/dead-letter.ts';
 import { parseBatchMessage } from '../core/sends/model.ts';
+import { deploymentLimits } from '../../infra/limits.ts';
 
 /**
- * Receives after which the send queue gives a batch up: the send queue's `maxReceiveCount`
- * (`SEND_MAX_RECEIVE_COUNT` in infra/constructs/queues.ts) and the in-process queue's `maxReceives`.
+ * Receives after which the send queue gives a batch up: the send queue's `maxReceiveCount` in the
+ * deployment limits (it does not depend on the SES rate), as the stack and the in-process queue have it.
  */
-export const SEND_MAX_RECEIVES = 5;
+export const SEND_MAX_RECEIVES = deploymentLimits(1).sendWorker.maxReceiveCount;
 
 /**
  * The consumer of the send dead-letter queue (SQS event source with ReportBatchItemFailures; locally the

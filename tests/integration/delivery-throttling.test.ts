@@ -34,7 +34,7 @@ describe('SES throttling (the local endpoint answers Throttling to 40% of calls)
     await pipeline?.stop();
     await ses?.stop();
     await rm(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('retries throttled calls until every recipient is submitted, never counting a throttle as sent and never sending twice', async () => {
     const article = await createArticle(
@@ -52,5 +52,5 @@ describe('SES throttling (the local endpoint answers Throttling to 40% of calls)
     const outbox = await outboxByRecipient(ses.outboxDir);
     expect(outbox.size).toBe(400);
     expect([...outbox.values()].every((n) => n === 1)).toBe(true);
-  });
+  }, 60_000);
 });

@@ -53,7 +53,7 @@ describe('send errors: pause with a reason, resume without duplicates', () => {
     await accepting?.stop();
     await refusing?.stop();
     await rm(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('pauses at once when the provider refuses every message, and resumes after the fix', async () => {
     pipeline.deps.mailer = mailerFor(refusing);
@@ -71,7 +71,7 @@ describe('send errors: pause with a reason, resume without duplicates', () => {
     expect(done.counts).toEqual({ planned: 100, submitted: 100, failed: 0, suppressed: 0, skipped: 0, uncertain: 0 });
     const outbox = await outboxByRecipient(accepting.outboxDir);
     for (let i = 0; i < 100; i++) expect(outbox.get(`w${String(i).padStart(3, '0')}@example.org`)).toBe(1);
-  });
+  }, 60_000);
 
   it('pauses past the error threshold, says why, and tries the failures again on resume (a mailer stand-in refuses some addresses, which the local endpoint cannot)', async () => {
     let refuse = true;
@@ -97,5 +97,5 @@ describe('send errors: pause with a reason, resume without duplicates', () => {
     expect(done.counts).toEqual({ planned: 200, submitted: 200, failed: 0, suppressed: 0, skipped: 0, uncertain: 0 });
     const outbox = await outboxByRecipient(accepting.outboxDir);
     for (let i = 0; i < 200; i++) expect(outbox.get(i % 10 === 0 ? `refused-${i}@example.org` : `d${i}@example.org`), String(i)).toBe(1);
-  });
+  }, 60_000);
 });

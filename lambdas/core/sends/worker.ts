@@ -503,7 +503,7 @@ export async function deliverBatch(deps: DeliveryDeps, msg: BatchMessage, ctx: B
   await run.run(found);
   // Throttled to the end without a single message accepted is no progress: that is a failure (the message
   // is redelivered and spends a receive), so an account that refuses everything ends in the dead-letter queue.
-  if (run.retry || (run.leftover.length > 0 && run.accepted === 0 && !run.late)) return 'retry';
+  if (run.retry || (run.leftover.length > 0 && run.accepted === 0 && !run.late && !run.stopped)) return 'retry';
   const handOn: BatchMessage | undefined = run.leftover.length > 0 && !run.stopped ? { v: 1, sendId: send.id, generation: send.generation, batchId: handOnId(msg.batchId), recipients: run.leftover } : undefined;
   const outcome = await deps.sends.tally(send.id, send.generation, msg.batchId, run.tally(), deps.clock.now().toISOString(), handOn);
   if (outcome === 'tallied' && handOn) {
