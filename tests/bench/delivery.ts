@@ -579,24 +579,29 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
     log(`  ${bareAfter.rate.toFixed(0)} messages/s, ${bareAfter.cpuMsPerMessage.toFixed(2)} ms CPU per message`);
     const bare = (bareBefore.rate + bareAfter.rate) / 2;
     for (const r of runs) r.vsBare = Math.round((r.messagesPerSecond / bare) * 100) / 100;
-    // The new measurements come after today's, so they do not change them: one DynamoDB Local, a table each.
+    // The new measurements come after today's, so they do not change them; each on a fresh DynamoDB Local,
+    // as each size above, so one run's data does not weigh on the next.
     const isolatedRecipients = opts.isolatedRecipients ?? 5000;
     const pacedPlan = opts.paced ?? [
       { rate: 14, recipients: 600 },
       { rate: 100, recipients: 4000 },
     ];
     let isolated: IsolatedCpu | undefined;
-    const paced: PacedRun[] = [];
-    if (isolatedRecipients > 0 || pacedPlan.length > 0) {
-      ddb = await startDynamoDbLocal();
-      if (isolatedRecipients > 0) {
-        try {
-          isolated = await isolatedCpu({ dir, ddbEndpoint: ddb.endpoint, ddbPid: ddb.pid, recipients: isolatedRecipients, bareMessages: opts.bareMessages ?? 3000, concurrency, workers, log });
-        } catch (e) {
-          log(`  CPU isolation not measured: ${e instanceof Error ? e.message : String(e)}`);
-        }
+    if (isolatedRecipients > 0) {
+      try {
+        ddb = await startDynamoDbLocal();
+        isolated = await isolatedCpu({ dir, ddbEndpoint: ddb.endpoint, ddbPid: ddb.pid, recipients: isolatedRecipients, bareMessages: opts.bareMessages ?? 3000, concurrency, workers, log });
+      } catch (e) {
+        log(`  CPU isolation not measured: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        await ddb?.stop();
+        ddb = undefined;
       }
-      for (const p of pacedPlan) paced.push(await pacedRun({ dir, ddbEndpoint: ddb.endpoint, rate: p.rate, recipients: p.recipients, timeFactor: p.timeFactor ?? 1, log }));
+    }
+    const paced: PacedRun[] = [];
+    for (const p of pacedPlan) {
+      ddb = await startDynamoDbLocal();
+      paced.push(await pacedRun({ dir, ddbEndpoint: ddb.endpoint, rate: p.rate, recipients: p.recipients, timeFactor: p.timeFactor ?? 1, log }));
       await ddb.stop();
       ddb = undefined;
     }
