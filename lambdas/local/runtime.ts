@@ -9,7 +9,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
 import { deploymentLimits } from '../../infra/limits.ts';
 import { accountLimiter, deadLetterDeps, deliveryDeps, pacedMailer, planningDeps, type MailingParts, type SendingBase } from '../compose/sending.ts';
-import { invokeAsync, killable } from './lambda-emulation.ts';
+import { invokeAsync, invokeWithTimeout, killable } from './lambda-emulation.ts';
 import { emulatedLimits, limitsApp } from './limits-route.ts';
 import { StaticApiKeys } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
@@ -37,7 +37,6 @@ import { SEND_PLANNER_FILTER } from '../handlers/stream-filters.ts';
 import { sendRoutes } from '../http/routes/sends.ts';
 import { InProcessQueue, queueOptionsFrom } from './queue.ts';
 import { DigestTimer } from './digest-timer.ts';
-import { fileURLToPath } from 'node:url';
 import { ensureTable, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { StreamPoller, streamConsumerOptionsFrom } from './stream-poller.ts';
 import { SESClient } from '@aws-sdk/client-ses';
@@ -50,20 +49,9 @@ import { uploadRoutes } from '../adapters/local/upload-routes.ts';
 import { EXPORT_FILE_HOURS, type SubscriberJobDeps } from '../core/subscribers/jobs.ts';
 import { createSubscriberImportHandler } from '../handlers/subscriber-import.ts';
 import { createSubscriberJobsHandler } from '../handlers/subscriber-jobs.ts';
-import * as z from 'zod';
+import { LocalEnvSchema } from '../compose/local-env.ts';
 
-export const LocalEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend(SendEnvSchema.shape).extend({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().default('127.0.0.1'),
-  DATA_DIR: z.string().default('.data'),
-  INKWIRE_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
-  TABLE_NAME: z.string().default('inkwire'),
-  /** Use an already running DynamoDB (e.g. a shared DynamoDB Local) instead of starting one. */
-  DYNAMODB_ENDPOINT: z.string().url().optional(),
-  /** Port of the local SES-compatible endpoint (0: any free port). */
-  SES_PORT: z.coerce.number().int().min(0).max(65535).default(0),
-  TEMPLATES_DIR: z.string().default(fileURLToPath(new URL('../../templates', import.meta.url))),
-});
+export { LocalEnvSchema };
 
 export interface LocalRuntime {
   url: string;
@@ -303,20 +291,21 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     await digestTimer.start();
     stops.push(() => digestTimer.stop());
 
+    // Scheduled articles: in AWS a one-time schedule per article (and a sweep every minute) invokes the
+    // publish function; here a tick each second of the runtime's time does, each call under the function's
+    // timeout (abandoned past it, as Lambda would). A failed tick is tried again at the next one.
     const publishScheduled = createPublishScheduledHandler(articleDeps);
-    let ticking = false;
-    const timer = setInterval(async () => {
-      if (ticking) return;
-      ticking = true;
-      try {
-        await publishScheduled({});
-      } catch (e) {
-        log('scheduled publishing failed', e);
-      } finally {
-        ticking = false;
+    const ticker = (async () => {
+      while (!stopping) {
+        const outcome = await invokeWithTimeout(() => publishScheduled({}), {}, limits.publishScheduled.timeoutSeconds * 1000, time);
+        if (outcome.status !== 'returned') log('scheduled publishing failed', outcome.status === 'threw' ? outcome.error : `abandoned after ${limits.publishScheduled.timeoutSeconds} s`);
+        await time.sleep(1000);
       }
-    }, 1000);
-    stops.push(async () => clearInterval(timer));
+    })();
+    stops.push(async () => {
+      stopping = true;
+      await Promise.race([ticker, time.sleep(1000)]);
+    });
 
     ready = true;
     return {

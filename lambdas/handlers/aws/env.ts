@@ -1,31 +1,17 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
+import type * as z from 'zod';
 import { StaticApiKeys } from '../../core/auth.ts';
 import type { SiteConfig } from '../../core/site.ts';
 import { DynamoArticleRepository } from '../../adapters/dynamodb/article-repository.ts';
-import { MailEnvSchema, parseEnv, siteConfigFrom, SiteEnvSchema } from '../../config.ts';
-import { SendEnvSchema } from '../../core/sends/settings.ts';
+import { parseEnv, siteConfigFrom } from '../../config.ts';
+import { AwsEnvSchema } from '../../compose/aws-env.ts';
 
 /**
  * The AWS composition root, in small modules so each function bundles only the clients it uses. Each Lambda builds what it needs once per container (lazily, on the first
  * event), from environment validated here; a missing variable fails fast naming it.
  */
-const AwsEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend(SendEnvSchema.shape).extend({
-  TABLE_NAME: z.string().min(1),
-  SITE_URL: z.string().url(),
-  PUBLIC_URL: z.string().url(),
-  FEED_BUCKET: z.string().min(1).optional(),
-  PUBLISHER_KEY_SECRET_ARN: z.string().min(1).optional(),
-  TOKEN_SECRET_ARN: z.string().min(1).optional(),
-  SCHEDULER_GROUP_NAME: z.string().min(1).optional(),
-  SCHEDULER_ROLE_ARN: z.string().min(1).optional(),
-  PUBLISH_FUNCTION_ARN: z.string().min(1).optional(),
-  SES_EVENTS_TOPIC_ARN: z.string().min(1).optional(),
-  /** Templates ship beside each bundle (see infra/constructs/function-bundling.ts). */
-  TEMPLATES_DIR: z.string().default(`${process.env.LAMBDA_TASK_ROOT ?? '/var/task'}/templates`),
-});
 export type AwsEnv = z.infer<typeof AwsEnvSchema>;
 
 let envCache: AwsEnv | undefined;
