@@ -163,7 +163,12 @@ export class ServiceStack extends Stack {
       // rate, its reserve and its batch from deploymentLimits of that rate, as this stack does.
       environment: { ...shared, ...queueEnv, TOKEN_SECRET_ARN: data.tokenSecret.secretArn },
       statements: [
-        tableStatement(table, readWrite),
+        // The send, its content, tally markers, delivery records, subscribers, suppressions and the pacing
+        // item, all by key on the table itself: no index, no delete.
+        new PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
+          resources: [table.tableArn],
+        }),
         sesSendStatement(identityArn, [newsletterSetArn]),
         // Reads the account's 24-hour quota as it sends.
         readSendQuota(),
@@ -186,7 +191,8 @@ export class ServiceStack extends Stack {
       description: 'Starts the daily or weekly digest Send for subscribers of that frequency',
       limits: limits.digest,
       environment: shared,
-      statements: [tableStatement(table, readWrite)],
+      // One conditional put of the slot's Send item.
+      statements: [new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [table.tableArn] })],
     });
     // Scheduler invokes it asynchronously: a run that failed Lambda's retries is kept with the other failed events.
     invokeAsync(digest, limits.digest, this.queues.failedEvents);

@@ -1,6 +1,6 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { deliverBatch } from '../core/sends/worker.ts';
-import type { DeliveryDeps } from '../core/sends/deps.ts';
+import type { WorkerDeps } from '../core/sends/deps.ts';
 import { parseBatchMessage } from '../core/sends/model.ts';
 import { deploymentLimits } from '../../infra/limits.ts';
 
@@ -11,7 +11,7 @@ import { deploymentLimits } from '../../infra/limits.ts';
  * batch with a real failure is reported as failed, so the queue redelivers it (the recipients already
  * handled are not sent again).
  */
-export function createSendWorkerHandler(deps: DeliveryDeps | (() => Promise<DeliveryDeps>), options: { messagesAtOnce?: number } = {}) {
+export function createSendWorkerHandler(deps: WorkerDeps | (() => Promise<WorkerDeps>), options: { messagesAtOnce?: number } = {}) {
   const atOnce = Math.max(1, options.messagesAtOnce ?? 2);
   return async (event: SQSEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> => {
     const resolved = typeof deps === 'function' ? await deps() : deps;

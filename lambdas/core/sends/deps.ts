@@ -98,3 +98,9 @@ export interface DeliveryDeps extends SendDeps {
   sleep: Sleep;
   random?: (() => number) | undefined;
 }
+
+/** What delivery (the send worker) uses, and nothing more: no articles, feeds, archive store or site. */
+export type WorkerDeps = Pick<
+  DeliveryDeps,
+  'sends' | 'audience' | 'queue' | 'clock' | 'settings' | 'mailer' | 'renderer' | 'links' | 'confirmLinks' | 'mail' | 'limiter' | 'providerSlots' | 'sleep' | 'random' | 'log'
+>;

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { MailerRejectedError, MailerThrottledError, MailerTransientError, isMailerError, type SendQuota } from '../email/message.ts';
 import { eligibility } from './audience.ts';
 import { composeEmail, PreparedCache } from './content.ts';
-import { MAX_CLAIM_WAVE, type DeliveryDeps } from './deps.ts';
+import { MAX_CLAIM_WAVE, type WorkerDeps } from './deps.ts';
 import { backoffMs } from './pacing.ts';
 import { expireSend, pauseSend, quotaPauseReason, recountIfStopped } from './settlement.ts';
 import { DELIVERING, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
@@ -32,7 +32,7 @@ export type BatchResult = 'done' | 'retry';
 const prepared = new PreparedCache();
 const contents = new Map<string, SendContent>();
 
-async function contentOf(deps: DeliveryDeps, sendId: string): Promise<SendContent | undefined> {
+async function contentOf(deps: WorkerDeps, sendId: string): Promise<SendContent | undefined> {
   let c = contents.get(sendId);
   if (!c) {
     c = await deps.sends.getContent(sendId);
@@ -49,7 +49,7 @@ async function contentOf(deps: DeliveryDeps, sendId: string): Promise<SendConten
  * started less than `statusCheckMs` ago, so a burst of calls costs one read.
  */
 const statusReads = new Map<string, { at: number; send: Promise<Send | undefined> }>();
-function readStatus(deps: Pick<DeliveryDeps, 'sends'>, id: string, now: number, maxAgeMs: number): Promise<Send | undefined> {
+function readStatus(deps: Pick<WorkerDeps, 'sends'>, id: string, now: number, maxAgeMs: number): Promise<Send | undefined> {
   const seen = statusReads.get(id);
   if (seen && now - seen.at < maxAgeMs) return seen.send;
   const read = { at: now, send: deps.sends.get(id) };
@@ -63,7 +63,7 @@ function readStatus(deps: Pick<DeliveryDeps, 'sends'>, id: string, now: number, 
 /** This process's reading of the account's 24-hour quota (none when it could not be read), and what it sent since. */
 let quotaReading: { at: number; quota?: SendQuota | undefined; sentSince: number } | undefined;
 let quotaRead: Promise<void> | undefined;
-async function quotaNow(deps: DeliveryDeps, now: number): Promise<{ quota?: SendQuota | undefined; sentSince: number } | undefined> {
+async function quotaNow(deps: WorkerDeps, now: number): Promise<{ quota?: SendQuota | undefined; sentSince: number } | undefined> {
   if (!quotaReading || now - quotaReading.at >= deps.settings.quotaCheckMs) {
     quotaRead ??= deps.mailer
       .getSendQuota()
@@ -116,7 +116,7 @@ class BatchRun {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: DeliveryDeps,
+    private readonly deps: WorkerDeps,
     private readonly send: Send,
     private readonly content: SendContent,
     private readonly msg: BatchMessage,
@@ -482,7 +482,7 @@ class BatchRun {
  * message is then redelivered; those already handled are not sent again). Recipients left when time ran
  * short are handed on in a new message instead.
  */
-export async function deliverBatch(deps: DeliveryDeps, msg: BatchMessage, ctx: BatchContext = {}): Promise<BatchResult> {
+export async function deliverBatch(deps: WorkerDeps, msg: BatchMessage, ctx: BatchContext = {}): Promise<BatchResult> {
   const send = await deps.sends.get(msg.sendId);
   // A batch of a stopped send or of an older generation is dropped: a resume plans everyone again.
   if (!send || send.generation !== msg.generation || !DELIVERING.includes(send.status)) return 'done';
