@@ -13,7 +13,11 @@ export function fromZod(error: ZodError, where: 'body' | 'query' | 'path' | 'hea
   const issues: FieldIssue[] = error.issues.map((i) => {
     let message = i.message;
     if (i.code === 'unrecognized_keys') message = `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}`;
-    if (i.code === 'invalid_type' && i.input === undefined) message = 'is required';
+    if (i.code === 'invalid_type') {
+      // Zod leaves the input out of its issues: what came is in its message ("expected boolean, received string").
+      const received = /received (\w+)$/.exec(i.message)?.[1];
+      message = received === 'undefined' ? 'is required' : `expected ${i.expected}${received ? `, received ${received}` : ''}`;
+    }
     return { path: i.path.map(String).join('.') || where, message };
   });
   const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');

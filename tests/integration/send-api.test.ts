@@ -134,6 +134,17 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     expect(list.body.items.filter((s: { id: string }) => s.id === first.body.id)).toHaveLength(1);
   });
 
+  it('refuses a resume body that is not { retryUncertain?: boolean }, saying what was expected and what came', async () => {
+    const wrongType = await api('POST', '/sends/nope/resume', { retryUncertain: 'yes' });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.body.error.issues).toEqual([{ path: 'retryUncertain', message: 'expected boolean, received string' }]);
+    const unknown = await api('POST', '/sends/nope/resume', { retry: true });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.issues).toEqual([{ path: 'body', message: 'unknown field: retry' }]);
+    // No body at all is an empty one: the send is looked up (and here not found).
+    expect((await api('POST', '/sends/nope/resume')).status).toBe(404);
+  });
+
   it('cancels a running send within moments and resumes it without mailing anyone twice', async () => {
     const before = await outboxByRecipient(ses.outboxDir);
     const created = await api('POST', '/sends', { kind: 'article', articleId, frequency: 'all' });
