@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountSendRate, deliverySettingsFrom, digestScheduleFrom, mailSettingsFrom, pacingFor, SendEnvSchema } from '../../lambdas/core/sends/settings.ts';
+import { deliverySettingsFrom, digestScheduleFrom, mailSettingsFrom, pacingFor, SendEnvSchema } from '../../lambdas/core/sends/settings.ts';
 import { deploymentLimits } from '../../infra/limits.ts';
 import { engineLimits } from '../../lambdas/compose/sending.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
@@ -26,12 +26,9 @@ describe('delivery configuration from the environment', () => {
     expect(SendEnvSchema.safeParse({ DIGEST_DAILY_AT: '8am' }).success).toBe(false);
   });
 
-  it('paces to the shared rate with the given call slots, and reads the rate from SES when not configured', async () => {
+  it('paces to the shared rate with the given call slots', async () => {
     const pacing = pacingFor({ ledger: { reserve: async (_n, _s, now) => now }, pacedRate: 13.72, reservationMs: 500, inFlight: 8 });
     expect(pacing.limiter.rate).toBe(13.72);
     expect(pacing.providerSlots.capacity).toBe(8);
-    const quota = { getSendQuota: async () => ({ maxSendRate: 40, max24HourSend: 50_000, sentLast24Hours: 0 }) };
-    expect(await accountSendRate(undefined, quota)).toBe(40);
-    expect(await accountSendRate(10, quota)).toBe(10);
   });
 });

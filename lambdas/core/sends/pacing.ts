@@ -10,6 +10,11 @@ export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, Math.ma
 /** Milliseconds since the epoch. */
 export type Now = () => number;
 
+/** Waits until the instant `at` of `now` (a timer may fire a millisecond early: it waits again then). */
+export async function sleepUntil(at: number, now: Now, sleep: Sleep): Promise<void> {
+  for (let left = at - now(); left > 0; left = at - now()) await sleep(left);
+}
+
 export interface RateLimiter {
   /** Resolves when one more call may start without exceeding the rate. */
   acquire(): Promise<void>;
@@ -24,71 +29,8 @@ export interface RateLimiter {
   readonly rate: number;
 }
 
-/**
- * At most `rate` acquisitions in ANY window of one second (not per calendar second, and without the burst
- * a token bucket allows: a bucket of N refilled at N/s lets 2N through in the second that straddles a full
- * bucket). It remembers the start times of the last N acquisitions (N = floor(rate)) and lets the next one
- * start one second after the oldest of them; a rate below 1 becomes one call per 1/rate seconds.
- *
- * Reservations are taken synchronously, in call order, so concurrent callers in one process share the
- * limit exactly. Each process has its own limiter: several processes (Lambda instances) must split the
- * account's rate between them (see {@link perWorkerRate}).
- *
- * @example
- * ```ts
- * const limiter = new SlidingWindowLimiter({ rate: 14 });
- * await limiter.acquire();
- * await mailer.send(email);
- * ```
- */
-export class SlidingWindowLimiter implements RateLimiter {
-  readonly rate: number;
-  private readonly starts: number[];
-  private readonly windowMs: number;
-  private head = 0;
-  private notBefore = 0;
-  private readonly now: Now;
-  private readonly sleep: Sleep;
-
-  constructor(options: { rate: number; now?: Now; sleep?: Sleep }) {
-    if (!(options.rate > 0) || !Number.isFinite(options.rate)) throw new Error(`rate must be a positive number, got ${options.rate}`);
-    this.rate = options.rate;
-    const n = options.rate >= 1 ? Math.floor(options.rate) : 1;
-    this.windowMs = options.rate >= 1 ? 1000 : 1000 / options.rate;
-    this.starts = new Array<number>(n).fill(Number.NEGATIVE_INFINITY);
-    this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? realSleep;
-  }
-
-  async next(_cancelled?: () => boolean): Promise<number> {
-    const t = this.now();
-    const at = Math.max(t, this.starts[this.head]! + this.windowMs, this.notBefore);
-    this.starts[this.head] = at;
-    this.head = (this.head + 1) % this.starts.length;
-    return at;
-  }
-
-  async acquire(): Promise<void> {
-    const at = await this.next();
-    // A timer may fire a millisecond early by the wall clock: wait until the reserved instant has truly come.
-    for (let left = at - this.now(); left > 0; left = at - this.now()) await this.sleep(left);
-  }
-
-  backOff(ms: number): void {
-    this.notBefore = Math.max(this.notBefore, this.now() + ms);
-  }
-}
-
 /** A limiter that never waits (benchmarks of the pipeline's own overhead). */
 export const unlimited: RateLimiter = { rate: Number.POSITIVE_INFINITY, acquire: async () => undefined, next: async () => Number.NEGATIVE_INFINITY, backOff: () => undefined };
-
-/**
- * The rate one worker may use when `workers` of them run at once against one account: SES's MaxSendRate is
- * per account, so N concurrent Lambda instances (the queue's maximum concurrency) each get 1/N of it.
- */
-export function perWorkerRate(maxSendRate: number, workers: number): number {
-  return maxSendRate / Math.max(1, Math.floor(workers));
-}
 
 /** Exponential backoff with full jitter: a random wait in [base, min(cap, base * 2^attempt)]. */
 export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
@@ -200,8 +142,7 @@ export class SharedRateLimiter implements RateLimiter {
   }
 
   async acquire(): Promise<void> {
-    const at = (await this.next())!;
-    for (let left = at - this.now(); left > 0; left = at - this.now()) await this.sleep(left);
+    await sleepUntil((await this.next())!, this.now, this.sleep);
   }
 
   /**

@@ -4,7 +4,7 @@
  * nothing here reads the environment itself.
  */
 import * as z from 'zod';
-import { formatListId, listIdentifierFor, type Mailer } from '../email/message.ts';
+import { formatListId, listIdentifierFor } from '../email/message.ts';
 import type { SiteConfig } from '../site.ts';
 import { DEFAULT_DELIVERY_SETTINGS, type DeliveryDeps, type DeliverySettings, type MailSettings } from './deps.ts';
 import { realSleep, Semaphore, SharedRateLimiter, type Now, type RateLedger, type Sleep } from './pacing.ts';
@@ -12,7 +12,7 @@ import { realSleep, Semaphore, SharedRateLimiter, type Now, type RateLedger, typ
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h, UTC), e.g. 08:00');
 
 export const SendEnvSchema = z.object({
-  /** The account's SES MaxSendRate (messages per second); read with GetSendQuota when absent. */
+  /** The account's SES MaxSendRate (messages per second): the stacks set it from `sesMaxSendRate`; locally 14 when absent. */
   SES_MAX_SEND_RATE: z.coerce.number().positive().max(10_000).optional(),
   /** Test override of the recipients per queue message (the deployment limits size them by default). */
   SEND_BATCH_SIZE: z.coerce.number().int().min(1).max(50).optional(),
@@ -77,14 +77,6 @@ export function digestScheduleFrom(env: SendEnv): DigestSchedule {
     daily: env.DIGEST_DAILY_AT === 'off' ? undefined : env.DIGEST_DAILY_AT,
     weekly: weekly ? { day: Number(weekly[0]), time: weekly[1]! } : undefined,
   };
-}
-
-/** The account's sending rate: the configured one, else what SES's GetSendQuota says. */
-export async function accountSendRate(configured: number | undefined, mailer: Pick<Mailer, 'getSendQuota'>): Promise<number> {
-  if (configured) return configured;
-  const { maxSendRate } = await mailer.getSendQuota();
-  if (!(maxSendRate > 0)) throw new Error('GetSendQuota reported no sending rate; set SES_MAX_SEND_RATE');
-  return maxSendRate;
 }
 
 /**

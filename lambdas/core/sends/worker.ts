@@ -16,7 +16,7 @@ import { MailerRejectedError, MailerThrottledError, MailerTransientError, isMail
 import { eligibility } from './audience.ts';
 import { composeEmail, PreparedCache } from './content.ts';
 import { MAX_CLAIM_WAVE, type WorkerDeps } from './deps.ts';
-import { backoffMs } from './pacing.ts';
+import { backoffMs, sleepUntil } from './pacing.ts';
 import { expireSend, pauseSend, quotaPauseReason, recountIfStopped } from './settlement.ts';
 import { DELIVERING, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
 import type { DigestMark, TallyDelta } from './ports.ts';
@@ -94,6 +94,9 @@ export function handOnId(batchId: string): string {
   const m = /^(.*)\+(\d+)$/.exec(batchId);
   return m ? `${m[1]}+${Number(m[2]) + 1}` : `${batchId}+1`;
 }
+
+/** What a record retried now was retried from: a `pending` one keeps what it had (a claim given back), any other its own state. */
+const retriedFromOf = (x: Delivery): DeliveryState | undefined => (x.state === 'pending' ? x.retriedFrom : x.state);
 
 type Found = Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>;
 
@@ -258,7 +261,7 @@ class BatchRun {
     if (notMailed) {
       // A retryable record of someone no longer eligible: it records why, instead of being tried.
       const held = x!;
-      const retriedFrom = held.state === 'pending' ? held.retriedFrom : held.state;
+      const retriedFrom = retriedFromOf(held);
       const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { ...this.mine(), claim: newClaim(), state: notMailed.kind, detail: notMailed.reason, retriedFrom });
       if (!was) this.retry = true;
       else {
@@ -394,7 +397,7 @@ class BatchRun {
       }
       if (!this.retryable(x)) return this.settleExisting(x);
     }
-    const retriedFrom = x.state === 'pending' ? x.retriedFrom : x.state;
+    const retriedFrom = retriedFromOf(x);
     const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [x.state], claim: x.claim }, { ...this.mine(), claim: newClaim(), state: 'failed', code: 'RenderFailed', detail, retriedFrom });
     if (!was) {
       this.retry = true;
@@ -406,8 +409,8 @@ class BatchRun {
   }
 
   /** Waits until the instant `at` (ms since the epoch) of the engine's clock. */
-  private async until(at: number): Promise<void> {
-    for (let left = at - this.deps.clock.now().getTime(); left > 0; left = at - this.deps.clock.now().getTime()) await this.deps.sleep(left);
+  private until(at: number): Promise<void> {
+    return sleepUntil(at, () => this.deps.clock.now().getTime(), this.deps.sleep);
   }
 
   private failure(claimed: Delivery, e: unknown): Delivery {
@@ -429,7 +432,7 @@ class BatchRun {
       }
       held = x;
     }
-    const retriedFrom = held.state === 'pending' ? held.retriedFrom : held.state;
+    const retriedFrom = retriedFromOf(held);
     const rec: Delivery = { ...held, ...this.mine(), state: 'sending', claim: newClaim(), retriedFrom };
     const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { claim: rec.claim, claimedAt: rec.claimedAt, generation: rec.generation, batchId: rec.batchId, state: 'sending', retriedFrom });
     if (!was) {
