@@ -95,6 +95,13 @@ export interface DeploymentLimits {
     messageSeconds: number;
     /** One SES call gives up after this long (well inside the reserve). */
     sesRequestTimeoutSeconds: number;
+    /**
+     * A message throttled through a whole invocation without one email accepted is handed on with an SQS
+     * delay of `stallDelaySeconds` x 2^n (n: hand-ons without progress so far, at most SQS's 900 s), up to
+     * `maxStalls` times; only then is it redelivered, spending a receive. Pacing never gives a message up.
+     */
+    stallDelaySeconds: number;
+    maxStalls: number;
   };
   sendDeadLetter: QueueConsumerLimits;
   subscriberJobs: QueueConsumerLimits;
@@ -183,6 +190,8 @@ export function deploymentLimits(sesMaxSendRate: number): DeploymentLimits {
       messageSeconds,
       recipientsPerMessage: recipientsPerMessage(sesMaxSendRate, workers, messageSeconds),
       sesRequestTimeoutSeconds: 10,
+      stallDelaySeconds: 30,
+      maxStalls: 5,
     },
     sendDeadLetter: {
       timeoutSeconds: deadLetterTimeout,

@@ -28,6 +28,8 @@ export function engineLimits(limits: DeploymentLimits): EngineLimits {
     perBatch: limits.sendWorker.recipientsPerMessage,
     reserveMs: limits.sendWorker.reserveSeconds * 1000,
     planBudgetMs: limits.sendPlanner.planBudgetSeconds * 1000,
+    stallDelaySeconds: limits.sendWorker.stallDelaySeconds,
+    maxStalls: limits.sendWorker.maxStalls,
   };
 }
 

@@ -29,7 +29,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { QueueConsumerLimits } from '../../infra/limits.ts';
 import { visibilityFor } from '../../infra/limits.ts';
 import { systemTime, type TimeSource } from '../core/clock.ts';
-import type { BatchMessage } from '../core/sends/model.ts';
+import { MAX_QUEUE_DELAY_SECONDS, type BatchMessage } from '../core/sends/model.ts';
 import type { SendQueue } from '../core/sends/ports.ts';
 import { InstancePool, invokeWithTimeout, sleepUntil, type Consumer, type LambdaContext } from './lambda-emulation.ts';
 
@@ -138,14 +138,19 @@ export class InProcessQueue implements SendQueue {
     };
   }
 
-  async enqueue(messages: BatchMessage[]): Promise<void> {
-    this.sendBodies(messages.map((m) => JSON.stringify(m)));
+  async enqueue(messages: BatchMessage[], options: { delaySeconds?: number | undefined } = {}): Promise<void> {
+    this.sendBodies(messages.map((m) => JSON.stringify(m)), options.delaySeconds);
   }
 
-  /** Adds raw message bodies (as SQS SendMessage would). */
-  sendBodies(bodies: string[]): void {
+  /** Adds raw message bodies (as SQS SendMessage would), visible after `delaySeconds` (SQS's DelaySeconds, at most 900). */
+  sendBodies(bodies: string[], delaySeconds = 0): void {
     const now = this.time.nowMs();
-    for (const body of bodies) this.visible.push({ messageId: randomUUID(), body, sentAt: now, receives: 0 });
+    const held = bodies.map((body) => ({ messageId: randomUUID(), body, sentAt: now, receives: 0 }));
+    if (delaySeconds > 0) {
+      void this.hide(held, now + Math.min(MAX_QUEUE_DELAY_SECONDS, delaySeconds) * 1000);
+      return;
+    }
+    this.visible.push(...held);
     this.pump();
   }
 

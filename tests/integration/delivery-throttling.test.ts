@@ -25,11 +25,10 @@ describe('SES throttling (the local endpoint answers Throttling to 40% of calls)
       tableName: table.tableName,
       sesUrl: ses.url,
       dataDir: join(dir, 'data'),
-      settings: { retryBaseMs: 20, retryCapMs: 200, maxRetries: 4 },
-      // Test override: a batch whose every recipient is throttled to the end without one message accepted
-      // is redelivered after the queue's visibility timeout (18.5 minutes under the AWS limits). This storm
-      // (40% of calls throttled, 5 tries each) now and then does that to a hand-on of one or two recipients.
-      visibilityTimeoutMs: 2_000,
+      // Test overrides: short backoffs; and a batch throttled throughout without one message accepted is
+      // handed on after 0.1 s, doubling (30 s under the AWS limits). This storm (40% of calls throttled,
+      // 5 tries each) now and then does that to a hand-on of one or two recipients.
+      settings: { retryBaseMs: 20, retryCapMs: 200, maxRetries: 4, stallDelaySeconds: 0.1 },
     });
     await seedSubscribers(table.doc, table.tableName, Array.from({ length: 400 }, (_, i) => ({ id: `t${String(i).padStart(3, '0')}` })));
   });
@@ -56,5 +55,31 @@ describe('SES throttling (the local endpoint answers Throttling to 40% of calls)
     const outbox = await outboxByRecipient(ses.outboxDir);
     expect(outbox.size).toBe(400);
     expect([...outbox.values()].every((n) => n === 1)).toBe(true);
+  }, 60_000);
+
+  it('hands a batch throttled throughout on with a growing delay, spending no receive, and sends it when the storm ends', async () => {
+    const acceptedBefore = ses.stats().accepted;
+    ses.setFaults({ throttleShare: 1 });
+    const article = await createArticle(
+      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
+      { title: 'Storm, again', body: 'Still inside.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(Date.now() - 48 * 3_600_000).toISOString() },
+    );
+    const created = await createSend(pipeline.deps, { kind: 'article', articleId: article.body.id });
+    // The storm lasts until a batch has run through without one message accepted and waits in the queue.
+    // Redelivered instead of handed on, it would wait out the visibility timeout (18.5 minutes) and miss this test's time.
+    const started = Date.now();
+    for (;;) {
+      const q = pipeline.queue.stats();
+      if (q.delayed > 0) break;
+      if (Date.now() - started > 20_000) throw new Error(`no batch ever waited in the queue: ${JSON.stringify(q)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(ses.stats().accepted).toBe(acceptedBefore);
+    ses.setFaults({ throttleShare: 0 });
+    const send = await waitForSend(pipeline.deps.sends, created.body.id, (s) => s.status === 'completed', 30_000);
+
+    expect(send.counts).toMatchObject({ planned: 400, submitted: 400, failed: 0, uncertain: 0 });
+    expect(ses.stats().accepted - acceptedBefore).toBe(400);
+    expect(pipeline.queue.stats().dead).toBe(0);
   }, 60_000);
 });

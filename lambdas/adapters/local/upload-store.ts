@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -109,11 +109,12 @@ export class FsUploadStore implements UploadStore {
         done(null, chunk);
       },
     });
+    const out = createWriteStream(part, { mode: 0o600 });
     try {
-      await pipeline(body, limit, createWriteStream(part, { mode: 0o600 }));
+      await pipeline(body, limit, out);
       await rename(part, file);
     } catch (e) {
-      await rm(part, { force: true });
+      await removePart(out, part);
       throw e;
     }
     return { size, etag: md5.digest('hex') };
@@ -142,11 +143,12 @@ export class FsUploadStore implements UploadStore {
         yield b;
       }
     };
+    const out = createWriteStream(part, { mode: 0o600 });
     try {
-      await pipeline(counted, createWriteStream(part, { mode: 0o600 }));
+      await pipeline(counted, out);
       await rename(part, file);
     } catch (e) {
-      await rm(part, { force: true });
+      await removePart(out, part);
       throw e;
     }
     return { bytes };
@@ -176,4 +178,13 @@ export class FsUploadStore implements UploadStore {
     }
     return deleted;
   }
+}
+
+/**
+ * Removes a part file after a failed write. The stream opens its file asynchronously: a source that fails
+ * at once can reject the pipeline before the file exists, so the file is removed only once the stream closed.
+ */
+async function removePart(out: WriteStream, part: string): Promise<void> {
+  if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+  await rm(part, { force: true });
 }

@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { BatchMessage } from '../../core/sends/model.ts';
+import { MAX_QUEUE_DELAY_SECONDS, type BatchMessage } from '../../core/sends/model.ts';
 import type { SendQueue } from '../../core/sends/ports.ts';
 
 /** SendMessageBatch takes at most 10 messages. */
@@ -17,9 +17,10 @@ export class SqsSendQueue implements SendQueue {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
-  async enqueue(messages: BatchMessage[]): Promise<void> {
+  async enqueue(messages: BatchMessage[], options: { delaySeconds?: number | undefined } = {}): Promise<void> {
+    const delay = options.delaySeconds ? { DelaySeconds: Math.min(MAX_QUEUE_DELAY_SECONDS, Math.ceil(options.delaySeconds)) } : {};
     for (let i = 0; i < messages.length; i += SQS_BATCH) {
-      let entries = messages.slice(i, i + SQS_BATCH).map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) }));
+      let entries = messages.slice(i, i + SQS_BATCH).map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m), ...delay }));
       for (let attempt = 0; entries.length > 0; attempt++) {
         const out = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
         const failed = new Set((out.Failed ?? []).map((f) => f.Id));

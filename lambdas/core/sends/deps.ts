@@ -33,6 +33,10 @@ export interface DeliverySettings {
   outcomeFlushMs: number;
   /** How old the process's reading of the account's 24-hour quota may be before it is read again. */
   quotaCheckMs: number;
+  /** A batch throttled through a whole run without one email accepted is handed on after this many seconds, doubled per such hand-on... */
+  stallDelaySeconds: number;
+  /** ...at most this many times in a row; then it is redelivered, spending a receive. */
+  maxStalls: number;
 }
 
 /** Delivery records read or written in one request. */
@@ -52,6 +56,8 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   reserveMs: 30_000,
   outcomeFlushMs: 1_000,
   quotaCheckMs: 10_000,
+  stallDelaySeconds: 30,
+  maxStalls: 5,
 };
 
 /** How newsletter mail is addressed. */

@@ -156,6 +156,17 @@ export interface BatchMessage {
   batchId: string;
   /** `[subscriberId, emailHash]` as the planner saw them. */
   recipients: [string, string][];
+  /** Hand-ons in a row whose run was throttled throughout without one email accepted (absent: none). */
+  stalls?: number | undefined;
+}
+
+/** SQS's longest message delay. */
+export const MAX_QUEUE_DELAY_SECONDS = 900;
+
+/** How long a handed-on batch waits before it is visible: none after progress, doubling per stall. */
+export function handOnDelaySeconds(m: BatchMessage, stallDelaySeconds: number): number {
+  const stalls = m.stalls ?? 0;
+  return stalls === 0 ? 0 : Math.min(MAX_QUEUE_DELAY_SECONDS, stallDelaySeconds * 2 ** (stalls - 1));
 }
 
 export function parseBatchMessage(body: string): BatchMessage | undefined {
@@ -163,6 +174,7 @@ export function parseBatchMessage(body: string): BatchMessage | undefined {
     const m = JSON.parse(body) as Partial<BatchMessage>;
     if (m.v !== 1 || typeof m.sendId !== 'string' || typeof m.batchId !== 'string' || typeof m.generation !== 'number' || !Array.isArray(m.recipients)) return undefined;
     if (!m.recipients.every((r) => Array.isArray(r) && typeof r[0] === 'string' && typeof r[1] === 'string')) return undefined;
+    if (m.stalls !== undefined && !(Number.isInteger(m.stalls) && m.stalls >= 0)) return undefined;
     return m as BatchMessage;
   } catch {
     return undefined;

@@ -146,7 +146,8 @@ export interface DigestMark {
 
 /** Where batches go (SQS in AWS, the in-process queue locally). */
 export interface SendQueue {
-  enqueue(messages: BatchMessage[]): Promise<void>;
+  /** `delaySeconds` (at most 900): the messages stay invisible that long, as SQS's DelaySeconds. */
+  enqueue(messages: BatchMessage[], options?: { delaySeconds?: number | undefined }): Promise<void>;
 }
 
 /** The per-recipient links of an email (signed unsubscribe and preference links). */

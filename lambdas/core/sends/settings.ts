@@ -37,6 +37,9 @@ export interface EngineLimits {
   reserveMs: number;
   /** How long one planner invocation pages. */
   planBudgetMs: number;
+  /** A message throttled through a whole run hands on after this delay, doubled per stall (infra/limits.ts). */
+  stallDelaySeconds: number;
+  maxStalls: number;
 }
 
 export function deliverySettingsFrom(env: SendEnv, limits: EngineLimits): DeliverySettings {
@@ -45,6 +48,8 @@ export function deliverySettingsFrom(env: SendEnv, limits: EngineLimits): Delive
     perBatch: env.SEND_BATCH_SIZE ?? limits.perBatch,
     reserveMs: limits.reserveMs,
     planBudgetMs: limits.planBudgetMs,
+    stallDelaySeconds: limits.stallDelaySeconds,
+    maxStalls: limits.maxStalls,
     errorThreshold: env.SEND_ERROR_THRESHOLD,
     errorMinAttempts: env.SEND_ERROR_MIN_ATTEMPTS,
   };

@@ -18,7 +18,7 @@ import { composeEmail, PreparedCache } from './content.ts';
 import { MAX_CLAIM_WAVE, type WorkerDeps } from './deps.ts';
 import { backoffMs, sleepUntil } from './pacing.ts';
 import { expireSend, pauseSend, quotaPauseReason, recountIfStopped } from './settlement.ts';
-import { DELIVERING, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
+import { DELIVERING, handOnDelaySeconds, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
 import type { DigestMark, TallyDelta } from './ports.ts';
 
 export interface BatchContext {
@@ -480,6 +480,11 @@ class BatchRun {
   }
 }
 
+function handOnBatch(deps: WorkerDeps, m: BatchMessage): Promise<void> {
+  const delaySeconds = handOnDelaySeconds(m, deps.settings.stallDelaySeconds);
+  return deps.queue.enqueue([m], delaySeconds > 0 ? { delaySeconds } : undefined);
+}
+
 /**
  * Delivers one batch of a send. Answers `retry` when a real failure left recipients to try again (the
  * message is then redelivered; those already handled are not sent again). Recipients left when time ran
@@ -496,7 +501,7 @@ export async function deliverBatch(deps: WorkerDeps, msg: BatchMessage, ctx: Bat
   // Counted before (redelivered after its count): only its hand-on may still need queueing.
   const counted = await deps.sends.batchTally(send.id, send.generation, msg.batchId);
   if (counted) {
-    if (counted.handOn) await deps.queue.enqueue([counted.handOn]);
+    if (counted.handOn) await handOnBatch(deps, counted.handOn);
     return 'done';
   }
   const content = await contentOf(deps, send.id);
@@ -504,14 +509,25 @@ export async function deliverBatch(deps: WorkerDeps, msg: BatchMessage, ctx: Bat
   const found = await deps.audience.recipients(msg.recipients);
   const run = new BatchRun(deps, send, content, msg, ctx);
   await run.run(found);
-  // Throttled to the end without a single message accepted is no progress: that is a failure (the message
-  // is redelivered and spends a receive), so an account that refuses everything ends in the dead-letter queue.
-  if (run.retry || (run.leftover.length > 0 && run.accepted === 0 && !run.late && !run.stopped)) return 'retry';
-  const handOn: BatchMessage | undefined = run.leftover.length > 0 && !run.stopped ? { v: 1, sendId: send.id, generation: send.generation, batchId: handOnId(msg.batchId), recipients: run.leftover } : undefined;
+  if (run.retry) return 'retry';
+  // Throttled to the end without a single message accepted is no progress. It is handed on after a delay
+  // that doubles each time (pacing is not failure); after `maxStalls` such hand-ons in a row it is
+  // redelivered and spends a receive, so an account that refuses everything ends in the dead-letter queue.
+  const stalled = run.leftover.length > 0 && run.accepted === 0 && !run.late && !run.stopped;
+  const stalls = stalled ? (msg.stalls ?? 0) + 1 : 0;
+  if (stalled && stalls > deps.settings.maxStalls) return 'retry';
+  const handOn: BatchMessage | undefined =
+    run.leftover.length > 0 && !run.stopped
+      ? { v: 1, sendId: send.id, generation: send.generation, batchId: handOnId(msg.batchId), recipients: run.leftover, ...(stalls > 0 ? { stalls } : {}) }
+      : undefined;
   const outcome = await deps.sends.tally(send.id, send.generation, msg.batchId, run.tally(), deps.clock.now().toISOString(), handOn);
   if (outcome === 'tallied' && handOn) {
-    await deps.queue.enqueue([handOn]);
-    deps.log?.(`send ${send.id}: batch ${msg.batchId} ran short of time; ${handOn.recipients.length} recipient(s) handed on as ${handOn.batchId}`);
+    await handOnBatch(deps, handOn);
+    deps.log?.(
+      stalled
+        ? `send ${send.id}: batch ${msg.batchId} was throttled throughout; ${handOn.recipients.length} recipient(s) handed on as ${handOn.batchId} in ${handOnDelaySeconds(handOn, deps.settings.stallDelaySeconds)} s`
+        : `send ${send.id}: batch ${msg.batchId} ran short of time; ${handOn.recipients.length} recipient(s) handed on as ${handOn.batchId}`,
+    );
   }
   // The send stopped while this batch ran: its counts come from a recount of the ledger, now that these records are written.
   if (outcome === 'stale') await recountIfStopped(deps, send.id, send.generation);
