@@ -104,6 +104,8 @@ export interface DeploymentLimits {
     maxStalls: number;
   };
   sendDeadLetter: QueueConsumerLimits;
+  /** SES's events (SNS to SQS): deliveries, bounces, complaints, rejects, delays, and mailto unsubscribes. */
+  sesEvents: QueueConsumerLimits;
   subscriberJobs: QueueConsumerLimits;
   subscriberImport: AsyncLimits;
   digest: AsyncLimits;
@@ -112,7 +114,7 @@ export interface DeploymentLimits {
 }
 
 /** Every function that a queue or stream drives, by the name the template and `/_dev/limits` use. */
-export type DrivenFunction = 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'sendDeadLetter' | 'subscriberJobs';
+export type DrivenFunction = 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'sendDeadLetter' | 'sesEvents' | 'subscriberJobs';
 
 /** How far arrivals may stray from their instants: a DynamoDB write and an HTTPS call, at their slow end. */
 const ARRIVAL_JITTER_MS = 25;
@@ -129,6 +131,11 @@ export function pacedRateFor(accountRate: number, jitterMs = ARRIVAL_JITTER_MS):
 /** Send workers that can run at once for an account rate: two (SQS's minimum), one more per 50/s, at most 20. */
 export function sendWorkersFor(accountRate: number): number {
   return Math.min(20, Math.max(2, Math.ceil(accountRate / 50)));
+}
+
+/** Consumers of SES's events that can run at once for an account rate: one per 25 events a second, 2 to 50. */
+export function sesEventConsumersFor(accountRate: number): number {
+  return Math.min(50, Math.max(2, Math.ceil(accountRate / 25)));
 }
 
 /** Recipients per message: about `seconds` of one worker's share of the rate, between 1 and 50. */
@@ -149,6 +156,7 @@ export function deploymentLimits(sesMaxSendRate: number): DeploymentLimits {
   const messageSeconds = 20;
   const subscriberJobsTimeout = 900;
   const deadLetterTimeout = 20;
+  const sesEventsTimeout = 30;
   return {
     api: { timeoutSeconds: 15, memoryMb: 512 },
     feedRebuild: {
@@ -204,6 +212,17 @@ export function deploymentLimits(sesMaxSendRate: number): DeploymentLimits {
       // A dead letter the handler cannot settle stays in its queue (retention 14 days) and is tried again.
       maxReceiveCount: Number.POSITIVE_INFINITY,
     },
+    sesEvents: {
+      timeoutSeconds: sesEventsTimeout,
+      memoryMb: 256,
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      // About one event per email arrives (a delivery; a few bounces and complaints more); one instance
+      // handles some 25 a second (a read and a transaction each).
+      maximumConcurrency: sesEventConsumersFor(sesMaxSendRate),
+      visibilityTimeoutSeconds: visibilityFor(sesEventsTimeout),
+      maxReceiveCount: 5,
+    },
     subscriberJobs: {
       timeoutSeconds: subscriberJobsTimeout,
       memoryMb: 1024,
@@ -245,6 +264,7 @@ export function describeLimits(l: DeploymentLimits) {
       sesRequestTimeoutSeconds: l.sendWorker.sesRequestTimeoutSeconds,
     },
     sendDeadLetter: queue(l.sendDeadLetter),
+    sesEvents: queue(l.sesEvents),
     subscriberJobs: queue(l.subscriberJobs),
     sendPlanner: { ...stream(l.sendPlanner), planBudgetSeconds: l.sendPlanner.planBudgetSeconds },
     feedRebuild: stream(l.feedRebuild),

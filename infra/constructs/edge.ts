@@ -90,7 +90,7 @@ export class Edge extends Construct {
     });
     Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'The API serves public subscription routes by design; the app itself authorizes every request that needs it: the publisher API by its API key, confirm/preferences/unsubscribe by HMAC-signed tokens, and /webhooks/ses by the SNS message signature.',
+      reason: 'The API serves public subscription routes by design; the app itself authorizes every request that needs it: the publisher API by its API key, and confirm/preferences/unsubscribe by HMAC-signed tokens.',
     });
 
     // Imported by attributes so that the origin does not try to edit the bucket policy of another stack

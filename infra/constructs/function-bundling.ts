@@ -16,6 +16,7 @@ export const FUNCTION_ENTRIES = {
   subscriberImport: 'lambdas/handlers/subscriber-import.ts',
   subscriberJobs: 'lambdas/handlers/subscriber-jobs.ts',
   sendDeadLetter: 'lambdas/handlers/send-dead-letter.ts',
+  sesEvents: 'lambdas/handlers/ses-events.ts',
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;

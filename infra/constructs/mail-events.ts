@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import {
   ConfigurationSet,
   ConfigurationSetTlsPolicy,
@@ -5,42 +6,76 @@ import {
   EventDestination,
   SuppressionReasons,
 } from 'aws-cdk-lib/aws-ses';
-import { SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
-import { UrlSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { DeploymentLimits } from '../limits.ts';
 
 /** Configuration set names; the functions receive them as SES_CONFIGURATION_SET_NEWSLETTER/_TRANSACTIONAL. */
 export const CONFIGURATION_SET_NAMES = { newsletter: 'newsletter', transactional: 'transactional' } as const;
 
-/** What SES reports about each message; the webhook records deliveries and suppresses bounces and complaints. */
+/**
+ * What SES reports about each message; the SesEvents function records deliveries and delivery delays,
+ * and suppresses bounces and complaints.
+ */
 export const PUBLISHED_EVENTS = [
+  // SES accepted the call: it settles a recipient whose call was in flight when its worker died.
+  EmailSendingEvent.SEND,
   EmailSendingEvent.BOUNCE,
   EmailSendingEvent.COMPLAINT,
   EmailSendingEvent.REJECT,
   EmailSendingEvent.DELIVERY,
+  EmailSendingEvent.DELIVERY_DELAY,
 ];
 
 export interface MailEventsProps {
-  /** `https://<domain>/webhooks/ses`: the API verifies each SNS message's signature itself. */
-  webhookUrl: string;
+  /**
+   * The deployment's limits: the events queue's visibility timeout and receives before its dead-letter
+   * queue come from its consumer's (`sesEvents`).
+   */
+  limits: Pick<DeploymentLimits, 'sesEvents'>;
 }
 
 /**
  * The two SES configuration sets (newsletters apart from transactional mail, so each has its own
- * reputation metrics and a newsletter problem cannot pause confirmation emails) and the SNS topic
- * that carries their events to the webhook.
+ * reputation metrics and a newsletter problem cannot pause confirmation emails), the SNS topic that
+ * carries their events (and what the mailto unsubscribe receipt rule publishes), and the SQS queue,
+ * with its dead-letter queue, that the topic delivers them to for the SesEvents function.
  */
 export class MailEvents extends Construct {
   readonly topic: Topic;
+  /** The topic's events, for the SesEvents function (SQS event source). */
+  readonly queue: Queue;
+  /** Where an event goes after `sesEvents.maxReceiveCount` failed receives; an alarm watches it. */
+  readonly deadLetterQueue: Queue;
   readonly newsletter: ConfigurationSet;
   readonly transactional: ConfigurationSet;
 
   constructor(scope: Construct, id: string, props: MailEventsProps) {
     super(scope, id);
 
-    this.topic = new Topic(this, 'EventsTopic', { displayName: 'Inkwire SES events', enforceSSL: true });
-    // Raw delivery off: the webhook needs the SNS envelope (Signature, SigningCertURL) to verify messages.
-    this.topic.addSubscription(new UrlSubscription(props.webhookUrl, { protocol: SubscriptionProtocol.HTTPS, rawMessageDelivery: false }));
+    // Signature version 2: SNS signs its messages with SHA256.
+    this.topic = new Topic(this, 'EventsTopic', { displayName: 'Inkwire SES events', enforceSSL: true, signatureVersion: '2' });
+
+    const { sesEvents } = props.limits;
+    this.deadLetterQueue = new Queue(this, 'EventsDeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    // The visibility timeout follows Lambda's guidance for SQS event sources (six function timeouts plus
+    // the batching window, see `visibilityFor`), so an event is not handed to a second run while the
+    // first, throttled and retried by Lambda, still holds it.
+    this.queue = new Queue(this, 'EventsQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(sesEvents.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: sesEvents.maxReceiveCount },
+    });
+    // Raw delivery off: the consumer reads the SNS envelope's MessageId to recognise a replayed event.
+    // The subscription adds the queue policy that lets this topic (aws:SourceArn) send to the queue.
+    this.topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: false }));
 
     const configurationSet = (id: string, name: string) => {
       const set = new ConfigurationSet(this, id, {
@@ -50,6 +85,7 @@ export class MailEvents extends Construct {
         suppressionReasons: SuppressionReasons.BOUNCES_AND_COMPLAINTS,
         tlsPolicy: ConfigurationSetTlsPolicy.OPTIONAL,
       });
+      // The id predates the queue; kept so that deploying does not replace the event destinations.
       set.addEventDestination('ToWebhook', { destination: EventDestination.snsTopic(this.topic), events: PUBLISHED_EVENTS });
       return set;
     };

@@ -58,7 +58,7 @@ export interface ServiceStackProps extends StackProps {
  * configured SES rate (infra/limits.ts), which the local runtime runs under too.
  */
 export class ServiceStack extends Stack {
-  readonly functions: Record<'api' | 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'publishScheduled' | 'digest', InkwireFunction>;
+  readonly functions: Record<'api' | 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'sesEvents' | 'publishScheduled' | 'digest', InkwireFunction>;
   readonly queues: Queues;
   readonly mail: MailEvents;
   readonly scheduling: Scheduling;
@@ -80,7 +80,7 @@ export class ServiceStack extends Stack {
     const feedBucketArn = data.exportValue(data.feedBucket.bucketArn, { name: FEED_BUCKET_ARN_EXPORT(data) });
 
     this.queues = new Queues(this, 'Queues', { limits });
-    this.mail = new MailEvents(this, 'Mail', { webhookUrl: `${config.publicUrl}/webhooks/ses` });
+    this.mail = new MailEvents(this, 'Mail', { limits });
 
     const identityArn = data.emailIdentity.emailIdentityArn;
     const newsletterSetArn = configurationSetArn(this, CONFIGURATION_SET_NAMES.newsletter);
@@ -185,6 +185,29 @@ export class ServiceStack extends Stack {
       reason: SEND_QUOTA_REASON,
     });
 
+    // SES's events (SNS to the events queue) and what the mailto unsubscribe receipt rule publishes to the
+    // same topic: suppressions and per-send counts. It reads the envelope's MessageId to recognise a
+    // replayed event.
+    const sesEvents = new InkwireFunction(this, 'SesEvents', {
+      entry: 'sesEvents',
+      description: 'Applies SES events (sends, deliveries, bounces, complaints, rejects, delays) and mailto unsubscribes: suppression and per-send reports',
+      limits: limits.sesEvents,
+      // The token key verifies the unsubscribe token of a mailto unsubscribe (SES receiving).
+      environment: { ...shared, TOKEN_SECRET_ARN: data.tokenSecret.secretArn },
+      statements: [
+        // Subscribers, suppressions, delivery records and the send's counts, by key on the table itself:
+        // no index, no delete.
+        new PolicyStatement({
+          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+          resources: [table.tableArn],
+        }),
+        readSecret(data.tokenSecret.secretArn),
+      ],
+    });
+    // An event that fails `sesEvents.maxReceiveCount` receives goes to the events dead-letter queue, which
+    // an alarm watches.
+    consumeQueue(sesEvents, this.mail.queue, limits.sesEvents);
+
     // It only creates the digest's Send item; the send planner (on the stream) queues its batches.
     const digest = new InkwireFunction(this, 'Digest', {
       entry: 'digest',
@@ -238,7 +261,7 @@ export class ServiceStack extends Stack {
 
     const api = new InkwireFunction(this, 'Api', {
       entry: 'api',
-      description: 'HTTP API: subscriptions, confirmation, preferences, unsubscribe, publisher API, SES webhook',
+      description: 'HTTP API: subscriptions, confirmation, preferences, unsubscribe, publisher API',
       limits: limits.api,
       // No send queue: creating, resuming or cancelling a send only writes its Send item; the send planner
       // (on the stream) queues the batches. Its own mail (confirmations, test sends) reserves sending
@@ -247,9 +270,6 @@ export class ServiceStack extends Stack {
         ...shared,
         TOKEN_SECRET_ARN: data.tokenSecret.secretArn,
         PUBLISHER_KEY_SECRET_ARN: data.publisherKeySecret.secretArn,
-        // The webhook accepts SNS messages from this topic only (every topic's messages carry a valid
-        // SNS signature, so the signature alone does not say whose topic sent them).
-        SES_EVENTS_TOPIC_ARN: this.mail.topic.topicArn,
         ...schedulerEnv,
       },
       statements: [
@@ -274,7 +294,7 @@ export class ServiceStack extends Stack {
       reason: 'Each scheduled article gets its own one-time schedule, named at run time; the wildcard is confined to the publishing schedule group (the digest schedules are in another group).',
     });
 
-    this.functions = { api, feedRebuild, sendPlanner, sendWorker, publishScheduled, digest };
+    this.functions = { api, feedRebuild, sendPlanner, sendWorker, sesEvents, publishScheduled, digest };
 
     this.edge = new Edge(this, 'Edge', {
       apiFunction: api.fn,
@@ -287,7 +307,7 @@ export class ServiceStack extends Stack {
     this.alarms = new Alarms(this, 'Alarms', {
       alarmEmail: config.alarmEmail,
       functions: Object.fromEntries(Object.entries(this.functions).map(([name, f]) => [name, f.fn])),
-      deadLetterQueues: { send: this.queues.sendDeadLetter, failedEvents: this.queues.failedEvents },
+      deadLetterQueues: { send: this.queues.sendDeadLetter, failedEvents: this.queues.failedEvents, sesEvents: this.mail.deadLetterQueue },
       sendQueue: this.queues.send,
     });
     // Settles each batch the send worker gave up on, so its send completes; alarms when one arrives.
@@ -319,6 +339,7 @@ export class ServiceStack extends Stack {
         value: f.logGroup.logGroupName,
       });
     }
+    // The mailto unsubscribe receipt rule publishes to this topic; SES's events arrive on it too.
     new CfnOutput(this, 'SesEventsTopicArn', { value: this.mail.topic.topicArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }

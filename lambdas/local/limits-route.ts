@@ -26,6 +26,7 @@ export function emulatedLimits(
   parts: {
     sendQueue: { emulation: QueueEmulation };
     jobsQueue: { emulation: QueueEmulation };
+    sesEventsQueue: { emulation: QueueEmulation };
     feedPoller: { emulation: StreamEmulation };
     sendPoller: { emulation: StreamEmulation };
   },
@@ -48,6 +49,7 @@ export function emulatedLimits(
     ...described,
     sendWorker: { ...described.sendWorker, ...queue(parts.sendQueue.emulation) },
     subscriberJobs: { ...described.subscriberJobs, ...queue(parts.jobsQueue.emulation) },
+    sesEvents: { ...described.sesEvents, ...queue(parts.sesEventsQueue.emulation) },
     feedRebuild: { ...described.feedRebuild, ...stream(parts.feedPoller.emulation) },
     sendPlanner: { ...described.sendPlanner, ...stream(parts.sendPoller.emulation) },
   };

@@ -42,6 +42,9 @@ import { StreamPoller, streamConsumerOptionsFrom } from './stream-poller.ts';
 import { SESClient } from '@aws-sdk/client-ses';
 import { SesMailer } from '../adapters/ses/ses-mailer.ts';
 import { startSesEndpoint } from './ses-endpoint.ts';
+import { recentSendEvents, simulatedEvents, snsEnvelope } from './mailbox-simulator.ts';
+import { createSesEventsHandler } from '../handlers/ses-events.ts';
+import { providerEventDeps } from '../compose/provider-events.ts';
 import { createOutboxApp } from './outbox.ts';
 import { DynamoSubscriberJobRepository } from '../adapters/dynamodb/subscriber-job-repository.ts';
 import { FsUploadStore } from '../adapters/local/upload-store.ts';
@@ -123,7 +126,15 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     // endpoint enforces it as SES does (Throttling above it), and every limit of the deployment follows from it.
     const accountRate = env.SES_MAX_SEND_RATE ?? LOCAL_SES_RATE;
     const limits = deploymentLimits(accountRate);
+    // SES's events, as its mailbox simulator would publish them for each accepted message, through SNS to
+    // the events queue (an in-process queue under the events function's limits) and the same handler as in AWS.
+    const sesEventsQueue = new InProcessQueue({ name: 'ses-events', ...queueOptionsFrom(limits.sesEvents), time, log });
     const ses = await startSesEndpoint({
+      onAccepted: (message) => {
+        const now = new Date(time.nowMs());
+        const events = simulatedEvents(message, now);
+        if (events.length) sesEventsQueue.sendBodies(events.map((e) => snsEnvelope(e, now)));
+      },
       port: env.SES_PORT,
       outboxDir,
       configurationSets: [env.SES_CONFIGURATION_SET_NEWSLETTER, env.SES_CONFIGURATION_SET_TRANSACTIONAL],
@@ -172,6 +183,8 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     // The API's confirmation and welcome mail takes its instants from the account's rate, as the workers do.
     const mail = mailParts(env, site, { mailer: pacedMailer(mailer, accountLimiter(sending).limiter), tokenSecret, templatesDir: env.TEMPLATES_DIR });
     const subscribers = subscriberDeps(env, site, mail, doc, env.TABLE_NAME, clock, log);
+    sesEventsQueue.start(createSesEventsHandler(providerEventDeps(env, doc, env.TABLE_NAME, clock, tokenSecret, log)));
+    stops.push(() => sesEventsQueue.stop());
 
     // Subscriber import and export jobs. Files live under DATA_DIR/uploads/ and are reached by URLs to this
     // server, signed like S3's presigned URLs. A finished upload calls the import handler with the event S3
@@ -232,7 +245,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
         { path: '/api', app: sendRoutes(sendDeps) },
         ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address, jobs: jobDeps }),
         { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
-        { path: '/_dev/limits', app: limitsApp(() => emulatedLimits(limits, { sendQueue, jobsQueue, feedPoller, sendPoller })) },
+        { path: '/_dev/limits', app: limitsApp(() => emulatedLimits(limits, { sendQueue, jobsQueue, sesEventsQueue, feedPoller, sendPoller })) },
         { path: '/_uploads', app: uploadRoutes(uploads, { maxBytes: env.MAX_IMPORT_BYTES, onUploaded: importUploaded }) },
       ],
       ready: async () => ready,
@@ -277,7 +290,11 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       // An import still running after a few seconds is left to die with the process: its job shows as stopped.
       await Promise.race([Promise.allSettled([...importsRunning]), new Promise((r) => setTimeout(r, 5000).unref())]);
     });
-    // The previous process's in-process queue died with it: re-plan its active sends (the ledger says who is done).
+    // The previous process's in-process queues died with it. SES's Send events of the messages accepted in
+    // the report window are published again, so calls that reached the endpoint are settled as submitted;
+    // then its active sends are re-planned (the ledger says who is done).
+    const replayed = await recentSendEvents(outboxDir, new Date(clock.now().getTime() - planning.settings.reportWindowMs));
+    if (replayed.length) sesEventsQueue.sendBodies(replayed.map((e) => snsEnvelope(e, clock.now())));
     await resumeActiveSends(planning);
     const digestTimer = new DigestTimer({
       handler: createDigestHandler(planning),
@@ -322,6 +339,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
         await sendPoller.idle();
         await sendQueue.idle();
         await jobsQueue.idle();
+        await sesEventsQueue.idle();
         while (importsRunning.size) await Promise.allSettled([...importsRunning]);
       },
       stop: stopAll,

@@ -71,6 +71,8 @@ export interface SesEndpointOptions {
   time?: TimeSource;
   /** @deprecated A `Clock` only (e.g. `FixedClock`); used when `time` is absent. */
   clock?: Clock;
+  /** Called with each message once it is accepted and stored (the runtime's mailbox simulator publishes its events). */
+  onAccepted?: ((message: OutboxSidecar) => void) | undefined;
 }
 
 /** The account settings that can change at run time (`setAccount`, `POST /_inkwire/account`). */
@@ -375,6 +377,7 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     await rename(tmp, paths.json);
     await writeFile(tmp, raw);
     await rename(tmp, paths.eml);
+    options.onAccepted?.(full);
     return messageId;
   }
 

@@ -16,7 +16,7 @@ import { synthesize, type Synthesized } from './support/synth.ts';
 type Json = any; // CloudFormation JSON: the readers below check the shapes they rely on.
 type Described = ReturnType<typeof describeLimits>;
 type AsyncFunction = 'subscriberImport' | 'digest' | 'publishScheduled';
-type QueueDriven = Extract<DrivenFunction, 'sendWorker' | 'sendDeadLetter' | 'subscriberJobs'>;
+type QueueDriven = Extract<DrivenFunction, 'sendWorker' | 'sendDeadLetter' | 'sesEvents' | 'subscriberJobs'>;
 type StreamDriven = Extract<DrivenFunction, 'sendPlanner' | 'feedRebuild'>;
 
 /** SQS's visibility timeout for a queue whose template does not set one. */
@@ -33,7 +33,7 @@ function view(s: Synthesized) {
   const resources: Record<string, Json> = Template.fromStack(stack).toJSON().Resources;
   const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
   const queueArn = (queue: IQueue) => stack.resolve(queue.queueArn);
-  const { functions, sendDeadLetter, subscriberJobs, queues } = stack;
+  const { functions, sendDeadLetter, subscriberJobs, queues, mail } = stack;
 
   /** Every function named as `describeLimits` names it. */
   const byName = {
@@ -42,13 +42,19 @@ function view(s: Synthesized) {
     sendPlanner: functions.sendPlanner,
     sendWorker: functions.sendWorker,
     sendDeadLetter: sendDeadLetter.handler,
+    sesEvents: functions.sesEvents,
     subscriberJobs: subscriberJobs.jobsFunction,
     subscriberImport: subscriberJobs.importFunction,
     digest: functions.digest,
     publishScheduled: functions.publishScheduled,
   } satisfies Record<DrivenFunction | AsyncFunction | 'api', InkwireFunction>;
   /** The queue each queue-driven function consumes. */
-  const consumedQueue: Record<QueueDriven, IQueue> = { sendWorker: queues.send, sendDeadLetter: queues.sendDeadLetter, subscriberJobs: subscriberJobs.queue };
+  const consumedQueue: Record<QueueDriven, IQueue> = {
+    sendWorker: queues.send,
+    sendDeadLetter: queues.sendDeadLetter,
+    sesEvents: mail.queue,
+    subscriberJobs: subscriberJobs.queue,
+  };
   /** Where each asynchronously invoked function's failed events go. */
   const failureQueue: Record<AsyncFunction, IQueue> = { subscriberImport: subscriberJobs.deadLetterQueue, digest: queues.failedEvents, publishScheduled: queues.failedEvents };
 
@@ -140,7 +146,7 @@ describe.each([
     expected = describeLimits(deploymentLimits(rate));
   });
 
-  it.each(['sendWorker', 'sendDeadLetter', 'subscriberJobs'] as const)('runs the queue-driven %s, its event source and its queue under the limits', (name) => {
+  it.each(['sendWorker', 'sendDeadLetter', 'sesEvents', 'subscriberJobs'] as const)('runs the queue-driven %s, its event source and its queue under the limits', (name) => {
     const inTemplate = t.queueConsumer(name);
     expect(pick(inTemplate, QUEUE_FIELDS)).toEqual(pick(expected[name], QUEUE_FIELDS));
     expect(inTemplate.reportsBatchItemFailures).toBe(true);
@@ -178,8 +184,8 @@ describe.each([
         .filter(([, f]) => t.forFunction(type, f).length > 0)
         .map(([name]) => name)
         .sort();
-    expect(driven('AWS::Lambda::EventSourceMapping')).toEqual(['feedRebuild', 'sendDeadLetter', 'sendPlanner', 'sendWorker', 'subscriberJobs']);
-    expect(t.ofType('AWS::Lambda::EventSourceMapping')).toHaveLength(5);
+    expect(driven('AWS::Lambda::EventSourceMapping')).toEqual(['feedRebuild', 'sendDeadLetter', 'sendPlanner', 'sendWorker', 'sesEvents', 'subscriberJobs']);
+    expect(t.ofType('AWS::Lambda::EventSourceMapping')).toHaveLength(6);
     expect(driven('AWS::Lambda::EventInvokeConfig')).toEqual(['digest', 'publishScheduled', 'subscriberImport']);
     expect(t.ofType('AWS::Lambda::EventInvokeConfig')).toHaveLength(3);
   });
@@ -221,7 +227,7 @@ describe('the local runtime and the template at the same SES rate', () => {
   }, 120_000);
   afterAll(async () => rt?.cleanup());
 
-  it.each(['sendWorker', 'subscriberJobs'] as const)('emulates the queue-driven %s: timeout, batch size, concurrency, visibility, receives', (name) => {
+  it.each(['sendWorker', 'sesEvents', 'subscriberJobs'] as const)('emulates the queue-driven %s: timeout, batch size, concurrency, visibility, receives', (name) => {
     const fields = ['timeoutSeconds', 'batchSize', 'maxBatchingWindowSeconds', 'maximumConcurrency', 'visibilityTimeoutSeconds', 'maxReceiveCount'] as const;
     expect(pick(local[name]!, fields)).toEqual(pick(t.queueConsumer(name), fields));
   });

@@ -154,9 +154,9 @@ describe('functions', () => {
     'WEBSUB_HUB',
   ];
 
-  it('runs all six entries on nodejs22.x, arm64, with their own log group and no managed policy', () => {
+  it('runs all seven entries on nodejs22.x, arm64, with their own log group and no managed policy', () => {
     const fns = Object.values(s.service.functions);
-    expect(fns).toHaveLength(6);
+    expect(fns).toHaveLength(7);
     for (const f of fns) {
       const props = functionProps(f);
       expect(props.Runtime).toBe('nodejs22.x');
@@ -190,17 +190,23 @@ describe('functions', () => {
 
   it('gives resource-naming variables only to the functions allowed to use them', () => {
     const envOf = (f: InkwireFunction) => Object.keys(functionProps(f).Environment.Variables);
-    const { api, feedRebuild, sendPlanner, sendWorker, publishScheduled, digest } = s.service.functions;
+    const { api, feedRebuild, sendPlanner, sendWorker, sesEvents, publishScheduled, digest } = s.service.functions;
     expect(envOf(api)).toEqual(
       expect.arrayContaining(['TOKEN_SECRET_ARN', 'PUBLISHER_KEY_SECRET_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'PUBLISH_FUNCTION_ARN']),
     );
-    expect(functionProps(api).Environment.Variables.SES_EVENTS_TOPIC_ARN).toEqual({ Ref: logicalId(s.service, s.service.mail.topic) });
+    // SES's events reach the SesEvents function through its queue: no function is told the topic (there
+    // is no webhook to check a message's topic against any more).
+    for (const [, r] of Object.entries<Json>(service.findResources('AWS::Lambda::Function'))) {
+      expect(r.Properties.Environment?.Variables?.SES_EVENTS_TOPIC_ARN).toBeUndefined();
+    }
+    // The events consumer gets the shared settings and the token key (mailto unsubscribes), nothing more.
+    expect(envOf(sesEvents).sort()).toEqual([...SHARED_ENV, 'TOKEN_SECRET_ARN'].sort());
     expect(envOf(sendWorker)).toEqual(expect.arrayContaining(['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN']));
     expect(envOf(sendWorker)).not.toContain('PUBLISHER_KEY_SECRET_ARN');
     // Only the planner (which queues a send's batches) and the worker (which hands unfinished work on) name
     // the send queue; the api and the digest only write Send items, which the planner picks up on the stream.
     for (const f of [sendPlanner, sendWorker]) expect(envOf(f)).toContain('SEND_QUEUE_URL');
-    for (const f of [api, feedRebuild, publishScheduled, digest]) expect(envOf(f)).not.toContain('SEND_QUEUE_URL');
+    for (const f of [api, feedRebuild, sesEvents, publishScheduled, digest]) expect(envOf(f)).not.toContain('SEND_QUEUE_URL');
     for (const f of [feedRebuild, sendPlanner, publishScheduled, digest]) expect(envOf(f)).not.toContain('TOKEN_SECRET_ARN');
     for (const f of [feedRebuild, sendPlanner, sendWorker, digest]) expect(envOf(f)).not.toContain('SCHEDULER_ROLE_ARN');
   });
@@ -255,7 +261,7 @@ describe('permissions (least privilege per function)', () => {
   });
 
   it('scopes ses:SendRawEmail to the domain identity plus one configuration set (newsletter for the worker; transactional, and newsletter for test sends, for the api)', () => {
-    const { api, sendWorker, feedRebuild, sendPlanner, publishScheduled, digest } = s.service.functions;
+    const { api, sendWorker, feedRebuild, sendPlanner, sesEvents, publishScheduled, digest } = s.service.functions;
     const check = (f: InkwireFunction, sets: string[]) => {
       const [send, ...more] = statementWith(f, 'ses:SendRawEmail');
       expect(more).toHaveLength(0);
@@ -272,7 +278,7 @@ describe('permissions (least privilege per function)', () => {
     expect(actionsOfFunction(sendWorker)).toContain('ses:GetSendQuota');
     // The planner reads the account's 24-hour quota before queueing a page, and sends nothing.
     expect(actionsOfFunction(sendPlanner).filter((a) => a.startsWith('ses:'))).toEqual(['ses:GetSendQuota']);
-    for (const f of [feedRebuild, publishScheduled, digest]) {
+    for (const f of [feedRebuild, sesEvents, publishScheduled, digest]) {
       expect(actionsOfFunction(f).filter((a) => a.startsWith('ses:'))).toEqual([]);
     }
   });
@@ -294,6 +300,22 @@ describe('permissions (least privilege per function)', () => {
     expect(actions.filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
   });
 
+  it('lets the SES events consumer read and write items by key on the table only: no index, no delete, no batch write, no Scan', () => {
+    const { sesEvents } = s.service.functions;
+    const table = statementsOf(sesEvents).filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
+    expect(table).toHaveLength(1);
+    expect(actionsOf(table[0]!).sort()).toEqual(
+      ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'].sort(),
+    );
+    expect(resourcesOf(table[0]!)).toEqual([{ 'Fn::ImportValue': expect.stringMatching(/TableArn|Table.*Arn/) }]);
+    expect(JSON.stringify(table[0]!.Resource)).not.toContain('/index/');
+    // Besides its logs and the table, only what the SQS event source needs on the events queue.
+    const eventsQueueArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(s.service, s.service.mail.queue), 'Arn'] });
+    const others = statementsOf(sesEvents).filter((st) => !actionsOf(st).some((a) => a.startsWith('dynamodb:') || a.startsWith('logs:') || a.startsWith('secretsmanager:')));
+    expect(others.flatMap(actionsOf).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    for (const st of others) expect(resourcesOf(st).map((r) => JSON.stringify(r))).toEqual([eventsQueueArn]);
+  });
+
   it('lets the api manage schedules only in its group, and pass only the publish role, only to Scheduler', () => {
     const { api } = s.service.functions;
     const [schedules] = statementWith(api, 'scheduler:CreateSchedule');
@@ -304,21 +326,24 @@ describe('permissions (least privilege per function)', () => {
     expect(pass!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
   });
 
-  it('lets only the api and the send worker read secrets, each only the ones it needs', () => {
+  it('lets only the api, the send worker and the SES events consumer read secrets, each only the ones it needs', () => {
     const secretArns = (f: InkwireFunction) => statementWith(f, 'secretsmanager:GetSecretValue').map((st) => JSON.stringify(st.Resource));
-    const { api, sendWorker, feedRebuild, sendPlanner, publishScheduled, digest } = s.service.functions;
+    const { api, sendWorker, feedRebuild, sendPlanner, sesEvents, publishScheduled, digest } = s.service.functions;
     expect(secretArns(api)).toHaveLength(2);
     expect(secretArns(sendWorker)).toHaveLength(1);
     expect(secretArns(sendWorker)[0]).toContain('TokenSigningKey');
+    // The events consumer verifies the unsubscribe token of a mailto unsubscribe.
+    expect(secretArns(sesEvents)).toHaveLength(1);
+    expect(secretArns(sesEvents)[0]).toContain('TokenSigningKey');
     for (const f of [feedRebuild, sendPlanner, publishScheduled, digest]) expect(secretArns(f)).toEqual([]);
   });
 
   it('lets the planner and the worker, and only them, put messages on the send queue', () => {
     const sendQueueArn = { 'Fn::GetAtt': [logicalId(s.service, s.service.queues.send), 'Arn'] };
     const canSend = (f: InkwireFunction) => statementWith(f, 'sqs:SendMessage').some((st) => JSON.stringify(st.Resource) === JSON.stringify(sendQueueArn));
-    const { api, feedRebuild, sendPlanner, sendWorker, publishScheduled, digest } = s.service.functions;
+    const { api, feedRebuild, sendPlanner, sendWorker, sesEvents, publishScheduled, digest } = s.service.functions;
     for (const f of [sendPlanner, sendWorker]) expect(canSend(f)).toBe(true);
-    for (const f of [api, feedRebuild, publishScheduled, digest]) expect(canSend(f)).toBe(false);
+    for (const f of [api, feedRebuild, sesEvents, publishScheduled, digest]) expect(canSend(f)).toBe(false);
     const { sendDeadLetter, subscriberJobs } = s.service;
     for (const f of [sendDeadLetter.handler, subscriberJobs.importFunction, subscriberJobs.jobsFunction]) expect(canSend(f)).toBe(false);
   });
@@ -389,9 +414,34 @@ describe('event sources', () => {
     });
   });
 
+  it('consumes the SES events queue in batches with partial failures and bounded concurrency', () => {
+    const m = mappingFor(s.service.functions.sesEvents);
+    expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': [logicalId(s.service, s.service.mail.queue), 'Arn'] });
+    expect(m).toMatchObject({
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: limits.sesEvents.batchSize,
+      MaximumBatchingWindowInSeconds: limits.sesEvents.maxBatchingWindowSeconds,
+      ScalingConfig: { MaximumConcurrency: limits.sesEvents.maximumConcurrency },
+    });
+  });
+
+  it('keeps an SES event invisible for more than six consumer timeouts, and parks it in its own dead-letter queue after its last receive', () => {
+    const consumer = functionProps(s.service.functions.sesEvents);
+    const queue = serviceJson.Resources[logicalId(s.service, s.service.mail.queue)].Properties;
+    expect(queue.VisibilityTimeout).toBe(limits.sesEvents.visibilityTimeoutSeconds);
+    expect(queue.VisibilityTimeout).toBeGreaterThan(consumer.Timeout * 6);
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(s.service, s.service.mail.deadLetterQueue), 'Arn'] },
+      maxReceiveCount: limits.sesEvents.maxReceiveCount,
+    });
+    const deadLetter = serviceJson.Resources[logicalId(s.service, s.service.mail.deadLetterQueue)].Properties;
+    expect(deadLetter.MessageRetentionPeriod).toBe(Duration.days(14).toSeconds());
+    expect(deadLetter.RedrivePolicy).toBeUndefined();
+  });
+
   it('encrypts every queue and refuses plain HTTP on each', () => {
     const queues = Object.keys(service.findResources('AWS::SQS::Queue'));
-    expect(queues).toHaveLength(5);
+    expect(queues).toHaveLength(7);
     service.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     for (const id of queues) {
       service.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -465,25 +515,66 @@ describe('schedules', () => {
 });
 
 describe('SES events', () => {
-  it('creates the newsletter and transactional configuration sets, each publishing bounces, complaints, rejects and deliveries to SNS', () => {
+  const topicArn = () => ({ Ref: logicalId(s.service, s.service.mail.topic) });
+  const eventsQueueArn = () => ({ 'Fn::GetAtt': [logicalId(s.service, s.service.mail.queue), 'Arn'] });
+
+  it('creates the newsletter and transactional configuration sets, each publishing bounces, complaints, rejects, deliveries and delivery delays to SNS', () => {
     for (const name of ['newsletter', 'transactional']) {
       service.hasResourceProperties('AWS::SES::ConfigurationSet', { Name: name });
     }
-    const topicArn = { Ref: logicalId(s.service, s.service.mail.topic) };
     const destinations = service.findResources('AWS::SES::ConfigurationSetEventDestination');
     expect(Object.keys(destinations)).toHaveLength(2);
     for (const d of Object.values<Json>(destinations)) {
-      expect(d.Properties.EventDestination.SnsDestination).toEqual({ TopicARN: topicArn });
-      expect([...d.Properties.EventDestination.MatchingEventTypes].sort()).toEqual(['bounce', 'complaint', 'delivery', 'reject']);
+      expect(d.Properties.EventDestination.SnsDestination).toEqual({ TopicARN: topicArn() });
+      expect([...d.Properties.EventDestination.MatchingEventTypes].sort()).toEqual(['bounce', 'complaint', 'delivery', 'deliveryDelay', 'reject', 'send']);
     }
   });
 
-  it('subscribes the webhook over HTTPS to the events topic', () => {
-    service.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'https',
-      Endpoint: 'https://news.example.org/webhooks/ses',
-      TopicArn: { Ref: logicalId(s.service, s.service.mail.topic) },
+  it('signs the events topic\u2019s messages with SNS signature version 2, and keeps the topic TLS-only', () => {
+    const topic = serviceJson.Resources[logicalId(s.service, s.service.mail.topic)].Properties;
+    expect(topic.SignatureVersion).toBe('2');
+    service.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [topicArn()],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
     });
+  });
+
+  it('subscribes the events queue to the topic with the SNS envelope kept (raw delivery off), and nothing over HTTP(S)', () => {
+    const subscriptions = Object.values<Json>(service.findResources('AWS::SNS::Subscription')).map((r) => r.Properties);
+    const toTopic = subscriptions.filter((p) => JSON.stringify(p.TopicArn) === JSON.stringify(topicArn()));
+    expect(toTopic).toHaveLength(1);
+    expect(toTopic[0]).toMatchObject({ Protocol: 'sqs', Endpoint: eventsQueueArn() });
+    // The consumer reads the envelope's MessageId to recognise a replayed event.
+    expect(toTopic[0].RawMessageDelivery).not.toBe(true);
+    expect(subscriptions.filter((p) => p.Protocol === 'https' || p.Protocol === 'http')).toEqual([]);
+  });
+
+  it('lets only the events topic send to the events queue', () => {
+    const policies = Object.values<Json>(service.findResources('AWS::SQS::QueuePolicy')).filter((r) =>
+      r.Properties.Queues.some((q: Json) => q.Ref === logicalId(s.service, s.service.mail.queue)),
+    );
+    expect(policies).toHaveLength(1);
+    const allows = policies[0].Properties.PolicyDocument.Statement.filter((st: Statement) => st.Effect === 'Allow');
+    expect(allows).toEqual([
+      expect.objectContaining({
+        Action: 'sqs:SendMessage',
+        Principal: { Service: 'sns.amazonaws.com' },
+        Resource: eventsQueueArn(),
+        Condition: { ArnEquals: { 'aws:SourceArn': topicArn() } },
+      }),
+    ]);
+  });
+
+  it('drives the SesEvents function from the events queue, and keeps the topic\u2019s ARN as an output for the mailto receipt rule', () => {
+    const m = Object.values<Json>(service.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (r) => JSON.stringify(r.Properties.EventSourceArn) === JSON.stringify(eventsQueueArn()),
+    );
+    expect(m).toHaveLength(1);
+    expect(m[0].Properties.FunctionName).toEqual({ Ref: logicalId(s.service, s.service.functions.sesEvents.fn) });
+    expect(m[0].Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(serviceJson.Outputs.SesEventsTopicArn.Value).toEqual(topicArn());
   });
 });
 
@@ -552,7 +643,12 @@ describe('alarms', () => {
     const dlq = alarms().filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     const queues = dlq.map((a) => a.Dimensions[0].Value['Fn::GetAtt'][0]).sort();
     expect(queues).toEqual(
-      [logicalId(s.service, s.service.queues.failedEvents), logicalId(s.service, s.service.queues.sendDeadLetter), logicalId(s.service, s.service.subscriberJobs.deadLetterQueue)].sort(),
+      [
+        logicalId(s.service, s.service.queues.failedEvents),
+        logicalId(s.service, s.service.queues.sendDeadLetter),
+        logicalId(s.service, s.service.subscriberJobs.deadLetterQueue),
+        logicalId(s.service, s.service.mail.deadLetterQueue),
+      ].sort(),
     );
     for (const a of dlq) expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', AlarmActions: [alarmTopic()] });
   });

@@ -1,16 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { SQSRecord } from 'aws-lambda';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../support/dynamo.ts';
-import { outboxByRecipient, seedSubscribers, TEST_SITE, waitForSend, type PipelineOptions } from '../support/delivery-harness.ts';
+import { outboxByRecipient, seedSubscribers, startDeliveryPipeline, TEST_SITE, waitForSend, type PipelineOptions } from '../support/delivery-harness.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
 import { createArticle } from '../../lambdas/core/articles/use-cases.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
 import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
 import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
+import { recentSendEvents, snsEnvelope } from '../../lambdas/local/mailbox-simulator.ts';
+import { createSesEventsHandler } from '../../lambdas/handlers/ses-events.ts';
+import { providerEventDeps } from '../../lambdas/compose/provider-events.ts';
+import { resumeSend } from '../../lambdas/core/sends/use-cases.ts';
 
 const RECIPIENTS = 2000;
 const HARNESS = join(import.meta.dirname, '..', 'support', 'delivery-harness.ts');
@@ -141,5 +147,43 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
     expect(send.counts.uncertain).toBe(uncertain);
     expect(send.counts.planned).toBe(RECIPIENTS);
     console.info(`kills at outbox sizes ${killedAt.join(', ')}; ${uncertain} recipient(s) reported uncertain (${neverCalled.length} whose call had not started), ${[...outbox.values()].length} mailed once`);
-  }, 150_000);
+
+    // SES publishes a Send event for every call it accepted (read back here from the endpoint's outbox, as
+    // the local runtime does at start). The SES events consumer settles with them every uncertain recipient
+    // whose call reached SES; those left uncertain are exactly the ones it never got.
+    const events = await recentSendEvents(ses.outboxDir, new Date(0));
+    expect(events).toHaveLength(outbox.size);
+    const consume = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, table.doc, table.tableName, systemClock, randomBytes(32).toString('base64url'), () => undefined));
+    const deliver = async () => {
+      for (let i = 0; i < events.length; i += 10) {
+        const records = events.slice(i, i + 10).map((e, j) => ({ messageId: `m${i + j}`, body: snsEnvelope(e, new Date()) }) as SQSRecord);
+        expect((await consume({ Records: records })).batchItemFailures).toEqual([]);
+      }
+    };
+    await deliver();
+    const settled = (await sends.get(sendId))!;
+    expect(settled.counts.submitted).toBe(outbox.size);
+    expect(settled.counts.uncertain).toBe(RECIPIENTS - outbox.size);
+    // SNS may deliver an event twice: nothing moves.
+    await deliver();
+    expect((await sends.get(sendId))!.counts).toEqual(settled.counts);
+
+    // A resume sends to recipients whose call never reached SES (no Send event within the report window;
+    // a test override of 0 stands in for the 15 minutes), exactly once each; no one else gets it again.
+    const notReached = RECIPIENTS - outbox.size;
+    console.info(`${notReached} recipient(s) never reached SES`);
+    if (notReached > 0) {
+      const resumer = await startDeliveryPipeline({ ...config, dataDir: join(dir, 'resumer'), callLog: undefined, settings: { reportWindowMs: 0 } });
+      try {
+        await resumeSend(resumer.deps, sendId);
+        const done = await waitForSend(sends, sendId, (s) => s.status === 'completed' && s.generation > settled.generation, 60_000);
+        const final = await outboxByRecipient(ses.outboxDir);
+        expect(final.size).toBe(RECIPIENTS);
+        expect([...final].filter(([, n]) => n > 1)).toEqual([]);
+        expect(done.counts).toMatchObject({ submitted: RECIPIENTS, uncertain: 0, failed: 0 });
+      } finally {
+        await resumer.stop();
+      }
+    }
+  }, 180_000);
 });

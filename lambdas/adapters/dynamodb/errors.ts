@@ -11,6 +11,13 @@ export function failedConditions(e: unknown): number[] | undefined {
   return failed;
 }
 
+/** A transaction cancelled because another transaction was writing one of its items at the same time. */
+export function isTransactionConflict(e: unknown): boolean {
+  if ((e as { name?: string })?.name === 'TransactionConflictException') return true;
+  if (!(e instanceof TransactionCanceledException) && (e as { name?: string })?.name !== 'TransactionCanceledException') return false;
+  return ((e as TransactionCanceledException).CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
+}
+
 export function isConditionalCheckFailed(e: unknown): boolean {
   return (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 }

@@ -62,6 +62,10 @@ export const keys = {
   sendListGsi1: (createdAt: string, id: string) => ({ GSI1PK: 'SENDS', GSI1SK: `${createdAt}#${id}` }),
   delivery: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `D#${subscriberId}` }),
   sendContent: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'CONTENT' }),
+  /** What the provider reported about one recipient's message (one attribute per kind, set once). */
+  sendReport: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `R#${subscriberId}` }),
+  /** One of a send's report counters: spread over `REPORT_SHARDS` items so that concurrent reports seldom meet on one. */
+  sendReportCount: (sendId: string, shard: number): Key => ({ PK: `SEND#${sendId}`, SK: `RC#${shard}` }),
   batchTally: (sendId: string, generation: number, batchId: string): Key => ({ PK: `SEND#${sendId}`, SK: `B#${generation}#${batchId}` }),
   digestArchivePartition: 'ARCHIVE#digests',
   digestArchiveEntry: (sentAt: string, sendId: string): Key => ({ PK: 'ARCHIVE#digests', SK: `A#${sentAt}#${sendId}` }),
@@ -91,4 +95,14 @@ export function parseFeedEntryKey(key: Key): { feed: FeedKey; month: string; pub
   if (hash < 0) return undefined;
   const publishedAt = rest.slice(0, hash);
   return { feed, month: publishedAt.slice(0, 7), publishedAt, articleId: rest.slice(hash + 1) };
+}
+
+/** Report counter items per send. */
+export const REPORT_SHARDS = 8;
+
+/** The counter item a recipient's reports add to: a stable spread by subscriber id. */
+export function reportShard(subscriberId: string): number {
+  let h = 0;
+  for (let i = 0; i < subscriberId.length; i++) h = (h * 31 + subscriberId.charCodeAt(i)) >>> 0;
+  return h % REPORT_SHARDS;
 }

@@ -19,15 +19,23 @@ import {
   type Delivery,
   type DeliveryState,
   type NewSend,
+  REPORT_KINDS,
   type Send,
   type SendContent,
   type SendCounts,
+  type SendReports,
   type SendStatus,
+  zeroReports,
 } from '../../core/sends/model.ts';
-import { SendExists, type ArchiveEntry, type PlanStep, type SendPage, type SendRepository, type TallyDelta } from '../../core/sends/ports.ts';
-import { keys, type Key } from './keys.ts';
+import { SendExists, type ArchiveEntry, type PlanStep, type ProviderReport, type Reconcile, type SendPage, type SendRepository, type TallyDelta } from '../../core/sends/ports.ts';
+import { keys, REPORT_SHARDS, reportShard, type Key } from './keys.ts';
 import { idempotencyPut, readIdempotency } from './idempotency.ts';
-import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed } from './errors.ts';
+import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed, isTransactionConflict } from './errors.ts';
+
+type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
+
+/** How long a recipient's report marker is kept: bounces and complaints may come weeks after a send. */
+const REPORT_TTL_SECONDS = 180 * 86_400;
 
 /** How long a batch's tally marker is kept: longer than any send lives (deadlines are hours). */
 const TALLY_TTL_SECONDS = 30 * 86_400;
@@ -79,6 +87,7 @@ function deliveryFromItem(item: Record<string, unknown>): Delivery {
     code: item.code as string | undefined,
     detail: item.detail as string | undefined,
     retriedFrom: item.retriedFrom as DeliveryState | undefined,
+    reportedMessageId: item.reportedMessageId as string | undefined,
   };
 }
 
@@ -510,7 +519,7 @@ export class DynamoSendRepository implements SendRepository {
     }
   }
 
-  async *ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim' | 'code' | 'detail'>[]> {
+  async *ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim' | 'code' | 'detail' | 'reportedMessageId'>[]> {
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.db.send(
@@ -518,8 +527,8 @@ export class DynamoSendRepository implements SendRepository {
           TableName: this.table,
           KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
           ExpressionAttributeValues: { ':pk': keys.send(sendId).PK, ':d': 'D#' },
-          ExpressionAttributeNames: { '#s': 'state', '#c': 'claim', '#i': 'subscriberId', '#e': 'code', '#d': 'detail' },
-          ProjectionExpression: '#i, #s, #c, #e, #d',
+          ExpressionAttributeNames: { '#s': 'state', '#c': 'claim', '#i': 'subscriberId', '#e': 'code', '#d': 'detail', '#r': 'reportedMessageId' },
+          ProjectionExpression: '#i, #s, #c, #e, #d, #r',
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
@@ -530,9 +539,71 @@ export class DynamoSendRepository implements SendRepository {
         claim: String(it.claim ?? ''),
         code: it.code as string | undefined,
         detail: it.detail as string | undefined,
+        reportedMessageId: it.reportedMessageId as string | undefined,
       }));
       start = out.LastEvaluatedKey;
     } while (start);
+  }
+
+  async report(r: ProviderReport, reconcile?: Reconcile): Promise<'recorded' | 'duplicate' | 'moved'> {
+    const items: TransactItem[] = [];
+    let markerAt = -1;
+    if (r.kind !== 'sent') {
+      const marker = new Update().set(r.kind, r.at).set('messageId', r.messageId).set('entity', 'sendReport');
+      marker.set('expiresAt', Math.floor(Date.parse(r.at) / 1000) + REPORT_TTL_SECONDS).when(`attribute_not_exists(${marker.name(r.kind)})`);
+      markerAt = items.push({ Update: marker.params(this.table, keys.sendReport(r.sendId, r.subscriberId)) }) - 1;
+      items.push({ Update: new Update().add(r.kind, 1).set('entity', 'sendReportCount').params(this.table, keys.sendReportCount(r.sendId, reportShard(r.subscriberId))) });
+    }
+    let deliveryAt = -1;
+    if (reconcile) {
+      const d = new Update();
+      const sendCounts = new Update().add('uncertain', -1).add('submitted', 1);
+      if (reconcile.from === 'uncertain') {
+        d.set('state', 'submitted').set('messageId', r.messageId).set('submittedAt', r.at).remove('code').remove('detail');
+        if (reconcile.code) sendCounts.add(`errorCounts.${cleanCode(reconcile.code)}`, -1);
+      } else d.set('reportedMessageId', r.messageId);
+      d.when(`${d.name('state')} = ${d.value(reconcile.from)}`).when(`${d.name('claim')} = ${d.value(reconcile.claim)}`);
+      deliveryAt = items.push({ Update: d.params(this.table, keys.delivery(r.sendId, r.subscriberId)) }) - 1;
+      if (reconcile.from === 'uncertain') items.push({ Update: sendCounts.params(this.table, keys.send(r.sendId)) });
+    }
+    if (items.length === 0) return 'recorded';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        return 'recorded';
+      } catch (e) {
+        const failed = failedConditions(e);
+        if (failed?.includes(markerAt)) return 'duplicate';
+        if (failed?.includes(deliveryAt)) return 'moved';
+        // Another report on the same counter item at the same instant: try again shortly.
+        if (isTransactionConflict(e) && attempt < 5) {
+          await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt * (0.5 + Math.random())));
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  async reports(sendIds: readonly string[]): Promise<Map<string, SendReports>> {
+    const out = new Map<string, SendReports>(sendIds.map((id) => [id, zeroReports()]));
+    const all = sendIds.flatMap((id) => Array.from({ length: REPORT_SHARDS }, (_, k) => keys.sendReportCount(id, k)));
+    for (let i = 0; i < all.length; i += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[]; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }> | undefined = {
+        [this.table]: { Keys: all.slice(i, i + 100), ProjectionExpression: ['#pk', ...REPORT_KINDS.map((_, j) => `#k${j}`)].join(', '), ExpressionAttributeNames: { '#pk': 'PK', ...Object.fromEntries(REPORT_KINDS.map((k, j) => [`#k${j}`, k])) } },
+      };
+      for (let round = 0; request && Object.keys(request).length > 0; round++) {
+        const res = await this.db.send(new BatchGetCommand({ RequestItems: request }));
+        for (const item of res.Responses?.[this.table] ?? []) {
+          const sums = out.get(String(item.PK).slice(keys.send('').PK.length));
+          if (!sums) continue;
+          for (const k of REPORT_KINDS) sums[k] += Number(item[k] ?? 0);
+        }
+        request = res.UnprocessedKeys as typeof request;
+        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+      }
+    }
+    return out;
   }
 
   async putArchiveEntry(entry: ArchiveEntry): Promise<void> {

@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SendDeps } from './deps.ts';
-import { DELIVERING, type BatchMessage, type Delivery, type DeliveryState } from './model.ts';
+import { DELIVERING, inFlightOutcome, type BatchMessage, type Delivery, type DeliveryState } from './model.ts';
 import type { TallyDelta } from './ports.ts';
 import { expireSend, recountIfStopped } from './settlement.ts';
 
@@ -73,10 +73,11 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
     if (x.state === 'sending') {
       // Every receive of the batch has ended, so nobody holds this claim any more: its call may have gone out.
       const detail = `the provider call was in flight (claimed ${x.claimedAt}) when its batch was given up after ${attempts} attempts; it may or may not have been sent, so it is never sent again`;
-      const was = await deps.sends.updateDelivery(send.id, x.subscriberId, { from: ['sending'], claim: x.claim }, { ...mine(), state: 'uncertain', code: IN_FLIGHT_AT_GIVE_UP, detail });
+      const outcome = inFlightOutcome(x, IN_FLIGHT_AT_GIVE_UP, detail, deps.clock.now().toISOString());
+      const was = await deps.sends.updateDelivery(send.id, x.subscriberId, { from: ['sending'], claim: x.claim }, { ...mine(), ...outcome });
       if (!was) return false;
-      count('uncertain');
-      error(IN_FLIGHT_AT_GIVE_UP, detail);
+      count(outcome.state);
+      if (outcome.state === 'uncertain') error(IN_FLIGHT_AT_GIVE_UP, detail);
       if (x.retriedFrom === 'failed' || x.retriedFrom === 'uncertain') count(x.retriedFrom, -1);
       return true;
     }

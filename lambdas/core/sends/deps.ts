@@ -37,6 +37,11 @@ export interface DeliverySettings {
   stallDelaySeconds: number;
   /** ...at most this many times in a row; then it is redelivered, spending a receive. */
   maxStalls: number;
+  /**
+   * How long after a claim SES's Send event may still come: an `uncertain` record older than this without
+   * one never reached SES, and a resume sends it (see `notReached`).
+   */
+  reportWindowMs: number;
 }
 
 /** Delivery records read or written in one request. */
@@ -58,6 +63,7 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   quotaCheckMs: 10_000,
   stallDelaySeconds: 30,
   maxStalls: 5,
+  reportWindowMs: 15 * 60_000,
 };
 
 /** How newsletter mail is addressed. */

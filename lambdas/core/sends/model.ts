@@ -146,6 +146,39 @@ export interface Delivery {
   detail?: string | undefined;
   /** The state the record was claimed again from (a resumed send retries failures). */
   retriedFrom?: DeliveryState | undefined;
+  /**
+   * Set while the record is `sending` when the provider reported on the message (a delivery, bounce,
+   * complaint, reject or delay event): the call reached it. A process that died mid-call then leaves the
+   * recipient `submitted` with this message id, not `uncertain`.
+   */
+  reportedMessageId?: string | undefined;
+}
+
+/**
+ * What the provider reported about a send's messages, one count per recipient and kind (a recipient may
+ * have several: delayed, then delivered). Not a delivery guarantee: SES reports what the receiving server said.
+ */
+export const REPORT_KINDS = ['delivered', 'hardBounced', 'softBounced', 'complained', 'rejected', 'delayed'] as const;
+export type ReportKind = (typeof REPORT_KINDS)[number];
+export type SendReports = Record<ReportKind, number>;
+export const zeroReports = (): SendReports => ({ delivered: 0, hardBounced: 0, softBounced: 0, complained: 0, rejected: 0, delayed: 0 });
+
+/**
+ * An `uncertain` record whose call never reached the provider: SES publishes a Send event for every call it
+ * accepts, and that event turns the record `submitted` (or marks it while still `sending`). One still
+ * uncertain this long after its claim was never accepted, and is sent on a resume like a failure.
+ */
+export function notReached(x: Pick<Delivery, 'state' | 'claimedAt'>, now: Date, reportWindowMs: number): boolean {
+  return x.state === 'uncertain' && now.getTime() - Date.parse(x.claimedAt) > reportWindowMs;
+}
+
+/**
+ * What a record found in `sending` after its process died becomes: `submitted` when the provider has
+ * reported on the message since (the call reached it), else `uncertain` with `code` and `detail`.
+ */
+export function inFlightOutcome(x: Pick<Delivery, 'reportedMessageId'>, code: string, detail: string, at: string): Partial<Delivery> & { state: 'submitted' | 'uncertain' } {
+  if (x.reportedMessageId) return { state: 'submitted', messageId: x.reportedMessageId, submittedAt: at };
+  return { state: 'uncertain', code, detail };
 }
 
 /** One queue message: a batch of recipients of one send. */

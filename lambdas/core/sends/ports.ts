@@ -1,6 +1,6 @@
 import type { IdempotencyClaim, IdempotencyRecord } from '../idempotency.ts';
 import type { Frequency } from '../subscribers/schema.ts';
-import type { BatchMessage, CountName, Delivery, DeliveryState, NewSend, Recipient, Send, SendContent, SendCounts, SendStatus } from './model.ts';
+import type { BatchMessage, CountName, Delivery, DeliveryState, NewSend, Recipient, ReportKind, Send, SendContent, SendCounts, SendReports, SendStatus } from './model.ts';
 
 export interface SendPage {
   items: Send[];
@@ -99,13 +99,39 @@ export interface SendRepository {
     expect: { from: readonly DeliveryState[]; claim?: string | undefined },
     set: Partial<Omit<Delivery, 'sendId' | 'subscriberId'>>,
   ): Promise<DeliveryState | undefined>;
-  /** Every delivery record of a send, page by page (state, claim and error only). */
-  ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim' | 'code' | 'detail'>[]>;
+  /** Every delivery record of a send, page by page (state, claim, error and whether the provider reported on it). */
+  ledger(sendId: string): AsyncIterable<Pick<Delivery, 'subscriberId' | 'state' | 'claim' | 'code' | 'detail' | 'reportedMessageId'>[]>;
+
+  /**
+   * Records what the provider reported about one recipient's message, once per kind: the recipient's
+   * report marker and the send's report count move together (a `sent` report has neither: it only reconciles). With `reconcile`, the delivery record moves
+   * in the same write: from `uncertain` to `submitted` (and the send's counts with it), or, still
+   * `sending`, gains `reportedMessageId`. `duplicate`: this kind was recorded before. `moved`: the
+   * delivery record is no longer in `reconcile.from` (read it again).
+   */
+  report(r: ProviderReport, reconcile?: Reconcile): Promise<'recorded' | 'duplicate' | 'moved'>;
+  /** What the provider reported, summed per send (zeros for a send with no report yet). */
+  reports(sendIds: readonly string[]): Promise<Map<string, SendReports>>;
 
   putArchiveEntry(entry: ArchiveEntry): Promise<void>;
   /** Newest first. */
   listArchive(limit: number): Promise<ArchiveEntry[]>;
 }
+
+/** One report of the provider about one recipient's message of a send. */
+export interface ProviderReport {
+  sendId: string;
+  subscriberId: string;
+  /** `sent`: SES accepted the call (its Send event). It only settles the delivery record; nothing counts it. */
+  kind: ReportKind | 'sent';
+  at: string;
+  messageId: string;
+}
+
+/** How a report moves the recipient's delivery record: the provider's report proves its call reached it. */
+export type Reconcile =
+  | { from: 'uncertain'; claim: string; code?: string | undefined }
+  | { from: 'sending'; claim: string };
 
 /** A digest that went out, as its web archive lists it. */
 export interface ArchiveEntry {

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { slugify } from '../articles/slug.ts';
 import { EmailSchema } from '../subscribers/schema.ts';
-import { COUNT_NAMES, SEND_STATUSES } from './model.ts';
+import { COUNT_NAMES, REPORT_KINDS, SEND_STATUSES, type ReportKind } from './model.ts';
 
 const singleLine = (s: string) => !/[\r\n\u2028\u2029]/.test(s);
 const noControl = (s: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
@@ -56,6 +56,12 @@ export const SendOutputSchema = z
     startedAt: z.string().optional(),
     completedAt: z.string().optional(),
     counts: z.object(Object.fromEntries(COUNT_NAMES.map((c) => [c, z.number().int()])) as Record<(typeof COUNT_NAMES)[number], z.ZodNumber>),
+    reported: z
+      .object(Object.fromEntries(REPORT_KINDS.map((k) => [k, z.number().int()])) as Record<ReportKind, z.ZodNumber>)
+      .meta({
+        description:
+          'What SES reported about the submitted messages, one count per recipient and kind (delivered; bounced hard or soft; complained; rejected by SES; delayed). Reports arrive after the send, some days later (complaints). Opens and clicks are not tracked.',
+      }),
     progress: z.number().meta({ description: 'Share of planned recipients with an outcome, 0 to 1.' }),
     rate: z.number().optional().meta({ description: 'Recipients handled per second so far.' }),
     eta: z.string().optional().meta({ description: 'When the rest should be done at that rate.' }),

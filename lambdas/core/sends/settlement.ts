@@ -8,7 +8,7 @@
  * passes before it finished.
  */
 import type { SendQuota } from '../email/message.ts';
-import { CANCELLABLE, DELIVERING, doneCount, zeroCounts, type Send, type SendStatus } from './model.ts';
+import { CANCELLABLE, DELIVERING, doneCount, inFlightOutcome, zeroCounts, type Send, type SendStatus } from './model.ts';
 import type { SendRepository } from './ports.ts';
 import type { Clock } from '../clock.ts';
 import type { DeliverySettings } from './deps.ts';
@@ -113,15 +113,13 @@ export async function settle(deps: SettlementDeps, send: Send, mode: 'complete' 
     for (const d of page) {
       records++;
       if (d.state === 'sending') {
+        const detail = 'still in flight when every batch had finished; it may or may not have been sent';
+        const outcome = inFlightOutcome(d, 'InFlightAtEnd', detail, at);
         if (mode === 'complete') {
-          await deps.sends.updateDelivery(send.id, d.subscriberId, { from: ['sending'], claim: d.claim }, {
-            state: 'uncertain',
-            code: 'InFlightAtEnd',
-            detail: 'still in flight when every batch had finished; it may or may not have been sent',
-          });
-          error('InFlightAtEnd', 'still in flight when every batch had finished; it may or may not have been sent');
+          await deps.sends.updateDelivery(send.id, d.subscriberId, { from: ['sending'], claim: d.claim }, outcome);
+          if (outcome.state === 'uncertain') error('InFlightAtEnd', detail);
         }
-        counts.uncertain++;
+        counts[outcome.state]++;
       } else if (d.state === 'pending') {
         if (mode === 'complete') {
           await deps.sends.updateDelivery(send.id, d.subscriberId, { from: ['pending'], claim: d.claim }, {

@@ -9,7 +9,7 @@ import type { RenderedEmail } from '../email/templates.ts';
 import { digestFor, topicsMatch } from './audience.ts';
 import { buildContent, composeEmail, sampleRecipient, PreparedCache } from './content.ts';
 import type { DeliveryDeps, SendDeps } from './deps.ts';
-import { CANCELLABLE, RESUMABLE, doneCount, type AudienceChoice, type DigestFrequency, type NewSend, type Send, type SendContent, type SendTrigger } from './model.ts';
+import { CANCELLABLE, RESUMABLE, doneCount, zeroReports, type AudienceChoice, type DigestFrequency, type NewSend, type Send, type SendContent, type SendReports, type SendTrigger } from './model.ts';
 import { SendExists } from './ports.ts';
 import { cancel, expireOnResume, settleIfDone } from './settlement.ts';
 
@@ -199,6 +199,8 @@ export interface SendOutput {
   startedAt?: string | undefined;
   completedAt?: string | undefined;
   counts: Send['counts'];
+  /** What SES reported about the submitted messages, one count per recipient and kind (no opens or clicks: none are tracked). */
+  reported: SendReports;
   /** Share of planned recipients with an outcome, 0..1 (while planning, of those planned so far). */
   progress: number;
   /** Recipients submitted per second since the send started. */
@@ -221,7 +223,7 @@ function materialise(s: NewSend): Send {
   };
 }
 
-export function toSendOutput(s: Send, now: Date, publicUrl?: string): SendOutput {
+export function toSendOutput(s: Send, now: Date, publicUrl?: string, reported: SendReports = zeroReports()): SendOutput {
   const done = doneCount(s.counts);
   const planned = s.counts.planned;
   const progress = s.status === 'completed' ? 1 : planned > 0 ? Math.min(1, done / planned) : 0;
@@ -252,6 +254,7 @@ export function toSendOutput(s: Send, now: Date, publicUrl?: string): SendOutput
     startedAt: s.startedAt,
     completedAt: s.completedAt,
     counts: s.counts,
+    reported,
     progress: Math.round(progress * 1000) / 1000,
     rate,
     eta,
@@ -271,13 +274,15 @@ export async function getSend(deps: SendDeps, id: string): Promise<SendOutput> {
     await settleIfDone(deps, send);
     send = (await deps.sends.get(id)) ?? send;
   }
-  return toSendOutput(send, deps.clock.now(), deps.site.publicUrl);
+  const reported = (await deps.sends.reports([id])).get(id);
+  return toSendOutput(send, deps.clock.now(), deps.site.publicUrl, reported);
 }
 
 export async function listSends(deps: SendDeps, q: { limit: number; cursor?: string | undefined }): Promise<{ items: SendOutput[]; next: string | null }> {
   const page = await deps.sends.list(q);
   const now = deps.clock.now();
-  return { items: page.items.map((s) => toSendOutput(s, now, deps.site.publicUrl)), next: page.next };
+  const reported = await deps.sends.reports(page.items.map((s) => s.id));
+  return { items: page.items.map((s) => toSendOutput(s, now, deps.site.publicUrl, reported.get(s.id))), next: page.next };
 }
 
 /** Stops a send: batches still queued are dropped; what went out stays counted. Resumable. */
@@ -300,10 +305,11 @@ export async function resumeSend(deps: SendDeps, id: string, options: { retryUnc
   const send = await deps.sends.get(id);
   if (!send) throw new AppError('send.notFound', `no send with id ${id}`);
   // A completed send whose failures may be retried (refused, given up, throttled to the end) resumes
-  // too: failed recipients are tried again; uncertain ones only when asked; submitted ones never.
-  const retriesFailures = send.status === 'completed' && !send.dryRun && (send.counts.failed > 0 || (options.retryUncertain === true && send.counts.uncertain > 0));
+  // too: failed recipients are tried again; uncertain ones whose call never reached SES (no Send event
+  // within the report window), or all of them when asked; submitted ones never.
+  const retriesFailures = send.status === 'completed' && !send.dryRun && (send.counts.failed > 0 || send.counts.uncertain > 0);
   if (!RESUMABLE.includes(send.status) && !retriesFailures) {
-    throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send, or a completed one with failed (or, with retryUncertain, uncertain) recipients, can be resumed`);
+    throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send, or a completed one with failed or uncertain recipients, can be resumed`);
   }
   const from = retriesFailures ? (['completed'] as const) : RESUMABLE;
   const now = deps.clock.now();
@@ -314,7 +320,7 @@ export async function resumeSend(deps: SendDeps, id: string, options: { retryUnc
   }
   const resumed = await deps.sends.resume(id, from, now.toISOString(), { retryUncertain: options.retryUncertain });
   if (!resumed) throw new AppError('send.invalidTransition', `send ${id} changed while resuming; try again`);
-  return toSendOutput(resumed, now, deps.site.publicUrl);
+  return toSendOutput(resumed, now, deps.site.publicUrl, (await deps.sends.reports([id])).get(id));
 }
 
 /**

@@ -18,7 +18,7 @@ import { composeEmail, PreparedCache } from './content.ts';
 import { MAX_CLAIM_WAVE, type WorkerDeps } from './deps.ts';
 import { backoffMs, sleepUntil } from './pacing.ts';
 import { expireSend, pauseSend, quotaPauseReason, recountIfStopped } from './settlement.ts';
-import { DELIVERING, handOnDelaySeconds, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
+import { DELIVERING, handOnDelaySeconds, inFlightOutcome, notReached, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
 import type { DigestMark, TallyDelta } from './ports.ts';
 
 export interface BatchContext {
@@ -273,11 +273,14 @@ class BatchRun {
     await this.sendTo(r, f!.recipient!, e.kind === 'send' ? e.articles : undefined, x);
   }
 
-  /** A record this batch may send to: `pending` (claim given back), or a failure (or, when asked, an uncertain one) of an earlier generation. */
+  /**
+   * A record this batch may send to: `pending` (claim given back), or, of an earlier generation, a failure,
+   * an uncertain one that never reached the provider, or (when the publisher asked) any uncertain one.
+   */
   private retryable(x: Delivery): boolean {
     if (x.state === 'pending') return true;
     if (x.generation >= this.send.generation) return false;
-    return x.state === 'failed' || (x.state === 'uncertain' && this.send.retryUncertain === true);
+    return x.state === 'failed' || (x.state === 'uncertain' && (this.send.retryUncertain === true || notReached(x, this.deps.clock.now(), this.deps.settings.reportWindowMs)));
   }
 
   /** A record that is not ours to send: count it if we own it, or deal with a call left in flight. */
@@ -288,15 +291,11 @@ class BatchRun {
     }
     const age = this.deps.clock.now().getTime() - new Date(x.claimedAt).getTime();
     if (x.generation < this.send.generation || age > this.deps.settings.inFlightTimeoutMs) {
-      // Its process died mid-call: the message may have gone out. Report it; do not send it again.
-      const was = await this.deps.sends.updateDelivery(this.send.id, x.subscriberId, { from: ['sending'], claim: x.claim }, {
-        ...this.mine(),
-        state: 'uncertain',
-        code: 'InFlightAtCrash',
-        detail: `the provider call was in flight (claimed ${x.claimedAt}) when its process stopped; it may or may not have been sent`,
-      });
+      // Its process died mid-call: the message may have gone out (it did, if the provider reported on it). Do not send it again.
+      const outcome = inFlightOutcome(x, 'InFlightAtCrash', `the provider call was in flight (claimed ${x.claimedAt}) when its process stopped; it may or may not have been sent`, this.deps.clock.now().toISOString());
+      const was = await this.deps.sends.updateDelivery(this.send.id, x.subscriberId, { from: ['sending'], claim: x.claim }, { ...this.mine(), ...outcome });
       if (was) {
-        this.count('uncertain');
+        this.count(outcome.state);
         this.uncount(x.retriedFrom);
       } else this.retry = true;
     } else this.retry = true; // another worker's call is in flight right now

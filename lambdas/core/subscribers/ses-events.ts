@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { AppError } from '../errors.ts';
 import { AlreadySeen, StaleSubscriber, type SeenClaim } from './ports.ts';
 import { emailHash, type Subscriber, type SuppressionReason } from './schema.ts';
-import { unsubscribeByMail, type SubscriberDeps } from './use-cases.ts';
+import { unsubscribeByMail, type MailEventDeps } from './use-cases.ts';
 
 /** How long a handled SNS message id is remembered. Messages older than a day are refused, so this is ample. */
 export const SEEN_TTL_SECONDS = 7 * 86_400;
@@ -55,7 +55,7 @@ const RANK: Record<SuppressionReason, number> = { erased: 0, softBounces: 1, bou
  * Recipients are matched by the `subscriber_id` message tag when present (and when its address matches),
  * otherwise by the hash of the address.
  */
-export async function handleSesEvent(deps: SubscriberDeps, snsMessageId: string, body: unknown): Promise<SesEventResult> {
+export async function handleSesEvent(deps: MailEventDeps, snsMessageId: string, body: unknown): Promise<SesEventResult> {
   const parsed = SesEventSchema.safeParse(body);
   if (!parsed.success) throw new AppError('sns.messageInvalid', 'the notification does not hold an SES event');
   const event = parsed.data;
@@ -106,7 +106,7 @@ export async function handleSesEvent(deps: SubscriberDeps, snsMessageId: string,
   return { type: 'ignored', reason: `event type ${type || '(none)'} is not handled` };
 }
 
-async function findSubscriber(deps: SubscriberDeps, hash: string, taggedId: string | undefined): Promise<Subscriber | undefined> {
+async function findSubscriber(deps: MailEventDeps, hash: string, taggedId: string | undefined): Promise<Subscriber | undefined> {
   if (taggedId && /^[A-Za-z0-9_-]{1,64}$/.test(taggedId)) {
     const s = await deps.subscribers.get(taggedId);
     // A tag is trusted only when it names the subscriber this address belongs to.
@@ -129,7 +129,7 @@ async function withRetry(recipient: string, attempt: () => Promise<RecipientChan
   throw new AppError('internal.unexpected', 'the subscriber kept changing while a bounce was applied; SNS will retry');
 }
 
-function suppress(deps: SubscriberDeps, address: string, reason: SuppressionReason, taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
+function suppress(deps: MailEventDeps, address: string, reason: SuppressionReason, taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
   const hash = emailHash(address);
   const recipient = hash.slice(0, 12);
   return withRetry(recipient, async () => {
@@ -152,7 +152,7 @@ function suppress(deps: SubscriberDeps, address: string, reason: SuppressionReas
   });
 }
 
-function softBounce(deps: SubscriberDeps, address: string, taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
+function softBounce(deps: MailEventDeps, address: string, taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
   const hash = emailHash(address);
   const recipient = hash.slice(0, 12);
   return withRetry(recipient, async () => {
@@ -174,7 +174,7 @@ function softBounce(deps: SubscriberDeps, address: string, taggedId: string | un
   });
 }
 
-function delivered(deps: SubscriberDeps, address: string, taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
+function delivered(deps: MailEventDeps, address: string, taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
   const hash = emailHash(address);
   const recipient = hash.slice(0, 12);
   return withRetry(recipient, async () => {

@@ -50,6 +50,9 @@ export interface SubscriberDeps {
   log?: ((msg: string, detail: unknown) => void) | undefined;
 }
 
+/** What the provider's events need of the subscribers module: no mailer, no templates. */
+export type MailEventDeps = Pick<SubscriberDeps, 'subscribers' | 'signer' | 'clock' | 'settings' | 'log'>;
+
 const MAX_ATTEMPTS = 4;
 
 const conflict = (id: string) => new AppError('internal.unexpected', `subscriber ${id} is being changed by several requests at once; try again`);
@@ -267,7 +270,7 @@ export type UnsubscribeOutcome = 'unsubscribed' | 'alreadyUnsubscribed' | 'unkno
  * replay of it changes nothing (not even after the subscriber subscribed again) and a failed write
  * leaves it to be retried. @throws AlreadySeen when that message was handled before.
  */
-export async function unsubscribe(deps: SubscriberDeps, token: string, seen?: SeenClaim): Promise<{ outcome: UnsubscribeOutcome; subscriber?: Subscriber }> {
+export async function unsubscribe(deps: MailEventDeps, token: string, seen?: SeenClaim): Promise<{ outcome: UnsubscribeOutcome; subscriber?: Subscriber }> {
   const { subscriberId } = deps.signer.verify(token, 'unsubscribe', deps.clock.now());
   const nothingToDo = async () => {
     if (seen && !(await deps.subscribers.markSeen(seen))) throw new AlreadySeen(seen.id);
@@ -296,7 +299,7 @@ export async function unsubscribe(deps: SubscriberDeps, token: string, seen?: Se
 }
 
 /** A mailto unsubscribe (SES receiving): the token is in the subject, `unsubscribe <token>`. */
-export async function unsubscribeByMail(deps: SubscriberDeps, subject: string, seen?: SeenClaim): Promise<UnsubscribeOutcome> {
+export async function unsubscribeByMail(deps: MailEventDeps, subject: string, seen?: SeenClaim): Promise<UnsubscribeOutcome> {
   const token = tokenFromMailtoSubject(subject);
   if (!token) throw new AppError('subscriber.tokenInvalid', 'no unsubscribe token in the subject');
   return (await unsubscribe(deps, token, seen)).outcome;

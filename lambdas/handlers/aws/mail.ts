@@ -26,3 +26,4 @@ export function awsMailParts(): Promise<MailParts> {
 export async function awsSubscriberDeps(): Promise<SubscriberDeps> {
   return subscriberDeps(awsEnv(), site(), await awsMailParts(), dynamo(), awsEnv().TABLE_NAME, systemClock, (m, d) => console.error(m, d));
 }
+

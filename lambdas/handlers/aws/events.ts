@@ -1,0 +1,12 @@
+import { systemClock } from '../../core/clock.ts';
+import type { ProviderEventDeps } from '../../core/provider-events.ts';
+import { providerEventDeps } from '../../compose/provider-events.ts';
+import { awsEnv, dynamo, required, secret } from './env.ts';
+
+let deps: Promise<ProviderEventDeps> | undefined;
+/** The SES events consumer: the table and the token key (mailto unsubscribes), read once per container. */
+export function awsProviderEventDeps(): Promise<ProviderEventDeps> {
+  return (deps ??= secret(required('TOKEN_SECRET_ARN')).then((tokenSecret) =>
+    providerEventDeps(awsEnv(), dynamo(), awsEnv().TABLE_NAME, systemClock, tokenSecret, (m, d) => console.error(m, d)),
+  ));
+}

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SQSRecord } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.ts';
+import { createSesEventsHandler } from '../../lambdas/handlers/ses-events.ts';
+import { providerEventDeps } from '../../lambdas/compose/provider-events.ts';
+import { simulatedEvents, snsEnvelope } from '../../lambdas/local/mailbox-simulator.ts';
+import type { OutboxSidecar } from '../../lambdas/local/outbox.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambdas/local/dynamodb-local.ts';
+import { systemClock } from '../../lambdas/core/clock.ts';
+
+const SIM = (local: string) => `${local}@simulator.amazonses.com`;
+
+/**
+ * SES's events, end to end in the local runtime (what `npm start` runs): the local SES endpoint publishes
+ * what SES's mailbox simulator would for each accepted message, through the events queue to the same
+ * handler as the SesEvents function in AWS.
+ */
+describe('SES events from the mailbox simulator addresses, through the local runtime', () => {
+  let rt: TestRuntime;
+  let sendId: string;
+
+  beforeAll(async () => {
+    rt = await startTestRuntime();
+  }, 60_000);
+  afterAll(async () => {
+    await rt?.cleanup();
+  });
+
+  it('suppresses the bounced and complaining subscribers, and counts what SES reported on the send', async () => {
+    const csv = ['email,name,frequency,topics', ...['success', 'bounce', 'complaint', 'ooto', 'suppressionlist', 'bounce+second'].map((l) => `${SIM(l)},,instant,`)].join('\n');
+    const imported = await rt.api('/api/subscribers/import?consent=confirmed', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: `${csv}\n` });
+    expect(imported.status).toBe(200);
+    const article = await rt.api('/api/articles', { method: 'POST', json: { title: 'Simulated mail', body: 'Bounces and complaints.', status: 'published' } });
+    expect(article.status).toBe(201);
+    const articleId = (await article.json()).id as string;
+
+    const deadline = Date.now() + 30_000;
+    let send: { id: string; status: string; counts: Record<string, number>; reported: Record<string, number> } | undefined;
+    for (;;) {
+      const list = (await (await rt.api('/api/sends?limit=10')).json()).items as NonNullable<typeof send & { articleId?: string }>[];
+      send = list.find((s) => s.articleId === articleId);
+      if (send?.status === 'completed' && send.reported.delivered + send.reported.hardBounced >= 6 && send.reported.complained >= 1) break;
+      if (Date.now() > deadline) throw new Error(`the send's reports did not arrive: ${JSON.stringify(send)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    sendId = send.id;
+    expect(send.counts).toMatchObject({ planned: 6, submitted: 6, uncertain: 0 });
+    // success, complaint (delivered, then complained) and ooto are delivered; bounce, bounce+second and suppressionlist bounce for good.
+    expect(send.reported).toEqual({ delivered: 3, hardBounced: 3, softBounced: 0, complained: 1, rejected: 0, delayed: 0 });
+    // The send's own page says the same.
+    expect((await (await rt.api(`/api/sends/${send.id}`)).json()).reported).toEqual(send.reported);
+
+    const suppressed = (await (await rt.api('/api/subscribers?status=suppressed')).json()).items as { email: string; suppressedReason?: string }[];
+    expect(Object.fromEntries(suppressed.map((s) => [s.email, s.suppressedReason]))).toEqual({
+      [SIM('bounce')]: 'bounce',
+      [SIM('bounce+second')]: 'bounce',
+      [SIM('suppressionlist')]: 'bounce',
+      [SIM('complaint')]: 'complaint',
+    });
+    const confirmed = (await (await rt.api('/api/subscribers?status=confirmed')).json()).items as { email: string }[];
+    expect(confirmed.map((s) => s.email).sort()).toEqual([SIM('ooto'), SIM('success')]);
+  }, 60_000);
+
+  it('changes nothing when an event is delivered again, with the same SNS message or a new one', async () => {
+    // The events of the send's messages, rebuilt from the outbox as the simulator built them, handled again
+    // by the events handler on the same table: twice with the same SNS envelope, once with a fresh one.
+    const sidecars: OutboxSidecar[] = [];
+    for (const day of await readdir(rt.outboxDir)) {
+      for (const name of (await readdir(join(rt.outboxDir, day))).filter((n) => n.endsWith('.json'))) {
+        const s = JSON.parse(await readFile(join(rt.outboxDir, day, name), 'utf8')) as OutboxSidecar;
+        if (s.tags.send_id === sendId) sidecars.push(s);
+      }
+    }
+    expect(sidecars).toHaveLength(6);
+    const envelopes = sidecars.flatMap((s) => simulatedEvents(s, new Date()).map((e) => snsEnvelope(e, new Date())));
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: rt.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }), { marshallOptions: { removeUndefinedValues: true } });
+    const tokenSecret = (await readFile(join(rt.dataDir, 'token-secret'), 'utf8')).trim();
+    const handle = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, doc, rt.tableName, systemClock, tokenSecret, () => undefined));
+    const before = await (await rt.api(`/api/sends/${sendId}`)).json();
+    const subscribersBefore = await (await rt.api('/api/subscribers?limit=100')).json();
+    for (const bodies of [envelopes, envelopes, envelopes.map((b) => snsEnvelope(JSON.parse(JSON.parse(b).Message as string), new Date()))]) {
+      const out = await handle({ Records: bodies.map((body, i) => ({ messageId: `r${i}`, body }) as SQSRecord) });
+      expect(out.batchItemFailures).toEqual([]);
+    }
+    const after = await (await rt.api(`/api/sends/${sendId}`)).json();
+    expect(after.reported).toEqual(before.reported);
+    expect(after.counts).toEqual(before.counts);
+    expect(await (await rt.api('/api/subscribers?limit=100')).json()).toEqual(subscribersBefore);
+  });
+
+  it('reports a message that is not an SNS notification as failed, so it ends in the dead-letter queue instead of vanishing', async () => {
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: rt.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
+    const handle = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, doc, rt.tableName, systemClock, 'x'.repeat(43), () => undefined));
+    const out = await handle({
+      Records: [
+        { messageId: 'a', body: 'not json' },
+        { messageId: 'b', body: JSON.stringify({ Type: 'SubscriptionConfirmation' }) },
+        { messageId: 'c', body: snsEnvelope({ eventType: 'Open', mail: {} }, new Date()) },
+      ] as SQSRecord[],
+    });
+    // An event type nothing acts on (SES publishes opens only when asked; Inkwire does not ask) is handled, not failed.
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['a', 'b']);
+  });
+});
