@@ -31,7 +31,7 @@ import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
 /** Paths CloudFront sends to the API; everything else is a document in the feed bucket. */
-export const API_PATH_PATTERNS = ['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/webhooks/*', '/health'] as const;
+export const API_PATH_PATTERNS = ['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/health'] as const;
 
 /** Feeds change when an article is published; readers should see that within a minute. */
 export const FEED_CACHE_TTL = Duration.seconds(60);
@@ -47,7 +47,7 @@ export interface EdgeProps {
 
 /**
  * The public face: one CloudFront distribution in front of the feed bucket (feeds and archive pages,
- * cached briefly) and of the HTTP API (subscriptions, the publisher API and webhooks, never cached).
+ * cached briefly) and of the HTTP API (subscriptions, and the publisher API, never cached).
  */
 export class Edge extends Construct {
   readonly httpApi: HttpApi;

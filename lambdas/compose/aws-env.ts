@@ -13,7 +13,6 @@ export const AwsEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend(Sen
   SCHEDULER_GROUP_NAME: z.string().min(1).optional(),
   SCHEDULER_ROLE_ARN: z.string().min(1).optional(),
   PUBLISH_FUNCTION_ARN: z.string().min(1).optional(),
-  SES_EVENTS_TOPIC_ARN: z.string().min(1).optional(),
   /** Templates ship beside each bundle (see infra/constructs/function-bundling.ts). */
   TEMPLATES_DIR: z.string().default(`${process.env.LAMBDA_TASK_ROOT ?? '/var/task'}/templates`),
 });

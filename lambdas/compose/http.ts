@@ -3,7 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SubscriberDeps } from '../core/subscribers/use-cases.ts';
 import { DynamoRateLimiter } from '../adapters/dynamodb/rate-limiter.ts';
 import { clientAddressResolver, createPageRenderer, parseTopicChoices } from '../http/routes/subscriber-pages.ts';
-import { subscriberMounts, type SubscriberHttpDeps } from '../http/routes/subscribers.ts';
+import { subscriberMounts } from '../http/routes/subscribers.ts';
 import { subscriberJobRoutes } from '../http/routes/subscriber-jobs.ts';
 import type { SubscriberJobDeps } from '../core/subscribers/jobs.ts';
 import type { MailEnv } from '../config.ts';
@@ -17,7 +17,6 @@ export function subscriberHttp(
     table: string;
     templatesDir: string;
     socketAddress: (c: Context) => string | undefined;
-    sesWebhook?: SubscriberHttpDeps['sesWebhook'];
     /** Import and export jobs (`/api/subscribers/imports`, `/exports`); built on first use. */
     jobs?: SubscriberJobDeps | (() => SubscriberJobDeps | Promise<SubscriberJobDeps>);
   },
@@ -29,7 +28,6 @@ export function subscriberHttp(
     clientAddress: clientAddressResolver({ trustedProxyHops: env.TRUSTED_PROXY_HOPS, socket: options.socketAddress }),
     topicChoices: parseTopicChoices(env.SUBSCRIBE_TOPICS),
     maxImportBytes: env.MAX_IMPORT_BYTES,
-    sesWebhook: options.sesWebhook,
   });
   return options.jobs ? [...mounts, { path: '/api', app: subscriberJobRoutes(options.jobs) }] : mounts;
 }

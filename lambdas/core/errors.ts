@@ -21,7 +21,6 @@ export const STATUS_BY_CODE = {
   'subscriber.tokenInvalid': 400,
   'subscriber.tokenExpired': 410,
   'subscriber.suppressed': 409,
-  'sns.signatureInvalid': 403,
   'sns.messageInvalid': 400,
   'send.notFound': 404,
   'send.invalidTransition': 409,

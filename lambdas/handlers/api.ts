@@ -1,9 +1,6 @@
 import { getConnInfo, handle } from 'hono/aws-lambda';
-import { systemClock } from '../core/clock.ts';
 import { createApp } from '../http/app.ts';
 import { subscriberHttp } from '../compose/http.ts';
-import { createSnsVerifier } from '../adapters/sns/verify.ts';
-import { HttpsCertificateFetcher, HttpsSubscriptionConfirmer } from '../adapters/sns/certificates.ts';
 import { articleDeps } from './aws/articles.ts';
 import { awsEnv, dynamo, publisherKeys } from './aws/env.ts';
 import { awsSubscriberDeps } from './aws/mail.ts';
@@ -13,7 +10,6 @@ import { sendRoutes } from '../http/routes/sends.ts';
 
 /** The HTTP API behind API Gateway (and CloudFront): the same app the local server runs. */
 const env = awsEnv();
-const topic = env.SES_EVENTS_TOPIC_ARN;
 const app = createApp({
   articles: articleDeps(),
   apiKeys: { verify: async (key) => (await publisherKeys()).verify(key) },
@@ -24,12 +20,6 @@ const app = createApp({
     table: env.TABLE_NAME,
     templatesDir: env.TEMPLATES_DIR,
     socketAddress: (c) => getConnInfo(c).remote.address,
-    sesWebhook: topic
-      ? {
-          sns: createSnsVerifier({ certificates: new HttpsCertificateFetcher(), allowedTopicArns: [topic], clock: systemClock }),
-          confirmer: new HttpsSubscriptionConfirmer(),
-        }
-      : undefined,
     // Built on first use: JOBS_BUCKET and JOBS_QUEUE_URL are read then.
     jobs: awsJobApiDeps,
     }),

@@ -45,7 +45,7 @@ describe('the send dead-letter handler', () => {
     expect(resources[logicalId(s.service, deadLetter.handler.role)].Properties.ManagedPolicyArns).toBeUndefined();
     const env = Object.keys(props.Environment.Variables);
     expect(env).toContain('TABLE_NAME');
-    for (const name of ['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN', 'PUBLISHER_KEY_SECRET_ARN', 'SES_EVENTS_TOPIC_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'PUBLISH_FUNCTION_ARN']) {
+    for (const name of ['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN', 'PUBLISHER_KEY_SECRET_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'PUBLISH_FUNCTION_ARN']) {
       expect(env).not.toContain(name);
     }
   });

@@ -39,7 +39,7 @@ describe('SES events from the mailbox simulator addresses, through the local run
     const articleId = (await article.json()).id as string;
 
     const deadline = Date.now() + 30_000;
-    let send: { id: string; status: string; counts: Record<string, number>; reported: Record<string, number> } | undefined;
+    let send: { id: string; status: string; counts: Record<string, number>; reported: { delivered: number; hardBounced: number; complained: number } } | undefined;
     for (;;) {
       const list = (await (await rt.api('/api/sends?limit=10')).json()).items as NonNullable<typeof send & { articleId?: string }>[];
       send = list.find((s) => s.articleId === articleId);

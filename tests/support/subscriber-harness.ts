@@ -1,12 +1,11 @@
 /**
  * The subscriber feature assembled the way the composition roots assemble it: `createApp` with the
  * subscriber routers mounted, a fresh table in the run's DynamoDB Local, the local SES endpoint writing
- * .eml files to a temporary outbox, served by @hono/node-server on a free port. Also: SNS test helpers
- * (a certificate made by openssl for the run, messages signed like SNS signs them).
+ * .eml files to a temporary outbox, served by @hono/node-server on a free port. Also: SES events
+ * shaped as SES publishes them.
  */
 import { TEST_SITE } from './site.ts';
-import { execFileSync } from 'node:child_process';
-import { createSign, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +25,6 @@ import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article
 import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subscriber-repository.ts';
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamodb/rate-limiter.ts';
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
-import { createSnsVerifier, snsStringToSign, type SnsMessage } from '../../lambdas/adapters/sns/verify.ts';
-import type { CertificateFetcher, SubscriptionConfirmer } from '../../lambdas/adapters/sns/certificates.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
 import { parseMessage, type OutboxSidecar, type ParsedMessage } from '../../lambdas/local/outbox.ts';
 import { createTokenSigner, type TokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
@@ -47,7 +44,6 @@ export interface HarnessOptions {
   clock?: Clock;
   limits?: { perClient?: RateLimit; perEmail?: RateLimit };
   softBounceThreshold?: number;
-  sns?: { certificates: CertificateFetcher; confirmer?: SubscriptionConfirmer; allowedTopicArns?: string[] };
   trustedProxyHops?: number;
   topicChoices?: { slug: string; name: string }[];
   maxImportBytes?: number;
@@ -72,7 +68,6 @@ export interface SubscriberHarness {
   deps: SubscriberDeps;
   ses: SesEndpoint;
   outboxDir: string;
-  confirmed: string[];
   /** A publisher API call with the key (JSON when `json` is given). */
   api(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   /** A form POST (application/x-www-form-urlencoded), redirects not followed. */
@@ -128,8 +123,6 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     log,
   };
 
-  const confirmed: string[] = [];
-  const sns = options.sns;
   const apiKeys = new StaticApiKeys([HARNESS_API_KEY]);
   const mounts = subscriberMounts({
     subscribers: deps,
@@ -140,10 +133,6 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     topicChoices: options.topicChoices ?? [{ slug: 'politics', name: 'Politics' }, { slug: 'science', name: 'Science' }],
     maxImportBytes: options.maxImportBytes,
     subscribeMinMs: options.subscribeMinMs ?? 0,
-    sesWebhook: sns && {
-      sns: createSnsVerifier({ certificates: sns.certificates, allowedTopicArns: sns.allowedTopicArns ?? [TOPIC_ARN], clock }),
-      confirmer: sns.confirmer ?? { confirm: async (u: string) => void confirmed.push(u) },
-    },
   });
   const app = createApp({
     articles: { articles: new DynamoArticleRepository(doc, tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock, site },
@@ -200,7 +189,6 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     deps,
     ses,
     outboxDir,
-    confirmed,
     api,
     postForm,
     outbox,
@@ -223,77 +211,7 @@ export function linkIn(text: string | undefined, prefix: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// SNS
-
-export const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:inkwire-ses-events';
-export const CERT_URL = 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem';
-
-/** A self-signed certificate and key, made by openssl for this test run (in AWS, SNS's own signs). */
-export function makeCertificate(days = 2): { certPem: string; keyPem: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'inkwire-sns-'));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=sns.amazonaws.com', '-days', String(days)], { stdio: 'ignore' });
-    return { certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Serves one certificate at one URL and records every URL asked for. */
-export function fakeCertificateFetcher(certPem: string, url = CERT_URL): CertificateFetcher & { calls: string[] } {
-  const calls: string[] = [];
-  return {
-    calls,
-    async fetch(u: string) {
-      calls.push(u);
-      if (u !== url) throw new Error(`no certificate at ${u}`);
-      return certPem;
-    },
-  };
-}
-
-type Unsigned = Omit<SnsMessage, 'Signature' | 'region' | 'SignatureVersion' | 'SigningCertURL'> & { SigningCertURL?: string };
-
-/** Signs an SNS message as SNS does (SignatureVersion 1: SHA1, 2: SHA256). */
-export function signSns(keyPem: string, m: Unsigned, version: '1' | '2' = '2'): Record<string, string> {
-  const full = { SignatureVersion: version, SigningCertURL: CERT_URL, ...m };
-  const signer = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256');
-  signer.update(snsStringToSign(full), 'utf8');
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...full, Signature: signer.sign(keyPem, 'base64') })) if (v !== undefined) out[k] = String(v);
-  return out;
-}
-
-/** An SNS Notification carrying an SES event. */
-export function snsNotification(keyPem: string, event: unknown, over: Partial<Unsigned> = {}, version: '1' | '2' = '2'): Record<string, string> {
-  return signSns(
-    keyPem,
-    {
-      Type: 'Notification',
-      MessageId: randomUUID(),
-      TopicArn: TOPIC_ARN,
-      Message: JSON.stringify(event),
-      Timestamp: new Date().toISOString(),
-      UnsubscribeURL: `https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${TOPIC_ARN}:abc`,
-      ...over,
-    },
-    version,
-  );
-}
-
-/** An SNS SubscriptionConfirmation. */
-export function snsSubscriptionConfirmation(keyPem: string, over: Partial<Unsigned> = {}): Record<string, string> {
-  return signSns(keyPem, {
-    Type: 'SubscriptionConfirmation',
-    MessageId: randomUUID(),
-    TopicArn: TOPIC_ARN,
-    Message: `You have chosen to subscribe to the topic ${TOPIC_ARN}.`,
-    Timestamp: new Date().toISOString(),
-    Token: 'abc123token',
-    SubscribeURL: `https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${TOPIC_ARN}&Token=abc123token`,
-    ...over,
-  });
-}
+// SES events
 
 function mail(address: string, tags: Record<string, string>) {
   return {

@@ -6,6 +6,7 @@ import * as worker from '../../lambdas/core/sends/worker.ts';
 import * as settlement from '../../lambdas/core/sends/settlement.ts';
 import * as deadLetter from '../../lambdas/core/sends/dead-letter.ts';
 import * as archive from '../../lambdas/core/feeds/archive.ts';
+import * as reports from '../../lambdas/core/sends/reports.ts';
 import * as filters from '../../lambdas/handlers/stream-filters.ts';
 import { FINAL_DELIVERY_STATES, SEND_STATUSES } from '../../lambdas/core/sends/model.ts';
 import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
@@ -25,7 +26,7 @@ const rows = wiring
 describe('the flow description in WIRING.md', () => {
   it('names only functions that exist, in the modules of their roles', () => {
     const repository = Object.fromEntries(Object.getOwnPropertyNames(DynamoSendRepository.prototype).map((n) => [n, true]));
-    const known: Record<string, unknown> = { ...planner, ...worker, ...settlement, ...deadLetter, ...archive, ...filters, ...repository };
+    const known: Record<string, unknown> = { ...planner, ...worker, ...settlement, ...deadLetter, ...archive, ...reports, ...filters, ...repository };
     const named = rows.flatMap(([, carried, step]) => [...`${carried} ${step}`.matchAll(/`([A-Za-z_]+)`/g)].map((m) => m[1]!));
     expect(named.length).toBeGreaterThan(8);
     for (const name of named) {

@@ -8,7 +8,6 @@ import { csvItems } from '../../core/subscribers/import-csv.ts';
 import { exportSubscribersCsv } from '../../core/subscribers/export.ts';
 import { errorResponses, newRouter, named } from '../router.ts';
 import { subscriberPageRoutes, type SubscriberPageDeps } from './subscriber-pages.ts';
-import { sesWebhookRoutes, type SesWebhookDeps } from './ses-webhook.ts';
 
 const Subscriber = named(SubscriberOutputSchema, 'Subscriber');
 const IdParam = z.object({
@@ -219,24 +218,21 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
   return app;
 }
 
-export interface SubscriberHttpDeps extends SubscriberPageDeps, SubscriberApiOptions {
-  /** The SES event webhook; left out (not mounted) when no SNS topic is configured, e.g. locally. */
-  sesWebhook?: Omit<SesWebhookDeps, 'subscribers'> | undefined;
-}
+export interface SubscriberHttpDeps extends SubscriberPageDeps, SubscriberApiOptions {}
 
 /**
  * Every subscriber router with its mount path, for `createApp({ mounts })`: the publisher API under
- * `/api` (behind the key), the reader pages at `/`, the SES webhook under `/webhooks`.
+ * `/api` (behind the key) and the reader pages at `/`. (SES's events come through their own queue and
+ * function, not over HTTP.)
  *
  * @example
  * ```ts
- * createApp({ ...deps, mounts: [...subscriberMounts({ subscribers, rateLimiter, pages, clientAddress, sesWebhook })] });
+ * createApp({ ...deps, mounts: [...subscriberMounts({ subscribers, rateLimiter, pages, clientAddress })] });
  * ```
  */
 export function subscriberMounts(deps: SubscriberHttpDeps): { path: string; app: ReturnType<typeof newRouter> }[] {
   return [
     { path: '/api', app: subscriberRoutes(deps.subscribers, { maxImportBytes: deps.maxImportBytes }) },
     { path: '/', app: subscriberPageRoutes(deps) },
-    ...(deps.sesWebhook ? [{ path: '/webhooks', app: sesWebhookRoutes({ subscribers: deps.subscribers, ...deps.sesWebhook }) }] : []),
   ];
 }
