@@ -11,9 +11,20 @@ import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeploymentLimits } from '../limits.ts';
+import { CONFIGURATION_SETS, type SuppressedReason } from '../mail-settings.ts';
 
 /** Configuration set names; the functions receive them as SES_CONFIGURATION_SET_NEWSLETTER/_TRANSACTIONAL. */
-export const CONFIGURATION_SET_NAMES = { newsletter: 'newsletter', transactional: 'transactional' } as const;
+export const CONFIGURATION_SET_NAMES = { newsletter: CONFIGURATION_SETS.newsletter.name, transactional: CONFIGURATION_SETS.transactional.name } as const;
+
+/** The CDK value for the reasons of the account-level suppression list a configuration set honours. */
+function suppressionReasonsOf(reasons: readonly SuppressedReason[]): SuppressionReasons {
+  const bounce = reasons.includes('BOUNCE');
+  const complaint = reasons.includes('COMPLAINT');
+  if (bounce && complaint) return SuppressionReasons.BOUNCES_AND_COMPLAINTS;
+  if (complaint) return SuppressionReasons.COMPLAINTS_ONLY;
+  if (bounce) return SuppressionReasons.BOUNCES_ONLY;
+  throw new Error('a configuration set honours at least one suppression reason');
+}
 
 /**
  * What SES reports about each message; the SesEvents function records deliveries and delivery delays,
@@ -77,19 +88,19 @@ export class MailEvents extends Construct {
     // The subscription adds the queue policy that lets this topic (aws:SourceArn) send to the queue.
     this.topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: false }));
 
-    const configurationSet = (id: string, name: string) => {
+    const configurationSet = (id: string, settings: { name: string; suppressedReasons: readonly SuppressedReason[] }) => {
       const set = new ConfigurationSet(this, id, {
-        configurationSetName: name,
+        configurationSetName: settings.name,
         reputationMetrics: true,
         sendingEnabled: true,
-        suppressionReasons: SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+        suppressionReasons: suppressionReasonsOf(settings.suppressedReasons),
         tlsPolicy: ConfigurationSetTlsPolicy.OPTIONAL,
       });
       // The id predates the queue; kept so that deploying does not replace the event destinations.
       set.addEventDestination('ToWebhook', { destination: EventDestination.snsTopic(this.topic), events: PUBLISHED_EVENTS });
       return set;
     };
-    this.newsletter = configurationSet('Newsletter', CONFIGURATION_SET_NAMES.newsletter);
-    this.transactional = configurationSet('Transactional', CONFIGURATION_SET_NAMES.transactional);
+    this.newsletter = configurationSet('Newsletter', CONFIGURATION_SETS.newsletter);
+    this.transactional = configurationSet('Transactional', CONFIGURATION_SETS.transactional);
   }
 }

@@ -28,6 +28,10 @@ const FEED_BUCKET_ARN_EXPORT = (data: DataStack) => `${data.stackName}-FeedBucke
 
 /** ses:GetSendQuota has no resource type: it reads the account's own sending quota and rate. */
 const readSendQuota = () => new PolicyStatement({ actions: ['ses:GetSendQuota'], resources: ['*'] });
+/** SES's account-level suppression list (SES v2): kept in step with ours (hard bounces, complaints, erasures; lifted on a fresh confirmation). */
+const editSuppressionList = () => new PolicyStatement({ actions: ['ses:PutSuppressedDestination', 'ses:DeleteSuppressedDestination'], resources: ['*'] });
+const SUPPRESSION_LIST_REASON =
+  'ses:PutSuppressedDestination and ses:DeleteSuppressedDestination act on the account-level suppression list, which has no ARN (the IAM reference lists no resource type for them); they only add or remove one address.';
 const SEND_QUOTA_REASON = 'ses:GetSendQuota supports no resource-level permission (the IAM reference lists no resource type for it); it only reads the account\u2019s sending quota.';
 
 /**
@@ -202,8 +206,11 @@ export class ServiceStack extends Stack {
           resources: [table.tableArn],
         }),
         readSecret(data.tokenSecret.secretArn),
+        // A hard bounce or a complaint goes onto SES's account-level list as well.
+        editSuppressionList(),
       ],
     });
+    Validations.of(sesEvents.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: SUPPRESSION_LIST_REASON });
     // An event that fails `sesEvents.maxReceiveCount` receives goes to the events dead-letter queue, which
     // an alarm watches.
     consumeQueue(sesEvents, this.mail.queue, limits.sesEvents);
@@ -287,8 +294,11 @@ export class ServiceStack extends Stack {
         }),
         readSecret(data.tokenSecret.secretArn),
         readSecret(data.publisherKeySecret.secretArn),
+        // An erasure puts the address on SES's account-level list; a fresh confirmation takes it off.
+        editSuppressionList(),
       ],
     });
+    Validations.of(api.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: SUPPRESSION_LIST_REASON });
     Validations.of(api.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduling.publishGroupName}/*]`,
       reason: 'Each scheduled article gets its own one-time schedule, named at run time; the wildcard is confined to the publishing schedule group (the digest schedules are in another group).',

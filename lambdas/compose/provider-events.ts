@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../core/clock.ts';
 import type { ProviderEventDeps } from '../core/provider-events.ts';
 import { createTokenSigner } from '../core/subscribers/tokens.ts';
+import type { ProviderSuppressions } from '../core/subscribers/ports.ts';
 import { DynamoSendRepository } from '../adapters/dynamodb/send-repository.ts';
 import type { MailEnv } from '../config.ts';
 import { importDeps } from './import.ts';
@@ -16,11 +17,12 @@ export function providerEventDeps(
   table: string,
   clock: Clock,
   tokenSecret: string,
+  providerSuppressions: ProviderSuppressions | undefined,
   log?: (m: string, d: unknown) => void,
 ): ProviderEventDeps {
   const { subscribers, settings } = importDeps(env, db, table, clock);
   return {
-    subscribers: { subscribers, settings, clock, signer: createTokenSigner(tokenSecret), log },
+    subscribers: { subscribers, providerSuppressions, settings, clock, signer: createTokenSigner(tokenSecret), log },
     reports: { sends: new DynamoSendRepository(db, table) },
   };
 }

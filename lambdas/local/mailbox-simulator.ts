@@ -10,6 +10,8 @@
  * - `suppressionlist@simulator.amazonses.com`: a permanent Bounce as SES's suppression list gives it
  *   (`OnAccountSuppressionList`).
  *
+ * An address on the account-level suppression list bounces the same way, whatever it is.
+ *
  * A label is allowed, as SES allows it: `bounce+anything@simulator.amazonses.com`. As in SES, events are
  * published only for messages sent through a configuration set (ours have an event destination); each is
  * wrapped in the SNS envelope the events queue receives (raw delivery off).
@@ -58,12 +60,17 @@ export function sendEvent(m: OutboxSidecar): Record<string, unknown> | undefined
   return { eventType: 'Send', mail: mailOf({ ...m, configurationSet: m.configurationSet }), send: {} };
 }
 
-/** The SES events (event publishing format) for an accepted message, in the order SES sends them. */
-export function simulatedEvents(m: OutboxSidecar, now: Date): Record<string, unknown>[] {
+/**
+ * The SES events (event publishing format) for an accepted message, in the order SES sends them. A
+ * recipient on the account's suppression list (`suppressed`) bounces as `suppressionlist@` does: SES
+ * accepts the call, delivers nothing and reports the bounce.
+ */
+export function simulatedEvents(m: OutboxSidecar, now: Date, suppressed: (address: string, configurationSet: string) => boolean = () => false): Record<string, unknown>[] {
   if (!m.configurationSet) return [];
   const at = now.toISOString();
   const mail = mailOf({ ...m, configurationSet: m.configurationSet });
-  const by = (o: SimulatedOutcome) => m.destinations.filter((d) => simulatedOutcome(d) === o);
+  const outcome = (d: string): SimulatedOutcome => (suppressed(d, m.configurationSet!) ? 'suppressionlist' : simulatedOutcome(d));
+  const by = (o: SimulatedOutcome) => m.destinations.filter((d) => outcome(d) === o);
   const delivered = [...by('delivery'), ...by('complaint')];
   const events: Record<string, unknown>[] = [{ eventType: 'Send', mail, send: {} }];
   if (delivered.length) {

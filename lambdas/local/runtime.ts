@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
 import { deploymentLimits } from '../../infra/limits.ts';
+import { CONFIGURATION_SETS } from '../../infra/mail-settings.ts';
 import { accountLimiter, deadLetterDeps, deliveryDeps, pacedMailer, planningDeps, type MailingParts, type SendingBase } from '../compose/sending.ts';
 import { invokeAsync, invokeWithTimeout, killable } from './lambda-emulation.ts';
 import { emulatedLimits, limitsApp } from './limits-route.ts';
@@ -40,6 +41,8 @@ import { DigestTimer } from './digest-timer.ts';
 import { ensureTable, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { StreamPoller, streamConsumerOptionsFrom } from './stream-poller.ts';
 import { SESClient } from '@aws-sdk/client-ses';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SesSuppressionList } from '../adapters/ses/suppression-list.ts';
 import { SesMailer } from '../adapters/ses/ses-mailer.ts';
 import { startSesEndpoint } from './ses-endpoint.ts';
 import { recentSendEvents, simulatedEvents, snsEnvelope } from './mailbox-simulator.ts';
@@ -132,7 +135,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     const ses = await startSesEndpoint({
       onAccepted: (message) => {
         const now = new Date(time.nowMs());
-        const events = simulatedEvents(message, now);
+        const events = simulatedEvents(message, now, (address, set) => ses.isSuppressed(address, set));
         if (events.length) sesEventsQueue.sendBodies(events.map((e) => snsEnvelope(e, now)));
       },
       port: env.SES_PORT,
@@ -141,8 +144,12 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       quota: { maxSendRate: accountRate },
       enforceRate: true,
       time,
+      suppressionListFile: join(dataDir, 'ses-suppression-list.json'),
+      suppressedReasons: { [env.SES_CONFIGURATION_SET_NEWSLETTER]: CONFIGURATION_SETS.newsletter.suppressedReasons, [env.SES_CONFIGURATION_SET_TRANSACTIONAL]: CONFIGURATION_SETS.transactional.suppressedReasons },
     });
     stops.push(() => ses.stop());
+    // SES's account-level suppression list, kept in step with ours, on the local endpoint (SES v2 API).
+    const providerSuppressions = new SesSuppressionList(new SESv2Client({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
     // The production Mailer, unchanged, pointed at the local endpoint, with the worker's request timeout.
     const mailer = new SesMailer({
       client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1, requestHandler: { requestTimeout: limits.sendWorker.sesRequestTimeoutSeconds * 1000 } }),
@@ -182,8 +189,8 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     const sending: SendingBase = { db: doc, table: env.TABLE_NAME, limits, env, site, time, log };
     // The API's confirmation and welcome mail takes its instants from the account's rate, as the workers do.
     const mail = mailParts(env, site, { mailer: pacedMailer(mailer, accountLimiter(sending).limiter), tokenSecret, templatesDir: env.TEMPLATES_DIR });
-    const subscribers = subscriberDeps(env, site, mail, doc, env.TABLE_NAME, clock, log);
-    sesEventsQueue.start(createSesEventsHandler(providerEventDeps(env, doc, env.TABLE_NAME, clock, tokenSecret, log)));
+    const subscribers = { ...subscriberDeps(env, site, mail, doc, env.TABLE_NAME, clock, log), providerSuppressions };
+    sesEventsQueue.start(createSesEventsHandler(providerEventDeps(env, doc, env.TABLE_NAME, clock, tokenSecret, providerSuppressions, log)));
     stops.push(() => sesEventsQueue.stop());
 
     // Subscriber import and export jobs. Files live under DATA_DIR/uploads/ and are reached by URLs to this

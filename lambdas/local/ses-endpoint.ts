@@ -3,7 +3,8 @@
  * POST in, XML in the `http://ses.amazonaws.com/doc/2010-12-01/` namespace out), so the unmodified
  * `SESClient` and our `SesMailer` run against it exactly as against AWS.
  *
- * Supported: `SendRawEmail`, `SendEmail`, `GetSendQuota`. Every accepted message is written to the outbox
+ * Supported: `SendRawEmail`, `SendEmail`, `GetSendQuota`; and of SES v2, the account-level suppression list
+ * (`PutSuppressedDestination`, `GetSuppressedDestination`, `DeleteSuppressedDestination`). Every accepted message is written to the outbox
  * (see `outbox.ts`) exactly as received, with a JSON sidecar; in memory are only counters and the accept
  * times (one number per accepted recipient, for rate proofs). Request signatures are not checked.
  *
@@ -21,7 +22,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import MailComposer from 'nodemailer/lib/mail-composer';
@@ -73,6 +74,10 @@ export interface SesEndpointOptions {
   clock?: Clock;
   /** Called with each message once it is accepted and stored (the runtime's mailbox simulator publishes its events). */
   onAccepted?: ((message: OutboxSidecar) => void) | undefined;
+  /** Where the account-level suppression list (SES v2) is kept across restarts; in memory only when absent. */
+  suppressionListFile?: string | undefined;
+  /** Per configuration set, the reasons of the account-level list it honours (SES's configuration-set suppression options); both when absent. */
+  suppressedReasons?: Record<string, readonly ('BOUNCE' | 'COMPLAINT')[]> | undefined;
 }
 
 /** The account settings that can change at run time (`setAccount`, `POST /_inkwire/account`). */
@@ -133,6 +138,11 @@ export interface SesEndpoint {
   /** Changes the fields given (see `SesAccountSettings`); throws on an invalid value, changing nothing. */
   setAccount(settings: SesAccountSettings): SesAccount;
   account(): SesAccount;
+  /**
+   * Whether SES would suppress a message to the address sent through this configuration set: the address is
+   * on the account-level list for a reason the set honours (SES then delivers nothing and reports a bounce).
+   */
+  isSuppressed(address: string, configurationSet?: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -328,6 +338,28 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
   let max24HourSend = 1_000_000;
   let enforceRate = false;
   setAccount({ ...options.quota, ...(options.enforceRate !== undefined ? { enforceRate: options.enforceRate } : {}) });
+  // The account-level suppression list, by lower-cased address.
+  const suppressionList = new Map<string, { EmailAddress: string; Reason: 'BOUNCE' | 'COMPLAINT'; LastUpdateTime: string }>();
+  if (options.suppressionListFile) {
+    try {
+      for (const e of JSON.parse(await readFile(options.suppressionListFile, 'utf8')) as { EmailAddress: string; Reason: 'BOUNCE' | 'COMPLAINT'; LastUpdateTime: string }[]) suppressionList.set(e.EmailAddress.toLowerCase(), e);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  // Writes one at a time (each writes the whole list as it is then), through a temporary file and a rename.
+  let saving: Promise<void> = Promise.resolve();
+  const saveSuppressionList = (): Promise<void> => {
+    const file = options.suppressionListFile;
+    if (!file) return Promise.resolve();
+    saving = saving
+      .catch(() => undefined)
+      .then(async () => {
+        await writeFile(`${file}.tmp`, JSON.stringify([...suppressionList.values()], null, 2));
+        await rename(`${file}.tmp`, file);
+      });
+    return saving;
+  };
   const knownDirs = new Set<string>();
   let lastMs = -1;
   let seq = 0;
@@ -569,10 +601,51 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     res.end(JSON.stringify({ message: 'unknown control route' }));
   }
 
+  /**
+   * SES v2's account-level suppression list (REST JSON, as `SESv2Client` speaks it): PUT
+   * `/v2/email/suppression/addresses` `{ EmailAddress, Reason }`, GET and DELETE `.../addresses/{address}`.
+   */
+  async function handleSuppressionList(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const requestId = randomUUID();
+    const restError = (status: number, type: string, message: string) => {
+      res.writeHead(status, { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId, 'x-amzn-ErrorType': type });
+      res.end(JSON.stringify({ message }));
+    };
+    const ok = (body: unknown) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId });
+      res.end(JSON.stringify(body));
+    };
+    const base = '/v2/email/suppression/addresses';
+    if (url.pathname === base && req.method === 'PUT') {
+      let body: { EmailAddress?: unknown; Reason?: unknown };
+      try {
+        body = JSON.parse((await readBody(req)).toString('utf8')) as typeof body;
+      } catch {
+        return restError(400, 'BadRequestException', 'The request body is not JSON.');
+      }
+      if (typeof body.EmailAddress !== 'string' || !body.EmailAddress.includes('@')) return restError(400, 'BadRequestException', 'EmailAddress must be an email address.');
+      if (body.Reason !== 'BOUNCE' && body.Reason !== 'COMPLAINT') return restError(400, 'BadRequestException', 'Reason must be BOUNCE or COMPLAINT.');
+      suppressionList.set(body.EmailAddress.toLowerCase(), { EmailAddress: body.EmailAddress, Reason: body.Reason, LastUpdateTime: time.now().toISOString() });
+      await saveSuppressionList();
+      return ok({});
+    }
+    if (url.pathname.startsWith(`${base}/`) && (req.method === 'GET' || req.method === 'DELETE')) {
+      const address = decodeURIComponent(url.pathname.slice(base.length + 1)).toLowerCase();
+      const entry = suppressionList.get(address);
+      if (!entry) return restError(404, 'NotFoundException', `Email address ${address} does not exist on your suppression list.`);
+      if (req.method === 'GET') return ok({ SuppressedDestination: { ...entry, LastUpdateTime: Date.parse(entry.LastUpdateTime) / 1000 } });
+      suppressionList.delete(address);
+      await saveSuppressionList();
+      return ok({});
+    }
+    return restError(404, 'NotFoundException', `${req.method ?? ''} ${url.pathname} is not supported by this endpoint.`);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith('/_inkwire/')) return handleControl(req, res, url);
+    if (url.pathname.startsWith('/v2/email/suppression/')) return handleSuppressionList(req, res, url);
     // Where the account's limits are measured: as the request arrives, before its body is read.
     const arrivalMs = time.nowMs();
     try {
@@ -666,6 +739,11 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     },
     setAccount,
     account,
+    isSuppressed: (address: string, configurationSet?: string) => {
+      const entry = suppressionList.get(address.trim().toLowerCase());
+      const honoured = (configurationSet !== undefined ? options.suppressedReasons?.[configurationSet] : undefined) ?? ['BOUNCE', 'COMPLAINT'];
+      return entry !== undefined && honoured.includes(entry.Reason);
+    },
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -278,9 +278,15 @@ describe('permissions (least privilege per function)', () => {
     expect(actionsOfFunction(sendWorker)).toContain('ses:GetSendQuota');
     // The planner reads the account's 24-hour quota before queueing a page, and sends nothing.
     expect(actionsOfFunction(sendPlanner).filter((a) => a.startsWith('ses:'))).toEqual(['ses:GetSendQuota']);
-    for (const f of [feedRebuild, sesEvents, publishScheduled, digest]) {
+    for (const f of [feedRebuild, publishScheduled, digest]) {
       expect(actionsOfFunction(f).filter((a) => a.startsWith('ses:'))).toEqual([]);
     }
+    // The SES events consumer sends nothing; it puts hard-bounced and complaining addresses on SES's
+    // account-level suppression list. The api edits that list too (erasures, fresh confirmations).
+    const listActions = ['ses:DeleteSuppressedDestination', 'ses:PutSuppressedDestination'];
+    expect(actionsOfFunction(sesEvents).filter((a) => a.startsWith('ses:')).sort()).toEqual(listActions);
+    expect(actionsOfFunction(api).filter((a) => a.includes('Suppressed')).sort()).toEqual(listActions);
+    for (const f of [sendWorker, sendPlanner, feedRebuild, publishScheduled, digest]) expect(actionsOfFunction(f).filter((a) => a.includes('Suppressed'))).toEqual([]);
   });
 
   it('lets the send planner write digest archive pages under archive/ in the feed bucket, and nowhere else', () => {
@@ -311,7 +317,7 @@ describe('permissions (least privilege per function)', () => {
     expect(JSON.stringify(table[0]!.Resource)).not.toContain('/index/');
     // Besides its logs and the table, only what the SQS event source needs on the events queue.
     const eventsQueueArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(s.service, s.service.mail.queue), 'Arn'] });
-    const others = statementsOf(sesEvents).filter((st) => !actionsOf(st).some((a) => a.startsWith('dynamodb:') || a.startsWith('logs:') || a.startsWith('secretsmanager:')));
+    const others = statementsOf(sesEvents).filter((st) => !actionsOf(st).some((a) => a.startsWith('dynamodb:') || a.startsWith('logs:') || a.startsWith('secretsmanager:') || a.startsWith('ses:')));
     expect(others.flatMap(actionsOf).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
     for (const st of others) expect(resourcesOf(st).map((r) => JSON.stringify(r))).toEqual([eventsQueueArn]);
   });
@@ -518,7 +524,12 @@ describe('SES events', () => {
   const topicArn = () => ({ Ref: logicalId(s.service, s.service.mail.topic) });
   const eventsQueueArn = () => ({ 'Fn::GetAtt': [logicalId(s.service, s.service.mail.queue), 'Arn'] });
 
-  it('creates the newsletter and transactional configuration sets, each publishing bounces, complaints, rejects, deliveries and delivery delays to SNS', () => {
+  it('lets newsletters honour both reasons of the account-level suppression list, and the confirmation email complaints only (a reader who bounced or was erased can come back)', () => {
+    service.hasResourceProperties('AWS::SES::ConfigurationSet', { Name: 'newsletter', SuppressionOptions: { SuppressedReasons: ['BOUNCE', 'COMPLAINT'] } });
+    service.hasResourceProperties('AWS::SES::ConfigurationSet', { Name: 'transactional', SuppressionOptions: { SuppressedReasons: ['COMPLAINT'] } });
+  });
+
+  it('creates the newsletter and transactional configuration sets, each publishing sends, bounces, complaints, rejects, deliveries and delivery delays to SNS', () => {
     for (const name of ['newsletter', 'transactional']) {
       service.hasResourceProperties('AWS::SES::ConfigurationSet', { Name: name });
     }

@@ -153,7 +153,7 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
     // whose call reached SES; those left uncertain are exactly the ones it never got.
     const events = await recentSendEvents(ses.outboxDir, new Date(0));
     expect(events).toHaveLength(outbox.size);
-    const consume = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, table.doc, table.tableName, systemClock, randomBytes(32).toString('base64url'), () => undefined));
+    const consume = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, table.doc, table.tableName, systemClock, randomBytes(32).toString('base64url'), undefined, () => undefined));
     const deliver = async () => {
       for (let i = 0; i < events.length; i += 10) {
         const records = events.slice(i, i + 10).map((e, j) => ({ messageId: `m${i + j}`, body: snsEnvelope(e, new Date()) }) as SQSRecord);

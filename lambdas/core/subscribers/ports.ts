@@ -43,6 +43,18 @@ export interface AddressState {
  * Where subscribers live. An address is unique (an email claim keyed by its hash); every change is
  * conditional on the version read, so concurrent changes never overwrite each other.
  */
+/**
+ * The mail provider's account-level suppression list (SES's), kept in step with ours: an address
+ * suppressed for a hard bounce, a complaint or an erasure is on it, so no mail from the account reaches
+ * it whatever sends it; an address whose suppression is lifted (a reader confirms anew) is taken off.
+ */
+export interface ProviderSuppressions {
+  /** Puts the address on the list (again: it is idempotent). */
+  add(email: string, reason: 'bounce' | 'complaint'): Promise<void>;
+  /** Takes the address off; not being on it is fine. */
+  remove(email: string): Promise<void>;
+}
+
 export interface SubscriberRepository {
   get(id: string): Promise<Subscriber | undefined>;
   findByEmailHash(emailHash: string): Promise<Subscriber | undefined>;

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { AppError } from '../errors.ts';
 import { AlreadySeen, StaleSubscriber, type SeenClaim } from './ports.ts';
 import { emailHash, type Subscriber, type SuppressionReason } from './schema.ts';
-import { unsubscribeByMail, type MailEventDeps } from './use-cases.ts';
+import { suppressAtProvider, unsubscribeByMail, type MailEventDeps } from './use-cases.ts';
 
 /** How long a handled SNS message id is remembered. Messages older than a day are refused, so this is ample. */
 export const SEEN_TTL_SECONDS = 7 * 86_400;
@@ -129,9 +129,12 @@ async function withRetry(recipient: string, attempt: () => Promise<RecipientChan
   throw new AppError('internal.unexpected', 'the subscriber kept changing while a bounce was applied; SNS will retry');
 }
 
-function suppress(deps: MailEventDeps, address: string, reason: SuppressionReason, taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
+async function suppress(deps: MailEventDeps, address: string, reason: 'bounce' | 'complaint', taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
   const hash = emailHash(address);
   const recipient = hash.slice(0, 12);
+  // SES's account-level list first (idempotent): should the write here fail, the event comes again and
+  // finds it done; done the other way round, a replay would stop at "duplicate" before reaching SES.
+  if (deps.providerSuppressions) await suppressAtProvider(deps.providerSuppressions, address, reason);
   return withRetry(recipient, async () => {
     const at = deps.clock.now().toISOString();
     const s = await findSubscriber(deps, hash, taggedId);

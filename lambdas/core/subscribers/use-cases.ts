@@ -7,7 +7,7 @@ import type { Mailbox, Mailer, OutgoingEmail } from '../email/message.ts';
 import type { EmailRenderer } from '../email/templates.ts';
 import { confirmationLink, LINK_TTL_DAYS, subscriberLinks, tokenFromMailtoSubject } from './links.ts';
 import type { TokenSigner } from './tokens.ts';
-import { AlreadySeen, EmailTaken, StaleSubscriber, type ConfirmationRequests, type SeenClaim, type SubscriberCounts, type SubscriberPage, type SubscriberRepository } from './ports.ts';
+import { AlreadySeen, EmailTaken, StaleSubscriber, type ConfirmationRequests, type ProviderSuppressions, type SeenClaim, type SubscriberCounts, type SubscriberPage, type SubscriberRepository } from './ports.ts';
 import {
   emailHash,
   type Frequency,
@@ -38,6 +38,8 @@ export interface SubscriberSettings {
 
 export interface SubscriberDeps {
   subscribers: SubscriberRepository;
+  /** The provider's account-level suppression list, mirrored (absent: not kept in step, e.g. in tests of other things). */
+  providerSuppressions?: ProviderSuppressions | undefined;
   mailer: Mailer;
   emails: EmailRenderer;
   signer: TokenSigner;
@@ -50,8 +52,24 @@ export interface SubscriberDeps {
   log?: ((msg: string, detail: unknown) => void) | undefined;
 }
 
+export async function suppressAtProvider(list: ProviderSuppressions, email: string, reason: 'bounce' | 'complaint'): Promise<void> {
+  try {
+    await list.add(email, reason);
+  } catch (cause) {
+    throw new AppError('dependency.unavailable', 'could not add the address to the provider\u2019s suppression list; try again', { cause });
+  }
+}
+
+async function liftAtProvider(list: ProviderSuppressions, email: string): Promise<void> {
+  try {
+    await list.remove(email);
+  } catch (cause) {
+    throw new AppError('dependency.unavailable', 'could not take the address off the provider\u2019s suppression list; try again', { cause });
+  }
+}
+
 /** What the provider's events need of the subscribers module: no mailer, no templates. */
-export type MailEventDeps = Pick<SubscriberDeps, 'subscribers' | 'signer' | 'clock' | 'settings' | 'log'>;
+export type MailEventDeps = Pick<SubscriberDeps, 'subscribers' | 'providerSuppressions' | 'signer' | 'clock' | 'settings' | 'log'>;
 
 const MAX_ATTEMPTS = 4;
 
@@ -199,8 +217,10 @@ export async function confirmSubscription(deps: SubscriberDeps, token: string): 
     if (prev.status !== 'pending') throw noLongerValid();
     const now = deps.clock.now();
     const next = bump(prev, now, { status: 'confirmed', confirmedAt: now.toISOString(), suppressedReason: undefined, softBounces: 0, unsubscribedAt: undefined });
+    // Confirming anew lifts an earlier suppression (erasure, bounce) of the address: at the provider first,
+    // so that a failure there leaves everything as it was (the reader can confirm again).
+    if (deps.providerSuppressions && (await deps.subscribers.getSuppression(prev.emailHash))) await liftAtProvider(deps.providerSuppressions, prev.email);
     try {
-      // Confirming anew lifts an earlier suppression (erasure, bounce) of the address.
       await deps.subscribers.update(next, prev, { unsuppress: true });
     } catch (e) {
       if (e instanceof StaleSubscriber) continue;
@@ -351,9 +371,13 @@ export async function getSubscriber(deps: Pick<SubscriberDeps, 'subscribers'>, i
  * Erases a subscriber's personal data (GDPR art. 17). Only a hash of the address stays, on the
  * suppression list, so the address is never mailed again unless it subscribes and confirms anew.
  */
-export async function eraseSubscriber(deps: Pick<SubscriberDeps, 'subscribers' | 'clock'>, id: string): Promise<void> {
+export async function eraseSubscriber(deps: Pick<SubscriberDeps, 'subscribers' | 'clock' | 'providerSuppressions'>, id: string): Promise<void> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const prev = await getSubscriber(deps, id);
+    // The provider's list is told first (a failure there erases nothing; try again). SES knows only bounces
+    // and complaints: an erasure goes on as a bounce, which newsletters honour and the confirmation email
+    // does not (infra/mail-settings.ts), so a reader who comes back can still confirm.
+    if (deps.providerSuppressions) await suppressAtProvider(deps.providerSuppressions, prev.email, 'bounce');
     try {
       await deps.subscribers.erase(prev, { emailHash: prev.emailHash, reason: prev.suppressedReason ?? 'erased', at: deps.clock.now().toISOString() });
       return;

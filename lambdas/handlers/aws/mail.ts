@@ -1,4 +1,6 @@
 import { SESClient } from '@aws-sdk/client-ses';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SesSuppressionList } from '../../adapters/ses/suppression-list.ts';
 import { systemClock } from '../../core/clock.ts';
 import { SesMailer } from '../../adapters/ses/ses-mailer.ts';
 import { mailParts, subscriberDeps, type MailParts } from '../../compose/mail.ts';
@@ -24,6 +26,10 @@ export function awsMailParts(): Promise<MailParts> {
 }
 
 export async function awsSubscriberDeps(): Promise<SubscriberDeps> {
-  return subscriberDeps(awsEnv(), site(), await awsMailParts(), dynamo(), awsEnv().TABLE_NAME, systemClock, (m, d) => console.error(m, d));
+  return {
+    ...subscriberDeps(awsEnv(), site(), await awsMailParts(), dynamo(), awsEnv().TABLE_NAME, systemClock, (m, d) => console.error(m, d)),
+    // Erasures and fresh confirmations keep SES's account-level suppression list in step.
+    providerSuppressions: new SesSuppressionList(new SESv2Client({})),
+  };
 }
 
