@@ -31,6 +31,8 @@ const EXAMPLE_VALUES = {
   defaultFrequency: 'instant',
   account: '123456789012',
   region: 'eu-west-1',
+  monthlyBudgetUsd: 50,
+  wafRateLimit: 300,
 } as const;
 
 export type ConfigKey = keyof typeof EXAMPLE_VALUES;
@@ -96,9 +98,31 @@ const fields = z.object({
   defaultFrequency: z.enum(['instant', 'daily', 'weekly'], 'must be one of instant, daily, weekly').default('instant'),
   account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1').optional(),
+  monthlyBudgetUsd: z.coerce
+    .number('must be a number of US dollars')
+    .positive('must be greater than 0 US dollars')
+    .max(1_000_000, 'must be at most 1000000 US dollars a month')
+    .default(50),
+  wafRateLimit: z.coerce
+    .number('must be a number')
+    .int('must be a whole number of requests per 5 minutes')
+    .min(10, 'must be at least 10 requests per 5 minutes (the smallest limit of an AWS WAF rate-based rule)')
+    .max(2_000_000_000, 'must be at most 2000000000 requests per 5 minutes')
+    .optional(),
 });
 
+/** CloudFront only uses web ACLs of scope CLOUDFRONT, and those can only be created in us-east-1. */
+export const WAF_REGION = 'us-east-1';
+
 const schema = fields.superRefine((c, ctx) => {
+  if (c.wafRateLimit !== undefined && c.region !== undefined && c.region !== WAF_REGION) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['wafRateLimit'],
+      input: c.wafRateLimit,
+      message: `needs the stacks in ${WAF_REGION}, where CloudFront's web ACLs must be created, but \`region\` is ${c.region}: deploy to ${WAF_REGION}, or leave wafRateLimit unset (the app's own subscribe limits still apply)`,
+    });
+  }
   if (c.senderAddress) {
     const at = c.senderAddress.lastIndexOf('@');
     if (c.senderAddress.slice(at + 1).toLowerCase() !== c.domain) {
@@ -141,6 +165,13 @@ export interface InkwireConfig {
   defaultFrequency: 'instant' | 'daily' | 'weekly';
   account?: string | undefined;
   region?: string | undefined;
+  /** The account's monthly AWS Budgets cost budget in US dollars: 80% actual, 100% actual and 100% forecast notify the alarm topic. */
+  monthlyBudgetUsd: number;
+  /**
+   * AWS WAF on the distribution: at most this many requests per 5 minutes from one IP address to paths
+   * starting with `/subscribe` (off when unset). Needs the stacks in us-east-1.
+   */
+  wafRateLimit?: number | undefined;
   /** True when synthesized from {@link EXAMPLE_CONTEXT}; such a template refuses to deploy. */
   example: boolean;
 }
@@ -238,6 +269,8 @@ function complete(c: Parsed, example: boolean): InkwireConfig {
     defaultFrequency: c.defaultFrequency,
     account: c.account,
     region: c.region,
+    monthlyBudgetUsd: c.monthlyBudgetUsd,
+    wafRateLimit: c.wafRateLimit,
     example,
   };
 }

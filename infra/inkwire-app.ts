@@ -1,5 +1,5 @@
 import { Tags, Validations, type App, type Environment } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { parseConfig, readContext, type InkwireConfig } from './config.ts';
 import { DataStack } from './stacks/data-stack.ts';
 import { ServiceStack } from './stacks/service-stack.ts';
@@ -26,7 +26,7 @@ export interface InkwireStacks {
 
 /**
  * Adds both stacks to `app`, configured from the app's context unless a configuration is given, and
- * registers the cdk-nag AwsSolutions checks (run by CDK's policy validation at synthesis).
+ * registers the cdk-nag AwsSolutions and Serverless checks (run by CDK's policy validation at synthesis).
  */
 export function addInkwireStacks(app: App, config: InkwireConfig = parseConfig(readContext((k) => app.node.tryGetContext(k)))): InkwireStacks {
   for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
@@ -52,6 +52,6 @@ export function addInkwireStacks(app: App, config: InkwireConfig = parseConfig(r
   service.addStackDependency(data);
 
   Tags.of(app).add('inkwire:domain', config.domain);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return { config, data, service };
 }

@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, CfnRule, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { HttpApi, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
@@ -11,6 +11,10 @@ import {
   CacheHeaderBehavior,
   CacheQueryStringBehavior,
   Distribution,
+  Function as EdgeFunction,
+  FunctionCode,
+  FunctionEventType,
+  FunctionRuntime,
   HeadersReferrerPolicy,
   HttpVersion,
   OriginProtocolPolicy,
@@ -25,16 +29,44 @@ import {
   type BehaviorOptions,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { HttpOrigin, S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, BucketPolicy, type IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { VIEWER_ADDRESS_HEADER } from '../../lambdas/http/client-address.ts';
+import { ORIGIN_HEADER } from '../../lambdas/http/origin-guard.ts';
+import { WAF_REGION } from '../config.ts';
 
 /** Paths CloudFront sends to the API; everything else is a document in the feed bucket. */
 export const API_PATH_PATTERNS = ['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/health'] as const;
 
 /** Feeds change when an article is published; readers should see that within a minute. */
 export const FEED_CACHE_TTL = Duration.seconds(60);
+
+/** The paths the optional WAF rate-based rule counts (`wafRateLimit`): the subscribe form and its JSON twin. */
+export const WAF_RATE_LIMITED_PATH_PREFIX = '/subscribe';
+
+/**
+ * The CloudFront Function on the API behaviours (viewer request): writes the viewer's IP address, as
+ * CloudFront saw the connection, into {@link VIEWER_ADDRESS_HEADER}, replacing whatever the viewer sent
+ * under that name. The app counts subscribe limits by it (only on requests that carry the origin secret).
+ *
+ * Why a function and not CloudFront's own `CloudFront-Viewer-Address` header: an origin request policy
+ * can add CloudFront headers only with the `allViewerAndWhitelistCloudFront` header behaviour, which also
+ * forwards the viewer's Host header, and the execute-api endpoint refuses a Host that is not its own;
+ * `allExcept` (all viewer headers but Host) takes no CloudFront headers, and an allow list cannot carry
+ * `Authorization` (the publisher API key). So the API behaviours keep "all viewer headers except Host",
+ * which forwards this header. The app still reads `CloudFront-Viewer-Address` (ip:port) when it comes
+ * without this one.
+ */
+export const VIEWER_ADDRESS_FUNCTION_CODE = `function handler(event) {
+  var request = event.request;
+  request.headers['${VIEWER_ADDRESS_HEADER}'] = { value: event.viewer.ip };
+  return request;
+}`;
 
 export interface EdgeProps {
   apiFunction: IFunction;
@@ -43,6 +75,13 @@ export interface EdgeProps {
   domain: string;
   /** ACM certificate in us-east-1 for `domain`; without it the distribution answers on its cloudfront.net name only. */
   certificateArn?: string | undefined;
+  /** Sent by CloudFront to the API in the origin header {@link ORIGIN_HEADER}; the API refuses requests without it. */
+  originSecret: ISecret;
+  /**
+   * With a value, an AWS WAF web ACL on the distribution blocks an IP address that sent more than this
+   * many requests to `/subscribe...` in 5 minutes. Needs the stack in us-east-1.
+   */
+  wafRateLimit?: number | undefined;
 }
 
 /**
@@ -52,6 +91,11 @@ export interface EdgeProps {
 export class Edge extends Construct {
   readonly httpApi: HttpApi;
   readonly distribution: Distribution;
+  /** The feed bucket's policy: TLS only, and read access for this distribution alone. */
+  readonly feedBucketPolicy: BucketPolicy;
+  readonly viewerAddressFunction: EdgeFunction;
+  /** Only with `wafRateLimit`. */
+  readonly webAcl: CfnWebACL | undefined;
 
   constructor(scope: Construct, id: string, props: EdgeProps) {
     super(scope, id);
@@ -69,7 +113,8 @@ export class Edge extends Construct {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
-      // A ceiling against floods of subscribe requests; the app limits per address and per client itself.
+      // A ceiling against floods of subscribe requests; the app limits per network, per email address and
+      // site-wide itself (SUBSCRIBE_LIMITS), and wafRateLimit can add AWS WAF in front.
       throttle: { rateLimit: 50, burstLimit: 100 },
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
@@ -145,9 +190,25 @@ export class Edge extends Construct {
       securityHeadersBehavior: securityHeaders,
     });
 
+    // The origin secret rides on every request CloudFront sends to the API (CloudFront replaces a viewer's
+    // header of the same name). CloudFormation needs the value when it writes the distribution:
+    // `unsafeUnwrap()` of a Secrets Manager secret is not the value but a dynamic reference
+    // ({{resolve:secretsmanager:...}}), which CloudFormation resolves at deploy time, so the value is in
+    // neither the template nor cdk.out. The trade-offs: the resolved value is stored in the distribution's
+    // configuration (readable with cloudfront:GetDistributionConfig, as any custom origin header is), and
+    // CloudFormation resolves it again only when it updates the distribution, so a new secret value reaches
+    // CloudFront with the next deploy that changes the distribution, not by itself (the API accepts the
+    // previous value meanwhile; see the deploy guide). The alternative, disabling the execute-api endpoint,
+    // would leave CloudFront nothing to reach without a custom domain on the API.
     const apiOrigin = new HttpOrigin(`${this.httpApi.apiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`, {
       protocolPolicy: OriginProtocolPolicy.HTTPS_ONLY,
       originSslProtocols: [OriginSslPolicy.TLS_V1_2],
+      customHeaders: { [ORIGIN_HEADER]: props.originSecret.secretValue.unsafeUnwrap() },
+    });
+    this.viewerAddressFunction = new EdgeFunction(this, 'ViewerAddress', {
+      comment: `Inkwire: the viewer's IP address in ${VIEWER_ADDRESS_HEADER}, for the API's subscribe limits`,
+      runtime: FunctionRuntime.JS_2_0,
+      code: FunctionCode.fromInline(VIEWER_ADDRESS_FUNCTION_CODE),
     });
     // HTTPS only, no redirect: an API key or a form post sent over plain HTTP must fail, not be replayed.
     const apiBehavior: BehaviorOptions = {
@@ -155,10 +216,16 @@ export class Edge extends Construct {
       viewerProtocolPolicy: ViewerProtocolPolicy.HTTPS_ONLY,
       allowedMethods: AllowedMethods.ALLOW_ALL,
       cachePolicy: CachePolicy.CACHING_DISABLED,
+      // Every viewer header but Host (execute-api wants its own), so Authorization, Content-Type, CORS and
+      // the viewer-address function's header reach the app. See VIEWER_ADDRESS_FUNCTION_CODE for why no
+      // custom policy adding CloudFront-Viewer-Address.
       originRequestPolicy: OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
       responseHeadersPolicy: apiHeaders,
+      functionAssociations: [{ function: this.viewerAddressFunction, eventType: FunctionEventType.VIEWER_REQUEST }],
       compress: true,
     };
+
+    this.webAcl = props.wafRateLimit === undefined ? undefined : this.subscribeRateLimit(props.wafRateLimit);
 
     const certificate = props.certificateArn ? Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn) : undefined;
     this.distribution = new Distribution(this, 'Distribution', {
@@ -172,6 +239,10 @@ export class Edge extends Construct {
       enableLogging: true,
       logBucket: props.logBucket,
       logFilePrefix: 'cloudfront/',
+      ...(this.webAcl ? { webAclId: this.webAcl.attrArn } : {}),
+      // No default root object: nothing is published at the root (the bucket holds feeds, tag and author
+      // feeds and archive pages), and `/` answers 403 like any missing key, since CloudFront may only read
+      // objects (no s3:ListBucket, which would make `/` a listing of the bucket).
       defaultBehavior: {
         origin: feedOrigin,
         // Feed readers configured with http:// URLs are redirected rather than refused.
@@ -185,23 +256,114 @@ export class Edge extends Construct {
       additionalBehaviors: Object.fromEntries(API_PATH_PATTERNS.map((pattern) => [pattern, apiBehavior])),
     });
 
+    // The feed bucket's one policy, here and not in the data stack, because it names this distribution.
+    // Read only (s3:GetObject): without s3:ListBucket S3 answers a missing key with 403, which the feed
+    // rebuilder already treats as absent, and `/` is no bucket listing.
+    this.feedBucketPolicy = new BucketPolicy(this, 'FeedBucketPolicy', { bucket: feedBucket });
+    const everywhere = [feedBucket.bucketArn, feedBucket.arnForObjects('*')];
+    this.feedBucketPolicy.document.addStatements(
+      new PolicyStatement({
+        sid: 'DenyInsecureTransport',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:*'],
+        resources: everywhere,
+        conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+      new PolicyStatement({
+        sid: 'DenyOutdatedTLS',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:*'],
+        resources: everywhere,
+        conditions: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+      }),
+      new PolicyStatement({
+        sid: 'AllowThisDistributionToRead',
+        principals: [new ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:GetObject'],
+        resources: [feedBucket.arnForObjects('*')],
+        conditions: { StringEquals: { 'AWS:SourceArn': this.distribution.distributionArn } },
+      }),
+    );
+
     Validations.of(this.distribution).acknowledge({
       id: 'Annotation::@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac',
-      reason: 'Intended: the data stack\u2019s bucket policy grants CloudFront (this account\u2019s distributions) read access.',
+      reason: 'Intended: the feed bucket is imported (it lives in the data stack), and this construct writes its policy itself (FeedBucketPolicy), granting read access to this distribution alone.',
     });
     Validations.of(this.distribution).acknowledge({
       id: 'AwsSolutions-CFR1',
       reason: 'Feeds and newsletters are published to readers worldwide; there is no country to exclude.',
     });
-    Validations.of(this.distribution).acknowledge({
-      id: 'AwsSolutions-CFR2',
-      reason: 'No WAF web ACL: it would add at least $5 a month plus per-request charges to a service that costs a few dollars; subscribe floods are bounded by API Gateway stage throttling and the app\u2019s per-address limits, and everything else is cached static documents.',
-    });
+    if (!this.webAcl) {
+      Validations.of(this.distribution).acknowledge({
+        id: 'AwsSolutions-CFR2',
+        reason: 'No WAF web ACL unless wafRateLimit is set: it would add at least $6 a month plus $0.60 per million requests to a service that costs a few dollars; subscribe floods are bounded by API Gateway stage throttling and the app\u2019s own limits (per network, per address, site-wide), and everything else is cached static documents.',
+      });
+    }
     if (!certificate) {
       Validations.of(this.distribution).acknowledge({
         id: 'AwsSolutions-CFR4',
         reason: 'No certificateArn configured yet, so the distribution uses the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; pass -c certificateArn=... (us-east-1) to serve the domain with TLSv1.2_2021.',
       });
     }
+  }
+  /**
+   * A WAF web ACL (scope CLOUDFRONT) whose one rule blocks, with 429, an IP address that sent more than
+   * `limit` requests to paths starting with `/subscribe` in the last 5 minutes; everything else passes.
+   * CloudFront web ACLs exist only in us-east-1: a stack pinned to another region is refused here, and one
+   * whose region is known only at deploy time carries a rule that fails the deployment elsewhere.
+   */
+  private subscribeRateLimit(limit: number): CfnWebACL {
+    const region = Stack.of(this).region;
+    if (!Token.isUnresolved(region) && region !== WAF_REGION) {
+      throw new Error(`wafRateLimit needs the stacks in ${WAF_REGION} (CloudFront's web ACLs are created there), but this stack is in ${region}`);
+    }
+    if (Token.isUnresolved(region)) {
+      new CfnRule(Stack.of(this), 'WafRegionGuard', {
+        assertions: [
+          {
+            assert: Fn.conditionEquals(Aws.REGION, WAF_REGION),
+            assertDescription: `wafRateLimit is set, and a CloudFront web ACL can only be created in ${WAF_REGION}: deploy the stacks there (record "region": "${WAF_REGION}" in cdk.json's context), or remove wafRateLimit from cdk.json.`,
+          },
+        ],
+      });
+    }
+    const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName });
+    return new CfnWebACL(this, 'WebAcl', {
+      description: `Inkwire: at most ${limit} requests per 5 minutes from one IP address to ${WAF_RATE_LIMITED_PATH_PREFIX}...`,
+      scope: 'CLOUDFRONT',
+      defaultAction: { allow: {} },
+      visibilityConfig: visibility('InkwireEdge'),
+      customResponseBodies: {
+        rateLimited: {
+          contentType: 'APPLICATION_JSON',
+          content: JSON.stringify({ error: { code: 'request.rateLimited', message: 'too many requests from your address; try again in 5 minutes' } }),
+        },
+      },
+      rules: [
+        {
+          name: 'SubscribeRatePerAddress',
+          priority: 0,
+          action: { block: { customResponse: { responseCode: 429, customResponseBodyKey: 'rateLimited', responseHeaders: [{ name: 'Retry-After', value: '300' }] } } },
+          statement: {
+            rateBasedStatement: {
+              limit,
+              evaluationWindowSec: 300,
+              aggregateKeyType: 'IP',
+              scopeDownStatement: {
+                byteMatchStatement: {
+                  fieldToMatch: { uriPath: {} },
+                  positionalConstraint: 'STARTS_WITH',
+                  searchString: WAF_RATE_LIMITED_PATH_PREFIX,
+                  textTransformations: [{ priority: 0, type: 'NONE' }],
+                },
+              },
+            },
+          },
+          visibilityConfig: visibility('InkwireSubscribeRate'),
+        },
+      ],
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import {
   ConfigurationSet,
   ConfigurationSetTlsPolicy,
@@ -87,6 +87,15 @@ export class MailEvents extends Construct {
     // Raw delivery off: the consumer reads the SNS envelope's MessageId to recognise a replayed event.
     // The subscription adds the queue policy that lets this topic (aws:SourceArn) send to the queue.
     this.topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: false }));
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'This queue is itself a dead-letter queue (the end of the line for SES events the SesEvents function failed on every receive); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
+    });
+    // The subscription is created in the queue's scope.
+    Validations.of(this.queue).acknowledge({
+      id: 'Serverless-SNSRedrivePolicy',
+      reason: 'SNS retries a delivery to an SQS queue (an AWS-managed endpoint) for 23 days; only a client-side failure (the queue deleted, its policy or encryption broken) fails for good, which is a broken deployment: the NumberOfNotificationsFailed alarm on this topic reports it within five minutes, and a redeploy fixes it.',
+    });
 
     const configurationSet = (id: string, settings: { name: string; suppressedReasons: readonly SuppressedReason[] }) => {
       const set = new ConfigurationSet(this, id, {

@@ -12,7 +12,7 @@ export interface QueuesProps {
 }
 
 /**
- * The send queue with its dead-letter queue, and the queue that receives what the stream consumers, the
+ * The send queue with its dead-letter queue, and the queue that receives what the
  * digest schedules and the asynchronously invoked digest and publish-scheduled functions finally give up
  * on. All are encrypted (SQS-managed keys) and refuse plain HTTP.
  */
@@ -37,6 +37,10 @@ export class Queues extends Construct {
       visibilityTimeout: Duration.seconds(sendDeadLetter.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(14),
     });
+    Validations.of(this.sendDeadLetter).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'This queue is itself the send queue\u2019s dead-letter queue: its consumer settles each given-up batch, and one it cannot settle must stay here (14 days) to be tried again, not move on. Both the messages received and the messages left here alarm.',
+    });
 
     // The visibility timeout follows Lambda's guidance for SQS event sources (six function timeouts plus
     // the batching window, see `visibilityFor`), so a message is not handed to a second worker while the
@@ -57,7 +61,11 @@ export class Queues extends Construct {
     });
     Validations.of(this.failedEvents).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter queue: the on-failure destination of the stream event source mappings, of the digest schedules and of the digest and publish-scheduled functions\u2019 asynchronous invocations. SQS3 only recognizes queues named in another queue\u2019s redrive policy.',
+      reason: 'This queue is itself a dead-letter queue: the on-failure destination of the digest schedules and of the digest and publish-scheduled functions\u2019 asynchronous invocations. SQS3 only recognizes queues named in another queue\u2019s redrive policy.',
+    });
+    Validations.of(this.failedEvents).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'This queue is itself a dead-letter queue (the end of the line for the digest schedules and the digest and publish-scheduled functions\u2019 failed asynchronous invocations); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
     });
   }
 }

@@ -88,6 +88,10 @@ export class SubscriberJobs extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'This queue is itself a dead-letter queue (the end of the line for import notifications that failed Lambda\u2019s retries and export messages that failed every receive); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
+    });
     // The visibility timeout follows Lambda's guidance for SQS event sources (six function timeouts, see
     // `visibilityFor`), so a message is not handed to a second run while the first, throttled and retried,
     // still holds it.

@@ -1,6 +1,5 @@
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DkimIdentity, EasyDkimSigningKeyLength, EmailIdentity, Identity, MailFromBehaviorOnMxFailure } from 'aws-cdk-lib/aws-ses';
@@ -26,6 +25,8 @@ export class DataStack extends Stack {
   readonly jobsBucket: Bucket;
   readonly tokenSecret: Secret;
   readonly publisherKeySecret: Secret;
+  /** The value CloudFront sends to the API as its origin header; the API refuses requests without it. */
+  readonly originSecret: Secret;
   readonly emailIdentity: EmailIdentity;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
@@ -73,11 +74,14 @@ export class DataStack extends Stack {
     // Feeds, tag/author feeds and archive pages, written by the feed rebuilder and served only through
     // CloudFront. Versioned so a bad rebuild can be rolled back; old versions expire after 30 days
     // because every rebuild of a changed document adds one.
+    //
+    // Its bucket policy is in the service stack (infra/constructs/edge.ts), not here: the policy lets
+    // CloudFront read through Origin Access Control only on behalf of the one distribution, whose id this
+    // stack cannot name without depending on the service stack (a cycle). A bucket has one policy, so
+    // TLS-only access (enforceSSL, TLS 1.2) is in that policy too, and no statement may be added here.
     this.feedBucket = new Bucket(this, 'FeedBucket', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
       versioned: true,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: this.logBucket,
@@ -92,29 +96,10 @@ export class DataStack extends Stack {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // Read access for CloudFront through Origin Access Control. The distribution lives in the service
-    // stack, and naming its id here would make this stack depend on that one (a cycle), so the grant is
-    // scoped to the distributions of this account instead; no other principal can read the bucket.
-    this.feedBucket.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'AllowCloudFrontOriginAccessControlRead',
-        principals: [new ServicePrincipal('cloudfront.amazonaws.com')],
-        actions: ['s3:GetObject'],
-        resources: [this.feedBucket.arnForObjects('*')],
-        conditions: { ArnLike: { 'AWS:SourceArn': `arn:${Aws.PARTITION}:cloudfront::${Aws.ACCOUNT_ID}:distribution/*` } },
-      }),
-    );
-    // With ListBucket, S3 answers a missing key with 404 instead of 403, so a reader asking for a feed
-    // that does not exist (yet) is told so, and CloudFront caches the 404 briefly, not an access error.
-    this.feedBucket.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'AllowCloudFrontOriginAccessControlList',
-        principals: [new ServicePrincipal('cloudfront.amazonaws.com')],
-        actions: ['s3:ListBucket'],
-        resources: [this.feedBucket.bucketArn],
-        conditions: { ArnLike: { 'AWS:SourceArn': `arn:${Aws.PARTITION}:cloudfront::${Aws.ACCOUNT_ID}:distribution/*` } },
-      }),
-    );
+    Validations.of(this.feedBucket).acknowledge({
+      id: 'AwsSolutions-S10',
+      reason: 'The feed bucket\u2019s policy, which denies every request without TLS (and below TLS 1.2), is written by the service stack\u2019s Edge construct together with the grant to its one CloudFront distribution (a bucket has one policy, and only that stack can name the distribution).',
+    });
 
     // Subscriber CSVs: imports uploaded by presigned URL (deleted once read) and exports written for
     // download. Personal data, so it is private, unversioned (a delete really deletes) and emptied within
@@ -150,6 +135,19 @@ export class DataStack extends Stack {
     Validations.of(this.publisherKeySecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason: 'The publisher API key is held by the publisher\u2019s own tools outside AWS; automatic rotation would silently break them, so it is rotated by hand (see the deploy guide).',
+    });
+
+    // Sent by CloudFront to the API as a custom origin header: the API answers no request without it, so
+    // its execute-api endpoint, reachable from anywhere, is no way around CloudFront (and cannot pick the
+    // client address that subscribe limits count).
+    this.originSecret = new Secret(this, 'OriginVerifySecret', {
+      description: `Inkwire (${config.domain}): value of the origin header CloudFront sends to the API; the API refuses requests without it`,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.originSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'CloudFront receives the value at deploy time (a CloudFormation dynamic reference in the distribution\u2019s origin headers), so an automatic rotation would not reach it until the next update of the distribution; it is rotated by hand (see the deploy guide), and the API accepts the previous value meanwhile.',
     });
 
     // The sending domain. Recreating it would issue new DKIM tokens and break DNS, so it is retained.

@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Stack, Validations, Token, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
@@ -12,10 +12,12 @@ import {
   tableStatement,
 } from '../constructs/access.ts';
 import { Alarms } from '../constructs/alarms.ts';
+import { OperationsDashboard } from '../constructs/dashboard.ts';
 import { Edge } from '../constructs/edge.ts';
 import { consumeQueue, consumeStream, invokeAsync } from '../constructs/event-sources.ts';
 import { InkwireFunction } from '../constructs/inkwire-function.ts';
 import { CONFIGURATION_SET_NAMES, MailEvents } from '../constructs/mail-events.ts';
+import { FailedBatches } from '../constructs/failed-batches.ts';
 import { Queues } from '../constructs/queues.ts';
 import { Scheduling } from '../constructs/scheduling.ts';
 import { SubscriberJobs } from '../constructs/subscriber-jobs.ts';
@@ -64,10 +66,14 @@ export interface ServiceStackProps extends StackProps {
 export class ServiceStack extends Stack {
   readonly functions: Record<'api' | 'feedRebuild' | 'sendPlanner' | 'sendWorker' | 'sesEvents' | 'publishScheduled' | 'digest', InkwireFunction>;
   readonly queues: Queues;
+  /** Stream batches the feed rebuilder and the send planner gave up on, with their records, for a replay. */
+  readonly failedBatches: FailedBatches;
   readonly mail: MailEvents;
   readonly scheduling: Scheduling;
   readonly edge: Edge;
   readonly alarms: Alarms;
+  /** The operations dashboard (`Inkwire-<region>`). */
+  readonly dashboard: OperationsDashboard;
   readonly subscriberJobs: SubscriberJobs;
   readonly sendDeadLetter: SendDeadLetter;
   /** `deploymentLimits(config.sesMaxSendRate)`: what every function, event source and queue here is built from. */
@@ -84,6 +90,7 @@ export class ServiceStack extends Stack {
     const feedBucketArn = data.exportValue(data.feedBucket.bucketArn, { name: FEED_BUCKET_ARN_EXPORT(data) });
 
     this.queues = new Queues(this, 'Queues', { limits });
+    this.failedBatches = new FailedBatches(this, 'FailedBatches');
     this.mail = new MailEvents(this, 'Mail', { limits });
 
     const identityArn = data.emailIdentity.emailIdentityArn;
@@ -136,7 +143,7 @@ export class ServiceStack extends Stack {
     });
     acknowledgeListStreams(feedRebuild);
     // Its batching window collects the several writes of one publish into one rebuild.
-    consumeStream(feedRebuild, table, limits.feedRebuild, { filters: [FilterCriteria.filter(FEED_REBUILD_FILTER)], onFailure: this.queues.failedEvents });
+    consumeStream(feedRebuild, table, limits.feedRebuild, { filters: [FilterCriteria.filter(FEED_REBUILD_FILTER)], onFailure: this.failedBatches.bucket });
 
     const sendPlanner = new InkwireFunction(this, 'SendPlanner', {
       entry: 'sendPlanner',
@@ -156,7 +163,7 @@ export class ServiceStack extends Stack {
       id: `AwsSolutions-IAM5[Resource::${FEED_BUCKET_ARN_EXPORT(data)}/archive/*]`,
       reason: 'Archive pages are keyed by send id, known only at run time; the planner may get and put objects under archive/ and nowhere else in the bucket.',
     });
-    consumeStream(sendPlanner, table, limits.sendPlanner, { filters: [FilterCriteria.filter(SEND_PLANNER_FILTER)], onFailure: this.queues.failedEvents });
+    consumeStream(sendPlanner, table, limits.sendPlanner, { filters: [FilterCriteria.filter(SEND_PLANNER_FILTER)], onFailure: this.failedBatches.bucket });
     acknowledgeListStreams(sendPlanner, SEND_QUOTA_REASON);
 
     const sendWorker = new InkwireFunction(this, 'SendWorker', {
@@ -277,6 +284,7 @@ export class ServiceStack extends Stack {
         ...shared,
         TOKEN_SECRET_ARN: data.tokenSecret.secretArn,
         PUBLISHER_KEY_SECRET_ARN: data.publisherKeySecret.secretArn,
+        ORIGIN_SECRET_ARN: data.originSecret.secretArn,
         ...schedulerEnv,
       },
       statements: [
@@ -294,14 +302,20 @@ export class ServiceStack extends Stack {
         }),
         readSecret(data.tokenSecret.secretArn),
         readSecret(data.publisherKeySecret.secretArn),
+        readSecret(data.originSecret.secretArn),
         // An erasure puts the address on SES's account-level list; a fresh confirmation takes it off.
         editSuppressionList(),
       ],
     });
     Validations.of(api.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: SUPPRESSION_LIST_REASON });
     Validations.of(api.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduling.publishGroupName}/*]`,
+      // cdk-nag names the region and account as the template has them: literal when the stack is pinned to them.
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:${Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region}:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:schedule/${this.scheduling.publishGroupName}/*]`,
       reason: 'Each scheduled article gets its own one-time schedule, named at run time; the wildcard is confined to the publishing schedule group (the digest schedules are in another group).',
+    });
+    Validations.of(api.fn).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason: 'Invoked only synchronously, by API Gateway for each HTTP request, which gets the error as its answer; a Lambda dead-letter queue only receives failed asynchronous invocations, which this function never has.',
     });
 
     this.functions = { api, feedRebuild, sendPlanner, sendWorker, sesEvents, publishScheduled, digest };
@@ -312,6 +326,8 @@ export class ServiceStack extends Stack {
       logBucket: data.logBucket,
       domain: config.domain,
       certificateArn: config.certificateArn,
+      originSecret: data.originSecret,
+      wafRateLimit: config.wafRateLimit,
     });
 
     this.alarms = new Alarms(this, 'Alarms', {
@@ -319,6 +335,11 @@ export class ServiceStack extends Stack {
       functions: Object.fromEntries(Object.entries(this.functions).map(([name, f]) => [name, f.fn])),
       deadLetterQueues: { send: this.queues.sendDeadLetter, failedEvents: this.queues.failedEvents, sesEvents: this.mail.deadLetterQueue },
       sendQueue: this.queues.send,
+      streamConsumers: { feedRebuild: feedRebuild.fn, sendPlanner: sendPlanner.fn },
+      httpApi: this.edge.httpApi,
+      table,
+      sesEventsTopic: this.mail.topic,
+      monthlyBudgetUsd: config.monthlyBudgetUsd,
     });
     // Settles each batch the send worker gave up on, so its send completes; alarms when one arrives.
     this.sendDeadLetter = new SendDeadLetter(this, 'SendDeadLetter', {
@@ -338,6 +359,25 @@ export class ServiceStack extends Stack {
       alarmTopic: this.alarms.topic,
       limits,
     });
+    const laterFunctions = {
+      sendDeadLetter: this.sendDeadLetter.handler.fn,
+      subscriberImport: this.subscriberJobs.importFunction.fn,
+      subscriberJobs: this.subscriberJobs.jobsFunction.fn,
+    };
+    this.alarms.watchFunctions(laterFunctions);
+
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      functions: { ...Object.fromEntries(Object.entries(this.functions).map(([name, f]) => [name, f.fn])), ...laterFunctions },
+      streamConsumers: { feedRebuild: feedRebuild.fn, sendPlanner: sendPlanner.fn },
+      sendQueue: this.queues.send,
+      sesEventsQueue: this.mail.queue,
+      deadLetterQueues: { send: this.queues.sendDeadLetter, failedEvents: this.queues.failedEvents, sesEvents: this.mail.deadLetterQueue, jobs: this.subscriberJobs.deadLetterQueue },
+      httpApi: this.edge.httpApi,
+      table,
+      sesEventsTopic: this.mail.topic,
+      configurationSets: [this.mail.newsletter.configurationSetName, this.mail.transactional.configurationSetName],
+      alarms: [...this.alarms.alarms, ...this.sendDeadLetter.alarms, ...this.subscriberJobs.alarms],
+    });
 
     new CfnOutput(this, 'DistributionDomainName', {
       description: `DNS: point ${config.domain} here (CNAME, or an alias A/AAAA record in Route 53)`,
@@ -352,5 +392,8 @@ export class ServiceStack extends Stack {
     // The mailto unsubscribe receipt rule publishes to this topic; SES's events arrive on it too.
     new CfnOutput(this, 'SesEventsTopicArn', { value: this.mail.topic.topicArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+    // Every failed stream batch is announced on the alarm topic; `npm run replay-failed -- --bucket <this>` replays them.
+    this.failedBatches.notify(this.alarms.topic);
+    new CfnOutput(this, 'FailedBatchesBucketName', { description: 'Stream batches given up on: npm run replay-failed -- --bucket <this name>', value: this.failedBatches.bucket.bucketName });
   }
 }

@@ -10,6 +10,8 @@ export const AwsEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape).extend(Sen
   FEED_BUCKET: z.string().min(1).optional(),
   PUBLISHER_KEY_SECRET_ARN: z.string().min(1).optional(),
   TOKEN_SECRET_ARN: z.string().min(1).optional(),
+  /** The secret CloudFront sends as the origin header; the API refuses requests without it (api only). */
+  ORIGIN_SECRET_ARN: z.string().min(1).optional(),
   SCHEDULER_GROUP_NAME: z.string().min(1).optional(),
   SCHEDULER_ROLE_ARN: z.string().min(1).optional(),
   PUBLISH_FUNCTION_ARN: z.string().min(1).optional(),

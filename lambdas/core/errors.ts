@@ -11,6 +11,7 @@ export const STATUS_BY_CODE = {
   'request.rateLimited': 429,
   'auth.missingKey': 401,
   'auth.invalidKey': 401,
+  'origin.forbidden': 403,
   'route.notFound': 404,
   'article.notFound': 404,
   'article.conflict': 409,

@@ -1,4 +1,7 @@
+import type { Context } from 'aws-lambda';
 import { getConnInfo, handle } from 'hono/aws-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { currentAndPreviousValues } from '../adapters/secrets/secret-versions.ts';
 import { createApp } from '../http/app.ts';
 import { subscriberHttp } from '../compose/http.ts';
 import { articleDeps } from './aws/articles.ts';
@@ -7,11 +10,20 @@ import { awsSubscriberDeps } from './aws/mail.ts';
 import { awsDeliveryDeps } from './aws/sends.ts';
 import { awsJobApiDeps } from './aws/jobs.ts';
 import { sendRoutes } from '../http/routes/sends.ts';
+import { awsLog } from './aws/observability.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 /** The HTTP API behind API Gateway (and CloudFront): the same app the local server runs. */
 const env = awsEnv();
+// CloudFront sends the origin secret with every request; anything without it (the execute-api endpoint
+// called directly) gets a 403. The stacks always set ORIGIN_SECRET_ARN.
+const originSecretArn = env.ORIGIN_SECRET_ARN;
+const secretsClient = originSecretArn ? new SecretsManagerClient({}) : undefined;
 const app = createApp({
+  origin: originSecretArn ? { load: () => currentAndPreviousValues(secretsClient!, originSecretArn), publicUrl: env.PUBLIC_URL } : undefined,
   articles: articleDeps(),
+  // The app's own lines (request failures) as Powertools JSON, with the invocation's request id.
+  log: awsLog,
   apiKeys: { verify: async (key) => (await publisherKeys()).verify(key) },
   mounts: [
     { path: '/api', app: sendRoutes(await awsDeliveryDeps()) },
@@ -26,4 +38,6 @@ const app = createApp({
   ],
 });
 
-export const handler = handle(app);
+const serve = handle(app) as unknown as (event: { requestContext?: { requestId?: string } }, context: Context) => Promise<unknown>;
+/** Lambda entry point: each log line of an invocation carries the API Gateway request id. */
+export const handler = lambdaEntry('api', serve, (event) => ({ request_id: event.requestContext?.requestId }));

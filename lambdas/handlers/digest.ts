@@ -1,5 +1,6 @@
 import { startScheduledDigest, type DigestEvent } from '../core/sends/use-cases.ts';
 import type { SendDeps } from '../core/sends/deps.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 /**
  * The digest schedules' target (EventBridge Scheduler with `{ "frequency": "daily" }`, optionally with
@@ -15,4 +16,7 @@ export function createDigestHandler(deps: SendDeps | (() => Promise<SendDeps>)) 
 }
 
 /** Lambda entry point (AWS composition in ./aws/plan.ts). */
-export const handler = createDigestHandler(async () => (await import('./aws/plan.ts')).awsDigestDeps());
+export const handler = lambdaEntry('digest', createDigestHandler(async () => (await import('./aws/plan.ts')).awsDigestDeps()), (event) => ({
+  frequency: typeof event?.frequency === 'string' ? event.frequency : undefined,
+  scheduled_at: typeof event?.scheduledAt === 'string' ? event.scheduledAt : undefined,
+}));

@@ -1,4 +1,5 @@
 import { publishScheduledArticle, type ArticleDeps } from '../core/articles/use-cases.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 type PublishDeps = Pick<ArticleDeps, 'articles' | 'clock'>;
 
@@ -25,8 +26,12 @@ export function createPublishScheduledHandler(deps: PublishDeps | (() => Promise
 }
 
 /** Lambda entry point: the target of each article's one-time EventBridge schedule. */
-export const handler = createPublishScheduledHandler(async () => {
-  const { articleRepository } = await import('./aws/env.ts');
-  const { systemClock } = await import('../core/clock.ts');
-  return { articles: articleRepository(), clock: systemClock };
-});
+export const handler = lambdaEntry(
+  'publishScheduled',
+  createPublishScheduledHandler(async () => {
+    const { articleRepository } = await import('./aws/env.ts');
+    const { systemClock } = await import('../core/clock.ts');
+    return { articles: articleRepository(), clock: systemClock };
+  }),
+  (event) => ({ article_id: typeof event?.articleId === 'string' ? event.articleId : undefined }),
+);

@@ -2,6 +2,8 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda
 import { settleGivenUpBatch, type DeadLetterDeps } from '../core/sends/dead-letter.ts';
 import { parseBatchMessage } from '../core/sends/model.ts';
 import { deploymentLimits } from '../../infra/limits.ts';
+import { withCorrelation } from '../compose/observability.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 /**
  * Receives after which the send queue gives a batch up: the send queue's `maxReceiveCount` in the
@@ -29,17 +31,19 @@ export function createSendDeadLetterHandler(deps: DeadLetterDeps | (() => Promis
         log('send dead letter: dropping a message that is not a batch', record.body.slice(0, 4000));
         continue;
       }
-      try {
-        const outcome = await settleGivenUpBatch(resolved, msg, attempts);
-        log(`send ${msg.sendId}: batch ${msg.batchId} (generation ${msg.generation}, ${msg.recipients.length} recipients) was given up after ${attempts} attempts: ${outcome}`);
-      } catch (e) {
-        log(`send ${msg.sendId}: given-up batch ${msg.batchId} could not be settled; it stays in the dead-letter queue`, e);
-        failures.push({ itemIdentifier: record.messageId });
-      }
+      await withCorrelation({ send_id: msg.sendId, batch_id: msg.batchId, message_id: record.messageId }, async () => {
+        try {
+          const outcome = await settleGivenUpBatch(resolved, msg, attempts);
+          log(`send ${msg.sendId}: batch ${msg.batchId} (generation ${msg.generation}, ${msg.recipients.length} recipients) was given up after ${attempts} attempts: ${outcome}`);
+        } catch (e) {
+          log(`send ${msg.sendId}: given-up batch ${msg.batchId} could not be settled; it stays in the dead-letter queue`, e);
+          failures.push({ itemIdentifier: record.messageId });
+        }
+      });
     }
     return { batchItemFailures: failures };
   };
 }
 
 /** Lambda entry point (AWS composition in ./aws/plan.ts). */
-export const handler = createSendDeadLetterHandler(async () => (await import('./aws/plan.ts')).awsDeadLetterDeps());
+export const handler = lambdaEntry('sendDeadLetter', createSendDeadLetterHandler(async () => (await import('./aws/plan.ts')).awsDeadLetterDeps()));

@@ -3,6 +3,8 @@ import { onSendChanged } from '../core/sends/planner.ts';
 import type { SendDeps } from '../core/sends/deps.ts';
 import type { Send } from '../core/sends/model.ts';
 import { decodeSendChange } from '../adapters/dynamodb/stream-records.ts';
+import { withCorrelation } from '../compose/observability.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 interface Change {
   id: string;
@@ -35,16 +37,20 @@ export function createSendPlannerHandler(deps: SendDeps | (() => Promise<SendDep
     const resolved = typeof deps === 'function' ? await deps() : deps;
     for (const change of coalesce(event.Records)) {
       if (!change.after) continue;
-      try {
-        await onSendChanged(resolved, change.before, change.after);
-      } catch (e) {
-        (resolved.log ?? console.error)(`send ${change.id}: planning step failed`, e);
-        return { batchItemFailures: change.firstSequence ? [{ itemIdentifier: change.firstSequence }] : [] };
-      }
+      const failed = await withCorrelation({ send_id: change.id }, async () => {
+        try {
+          await onSendChanged(resolved, change.before, change.after!);
+          return false;
+        } catch (e) {
+          (resolved.log ?? console.error)(`send ${change.id}: planning step failed`, e);
+          return true;
+        }
+      });
+      if (failed) return { batchItemFailures: change.firstSequence ? [{ itemIdentifier: change.firstSequence }] : [] };
     }
     return { batchItemFailures: [] };
   };
 }
 
 /** Lambda entry point (AWS composition in ./aws/plan.ts). */
-export const handler = createSendPlannerHandler(async () => (await import('./aws/plan.ts')).awsPlanDeps());
+export const handler = lambdaEntry('sendPlanner', createSendPlannerHandler(async () => (await import('./aws/plan.ts')).awsPlanDeps()));

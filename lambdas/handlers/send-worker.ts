@@ -3,6 +3,8 @@ import { deliverBatch } from '../core/sends/worker.ts';
 import type { WorkerDeps } from '../core/sends/deps.ts';
 import { parseBatchMessage } from '../core/sends/model.ts';
 import { deploymentLimits } from '../../infra/limits.ts';
+import { withCorrelation } from '../compose/observability.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 /**
  * The consumer of the send queue (SQS event source with ReportBatchItemFailures; locally the in-process
@@ -29,13 +31,16 @@ export function createSendWorkerHandler(deps: WorkerDeps | (() => Promise<Worker
           log('send worker: dropping a message that is not a batch', record.body.slice(0, 200));
           continue;
         }
-        try {
-          const result = await deliverBatch(resolved, msg, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
-          if (result === 'retry') failures.push({ itemIdentifier: record.messageId });
-        } catch (e) {
-          log(`send ${msg.sendId}: batch ${msg.batchId} failed; it will be redelivered`, e);
-          failures.push({ itemIdentifier: record.messageId });
-        }
+        // Every line logged for this batch names its send, batch and message (JSON keys in AWS).
+        await withCorrelation({ send_id: msg.sendId, batch_id: msg.batchId, message_id: record.messageId }, async () => {
+          try {
+            const result = await deliverBatch(resolved, msg, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
+            if (result === 'retry') failures.push({ itemIdentifier: record.messageId });
+          } catch (e) {
+            log(`send ${msg.sendId}: batch ${msg.batchId} failed; it will be redelivered`, e);
+            failures.push({ itemIdentifier: record.messageId });
+          }
+        });
       }
     };
     await Promise.all(Array.from({ length: atOnce }, one));
@@ -44,4 +49,7 @@ export function createSendWorkerHandler(deps: WorkerDeps | (() => Promise<Worker
 }
 
 /** Lambda entry point (AWS composition in ./aws/sends.ts). */
-export const handler = createSendWorkerHandler(async () => (await import('./aws/sends.ts')).awsDeliveryDeps(), { messagesAtOnce: deploymentLimits(Number(process.env.SES_MAX_SEND_RATE ?? 1)).sendWorker.messagesAtOnce });
+export const handler = lambdaEntry(
+  'sendWorker',
+  createSendWorkerHandler(async () => (await import('./aws/sends.ts')).awsDeliveryDeps(), { messagesAtOnce: deploymentLimits(Number(process.env.SES_MAX_SEND_RATE ?? 1)).sendWorker.messagesAtOnce }),
+);

@@ -1,5 +1,7 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handleProviderEvent, type ProviderEventDeps } from '../core/provider-events.ts';
+import { withCorrelation } from '../compose/observability.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 /** The SNS envelope around each message of the events queue (the subscription does not use raw delivery). */
 interface SnsEnvelope {
@@ -27,8 +29,13 @@ export function createSesEventsHandler(deps: ProviderEventDeps | (() => Promise<
         if (envelope.Type !== 'Notification' || typeof envelope.MessageId !== 'string' || typeof envelope.Message !== 'string') {
           throw new Error(`not an SNS notification (Type ${String(envelope.Type)})`);
         }
-        const result = await handleProviderEvent(resolved, envelope.MessageId, JSON.parse(envelope.Message) as unknown);
-        log('ses event', { snsMessageId: envelope.MessageId, ...result });
+        const body = JSON.parse(envelope.Message) as { mail?: { tags?: { send_id?: unknown[] } } } | null;
+        // The event's send (its message tag), so a send's SES events are found with its other lines.
+        const sendId = body?.mail?.tags?.send_id?.[0];
+        await withCorrelation({ message_id: record.messageId, sns_message_id: envelope.MessageId, send_id: typeof sendId === 'string' ? sendId : undefined }, async () => {
+          const result = await handleProviderEvent(resolved, envelope.MessageId!, body as unknown);
+          log('ses event', { snsMessageId: envelope.MessageId, ...result });
+        });
       } catch (e) {
         log('ses event: could not be handled; the queue will deliver it again', { messageId: record.messageId, error: e instanceof Error ? e.message : String(e) });
         failures.push({ itemIdentifier: record.messageId });
@@ -39,4 +46,4 @@ export function createSesEventsHandler(deps: ProviderEventDeps | (() => Promise<
 }
 
 /** Lambda entry point (AWS composition in ./aws/events.ts). */
-export const handler = createSesEventsHandler(async () => (await import('./aws/events.ts')).awsProviderEventDeps());
+export const handler = lambdaEntry('sesEvents', createSesEventsHandler(async () => (await import('./aws/events.ts')).awsProviderEventDeps()));

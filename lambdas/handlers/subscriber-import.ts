@@ -1,5 +1,7 @@
 import type { Context, S3Event } from 'aws-lambda';
 import { runUploadedImport, type ImportRunDeps } from '../core/subscribers/jobs.ts';
+import { withCorrelation } from '../compose/observability.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 /**
  * The import function: S3 `ObjectCreated` notifications for `imports/` in the jobs bucket (locally, the
@@ -14,16 +16,18 @@ export function createSubscriberImportHandler(deps: ImportRunDeps | (() => Promi
       if (!record.eventName?.startsWith('ObjectCreated:')) continue;
       // S3 URL-encodes keys in notifications, with spaces as `+`.
       const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
-      try {
-        await runUploadedImport(resolved, { key, size: record.s3.object.size }, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
-      } catch (e) {
-        (resolved.log ?? console.error)(`import of ${key} failed`, e);
-        failure ??= e;
-      }
+      await withCorrelation({ upload_key: key }, async () => {
+        try {
+          await runUploadedImport(resolved, { key, size: record.s3.object.size }, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
+        } catch (e) {
+          (resolved.log ?? console.error)(`import of ${key} failed`, e);
+          failure ??= e;
+        }
+      });
     }
     if (failure) throw failure;
   };
 }
 
 /** Lambda entry point (AWS composition in ./aws/jobs-import.ts). */
-export const handler = createSubscriberImportHandler(async () => (await import('./aws/jobs-import.ts')).awsImportRunDeps());
+export const handler = lambdaEntry('subscriberImport', createSubscriberImportHandler(async () => (await import('./aws/jobs-import.ts')).awsImportRunDeps()));

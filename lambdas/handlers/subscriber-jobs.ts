@@ -1,5 +1,7 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { parseJobMessage, runExportJob, type ExportRunDeps } from '../core/subscribers/jobs.ts';
+import { withCorrelation } from '../compose/observability.ts';
+import { lambdaEntry } from './lambda-entry.ts';
 
 /**
  * The jobs function: the consumer of the jobs queue (SQS with ReportBatchItemFailures; locally the
@@ -17,16 +19,18 @@ export function createSubscriberJobsHandler(deps: ExportRunDeps | (() => Promise
         log('jobs: dropping a message that is not a job', record.body.slice(0, 200));
         continue;
       }
-      try {
-        await runExportJob(resolved, msg.jobId, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
-      } catch (e) {
-        log(`export ${msg.jobId} failed`, e);
-        failures.push({ itemIdentifier: record.messageId });
-      }
+      await withCorrelation({ job_id: msg.jobId, message_id: record.messageId }, async () => {
+        try {
+          await runExportJob(resolved, msg.jobId, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
+        } catch (e) {
+          log(`export ${msg.jobId} failed`, e);
+          failures.push({ itemIdentifier: record.messageId });
+        }
+      });
     }
     return { batchItemFailures: failures };
   };
 }
 
 /** Lambda entry point (AWS composition in ./aws/jobs.ts). */
-export const handler = createSubscriberJobsHandler(async () => (await import('./aws/jobs.ts')).awsExportRunDeps());
+export const handler = lambdaEntry('subscriberJobs', createSubscriberJobsHandler(async () => (await import('./aws/jobs.ts')).awsExportRunDeps()));

@@ -5,7 +5,8 @@ import { AppError } from '../core/errors.ts';
 import type { ApiKeyVerifier } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
 import { toErrorResponse } from './errors.ts';
-import { newRouter, type AppEnv } from './router.ts';
+import { ErrorSchema, newRouter, type AppEnv } from './router.ts';
+import { originGuard, type OriginGuardOptions } from './origin-guard.ts';
 import { articleRoutes } from './routes/articles.ts';
 import { docsPage } from './docs-page.ts';
 
@@ -26,7 +27,19 @@ export interface AppDeps {
   mounts?: { path: string; app: Hono<any, any, any> }[];
   ready?: () => Promise<boolean>;
   log?: (msg: string, detail: unknown) => void;
+  /**
+   * The origin check (AWS): every request must carry the origin secret CloudFront adds, or gets a 403.
+   * Off when not given (the local runtime, which has no CloudFront in front).
+   */
+  origin?: OriginGuardOptions | undefined;
 }
+
+/** Every operation's 403 in the OpenAPI document: the origin check answers it before any route runs. */
+const ORIGIN_FORBIDDEN_RESPONSE = {
+  description:
+    'In AWS only: the request did not come through the site\u2019s CloudFront distribution (it was sent to the API\u2019s own execute-api endpoint, without the origin header CloudFront adds). Error code `origin.forbidden`.',
+  content: { 'application/json': { schema: ErrorSchema } },
+};
 
 const PUBLIC_API_PATHS = new Set(['/api/openapi.json', '/api/docs']);
 const STREAMED_UPLOADS = new Set(['POST /api/subscribers/import']);
@@ -45,6 +58,9 @@ export function createApp(deps: AppDeps) {
 
   app.onError((err, c) => toErrorResponse(err, c, log));
   app.notFound((c) => toErrorResponse(new AppError('route.notFound', `no route for ${c.req.method} ${c.req.path}`), c, log));
+
+  // Before anything else answers: a request that bypassed CloudFront learns nothing but this 403.
+  if (deps.origin) app.use('*', originGuard(deps.origin));
 
   app.use('/api/*', async (c, next) => {
     if (PUBLIC_API_PATHS.has(c.req.path)) return next();
@@ -91,6 +107,9 @@ export function createApp(deps: AppDeps) {
 
   app.route('/api', articleRoutes(deps.articles));
   for (const m of deps.mounts ?? []) app.route(m.path, m.app);
+  for (const d of app.openAPIRegistry.definitions) {
+    if (d.type === 'route' && !d.route.responses[403]) d.route.responses[403] = ORIGIN_FORBIDDEN_RESPONSE;
+  }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'The publisher API key.' });
   app.doc31('/api/openapi.json', {

@@ -2,7 +2,8 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import * as z from 'zod';
 import { fromZod } from './errors.ts';
 
-export type AppEnv = { Variables: { requestId: string } };
+/** `originVerified`: the request carried the origin secret (it came through CloudFront); see origin-guard.ts. */
+export type AppEnv = { Variables: { requestId: string; originVerified?: boolean } };
 
 /** Every router validates with the same hook: a zod failure becomes our 400 naming the field. */
 export function newRouter(): OpenAPIHono<AppEnv> {

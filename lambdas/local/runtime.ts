@@ -10,7 +10,7 @@ import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
 import { deploymentLimits } from '../../infra/limits.ts';
 import { CONFIGURATION_SETS } from '../../infra/mail-settings.ts';
 import { accountLimiter, deadLetterDeps, deliveryDeps, pacedMailer, planningDeps, type MailingParts, type SendingBase } from '../compose/sending.ts';
-import { invokeAsync, invokeWithTimeout, killable } from './lambda-emulation.ts';
+import { invokeAsync, killable } from './lambda-emulation.ts';
 import { emulatedLimits, limitsApp } from './limits-route.ts';
 import { StaticApiKeys } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
@@ -49,6 +49,7 @@ import { recentSendEvents, simulatedEvents, snsEnvelope } from './mailbox-simula
 import { createSesEventsHandler } from '../handlers/ses-events.ts';
 import { providerEventDeps } from '../compose/provider-events.ts';
 import { createOutboxApp } from './outbox.ts';
+import { failedBatchesApp, LocalFailedBatches } from './failed-batches.ts';
 import { DynamoSubscriberJobRepository } from '../adapters/dynamodb/subscriber-job-repository.ts';
 import { FsUploadStore } from '../adapters/local/upload-store.ts';
 import { uploadRoutes } from '../adapters/local/upload-routes.ts';
@@ -56,6 +57,7 @@ import { EXPORT_FILE_HOURS, type SubscriberJobDeps } from '../core/subscribers/j
 import { createSubscriberImportHandler } from '../handlers/subscriber-import.ts';
 import { createSubscriberJobsHandler } from '../handlers/subscriber-jobs.ts';
 import { LocalEnvSchema } from '../compose/local-env.ts';
+import { consoleLog } from '../adapters/observability/console.ts';
 
 export { LocalEnvSchema };
 
@@ -99,7 +101,8 @@ export const LOCAL_SES_RATE = 14;
  */
 export async function startLocalRuntime(options: { env?: Record<string, string | undefined>; clock?: Clock; time?: TimeSource; log?: (m: string, d?: unknown) => void } = {}): Promise<LocalRuntime> {
   const env = parseEnv(LocalEnvSchema, options.env ?? process.env);
-  const log = options.log ?? ((m: string, d?: unknown) => console.error(m, d ?? ''));
+  // Readable single lines on stderr (the AWS functions write JSON through Powertools instead).
+  const log = options.log ?? consoleLog();
   const time = options.time ?? systemTime;
   const clock = options.clock ?? time;
   let stopping = false;
@@ -183,7 +186,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       index: articlesRepo,
       store: documents,
       site,
-      hub: site.websubHub ? new HttpHubNotifier(site.websubHub) : undefined,
+      hub: site.websubHub ? new HttpHubNotifier(site.websubHub, fetch, log) : undefined,
     };
 
     const sending: SendingBase = { db: doc, table: env.TABLE_NAME, limits, env, site, time, log };
@@ -243,6 +246,11 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     // A fresh instance serves valid, empty site feeds at the URLs it prints, before the first publish.
     if (!(await documents.get('/feed.xml'))) await rebuildFeeds(feedDeps, new Map([['site', new Set<string>()]]));
 
+    // The stream consumers' on-failure destination (an S3 bucket in AWS): batches given up after their
+    // retries are kept under DATA_DIR/failed-batches/ in Lambda's format, replayable through the same handlers.
+    const failedBatches = new LocalFailedBatches(join(dataDir, 'failed-batches'));
+    const streamHandlers = { 'feed-rebuild': createFeedRebuildHandler({ ...feedDeps, log }), 'send-planner': createSendPlannerHandler(planning) };
+
     let ready = false;
     const app = createApp({
       articles: articleDeps,
@@ -252,6 +260,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
         { path: '/api', app: sendRoutes(sendDeps) },
         ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address, jobs: jobDeps }),
         { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
+        { path: '/_dev/failed-batches', app: failedBatchesApp(failedBatches, streamHandlers) },
         { path: '/_dev/limits', app: limitsApp(() => emulatedLimits(limits, { sendQueue, jobsQueue, sesEventsQueue, feedPoller, sendPoller })) },
         { path: '/_uploads', app: uploadRoutes(uploads, { maxBytes: env.MAX_IMPORT_BYTES, onUploaded: importUploaded }) },
       ],
@@ -265,8 +274,9 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       streams,
       tableName: env.TABLE_NAME,
       checkpointFile: join(dataDir, 'stream-checkpoints', 'feed-rebuild.json'),
-      consumer: { name: 'feed-rebuild', filter: FEED_REBUILD_FILTER, ...streamConsumerOptionsFrom(limits.feedRebuild), handler: createFeedRebuildHandler(feedDeps) },
+      consumer: { name: 'feed-rebuild', filter: FEED_REBUILD_FILTER, ...streamConsumerOptionsFrom(limits.feedRebuild), handler: streamHandlers['feed-rebuild'] },
       time,
+      onFailure: (failure) => failedBatches.put(failure, clock.now()),
       log,
     });
     await feedPoller.start();
@@ -277,8 +287,9 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       streams,
       tableName: env.TABLE_NAME,
       checkpointFile: join(dataDir, 'stream-checkpoints', 'send-planner.json'),
-      consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, ...streamConsumerOptionsFrom(limits.sendPlanner), handler: createSendPlannerHandler(planning) },
+      consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, ...streamConsumerOptionsFrom(limits.sendPlanner), handler: streamHandlers['send-planner'] },
       time,
+      onFailure: (failure) => failedBatches.put(failure, clock.now()),
       log,
     });
     await sendPoller.start();
@@ -316,13 +327,14 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     stops.push(() => digestTimer.stop());
 
     // Scheduled articles: in AWS a one-time schedule per article (and a sweep every minute) invokes the
-    // publish function; here a tick each second of the runtime's time does, each call under the function's
-    // timeout (abandoned past it, as Lambda would). A failed tick is tried again at the next one.
+    // publish function asynchronously; here a tick each second of the runtime's time does, as Lambda runs an
+    // asynchronous invocation: under the function's timeout (abandoned past it), a failure tried again after
+    // about 1 and 2 minutes (Lambda's two retries), then handed to the on-failure destination (logged). The
+    // next tick comes once the invocation and its retries are over.
     const publishScheduled = createPublishScheduledHandler(articleDeps);
     const ticker = (async () => {
       while (!stopping) {
-        const outcome = await invokeWithTimeout(() => publishScheduled({}), {}, limits.publishScheduled.timeoutSeconds * 1000, time);
-        if (outcome.status !== 'returned') log('scheduled publishing failed', outcome.status === 'threw' ? outcome.error : `abandoned after ${limits.publishScheduled.timeoutSeconds} s`);
+        await invokeAsync(() => publishScheduled({}), {}, limits.publishScheduled, time, undefined, { log, name: 'publish-scheduled', cancelled: () => stopping });
         await time.sleep(1000);
       }
     })();

@@ -183,6 +183,15 @@ describe('the local runtime, end to end', () => {
     expect(eml).toMatch(/^List-Id: Inkwire Local <newsletter\.localhost>\r$/im);
   });
 
+  it('logs readable single lines, not the JSON the functions write in AWS (here: the SES events of the mail sent above)', async () => {
+    const lines = rt.output().split('\n');
+    // The mailbox simulator publishes a Send and a Delivery event for each message; the SesEvents handler logs each.
+    const sesEvents = lines.filter((l) => l.startsWith('ses event '));
+    expect(sesEvents.length).toBeGreaterThan(0);
+    for (const line of sesEvents) expect(line).toMatch(/^ses event \{ snsMessageId: '[^']+', .*\}$/);
+    expect(lines.filter((l) => /^\{"(level|_aws)"/.test(l))).toEqual([]);
+  });
+
   it('unpublishes with the command-line tool, and keeps its data and key across a restart', async () => {
     const { stdout } = await run(process.execPath, ['bin/inkwire.mjs', 'list', '--status', 'published', '--api', rt.url, '--key', rt.key, '--json']);
     const before = JSON.parse(stdout) as { id: string; title: string }[];

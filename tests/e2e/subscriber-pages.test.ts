@@ -14,7 +14,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   [h, browser] = await Promise.all([
-    startSubscriberHarness({ limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } }),
+    startSubscriberHarness({ limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } }),
     launchChromium(),
   ]);
 }, 60_000);

@@ -11,10 +11,16 @@ import { esbuildOptionsFor, FUNCTION_ENTRIES, type FunctionName } from '../../in
  * the HTTP app, which carries the OpenAPI generator (@hono/zod-openapi extends the whole zod namespace,
  * ~450 KB), the HTML sanitizer (~290 KB with its parser) and the email renderer (Liquid, CSS inlining,
  * MIME: ~350 KB) and the HTML5 parser that makes stored article HTML well-formed (~180 KB), and the
- * subscriber job routes (~16 KB): 1.85 MB; the send worker, which renders and builds every message (email
- * renderer, MIME, zod): 850 KB.
+ * subscriber job routes (~16 KB): 2.1 MB; the send worker, which renders and builds every message (email
+ * renderer, MIME, zod): 1.05 MB.
+ *
+ * Every bundle also carries Powertools for AWS Lambda (Logger, Metrics, Tracer) for JSON logs, EMF metrics
+ * and X-Ray: 163 KB measured, of which the X-Ray SDK the Tracer wraps is ~120 KB (aws-xray-sdk-core 75 KB,
+ * semver 30 KB, cls-hooked and friends). That took the api from 1.81 MB to 1.98 MB and the send worker from
+ * 820 KB to 990 KB, over their budgets of 1.85 MB and 850 KB, which rose by the same ~200 KB; the other
+ * functions stay under 500 KB (the largest, the send planner, at 487 KB).
  */
-const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 1_850_000, sendWorker: 850_000 };
+const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 2_100_000, sendWorker: 1_050_000 };
 const outdir = mkdtempSync(path.join(tmpdir(), 'inkwire-bundles-'));
 const sizes: Record<string, string> = {};
 

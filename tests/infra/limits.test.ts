@@ -156,7 +156,7 @@ describe.each([
     const inTemplate = t.streamConsumer(name);
     expect(pick(inTemplate, STREAM_FIELDS)).toEqual(pick(expected[name], STREAM_FIELDS));
     expect(inTemplate.reportsBatchItemFailures).toBe(true);
-    expect(inTemplate.onFailure).toEqual(t.queueArn(t.stack.queues.failedEvents));
+    expect(inTemplate.onFailure).toEqual(t.stack.resolve(t.stack.failedBatches.bucket.bucketArn));
   });
 
   it.each(['subscriberImport', 'digest', 'publishScheduled'] as const)('runs the asynchronously invoked %s and its retries under the limits', (name) => {

@@ -74,7 +74,7 @@ describe('data stack (stateful)', () => {
     data.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 
-  it('keeps the feed bucket private, encrypted, versioned, TLS-only, logged and retained', () => {
+  it('keeps the feed bucket private, encrypted, versioned, logged and retained (its TLS-only policy is the edge\u2019s: tests/infra/edge.test.ts)', () => {
     const feedBucketId = logicalId(s.data, s.data.feedBucket);
     const bucket = data.toJSON().Resources[feedBucketId];
     expect(bucket.DeletionPolicy).toBe('Retain');
@@ -84,32 +84,13 @@ describe('data stack (stateful)', () => {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(s.data, s.data.logBucket) } },
     });
-    data.hasResourceProperties('AWS::S3::BucketPolicy', {
-      Bucket: { Ref: feedBucketId },
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 'cloudfront.amazonaws.com' },
-            Action: 's3:GetObject',
-            Condition: { ArnLike: { 'AWS:SourceArn': Match.anyValue() } },
-          }),
-          // A missing feed is a 404, not a 403.
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 'cloudfront.amazonaws.com' },
-            Action: 's3:ListBucket',
-            Resource: { 'Fn::GetAtt': [feedBucketId, 'Arn'] },
-          }),
-        ]),
-      },
-    });
+    // The bucket's one policy names the distribution, so it is written in the service stack.
+    expect(Object.values<Json>(data.toJSON().Resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket?.Ref === feedBucketId)).toEqual([]);
     data.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
   });
 
-  it('generates and retains the token signing key and the publisher API key', () => {
-    data.resourceCountIs('AWS::SecretsManager::Secret', 2);
+  it('generates and retains the token signing key, the publisher API key and the origin secret', () => {
+    data.resourceCountIs('AWS::SecretsManager::Secret', 3);
     data.allResources('AWS::SecretsManager::Secret', {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({ GenerateSecretString: Match.objectLike({ ExcludePunctuation: true }) }),
@@ -291,7 +272,9 @@ describe('permissions (least privilege per function)', () => {
 
   it('lets the send planner write digest archive pages under archive/ in the feed bucket, and nowhere else', () => {
     const { sendPlanner } = s.service.functions;
-    const [stmt, ...more] = statementWith(sendPlanner, 's3:PutObject');
+    // (Its other s3:PutObject is into the failed-batches bucket, as its stream's on-failure destination.)
+    const failedBatches = logicalId(s.service, s.service.failedBatches.bucket);
+    const [stmt, ...more] = statementWith(sendPlanner, 's3:PutObject').filter((st) => !JSON.stringify(st.Resource).includes(failedBatches));
     expect(more).toHaveLength(0);
     expect(actionsOf(stmt!).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
     expect(resourcesOf(stmt!).map((r) => JSON.stringify(r)).join()).toMatch(/\/archive\/\*/);
@@ -303,7 +286,10 @@ describe('permissions (least privilege per function)', () => {
     expect(actions.filter((a) => a.startsWith('dynamodb:') && !/Stream|GetRecords|GetShardIterator/.test(a)).sort()).toEqual(
       ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'].sort(),
     );
-    expect(actions.filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
+    // s3:ListBucket and a second s3:PutObject are on the failed-batches bucket only (its stream's on-failure destination).
+    expect([...new Set(actions.filter((a) => a.startsWith('s3:')))].sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    const failedBatches = logicalId(s.service, s.service.failedBatches.bucket);
+    for (const st of statementWith(feedRebuild, 's3:ListBucket')) expect(JSON.stringify(st.Resource)).toContain(failedBatches);
   });
 
   it('lets the SES events consumer read and write items by key on the table only: no index, no delete, no batch write, no Scan', () => {
@@ -317,7 +303,7 @@ describe('permissions (least privilege per function)', () => {
     expect(JSON.stringify(table[0]!.Resource)).not.toContain('/index/');
     // Besides its logs and the table, only what the SQS event source needs on the events queue.
     const eventsQueueArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(s.service, s.service.mail.queue), 'Arn'] });
-    const others = statementsOf(sesEvents).filter((st) => !actionsOf(st).some((a) => a.startsWith('dynamodb:') || a.startsWith('logs:') || a.startsWith('secretsmanager:') || a.startsWith('ses:')));
+    const others = statementsOf(sesEvents).filter((st) => !actionsOf(st).some((a) => a.startsWith('dynamodb:') || a.startsWith('logs:') || a.startsWith('secretsmanager:') || a.startsWith('ses:') || a.startsWith('xray:')));
     expect(others.flatMap(actionsOf).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
     for (const st of others) expect(resourcesOf(st).map((r) => JSON.stringify(r))).toEqual([eventsQueueArn]);
   });
@@ -335,7 +321,8 @@ describe('permissions (least privilege per function)', () => {
   it('lets only the api, the send worker and the SES events consumer read secrets, each only the ones it needs', () => {
     const secretArns = (f: InkwireFunction) => statementWith(f, 'secretsmanager:GetSecretValue').map((st) => JSON.stringify(st.Resource));
     const { api, sendWorker, feedRebuild, sendPlanner, sesEvents, publishScheduled, digest } = s.service.functions;
-    expect(secretArns(api)).toHaveLength(2);
+    // The token key, the publisher API key and the origin secret.
+    expect(secretArns(api)).toHaveLength(3);
     expect(secretArns(sendWorker)).toHaveLength(1);
     expect(secretArns(sendWorker)[0]).toContain('TokenSigningKey');
     // The events consumer verifies the unsubscribe token of a mailto unsubscribe.
@@ -374,7 +361,21 @@ describe('event sources', () => {
     expect(all).toHaveLength(1);
     return all[0].Properties;
   };
-  const failedEventsArn = () => ({ 'Fn::GetAtt': [logicalId(s.service, s.service.queues.failedEvents), 'Arn'] });
+  const failedBatchesArn = () => ({ 'Fn::GetAtt': [logicalId(s.service, s.service.failedBatches.bucket), 'Arn'] });
+
+  it('keeps stream batches given up on, with their records, in a bucket that announces each on the alarm topic and keeps them 30 days', () => {
+    const bucket = service.toJSON().Resources[logicalId(s.service, s.service.failedBatches.bucket)];
+    expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })]);
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    const notifications = Object.values<Json>(service.findResources('Custom::S3BucketNotifications'));
+    const forBucket = notifications.find((n) => JSON.stringify(n.Properties.BucketName) === JSON.stringify({ Ref: logicalId(s.service, s.service.failedBatches.bucket) }));
+    expect(forBucket?.Properties.NotificationConfiguration.TopicConfigurations).toEqual([{ Events: ['s3:ObjectCreated:*'], TopicArn: { Ref: logicalId(s.service, s.service.alarms.topic) } }]);
+    // Both stream consumers may write there (the event source mapping writes as the function).
+    for (const f of [s.service.functions.feedRebuild, s.service.functions.sendPlanner]) {
+      expect(JSON.stringify(statementsOf(f).filter((st) => actionsOf(st).includes('s3:PutObject')).map((st) => st.Resource))).toContain(logicalId(s.service, s.service.failedBatches.bucket));
+    }
+  });
 
   it('feeds FEED# stream records to the feed rebuilder in batches, with bisect, bounded retries, partial failures and a DLQ', () => {
     const m = mappingFor(s.service.functions.feedRebuild);
@@ -385,7 +386,7 @@ describe('event sources', () => {
       BatchSize: limits.feedRebuild.batchSize,
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      DestinationConfig: { OnFailure: { Destination: failedEventsArn() } },
+      DestinationConfig: { OnFailure: { Destination: failedBatchesArn() } },
     });
     expect(m.MaximumRetryAttempts).toBeGreaterThan(0);
     expect(m.MaximumRetryAttempts).toBeLessThanOrEqual(10);
@@ -398,7 +399,7 @@ describe('event sources', () => {
     expect(m).toMatchObject({
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      DestinationConfig: { OnFailure: { Destination: failedEventsArn() } },
+      DestinationConfig: { OnFailure: { Destination: failedBatchesArn() } },
     });
   });
 

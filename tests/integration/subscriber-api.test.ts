@@ -7,7 +7,7 @@ import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
 
 let h: SubscriberHarness;
 beforeAll(async () => {
-  h = await startSubscriberHarness({ limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  h = await startSubscriberHarness({ limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
 });
 afterAll(async () => {
   await h?.stop();
@@ -129,7 +129,7 @@ describe('publisher subscriber API', () => {
 
 describe('rate limits', () => {
   it('limits subscribe attempts per email address with 429 and Retry-After, before anything is written or sent', async () => {
-    const limited = await startSubscriberHarness({ limits: { perClient: { max: 100, windowSeconds: 600 }, perEmail: { max: 2, windowSeconds: 600 } } });
+    const limited = await startSubscriberHarness({ limits: { perNetwork: { max: 100, windowSeconds: 600 }, perEmail: { max: 2, windowSeconds: 600 } } });
     try {
       const post = (email: string) => limited.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '' } });
       expect((await post('rl@example.org')).status).toBe(202);
@@ -152,8 +152,8 @@ describe('rate limits', () => {
     }
   });
 
-  it('limits subscribe attempts per client address', async () => {
-    const limited = await startSubscriberHarness({ limits: { perClient: { max: 3, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
+  it('limits subscribe attempts per client network', async () => {
+    const limited = await startSubscriberHarness({ limits: { perNetwork: { max: 3, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) statuses.push((await limited.api('/subscribe', { method: 'POST', json: { email: `c${i}@example.org` }, headers: { authorization: '' } })).status);
@@ -165,17 +165,18 @@ describe('rate limits', () => {
   });
 
   it('trusts X-Forwarded-For only when configured, and then only the entry the trusted proxy added', async () => {
-    const trusting = await startSubscriberHarness({ trustedProxyHops: 1, limits: { perClient: { max: 1, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
+    const trusting = await startSubscriberHarness({ trustedProxyHops: 1, limits: { perNetwork: { max: 1, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
     try {
       const post = (email: string, xff: string) => trusting.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '', 'x-forwarded-for': xff } });
       expect((await post('x1@example.org', '203.0.113.7')).status).toBe(202);
       // A client cannot escape by prepending made-up entries: the proxy's entry (rightmost) counts.
       expect((await post('x2@example.org', '198.51.100.1, 203.0.113.7')).status).toBe(429);
-      expect((await post('x3@example.org', '203.0.113.8')).status).toBe(202);
+      // Another network (same /24 would be the same network).
+      expect((await post('x3@example.org', '198.51.100.8')).status).toBe(202);
     } finally {
       await trusting.stop();
     }
-    const direct = await startSubscriberHarness({ limits: { perClient: { max: 1, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
+    const direct = await startSubscriberHarness({ limits: { perNetwork: { max: 1, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
     try {
       const post = (email: string, xff: string) => direct.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '', 'x-forwarded-for': xff } });
       expect((await post('y1@example.org', '203.0.113.7')).status).toBe(202);

@@ -7,7 +7,7 @@ import { subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
 
 let h: SubscriberHarness;
 beforeAll(async () => {
-  h = await startSubscriberHarness({ limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  h = await startSubscriberHarness({ limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
 });
 afterAll(async () => {
   await h?.stop();
@@ -258,7 +258,7 @@ describe('no timing tell on POST /subscribe', () => {
   let slow: SubscriberHarness;
   const FLOOR = 250;
   beforeAll(async () => {
-    slow = await startSubscriberHarness({ subscribeMinMs: FLOOR, limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+    slow = await startSubscriberHarness({ subscribeMinMs: FLOOR, limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
   });
   afterAll(async () => {
     await slow?.stop();

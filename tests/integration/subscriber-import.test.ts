@@ -6,7 +6,7 @@ import type { ImportReport } from '../../lambdas/core/subscribers/import.ts';
 
 let h: SubscriberHarness;
 beforeAll(async () => {
-  h = await startSubscriberHarness({ maxImportBytes: 200_000, limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  h = await startSubscriberHarness({ maxImportBytes: 200_000, limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
 });
 afterAll(async () => {
   await h?.stop();

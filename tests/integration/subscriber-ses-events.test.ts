@@ -16,7 +16,7 @@ let h: SubscriberHarness;
 let deps: ProviderEventDeps;
 
 beforeAll(async () => {
-  h = await startSubscriberHarness({ softBounceThreshold: 3, limits: { perClient: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  h = await startSubscriberHarness({ softBounceThreshold: 3, limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
   deps = { subscribers: h.deps, reports: { sends: new DynamoSendRepository(h.doc, h.tableName) } };
 });
 afterAll(async () => {

@@ -29,7 +29,7 @@ import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endp
 import { parseMessage, type OutboxSidecar, type ParsedMessage } from '../../lambdas/local/outbox.ts';
 import { createTokenSigner, type TokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
 import type { SubscriberDeps } from '../../lambdas/core/subscribers/use-cases.ts';
-import type { RateLimit } from '../../lambdas/core/subscribers/ports.ts';
+import type { SubscribeLimits } from '../../lambdas/core/subscribers/subscribe-limits.ts';
 import { subscriberMounts } from '../../lambdas/http/routes/subscribers.ts';
 import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
 import { requestImportConfirmations } from '../../lambdas/core/sends/use-cases.ts';
@@ -42,7 +42,10 @@ const templatesRoot = fileURLToPath(new URL('../../templates/', import.meta.url)
 
 export interface HarnessOptions {
   clock?: Clock;
-  limits?: { perClient?: RateLimit; perEmail?: RateLimit };
+  /** Subscribe limits (default SUBSCRIBE_LIMITS, the deployed ones). */
+  limits?: Partial<SubscribeLimits>;
+  /** The origin secret, as in AWS: every request without it gets a 403 (the origin check is off without it). */
+  originSecret?: string;
   softBounceThreshold?: number;
   trustedProxyHops?: number;
   topicChoices?: { slug: string; name: string }[];
@@ -139,6 +142,7 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     apiKeys,
     log,
     mounts,
+    origin: options.originSecret ? { load: async () => [options.originSecret!], publicUrl: url } : undefined,
   });
 
   appRef = app;

@@ -50,6 +50,8 @@ export interface SubscriberDeps {
   /** Confirmation sends for imports (the delivery engine); an import asking for confirmations needs it. */
   confirmations?: ConfirmationRequests | undefined;
   log?: ((msg: string, detail: unknown) => void) | undefined;
+  /** Told what each {@link subscribe} did (the AWS composition counts it as a metric); never shown to the reader. */
+  onSubscribed?: ((outcome: SubscribeOutcome) => void) | undefined;
 }
 
 export async function suppressAtProvider(list: ProviderSuppressions, email: string, reason: 'bounce' | 'complaint'): Promise<void> {
@@ -93,6 +95,12 @@ function bump(prev: Subscriber, now: Date, change: Partial<Subscriber>): Subscri
  * a signed link); an address that reported spam gets nothing. The caller answers the same in every case.
  */
 export async function subscribe(deps: SubscriberDeps, input: SubscribeInput): Promise<SubscribeOutcome> {
+  const outcome = await subscribeAddress(deps, input);
+  deps.onSubscribed?.(outcome);
+  return outcome;
+}
+
+async function subscribeAddress(deps: SubscriberDeps, input: SubscribeInput): Promise<SubscribeOutcome> {
   const hash = emailHash(input.email);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const now = deps.clock.now();

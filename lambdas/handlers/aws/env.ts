@@ -7,6 +7,7 @@ import type { SiteConfig } from '../../core/site.ts';
 import { DynamoArticleRepository } from '../../adapters/dynamodb/article-repository.ts';
 import { parseEnv, siteConfigFrom } from '../../config.ts';
 import { AwsEnvSchema } from '../../compose/aws-env.ts';
+import { traced } from './observability.ts';
 
 /**
  * The AWS composition root, in small modules so each function bundles only the clients it uses. Each Lambda builds what it needs once per container (lazily, on the first
@@ -22,7 +23,7 @@ export const once = <T>(make: () => T): (() => T) => {
   return () => (v ??= make());
 };
 
-export const dynamo = once(() => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }));
+export const dynamo = once(() => DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), { marshallOptions: { removeUndefinedValues: true } }));
 export const site = once((): SiteConfig => siteConfigFrom(awsEnv(), awsEnv().PUBLIC_URL!));
 export const articleRepository = once(() => new DynamoArticleRepository(dynamo(), awsEnv().TABLE_NAME));
 
@@ -32,7 +33,7 @@ export function required<K extends keyof AwsEnv>(key: K): NonNullable<AwsEnv[K]>
   return v as NonNullable<AwsEnv[K]>;
 }
 
-const secrets = once(() => new SecretsManagerClient({}));
+const secrets = once(() => traced(new SecretsManagerClient({})));
 const secretCache = new Map<string, Promise<string>>();
 /** A secret's value, read once per container. */
 export function secret(arn: string): Promise<string> {

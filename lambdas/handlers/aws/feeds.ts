@@ -1,15 +1,18 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { FeedRebuildDeps } from '../../core/feeds/rebuild.ts';
+import type { FeedRebuildHandlerDeps } from '../feed-rebuild.ts';
 import { S3DocumentStore } from '../../adapters/s3/s3-document-store.ts';
 import { HttpHubNotifier } from '../../adapters/websub.ts';
 import { articleRepository, once, required, site } from './env.ts';
+import { awsLog, awsMetrics, traced } from './observability.ts';
 
-/** What a feed rebuild needs in AWS: the table (read) and the bucket CloudFront serves. */
+/** What a feed rebuild needs in AWS: the table (read) and the bucket CloudFront serves; its rebuild times go to the metrics. */
 export const feedRebuildDeps = once(
-  (): FeedRebuildDeps => ({
+  (): FeedRebuildHandlerDeps => ({
     index: articleRepository(),
-    store: new S3DocumentStore(new S3Client({}), required('FEED_BUCKET')),
+    store: new S3DocumentStore(traced(new S3Client({})), required('FEED_BUCKET')),
     site: site(),
-    hub: site().websubHub ? new HttpHubNotifier(site().websubHub!) : undefined,
+    hub: site().websubHub ? new HttpHubNotifier(site().websubHub!, fetch, awsLog) : undefined,
+    metrics: awsMetrics(),
+    log: awsLog,
   }),
 );

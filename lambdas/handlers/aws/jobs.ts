@@ -8,6 +8,7 @@ import { S3UploadStore } from '../../adapters/s3/upload-store.ts';
 import { SqsJobQueue } from '../../adapters/sqs/sqs-job-queue.ts';
 import { parseEnv } from '../../config.ts';
 import { awsEnv, dynamo, once } from './env.ts';
+import { awsLog as log, traced } from './observability.ts';
 
 /**
  * Subscriber import and export jobs in AWS: job records in the table, files in the private jobs bucket,
@@ -20,7 +21,6 @@ const JobsEnvSchema = z.object({
 });
 
 const jobsEnv = once(() => parseEnv(JobsEnvSchema, process.env));
-const log = (m: string, d?: unknown) => console.error(m, d ?? '');
 
 /** What every job-aware function shares: records, files, settings. */
 export const awsJobBase = once((): Omit<SubscriberJobDeps, 'queue'> => ({
@@ -35,7 +35,7 @@ export const awsJobBase = once((): Omit<SubscriberJobDeps, 'queue'> => ({
 export const awsJobApiDeps = once((): SubscriberJobDeps => {
   const queueUrl = jobsEnv().JOBS_QUEUE_URL;
   if (!queueUrl) throw new Error('environment variable JOBS_QUEUE_URL is required by this function');
-  return { ...awsJobBase(), queue: new SqsJobQueue(new SQSClient({}), queueUrl) };
+  return { ...awsJobBase(), queue: new SqsJobQueue(traced(new SQSClient({})), queueUrl) };
 });
 
 /** The jobs function's: writes exports (no mail, no HTTP stack). */

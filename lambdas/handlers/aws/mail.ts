@@ -6,6 +6,8 @@ import { SesMailer } from '../../adapters/ses/ses-mailer.ts';
 import { mailParts, subscriberDeps, type MailParts } from '../../compose/mail.ts';
 import type { SubscriberDeps } from '../../core/subscribers/use-cases.ts';
 import { accountLimiter, pacedMailer } from '../../compose/sending.ts';
+import { meteredMailer, METRICS } from '../../compose/observability.ts';
+import { awsLog, awsMetrics, traced } from './observability.ts';
 import { awsEnv, dynamo, required, secret, site } from './env.ts';
 import { sendingBase } from './plan.ts';
 
@@ -18,7 +20,8 @@ let parts: Promise<MailParts> | undefined;
 export function awsMailParts(): Promise<MailParts> {
   return (parts ??= secret(required('TOKEN_SECRET_ARN')).then((tokenSecret) =>
     mailParts(awsEnv(), site(), {
-      mailer: pacedMailer(new SesMailer({ client: new SESClient({}) }), accountLimiter(sendingBase()).limiter),
+      // Counted as SES answers each call (EmailsSubmitted, EmailsThrottled, EmailsFailed), after the pacing wait.
+      mailer: pacedMailer(meteredMailer(new SesMailer({ client: traced(new SESClient({})) }), awsMetrics()), accountLimiter(sendingBase()).limiter),
       tokenSecret,
       templatesDir: awsEnv().TEMPLATES_DIR,
     }),
@@ -27,9 +30,11 @@ export function awsMailParts(): Promise<MailParts> {
 
 export async function awsSubscriberDeps(): Promise<SubscriberDeps> {
   return {
-    ...subscriberDeps(awsEnv(), site(), await awsMailParts(), dynamo(), awsEnv().TABLE_NAME, systemClock, (m, d) => console.error(m, d)),
+    ...subscriberDeps(awsEnv(), site(), await awsMailParts(), dynamo(), awsEnv().TABLE_NAME, systemClock, awsLog),
     // Erasures and fresh confirmations keep SES's account-level suppression list in step.
-    providerSuppressions: new SesSuppressionList(new SESv2Client({})),
+    providerSuppressions: new SesSuppressionList(traced(new SESv2Client({}))),
+    // What each POST /subscribe did, as the metric Subscribes by outcome (the answer never says).
+    onSubscribed: (outcome) => awsMetrics().count(METRICS.subscribes, 1, { outcome }),
   };
 }
 

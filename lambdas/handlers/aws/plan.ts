@@ -9,8 +9,7 @@ import { SqsSendQueue } from '../../adapters/sqs/sqs-send-queue.ts';
 import { S3DocumentStore } from '../../adapters/s3/s3-document-store.ts';
 import { SesMailer } from '../../adapters/ses/ses-mailer.ts';
 import { awsEnv, dynamo, once, required, site } from './env.ts';
-
-const log = (m: string, d?: unknown) => (d === undefined ? console.error(m) : console.error(m, d));
+import { awsLog as log, traced } from './observability.ts';
 
 /** The deployment's limits, from the SES rate the stack passes (the same module built the stack). */
 export const awsLimits = once(() => deploymentLimits(required('SES_MAX_SEND_RATE')));
@@ -23,9 +22,9 @@ export const awsPlanDeps = once(
   (): SendDeps =>
     planningDeps({
       ...sendingBase(),
-      queue: new SqsSendQueue(new SQSClient({}), required('SEND_QUEUE_URL')),
-      store: awsEnv().FEED_BUCKET ? new S3DocumentStore(new S3Client({}), required('FEED_BUCKET')) : undefined,
-      quota: new SesMailer({ client: new SESClient({}) }),
+      queue: new SqsSendQueue(traced(new SQSClient({})), required('SEND_QUEUE_URL')),
+      store: awsEnv().FEED_BUCKET ? new S3DocumentStore(traced(new S3Client({})), required('FEED_BUCKET')) : undefined,
+      quota: new SesMailer({ client: traced(new SESClient({})) }),
     }),
 );
 

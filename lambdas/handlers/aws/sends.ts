@@ -4,11 +4,13 @@ import { confirmationLink, subscriberLinks } from '../../core/subscribers/links.
 import type { DeliveryDeps } from '../../core/sends/deps.ts';
 import { mailSettingsFrom } from '../../core/sends/settings.ts';
 import { deliveryDeps, planningDeps } from '../../compose/sending.ts';
+import { meteredMailer } from '../../compose/observability.ts';
 import { SesMailer } from '../../adapters/ses/ses-mailer.ts';
 import { SqsSendQueue } from '../../adapters/sqs/sqs-send-queue.ts';
 import { awsMailParts } from './mail.ts';
 import { awsLimits, sendingBase } from './plan.ts';
 import { awsEnv, site } from './env.ts';
+import { awsMetrics, traced } from './observability.ts';
 
 let delivery: Promise<DeliveryDeps> | undefined;
 /**
@@ -20,15 +22,17 @@ export function awsDeliveryDeps(): Promise<DeliveryDeps> {
     const env = awsEnv();
     const parts = await awsMailParts();
     // One SDK attempt, with a request timeout inside the worker's reserve: a throttle reaches the pacing at
-    // once, and a timed-out call is never re-sent blindly.
-    const mailer = new SesMailer({ client: new SESClient({ maxAttempts: 1, requestHandler: { requestTimeout: awsLimits().sendWorker.sesRequestTimeoutSeconds * 1000 } }) });
+    // once, and a timed-out call is never re-sent blindly. Each call's outcome is counted (EmailsSubmitted,
+    // EmailsThrottled, EmailsFailed).
+    const ses = traced(new SESClient({ maxAttempts: 1, requestHandler: { requestTimeout: awsLimits().sendWorker.sesRequestTimeoutSeconds * 1000 } }));
+    const mailer = meteredMailer(new SesMailer({ client: ses }), awsMetrics());
     const queueUrl = env.SEND_QUEUE_URL;
     const base = sendingBase();
     return deliveryDeps({
       ...base,
       planning: planningDeps({
         ...base,
-        queue: queueUrl ? new SqsSendQueue(new SQSClient({}), queueUrl) : { enqueue: async () => { throw new Error('this function queues no batches'); } },
+        queue: queueUrl ? new SqsSendQueue(traced(new SQSClient({})), queueUrl) : { enqueue: async () => { throw new Error('this function queues no batches'); } },
       }),
       mailing: {
         mailer,

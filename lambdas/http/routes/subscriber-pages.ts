@@ -4,9 +4,9 @@ import { cors } from 'hono/cors';
 import { Liquid } from 'liquidjs';
 import { z } from '@hono/zod-openapi';
 import { AppError, isAppError } from '../../core/errors.ts';
-import type { RateLimit, RateLimiter } from '../../core/subscribers/ports.ts';
+import type { RateLimiter } from '../../core/subscribers/ports.ts';
+import { clientNetwork, emailRateKey, SUBSCRIBE_LIMITS, type SubscribeLimits } from '../../core/subscribers/subscribe-limits.ts';
 import {
-  emailHash,
   FREQUENCIES,
   normalizeTopics,
   PreferencesInputSchema,
@@ -30,48 +30,9 @@ import { fromZod, toErrorResponse } from '../errors.ts';
 import { ErrorSchema, newRouter } from '../router.ts';
 
 // ---------------------------------------------------------------------------------------------------
-// Client address
+// Client address (in ../client-address.ts; re-exported for the composition roots and tests)
 
-/** Reads the address of the connection's peer (the runtime's own API: node-server, Lambda's sourceIp). */
-export type SocketAddressResolver = (c: Context) => string | undefined;
-
-export interface ClientAddressOptions {
-  /**
-   * How many proxies in front of the app append to `X-Forwarded-For` and are trusted (0: none, use the
-   * socket). With N, the client is the N-th address from the right: the one the outermost trusted proxy
-   * saw. Entries left of it were written by the client and are never trusted.
-   */
-  trustedProxyHops: number;
-  socket: SocketAddressResolver;
-}
-
-/**
- * Builds `clientAddress(c)`: the address rate limits count by. Behind CloudFront (which appends the viewer
- * address) in front of a Lambda function URL, `trustedProxyHops: 1`; served directly, 0.
- *
- * @example
- * ```ts
- * import { getConnInfo } from '@hono/node-server/conninfo';
- * const clientAddress = clientAddressResolver({ trustedProxyHops: 0, socket: (c) => getConnInfo(c).remote.address });
- * ```
- */
-export function clientAddressResolver(options: ClientAddressOptions): (c: Context) => string {
-  const hops = Math.max(0, Math.floor(options.trustedProxyHops));
-  return (c) => {
-    if (hops > 0) {
-      const chain = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      const candidate = chain[chain.length - hops];
-      if (candidate && /^[0-9A-Fa-f:.]{2,45}$/.test(candidate)) return candidate;
-    }
-    let socket: string | undefined;
-    try {
-      socket = options.socket(c);
-    } catch {
-      socket = undefined;
-    }
-    return socket || 'unknown';
-  };
-}
+export { clientAddressResolver, type ClientAddressOptions, type SocketAddressResolver } from '../client-address.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Pages
@@ -124,8 +85,8 @@ export interface SubscriberPageDeps {
   rateLimiter: RateLimiter;
   pages: PageRenderer;
   clientAddress: (c: Context) => string;
-  /** Subscribe attempts per client address and per email address. */
-  limits?: { perClient?: RateLimit; perEmail?: RateLimit } | undefined;
+  /** Subscribe attempts per client network, per email address and site-wide; default {@link SUBSCRIBE_LIMITS}. */
+  limits?: Partial<SubscribeLimits> | undefined;
   /** Topics offered as checkboxes (tag slug and name); a subscriber's own topics are always shown. */
   topicChoices?: { slug: string; name: string }[] | undefined;
   log?: ((msg: string, detail: unknown) => void) | undefined;
@@ -149,10 +110,7 @@ async function atLeast<T>(started: number, minMs: number, work: () => Promise<T>
   }
 }
 
-export const DEFAULT_SUBSCRIBE_LIMITS = {
-  perClient: { max: 10, windowSeconds: 600 },
-  perEmail: { max: 3, windowSeconds: 3600 },
-} as const satisfies Record<string, RateLimit>;
+const minutes = (seconds: number) => `${Math.ceil(seconds / 60)} minute${seconds > 60 ? 's' : ''}`;
 
 /** Public page bodies are small forms; anything bigger is refused before it is read. */
 export const MAX_FORM_BYTES = 16 * 1024;
@@ -191,7 +149,7 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
   const app = newRouter();
   const core = deps.subscribers;
   const publicUrl = core.site.publicUrl;
-  const limits = { ...DEFAULT_SUBSCRIBE_LIMITS, ...(deps.limits ?? {}) };
+  const limits: SubscribeLimits = { ...SUBSCRIBE_LIMITS, ...(deps.limits ?? {}) };
   const minMs = deps.subscribeMinMs ?? DEFAULT_SUBSCRIBE_MIN_MS;
   const log = deps.log ?? core.log ?? ((m: string, d: unknown) => console.error(m, d));
   const paths = { subscribe: '/subscribe', checkInbox: '/subscribe/check-inbox', confirm: '/confirm', preferences: '/preferences', unsubscribe: '/unsubscribe' };
@@ -250,14 +208,20 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
     return [...choices].map(([slug, name]) => ({ slug, name, checked: checked.includes(slug) }));
   };
 
+  // Counted per network first, so a flood from one network is refused before it uses up an address's or
+  // the site's attempts; a refused attempt counts nowhere else.
   const rateLimit = async (c: Context, email: string) => {
     const now = core.clock.now();
-    const byClient = await deps.rateLimiter.hit('subscribe-client', deps.clientAddress(c), limits.perClient, now);
-    const byEmail = byClient.allowed ? await deps.rateLimiter.hit('subscribe-email', emailHash(email), limits.perEmail, now) : byClient;
-    if (!byEmail.allowed) {
-      throw new AppError('request.rateLimited', `too many subscribe attempts; try again in ${Math.ceil(byEmail.retryAfterSeconds / 60)} minute(s)`, {
-        headers: { 'Retry-After': String(byEmail.retryAfterSeconds) },
-      });
+    const checks = [
+      { scope: 'subscribe-network', key: clientNetwork(deps.clientAddress(c)), limit: limits.perNetwork, says: (s: number) => `too many subscribe attempts from your network; try again in ${minutes(s)}` },
+      { scope: 'subscribe-email', key: emailRateKey(email), limit: limits.perEmail, says: (s: number) => `too many subscribe attempts for this email address; try again in ${minutes(s)}` },
+      { scope: 'subscribe-site', key: 'all', limit: limits.siteWide, says: (s: number) => `too many people are subscribing right now; try again in ${minutes(s)}` },
+    ];
+    for (const check of checks) {
+      const decision = await deps.rateLimiter.hit(check.scope, check.key, check.limit, now);
+      if (!decision.allowed) {
+        throw new AppError('request.rateLimited', check.says(decision.retryAfterSeconds), { headers: { 'Retry-After': String(decision.retryAfterSeconds) } });
+      }
     }
   };
 
@@ -326,12 +290,19 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
     summary: 'Subscribe an email address (double opt-in)',
     description:
       'No key. As JSON: answers 202. As an HTML form (`application/x-www-form-urlencoded`, `topics` repeated): answers 303 to a "check your inbox" page. ' +
-      'The answer is the same whether or not the address is known; a confirmation email is sent unless the address is already confirmed. Rate-limited per client and per address (429 with Retry-After).',
+      'The answer is the same whether or not the address is known; a confirmation email is sent unless the address is already confirmed. ' +
+      `Rate-limited per client network (IPv4 /24, IPv6 /64: ${SUBSCRIBE_LIMITS.perNetwork.max} per ${SUBSCRIBE_LIMITS.perNetwork.windowSeconds / 60} minutes), ` +
+      `per email address (case and +tags folded: ${SUBSCRIBE_LIMITS.perEmail.max} per ${SUBSCRIBE_LIMITS.perEmail.windowSeconds / 60} minutes) and site-wide (${SUBSCRIBE_LIMITS.siteWide.max} per ${SUBSCRIBE_LIMITS.siteWide.windowSeconds / 60} minutes): ` +
+      '429 with Retry-After (the HTML form gets a page saying when to try again).',
     request: { body: { content: { 'application/json': { schema: SubscribeInputSchema } }, required: true } },
     responses: {
       202: { description: 'Accepted', content: { 'application/json': { schema: SubscribeAccepted } } },
       400: { description: 'Invalid input', content: { 'application/json': { schema: ErrorSchema } } },
-      429: { description: 'Too many attempts; see Retry-After', content: { 'application/json': { schema: ErrorSchema } } },
+      429: {
+        description: 'Too many attempts from this network, for this address, or on the whole site (the message says which); error code `request.rateLimited`.',
+        headers: { 'Retry-After': { description: 'Seconds until the limit that was reached allows another attempt.', schema: { type: 'integer' } } },
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
     },
   });
 
