@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SUBSCRIBER_FREQUENCY } from '../lambdas/config.ts';
 
 /**
  * Deployment configuration, read from CDK context and validated here, so a missing or malformed value
@@ -95,7 +96,7 @@ const fields = z.object({
     .regex(ACM_CERT_US_EAST_1, 'must be the ARN of an ACM certificate in us-east-1 (CloudFront only uses certificates from us-east-1)')
     .optional(),
   feedItemLimit: z.coerce.number('must be a number').int('must be a whole number').min(1).max(500).default(50),
-  defaultFrequency: z.enum(['instant', 'daily', 'weekly'], 'must be one of instant, daily, weekly').default('instant'),
+  defaultFrequency: z.enum(['instant', 'daily', 'weekly'], 'must be one of instant, daily, weekly').default(DEFAULT_SUBSCRIBER_FREQUENCY),
   account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1').optional(),
   monthlyBudgetUsd: z.coerce

@@ -1,6 +1,13 @@
 import * as z from 'zod';
 import type { SiteConfig } from './core/site.ts';
 
+/**
+ * The frequency of a subscriber who chose none, in both runtimes (the stacks' `defaultFrequency` setting
+ * defaults to it too): a weekly digest, not every article of a news site, so a reader who did not choose
+ * is not flooded (and a flood is what turns into complaints).
+ */
+export const DEFAULT_SUBSCRIBER_FREQUENCY = 'weekly' as const;
+
 const url = z.string().url().transform((s) => s.replace(/\/+$/, ''));
 
 /** Environment shared by both composition roots. Missing or wrong values fail fast with what to set. */
@@ -31,8 +38,19 @@ export function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, str
   return result.data;
 }
 
+/**
+ * The feeds' default copyright line: from the year the site began (TAG_DATE's, which never changes) to
+ * `now`'s, e.g. "Copyright 2024–2026 Thin Line News". (It used to be TAG_DATE's year alone, which stays
+ * in the past for ever.)
+ */
+export function defaultCopyright(title: string, tagDate: string, now: Date = new Date()): string {
+  const since = tagDate.slice(0, 4);
+  const year = String(now.getUTCFullYear());
+  return `Copyright ${since < year ? `${since}\u2013${year}` : year} ${title}`;
+}
+
 /** `localUrl` stands in for SITE_URL and PUBLIC_URL when they are not set (the local runtime's own address). */
-export function siteConfigFrom(env: SiteEnv, localUrl: string): SiteConfig {
+export function siteConfigFrom(env: SiteEnv, localUrl: string, now: Date = new Date()): SiteConfig {
   const publicUrl = env.PUBLIC_URL ?? localUrl;
   const siteUrl = env.SITE_URL ?? localUrl;
   const host = new URL(siteUrl).hostname;
@@ -44,7 +62,7 @@ export function siteConfigFrom(env: SiteEnv, localUrl: string): SiteConfig {
     language: env.SITE_LANGUAGE,
     tagAuthority: host,
     tagDate: env.TAG_DATE,
-    copyright: env.SITE_COPYRIGHT ?? `Copyright ${env.TAG_DATE.slice(0, 4)} ${env.SITE_TITLE}`,
+    copyright: env.SITE_COPYRIGHT ?? defaultCopyright(env.SITE_TITLE, env.TAG_DATE, now),
     feedItemLimit: env.FEED_ITEM_LIMIT,
     websubHub: env.WEBSUB_HUB,
     logoUrl: env.SITE_LOGO_URL,
@@ -59,7 +77,7 @@ export const MailEnvSchema = z.object({
   POSTAL_ADDRESS: z.string().min(1).default('Your publication, 1 Example Street, Example City'),
   SES_CONFIGURATION_SET_NEWSLETTER: z.string().default('inkwire-newsletter'),
   SES_CONFIGURATION_SET_TRANSACTIONAL: z.string().default('inkwire-transactional'),
-  DEFAULT_FREQUENCY: z.enum(['instant', 'daily', 'weekly']).default('weekly'),
+  DEFAULT_FREQUENCY: z.enum(['instant', 'daily', 'weekly']).default(DEFAULT_SUBSCRIBER_FREQUENCY),
   SOFT_BOUNCE_THRESHOLD: z.coerce.number().int().min(1).max(100).default(3),
   /** Proxies in front of the app whose X-Forwarded-For hop is trusted (CloudFront: 1). */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(5).default(0),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkRecordedContext, CONFIG_KEYS, ConfigError, EXAMPLE_CONTEXT, parseConfig, readContext } from '../../infra/config.ts';
+import { DEFAULT_SUBSCRIBER_FREQUENCY, MailEnvSchema } from '../../lambdas/config.ts';
+
 
 const MINIMAL = { domain: 'news.example.com', postalAddress: 'Example Media, 1 Main St, Springfield, USA' };
 
@@ -67,7 +69,8 @@ describe('infra configuration', () => {
       weeklyCron: 'cron(0 8 ? * MON *)',
       timezone: 'UTC',
       feedItemLimit: 50,
-      defaultFrequency: 'instant',
+      // The same default as the local runtime's DEFAULT_FREQUENCY.
+      defaultFrequency: DEFAULT_SUBSCRIBER_FREQUENCY,
       example: false,
     });
     expect(c.alarmEmail).toBeUndefined();
@@ -170,5 +173,13 @@ describe('settings recorded in cdk.json', () => {
   it('covers every configuration key', () => {
     const given = Object.fromEntries(CONFIG_KEYS.map((k) => [k, 'x']));
     expect(refusals(given, {})).toHaveLength(CONFIG_KEYS.length);
+  });
+});
+
+describe('the frequency of a subscriber who chose none', () => {
+  it('is the same in the stacks and in the local runtime', () => {
+    const local = MailEnvSchema.parse({ MAIL_FROM: 'news@example.com', POSTAL_ADDRESS: '1 Main St' }).DEFAULT_FREQUENCY;
+    expect(local).toBe(DEFAULT_SUBSCRIBER_FREQUENCY);
+    expect(parseConfig(MINIMAL).defaultFrequency).toBe(local);
   });
 });
