@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { isHeaderText } from '../email/message.ts';
 
 /** Limits stated in the API and README. */
 export const ARTICLE_LIMITS = {
@@ -39,6 +40,8 @@ export const AuthorSchema = z
   .object({
     name: z.string().trim().min(1, 'must not be empty').max(120).refine(singleLine, 'must be one line').refine(noControl, NO_CONTROL),
     email: z.email('must be an email address').max(254).optional(),
+    /** Show `email` in the feeds (Atom `<email>`, RSS `<author>`, JSON Feed `mailto:`). Off unless asked: an address published in a feed is harvested. */
+    publishEmail: z.boolean().optional().meta({ description: 'Show the email address in the feeds (off by default: a published address is harvested by spammers).' }),
     url: httpUrl.optional(),
   })
   .strict()
@@ -56,7 +59,8 @@ const isoDate = z.iso
   }, 'must be between 1990 and 2199');
 
 const fields = {
-  title: z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.titleChars).refine(singleLine, 'must be one line').refine(noControl, NO_CONTROL),
+  // The title is the Subject: of the article's email: refused here by the mailer's own rule (U+2028, say).
+  title: z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.titleChars).refine(singleLine, { error: 'must be one line', abort: true }).refine(noControl, { error: NO_CONTROL, abort: true }).refine(isHeaderText, 'must be one line without control characters (it is an email subject)'),
   body: z.string().min(1, 'must not be empty').refine(noControl, NO_CONTROL),
   bodyFormat: z.enum(['markdown', 'html']),
   summary: z.string().trim().max(ARTICLE_LIMITS.summaryChars).refine(noControl, NO_CONTROL),
@@ -108,6 +112,8 @@ export type ArticlePatch = z.infer<typeof ArticlePatchSchema>;
 export interface Author {
   name: string;
   email?: string | undefined;
+  /** The feeds show `email` only when this is true. */
+  publishEmail?: boolean | undefined;
   url?: string | undefined;
 }
 

@@ -79,7 +79,8 @@ export function toFeedEntry(site: SiteConfig, a: Article): FeedEntry {
     summary: a.summary,
     publishedAt: a.publishedAt ?? a.createdAt,
     updatedAt: a.updatedAt,
-    authors: a.authors.map((p) => ({ name: p.name, email: p.email, url: p.url })),
+    // An author's address is published only when the publisher said so for that author.
+    authors: a.authors.map((p) => ({ name: p.name, email: p.publishEmail === true ? p.email : undefined, url: p.url })),
     categories: a.tags.map((t) => ({ label: t.name, term: t.slug, scheme: `${site.publicUrl}/tags/` })),
   };
 }
