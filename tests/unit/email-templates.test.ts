@@ -213,3 +213,13 @@ describe('email templates', () => {
     expect(email.text).toContain('You are in.');
   });
 });
+
+describe('a digest with the publisher\u2019s intro', () => {
+  it('puts the greeting on its own, then the intro (not "Hi there, This week: ...")', async () => {
+    const r = renderer();
+    const email = await r.render('digest', { period: 'weekly', intro: 'This week: the bridge, the budget and the band.', articles: [article()], recipient: subscriber({ name: 'Ada' }) });
+    expect(email.text).toMatch(/Hi Ada,\r?\n\r?\nThis week: the bridge, the budget and the band\./);
+    expect(email.html).toMatch(/<p[^>]*>Hi Ada,<\/p>\s*<p[^>]*>This week: the bridge, the budget and the band\.<\/p>/);
+    expect(email.text).not.toContain('Ada, This week');
+  });
+});
