@@ -1,4 +1,5 @@
 import { parseDateLine, parsePlainTextArticle } from '../core/articles/plain-text.ts';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { CliError, UsageError } from './errors.ts';
 
 export type BodyFormat = 'markdown' | 'html';
@@ -7,6 +8,8 @@ export interface AuthorInput {
   name: string;
   email?: string;
   url?: string;
+  /** Show the email address in the feeds. */
+  publishEmail?: boolean;
 }
 
 /** What a file says about the article; every field may be overridden on the command line. */
@@ -80,7 +83,25 @@ export function parseAuthor(value: string): AuthorInput {
 // ---------------------------------------------------------------------------------------------
 // Markdown with front matter
 
-type FrontMatterValue = string | string[];
+/** An author as front matter gives it: `Name <email>` text, or a mapping with `name`, `email`, `url`, `publishEmail`. */
+function authorFrom(a: unknown): AuthorInput {
+  const text = scalarText(a);
+  if (text !== undefined) return parseAuthor(text);
+  if (typeof a !== 'object' || Array.isArray(a)) throw new UsageError('an author is "Name <email>" or a mapping with name, email, url', 'publish');
+  const o = a as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !['name', 'email', 'url', 'publishEmail'].includes(k));
+  if (unknown.length) throw new UsageError(`an author mapping takes name, email, url and publishEmail; not ${unknown.join(', ')}`, 'publish');
+  const name = scalarText(o.name)?.trim();
+  if (!name) throw new UsageError('an author mapping needs a name', 'publish');
+  const out: AuthorInput = { name };
+  if (o.email !== undefined) out.email = String(o.email);
+  if (o.url !== undefined) out.url = String(o.url);
+  if (o.publishEmail !== undefined) {
+    if (typeof o.publishEmail !== 'boolean') throw new UsageError(`publishEmail must be true or false, not "${String(o.publishEmail)}"`, 'publish');
+    out.publishEmail = o.publishEmail;
+  }
+  return out;
+}
 
 const FRONT_MATTER_KEYS: Record<string, 'title' | 'tags' | 'summary' | 'authors' | 'date' | 'url' | 'draft'> = {
   title: 'title',
@@ -108,8 +129,10 @@ function readMarkdown(path: string, text: string): ArticleDocument {
       doc.warnings.push(`${path}: ignoring front matter field "${rawKey}" (known fields: title, tags, summary, authors, date, url, draft)`);
       continue;
     }
-    const list = Array.isArray(value) ? value : value === '' ? [] : [value];
-    const one = Array.isArray(value) ? value.join(', ') : value;
+    const text = scalarText(value);
+    const items = Array.isArray(value) ? value : text === '' ? [] : [value];
+    const one = text ?? (Array.isArray(value) ? value.map((v) => scalarText(v) ?? '').join(', ') : undefined);
+    if (one === undefined) throw new CliError(`${path}: front matter ${rawKey} must be text or a list, not a mapping`);
     switch (key) {
       case 'title':
         if (one) doc.title = one;
@@ -122,12 +145,12 @@ function readMarkdown(path: string, text: string): ArticleDocument {
         break;
       case 'tags':
         // `tags: a, b` is a list too.
-        doc.tags = (Array.isArray(value) ? value : value.split(',')).map((t) => t.trim()).filter(Boolean);
+        doc.tags = (Array.isArray(value) ? value.map((t) => scalarText(t) ?? '') : one.split(',')).map((t) => t.trim()).filter(Boolean);
         break;
       case 'authors':
-        doc.authors = list.map((a) => {
+        doc.authors = items.map((a) => {
           try {
-            return parseAuthor(a);
+            return authorFrom(a);
           } catch (err) {
             throw new CliError(`${path}: front matter ${rawKey}: ${(err as Error).message}`);
           }
@@ -158,70 +181,34 @@ function readMarkdown(path: string, text: string): ArticleDocument {
   return doc;
 }
 
-/** Splits `---\nkey: value\n---\n` off the top of a file; a deliberately small YAML subset. */
-export function splitFrontMatter(path: string, text: string): { data: Record<string, FrontMatterValue>; body: string } {
-  if (!/^---[ \t]*\n/.test(text)) return { data: {}, body: text };
+/**
+ * Splits YAML front matter (`---` ... `---` or `...`) off the top of a file and parses it with a real YAML
+ * parser (YAML 1.2 core schema: no dates or other types guessed from text), so nested lists such as
+ * `authors:` with `- name:` items work as they do in Jekyll, Hugo or Ghost exports.
+ */
+export function splitFrontMatter(path: string, text: string): { data: Record<string, unknown>; body: string } {
+  if (!/^---[ \t]*\r?\n/.test(text)) return { data: {}, body: text };
   const lines = text.split('\n');
-  const end = lines.findIndex((l, i) => i > 0 && /^(---|\.\.\.)[ \t]*$/.test(l));
+  const end = lines.findIndex((l, i) => i > 0 && /^(---|\.\.\.)[ \t]*\r?$/.test(l));
   if (end === -1) throw new CliError(`${path}: the front matter that starts on line 1 has no closing "---" line`);
-
-  const data: Record<string, FrontMatterValue> = {};
-  let listKey: string | undefined;
-  for (let i = 1; i < end; i++) {
-    const line = lines[i]!;
-    if (/^\s*(#.*)?$/.test(line)) continue;
-    const item = /^\s+-\s+(.*)$/.exec(line) ?? /^-\s+(.*)$/.exec(line);
-    if (item && listKey !== undefined) {
-      (data[listKey] as string[]).push(unquote(item[1]!.trim()));
-      continue;
-    }
-    const kv = /^([A-Za-z][\w-]*)\s*:\s*(.*)$/.exec(line);
-    if (!kv) throw new CliError(`${path}: front matter line ${i + 1} is not "key: value": ${line.trim()}`);
-    const key = kv[1]!;
-    const raw = stripComment(kv[2]!.trim());
-    listKey = undefined;
-    if (raw === '') {
-      data[key] = [];
-      listKey = key;
-    } else if (raw.startsWith('[') && raw.endsWith(']')) {
-      data[key] = splitFlowList(raw.slice(1, -1));
-    } else {
-      data[key] = unquote(raw);
-    }
+  let data: unknown;
+  try {
+    data = parseYaml(lines.slice(1, end).join('\n'), { schema: 'core', prettyErrors: true, uniqueKeys: true });
+  } catch (e) {
+    const where = e instanceof YAMLParseError && e.linePos ? ` (line ${e.linePos[0].line + 1})` : '';
+    throw new CliError(`${path}: the front matter is not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`);
   }
-  return { data, body: lines.slice(end + 1).join('\n') };
+  if (data === null || data === undefined) return { data: {}, body: lines.slice(end + 1).join('\n') };
+  if (typeof data !== 'object' || Array.isArray(data)) throw new CliError(`${path}: the front matter must be "key: value" pairs, not a ${Array.isArray(data) ? 'list' : 'single value'}`);
+  return { data: data as Record<string, unknown>, body: lines.slice(end + 1).join('\n') };
 }
 
-function stripComment(s: string): string {
-  if (s.startsWith('"') || s.startsWith("'")) return s;
-  return s.replace(/\s+#.*$/, '');
-}
-
-function unquote(s: string): string {
-  if (s.length >= 2 && s.startsWith('"') && s.endsWith('"')) return s.slice(1, -1).replace(/\\(["\\])/g, '$1');
-  if (s.length >= 2 && s.startsWith("'") && s.endsWith("'")) return s.slice(1, -1).replace(/''/g, "'");
-  return s;
-}
-
-/** `a, "b, c", 'd'` -> ['a', 'b, c', 'd']. */
-function splitFlowList(s: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let quote: string | undefined;
-  for (const ch of s) {
-    if (quote) {
-      current += ch;
-      if (ch === quote) quote = undefined;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      current += ch;
-    } else if (ch === ',') {
-      out.push(current);
-      current = '';
-    } else current += ch;
-  }
-  out.push(current);
-  return out.map((v) => unquote(v.trim())).filter((v) => v !== '');
+/** A scalar as text (`true`, `42` and `2024-02-11` as written); undefined for a list or a mapping. */
+function scalarText(v: unknown): string | undefined {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

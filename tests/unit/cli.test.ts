@@ -284,6 +284,44 @@ describe('inkwire publish', () => {
     expect(r.stdout).toBe('Published a1\nhttps://news.example/budget\n');
   });
 
+  it('reads nested YAML front matter: authors as mappings (with publishEmail), block lists, and says where bad YAML is', async () => {
+    const md = await file(
+      'nested.md',
+      [
+        '---',
+        'title: Budget night',
+        'tags:',
+        '  - politics',
+        '  - city hall',
+        'authors:',
+        '  - name: Jane Doe',
+        '    email: jane@example.com',
+        '    publishEmail: true',
+        '  - name: Sam Roe',
+        '    url: https://sam.example',
+        'draft: false',
+        '---',
+        '',
+        'Text.',
+        '',
+      ].join('\n'),
+    );
+    const r = await cli(['publish', md]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(onlyPost().json).toMatchObject({
+      title: 'Budget night',
+      tags: ['politics', 'city hall'],
+      authors: [
+        { name: 'Jane Doe', email: 'jane@example.com', publishEmail: true },
+        { name: 'Sam Roe', url: 'https://sam.example' },
+      ],
+    });
+    const bad = await file('bad.md', ['---', 'title: [unclosed', 'tags: a', '---', 'Text.', ''].join('\n'));
+    const r2 = await cli(['publish', bad]);
+    expect(r2.code).not.toBe(0);
+    expect(r2.stderr).toMatch(/front matter is not valid YAML \(line \d+\)/);
+  });
+
   it('lets the command line override the file, and takes a leading "# Title" when there is no front matter', async () => {
     const md = await file('plain.md', '# From the heading\n\nBody text.\n');
     const r = await cli(['publish', md, '--tag', 'a', '--tag', 'b', '--author', 'Jane Doe <jane@example.com>', '--author', 'Anonymous', '--summary', 'S', '--url', 'https://x.example/p']);
