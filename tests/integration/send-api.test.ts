@@ -80,6 +80,14 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     const refused = await api('POST', '/sends', { kind: 'article', articleId: draft.body.id });
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('send.articleNotPublished');
+    // ...but the publisher can see a draft's email, and test-send it, before it goes out.
+    const preview = await api('POST', '/sends/preview', { kind: 'article', articleId: draft.body.id });
+    expect(preview.status).toBe(200);
+    expect(preview.body.subject).toBe('Not yet');
+    expect(preview.body.text).toContain('Draft.');
+    const scheduled = await createArticle(articleDeps, { title: 'Later', body: 'Scheduled.', bodyFormat: 'markdown', authors: [], tags: [], status: 'scheduled', publishAt: new Date(Date.now() + 86_400_000).toISOString() });
+    expect((await api('POST', '/sends/preview', { kind: 'article', articleId: scheduled.body.id })).status).toBe(200);
+    expect((await api('POST', '/sends/preview', { kind: 'article', articleId: 'gone' })).body.error.code).toBe('send.articleNotPublished');
     expect((await api('POST', '/sends', { kind: 'article', articleId, colour: 'red' })).status).toBe(400);
     expect((await api('POST', '/sends', { kind: 'confirmation', frequency: 'daily' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'frequency' }] });
     expect((await api('POST', '/sends', { kind: 'article', articleId, importId: 'imp1' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'importId' }] });
@@ -140,7 +148,7 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     expect(wrongType.body.error.issues).toEqual([{ path: 'retryUncertain', message: 'expected boolean, received string' }]);
     const unknown = await api('POST', '/sends/nope/resume', { retry: true });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.issues).toEqual([{ path: 'body', message: 'unknown field: retry' }]);
+    expect(unknown.body.error.issues).toEqual([{ path: 'retry', message: 'unknown field' }]);
     // No body at all is an empty one: the send is looked up (and here not found).
     expect((await api('POST', '/sends/nope/resume')).status).toBe(404);
   });
@@ -171,5 +179,13 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
       expect((after.get(address) ?? 0) - (before.get(address) ?? 0), address).toBe(1);
     }
     expect((await api('POST', `/sends/${id}/resume`)).status).toBe(409);
+  });
+
+  it('test-sends a draft article, so the publisher sees the real email before it goes out', async () => {
+    const draft = await createArticle(articleDeps, { title: 'Draft check', body: 'Still a draft.', bodyFormat: 'markdown', authors: [], tags: [], status: 'draft' });
+    const test = await api('POST', '/sends/test', { kind: 'article', articleId: draft.body.id, addresses: ['draft-check@example.com'] });
+    expect(test.status).toBe(200);
+    expect(test.body.results).toEqual([{ address: 'draft-check@example.com', messageId: expect.any(String) }]);
+    expect((await outboxByRecipient(ses.outboxDir)).get('draft-check@example.com')).toBe(1);
   });
 });

@@ -13,17 +13,25 @@ import type { DigestCandidate, NewSend, Recipient, Send, SendContent } from './m
 const DIGEST_CANDIDATES = 200;
 
 /**
- * Freezes what the send will say. An article send needs the article still published; a digest takes the
- * site's articles published in its window (up to `windowEnd`, back to the lookback limit), narrowed to
- * the send's topics.
+ * Freezes what the send will say. An article send needs the article still published (a preview or a
+ * test send, `draft: true`, takes a draft or scheduled one too, so the publisher sees the email before it
+ * goes out); a digest takes the site's articles published in its window (up to `windowEnd`, back to the
+ * lookback limit), narrowed to the send's topics.
  * @throws AppError `send.articleNotPublished`
  */
-export async function buildContent(deps: Pick<SendDeps, 'articles' | 'feed'>, send: Pick<Send | NewSend, 'kind' | 'articleId' | 'topics' | 'frequency' | 'windowEnd' | 'createdAt' | 'importId'>): Promise<SendContent> {
+export async function buildContent(
+  deps: Pick<SendDeps, 'articles' | 'feed'>,
+  send: Pick<Send | NewSend, 'kind' | 'articleId' | 'topics' | 'frequency' | 'windowEnd' | 'createdAt' | 'importId'>,
+  options: { draft?: boolean } = {},
+): Promise<SendContent> {
   if (send.kind === 'confirmation') return { kind: 'confirmation', importId: send.importId };
   if (send.kind === 'article') {
     const a = send.articleId ? await deps.articles.get(send.articleId) : undefined;
-    if (!a || a.status !== 'published') {
-      throw new AppError('send.articleNotPublished', `article ${send.articleId ?? '(none)'} is ${a ? `${a.status}, not published` : 'gone'}; only a published article can be sent`);
+    if (!a || (a.status !== 'published' && !options.draft)) {
+      throw new AppError(
+        'send.articleNotPublished',
+        `article ${send.articleId ?? '(none)'} is ${a ? `${a.status}, not published` : 'gone'}; only a published article can be sent (a preview or a test send takes a draft or scheduled one)`,
+      );
     }
     return {
       kind: 'article',

@@ -376,7 +376,8 @@ async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent
 export async function previewSend(deps: DeliveryDeps, req: SendRequest & { subscriberId?: string | undefined }): Promise<Preview> {
   validate(req);
   const draft = newSend(deps, req, 'api');
-  const content = await buildContent(deps, draft);
+  // A draft or scheduled article can be previewed before it goes out.
+  const content = await buildContent(deps, draft, { draft: true });
   let to = sampleRecipient();
   if (req.subscriberId) {
     const found = (await deps.audience.recipients([[req.subscriberId, '']])).get(req.subscriberId)?.recipient;
@@ -389,7 +390,8 @@ export async function previewSend(deps: DeliveryDeps, req: SendRequest & { subsc
 /** Sends the email only to the given addresses, now, outside any send (no ledger, no counts). */
 export async function testSend(deps: DeliveryDeps, req: SendRequest & { addresses: string[] }): Promise<{ results: { address: string; messageId?: string; error?: string }[] }> {
   validate(req);
-  const content = await buildContent(deps, newSend(deps, req, 'api'));
+  // A draft or scheduled article can be test-sent before it goes out.
+  const content = await buildContent(deps, newSend(deps, req, 'api'), { draft: true });
   const results: { address: string; messageId?: string; error?: string }[] = [];
   for (const address of req.addresses) {
     const to = { ...sampleRecipient(address), id: 'test' };
