@@ -46,12 +46,53 @@ const pollDelay = (attempt: number) => Math.min(3000, 250 * 2 ** attempt);
 const START_TIMEOUT_MS = 2 * 60_000;
 const n = (v: number) => v.toLocaleString('en-US');
 
-/** `inkwire subscribers import|export ...` */
+/** `inkwire subscribers import|export|find ...` */
 export async function subscribers(ctx: SubscriberCommandContext): Promise<void> {
   const [sub, ...rest] = ctx.args.positionals;
   if (sub === 'import') return importSubscribers(ctx, rest);
   if (sub === 'export') return exportSubscribers(ctx, rest);
-  throw new UsageError(sub === undefined ? 'subscribers needs "import" or "export"' : `unknown subscribers command "${sub}": use import or export`, 'subscribers');
+  if (sub === 'find') return findSubscriber(ctx, rest);
+  throw new UsageError(sub === undefined ? 'subscribers needs "import", "export" or "find"' : `unknown subscribers command "${sub}": use import, export or find`, 'subscribers');
+}
+
+/** A subscriber as the API answers it (`Subscriber` in the API document). */
+interface SubscriberOutput {
+  id: string;
+  email: string;
+  name?: string;
+  status: string;
+  frequency: string;
+  topics: string[];
+  paused: boolean;
+  createdAt: string;
+  confirmedAt?: string;
+  source: string;
+  suppressedReason?: string;
+}
+
+/** `inkwire subscribers find <email>`: the subscriber with that exact address (case-insensitive), or exit 1. */
+async function findSubscriber(ctx: SubscriberCommandContext, positionals: string[]): Promise<void> {
+  const { args } = ctx;
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length ? `subscribers find takes one address, got ${positionals.length}: ${positionals.join(' ')}` : 'subscribers find needs an email address', 'subscribers');
+  }
+  if (args.out !== undefined || args.consent !== undefined || args.sendConfirmation) {
+    throw new UsageError('--out, --consent and --send-confirmation are not options of "subscribers find"', 'subscribers');
+  }
+  const email = positionals[0]!.trim();
+  const page = (await ctx.api.request<{ items: SubscriberOutput[] }>('GET', `/api/subscribers?${new URLSearchParams({ email })}`)).body;
+  const s = page.items[0];
+  if (!s) throw new CliError(`no subscriber with the address ${email}`);
+  if (args.json) {
+    ctx.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `${s.id}  ${s.email}${s.name ? ` (${s.name})` : ''}`,
+    `  status ${s.status}${s.suppressedReason ? ` (${s.suppressedReason})` : ''}, ${s.frequency}${s.paused ? ', paused' : ''}, topics: ${s.topics.length ? s.topics.join(', ') : 'all'}`,
+    `  created ${s.createdAt}${s.confirmedAt ? `, confirmed ${s.confirmedAt}` : ''}, source ${s.source}`,
+  ];
+  ctx.stdout.write(`${lines.join('\n')}\n`);
 }
 
 async function importSubscribers(ctx: SubscriberCommandContext, positionals: string[]): Promise<void> {
@@ -123,6 +164,11 @@ function describeReport(path: string, id: string, r: ImportReport): string {
     lines.push('Refused rows:');
     for (const e of r.errors) lines.push(`  line ${e.line}: ${e.message}`);
     if (r.errorsTruncated) lines.push(`  (${n(r.invalid - r.errors.length)} more not listed)`);
+  }
+  if (r.skipped?.length) {
+    lines.push('Skipped rows:');
+    for (const e of r.skipped) lines.push(`  line ${e.line}: ${e.reason}`);
+    if (r.skippedTruncated) lines.push('  (more not listed)');
   }
   return `${lines.join('\n')}\n`;
 }

@@ -6,7 +6,7 @@ export const USAGE: Record<Command, string> = {
   list: 'inkwire list [--status draft|published|scheduled] [--limit N] [--json]',
   unpublish: 'inkwire unpublish <id> [--json]',
   delete: 'inkwire delete <id>',
-  subscribers: 'inkwire subscribers import <file.csv> [--consent confirmed|none] [--send-confirmation] [--json] | subscribers export [--out <file.csv>] [--json]',
+  subscribers: 'inkwire subscribers import <file.csv> [--consent confirmed|none] [--send-confirmation] [--json] | subscribers export [--out <file.csv>] [--json] | subscribers find <email> [--json]',
   help: 'inkwire help [command]',
 };
 
@@ -54,11 +54,15 @@ Idempotency-Key derived from its content.`,
   --json            Print the updated article as JSON`,
   delete: 'Deletes an article; it leaves every feed.',
   subscribers: `Imports or exports subscribers as CSV, at any size: the file goes to and comes
-from storage by a signed URL, and the work runs as a job on the service.
+from storage by a signed URL, and the work runs as a job on the service; finds one
+subscriber by address.
 
 inkwire subscribers import <file.csv>
   Columns: email (required), name, frequency (instant, daily, weekly), topics
-  (separated by ;). Uploads the file, waits for the import and prints its
+  (separated by ;); or an export file as it is: inkwire's own, Mailchimp,
+  Substack, Ghost or Buttondown (address, name, dates and status read; rows
+  it marks unsubscribed or bounced skipped and listed; unconfirmed ones stay
+  pending). Uploads the file, waits for the import and prints its
   report: rows created, skipped and refused (each by line). Importing the same
   file again changes nothing.
   --consent confirmed   You assert every address consented before: new rows
@@ -69,7 +73,13 @@ inkwire subscribers import <file.csv>
 inkwire subscribers export
   Waits for the export and writes the CSV to stdout (progress on stderr).
   --out <file.csv>      Write it to this file instead
-  --json                Print the finished job as JSON (needs --out)`,
+  --json                Print the finished job as JSON (needs --out)
+
+inkwire subscribers find <email>
+  Prints the subscriber with exactly this address (case does not matter): its
+  id (for DELETE /api/subscribers/{id}), status, frequency, topics and dates.
+  Exits 1 when there is none.
+  --json                Print the subscriber as JSON`,
   help: 'Shows help for all commands or one.',
 };
 

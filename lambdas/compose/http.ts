@@ -2,7 +2,9 @@ import type { Context } from 'hono';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SubscriberDeps } from '../core/subscribers/use-cases.ts';
 import { DynamoRateLimiter } from '../adapters/dynamodb/rate-limiter.ts';
-import { clientAddressResolver, createPageRenderer, parseTopicChoices } from '../http/routes/subscriber-pages.ts';
+import { cachedTopicChoices, clientAddressResolver, createPageRenderer, parseTopicChoices } from '../http/routes/subscriber-pages.ts';
+import { DynamoArticleRepository } from '../adapters/dynamodb/article-repository.ts';
+import { tagsInUse } from '../core/articles/use-cases.ts';
 import { subscriberMounts } from '../http/routes/subscribers.ts';
 import { subscriberJobRoutes } from '../http/routes/subscriber-jobs.ts';
 import type { SubscriberJobDeps } from '../core/subscribers/jobs.ts';
@@ -26,7 +28,8 @@ export function subscriberHttp(
     rateLimiter: new DynamoRateLimiter(options.db, options.table),
     pages: createPageRenderer({ templatesDir: `${options.templatesDir}/pages`, site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language } }),
     clientAddress: clientAddressResolver({ trustedProxyHops: env.TRUSTED_PROXY_HOPS, socket: options.socketAddress }),
-    topicChoices: parseTopicChoices(env.SUBSCRIBE_TOPICS),
+    // The configured list when there is one; else the tags of published articles (read at most once a minute).
+    topicChoices: env.SUBSCRIBE_TOPICS?.trim() ? parseTopicChoices(env.SUBSCRIBE_TOPICS) : cachedTopicChoices(() => tagsInUse(new DynamoArticleRepository(options.db, options.table))),
     maxImportBytes: env.MAX_IMPORT_BYTES,
   });
   return options.jobs ? [...mounts, { path: '/api', app: subscriberJobRoutes(options.jobs) }] : mounts;

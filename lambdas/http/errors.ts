@@ -8,17 +8,32 @@ export interface ErrorBody {
   error: { code: string; message: string; issues?: FieldIssue[]; requestId?: string };
 }
 
-/** A zod failure as a 400 that names each field and its problem. */
-export function fromZod(error: ZodError, where: 'body' | 'query' | 'path' | 'header' = 'body'): AppError {
-  const issues: FieldIssue[] = error.issues.map((i) => {
+/** What came at `path` in the raw input, when it is a string (query, path and header values always are). */
+function rawAt(input: unknown, path: PropertyKey[]): string | undefined {
+  let v: unknown = input;
+  for (const k of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * A zod failure as a 400 that names each field and its problem. `input` is what was validated, before
+ * coercion: a query value that is not what was expected is quoted as it came (`received "abc"`), not as
+ * zod's coerced NaN.
+ */
+export function fromZod(error: ZodError, where: 'body' | 'query' | 'path' | 'header' = 'body', input?: unknown): AppError {
+  const issues: FieldIssue[] = error.issues.flatMap((i): FieldIssue[] => {
+    const at = (p: PropertyKey[]) => p.map(String).join('.') || where;
+    // One issue per unknown field, at its own path: `body` is also the name of an article field.
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: at([...i.path, k]), message: 'unknown field' }));
     let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}`;
-    if (i.code === 'invalid_type') {
+    const raw = where === 'body' ? undefined : rawAt(input, i.path);
+    if (i.code === 'invalid_type' && /^Invalid input/.test(i.message)) {
       // Zod leaves the input out of its issues: what came is in its message ("expected boolean, received string").
       const received = /received (\w+)$/.exec(i.message)?.[1];
-      message = received === 'undefined' ? 'is required' : `expected ${i.expected}${received ? `, received ${received}` : ''}`;
+      message = received === 'undefined' && raw === undefined ? 'is required' : `expected ${i.expected}${received ? `, received ${received}` : ''}`;
     }
-    return { path: i.path.map(String).join('.') || where, message };
+    if (raw !== undefined) message = `${message.replace(/, received [^,]*$/, '')}, received ${JSON.stringify(raw.length > 100 ? `${raw.slice(0, 100)}…` : raw)}`;
+    return [{ path: at(i.path), message }];
   });
   const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
   return new AppError('request.invalid', `invalid ${where}: ${summary}`, { issues });
@@ -29,7 +44,11 @@ export function toErrorResponse(err: unknown, c: Context, log: (msg: string, det
   const requestId = c.res.headers.get('x-request-id') ?? c.req.header('x-request-id') ?? undefined;
   let appError: AppError;
   if (err instanceof AppError) appError = err;
-  else if (err instanceof InvalidCursor) appError = new AppError('request.invalid', 'cursor is not one this API returned; start again without it', { issues: [{ path: 'cursor', message: 'unknown cursor' }] });
+  else if (err instanceof InvalidCursor) {
+    appError = new AppError('request.invalid', `${err.message}; pass back the \`next\` value of a previous page as it is, or start again without a cursor`, {
+      issues: [{ path: 'cursor', message: `unknown cursor${err.reason ? `: ${err.reason}` : ''}` }],
+    });
+  }
   else if (err instanceof HTTPException) {
     if (err.status === 413) appError = new AppError('request.tooLarge', err.message || 'request body is too large');
     else if (err.status === 400 && /json/i.test(err.message)) appError = new AppError('request.malformedJson', 'request body is not valid JSON');

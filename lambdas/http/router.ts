@@ -9,10 +9,24 @@ export type AppEnv = { Variables: { requestId: string; originVerified?: boolean 
 export function newRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result, _c) => {
-      if (!result.success) throw fromZod(result.error as z.ZodError, result.target === 'json' ? 'body' : result.target === 'param' ? 'path' : (result.target as 'query'));
+      if (!result.success) {
+        const where = result.target === 'json' ? 'body' : result.target === 'param' ? 'path' : (result.target as 'query');
+        throw fromZod(result.error as z.ZodError, where, (result as { data?: unknown }).data);
+      }
     },
   });
 }
+
+const LIMIT_MESSAGE = 'expected a whole number from 1 to 100';
+
+/** The `limit` query parameter of every list: a whole number from 1 to 100, `def` when absent. */
+export const pageLimit = (def: number) =>
+  z.coerce
+    .number({ error: LIMIT_MESSAGE })
+    .int({ error: LIMIT_MESSAGE })
+    .min(1, { error: LIMIT_MESSAGE })
+    .max(100, { error: LIMIT_MESSAGE })
+    .default(def);
 
 export const ErrorSchema = z
   .object({

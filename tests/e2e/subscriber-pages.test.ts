@@ -118,11 +118,11 @@ describe('subscriber pages in Chromium', () => {
     await page.getByLabel('A weekly digest').check();
     await page.getByLabel('Science').uncheck();
     await page.getByLabel('Politics').check();
-    await page.getByLabel('Other topics').fill('Climate Change');
+    expect(await page.getByLabel('Other topics').count()).toBe(0);
     await page.getByRole('button', { name: 'Save preferences' }).click();
     await expect.poll(() => page.getByRole('status').first().textContent()).toContain('saved');
-    expect(await find('reader@example.org')).toMatchObject({ frequency: 'weekly', topics: ['politics', 'climate-change'], paused: false });
-    expect(await page.getByLabel('climate-change').isChecked()).toBe(true);
+    expect(await find('reader@example.org')).toMatchObject({ frequency: 'weekly', topics: ['politics'], paused: false });
+    expect(await page.getByLabel('Politics').isChecked()).toBe(true);
 
     await page.getByLabel('Pause all email for now').check();
     await page.getByRole('button', { name: 'Save preferences' }).click();
@@ -139,8 +139,11 @@ describe('subscriber pages in Chromium', () => {
     await checkPage(page);
     expect(await page.getByRole('button').count()).toBe(1);
     expect((await find('reader@example.org'))!.status).toBe('confirmed');
+    expect(await page.locator('main, body').first().textContent()).toContain('reader@example.org');
     await page.getByRole('button', { name: 'Unsubscribe' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('You are unsubscribed');
+    expect(await page.getByRole('status').first().textContent()).toContain('reader@example.org will not receive any more email');
+    await checkPage(page);
     expect((await find('reader@example.org'))!.status).toBe('unsubscribed');
 
     await page.getByRole('link', { name: /Subscribe again/ }).click();

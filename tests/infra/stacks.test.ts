@@ -162,7 +162,7 @@ describe('functions', () => {
         MAIL_FROM_NAME: 'Example Org News',
         POSTAL_ADDRESS: PRODUCTION_CONTEXT.postalAddress,
         SES_MAX_SEND_RATE: '14',
-        DEFAULT_FREQUENCY: 'instant',
+        DEFAULT_FREQUENCY: 'weekly', // the default when the settings name none (DEFAULT_SUBSCRIBER_FREQUENCY)
         WEBSUB_HUB: 'https://pubsubhubbub.appspot.com',
       });
       expect(env.NODE_OPTIONS).toBeUndefined(); // no source maps, so no --enable-source-maps

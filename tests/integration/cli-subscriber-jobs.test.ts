@@ -81,7 +81,8 @@ describe('inkwire subscribers import', () => {
 
   it('refuses wrong usage before calling the API', async () => {
     for (const [argv, message] of [
-      [['subscribers'], /subscribers needs "import" or "export"/],
+      [['subscribers'], /subscribers needs "import", "export" or "find"/],
+      [['subscribers', 'find'], /subscribers find needs an email address/],
       [['subscribers', 'import'], /needs a CSV file/],
       [['subscribers', 'import', 'a.csv', '--consent', 'yes'], /--consent must be confirmed or none/],
       [['subscribers', 'import', 'a.csv', '--consent', 'confirmed', '--send-confirmation'], /nothing needs confirming/],
@@ -98,6 +99,26 @@ describe('inkwire subscribers import', () => {
   });
 });
 
+describe('inkwire subscribers find', () => {
+  it('prints the one subscriber with that address, whatever its case, or exits 1', async () => {
+    const path = await file('find.csv', 'email,name,frequency\nFind.Me@Example.org,Finn Dee,weekly\nfind-other@example.org,Other,daily\n');
+    expect((await cli(['subscribers', 'import', path, '--consent', 'confirmed'])).code).toBe(0);
+
+    const r = await cli(['subscribers', 'find', 'find.me@EXAMPLE.org']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^[0-9a-z]+ {2}Find\.Me@Example\.org \(Finn Dee\)\n {2}status confirmed, weekly, topics: all\n {2}created \S+, confirmed \S+, source import\n$/);
+
+    const json = await cli(['subscribers', 'find', 'FIND.ME@example.org', '--json']);
+    expect(json.code).toBe(0);
+    const s = JSON.parse(json.stdout) as { id: string; email: string };
+    expect(s.email).toBe('Find.Me@Example.org');
+    expect((await (await rt.api(`/api/subscribers/${s.id}`)).json()) as { email: string }).toMatchObject({ email: 'Find.Me@Example.org' });
+
+    const none = await cli(['subscribers', 'find', 'nobody-here@example.org']);
+    expect(none).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/no subscriber with the address nobody-here@example\.org/) });
+  });
+});
+
 describe('inkwire subscribers export', () => {
   it('writes the export to a file with --out, or to stdout, byte for byte as the streamed export', async () => {
     const streamed = await (await rt.api('/api/subscribers/export')).text();
@@ -106,6 +127,12 @@ describe('inkwire subscribers export', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Exported \d+ subscribers to .*export\.csv \([\d,]+ bytes\)\n$/);
     expect(await readFile(out, 'utf8')).toBe(streamed);
+
+    // The export imports back (as a job): every address is known, so nothing changes and nothing is refused.
+    const back = await cli(['subscribers', 'import', out, '--consent', 'confirmed']);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toMatch(/created 0 \(confirmed\)/);
+    expect(back.stdout).toMatch(/refused: 0\n/);
 
     const toStdout = await cli(['subscribers', 'export']);
     expect(toStdout.code).toBe(0);

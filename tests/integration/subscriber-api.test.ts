@@ -66,6 +66,20 @@ describe('publisher subscriber API', () => {
     expect((await h.api('/api/subscribers?cursor=forged')).status).toBe(400);
   });
 
+  it('finds one subscriber by exact address with ?email=, case-insensitively', async () => {
+    const a = await confirmed('Find-Exact@Example.org', { name: 'Finder' });
+    await subscribe('find-exact-other@example.org');
+    const page = await json(await h.api(`/api/subscribers?email=${encodeURIComponent('find-exact@EXAMPLE.org')}`));
+    expect(page).toEqual({ items: [expect.objectContaining({ id: a.id, email: 'Find-Exact@Example.org', name: 'Finder', status: 'confirmed' })], next: null });
+    expect((await json(await h.api(`/api/subscribers?email=${encodeURIComponent(' find-exact@example.org ')}&limit=1`))).items!.map((s) => s.id)).toEqual([a.id]);
+    expect(await json(await h.api('/api/subscribers?email=find-exact@example.org&status=pending'))).toEqual({ items: [], next: null });
+    expect(await json(await h.api('/api/subscribers?email=find-exact@example.or'))).toEqual({ items: [], next: null });
+    expect(await json(await h.api('/api/subscribers?email=nobody-at-all@example.org'))).toEqual({ items: [], next: null });
+
+    const doc = (await (await h.api('/api/openapi.json')).json()) as { paths: Record<string, { get: { parameters: { name: string }[] } }> };
+    expect(doc.paths['/api/subscribers']!.get.parameters.map((p) => p.name)).toContain('email');
+  });
+
   it('counts by status and frequency', async () => {
     const before = await json(await h.api('/api/subscribers/counts'));
     const s = await confirmed('count-a@example.org', { frequency: 'instant' });

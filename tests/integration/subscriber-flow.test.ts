@@ -144,9 +144,9 @@ describe('preferences and unsubscribe', () => {
     expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     expect(await page.text()).toContain('carol@example.org');
 
-    const saved = await h.postForm('/preferences', { token, action: 'save', frequency: 'weekly', topics: ['politics'], moreTopics: 'Climate Change, science' });
+    const saved = await h.postForm('/preferences', { token, action: 'save', frequency: 'weekly', topics: ['politics'], moreTopics: 'Science' });
     expect(saved.status).toBe(303);
-    expect((await h.repo.get(s.id))).toMatchObject({ frequency: 'weekly', topics: ['politics', 'climate-change', 'science'], paused: false });
+    expect((await h.repo.get(s.id))).toMatchObject({ frequency: 'weekly', topics: ['politics', 'science'], paused: false });
     expect(await audience('instant')).not.toContain(s.id);
     expect(await audience('weekly')).toContain(s.id);
 
@@ -180,6 +180,27 @@ describe('preferences and unsubscribe', () => {
     expect((await subscribeJson({ email: 'dan@example.org' })).status).toBe(202);
     expect((await h.repo.get(s.id))!.status).toBe('pending');
     await h.waitForMail('dan@example.org', 3);
+  });
+
+  it('the unsubscribe page and the done page name the address, escaped', async () => {
+    const email = `o'neil&<b>x</b>@example.org`;
+    const now = new Date().toISOString();
+    const id = `unsubaddr${Date.now().toString(36)}`;
+    await h.repo.create({ id, email, emailHash: emailHash(email), status: 'confirmed', frequency: 'weekly', topics: [], paused: false, createdAt: now, confirmedAt: now, updatedAt: now, softBounces: 0, source: 'import', version: 1 });
+    const unsubscribeUrl = subscriberLinks(h.deps.site, h.signer, id, new Date()).unsubscribeUrl;
+    const escaped = 'o&#39;neil&amp;&lt;b&gt;x&lt;/b&gt;@example.org';
+
+    const get = await (await fetch(unsubscribeUrl)).text();
+    expect(get).toContain(escaped);
+    expect(get).not.toContain('<b>x</b>');
+    const done = await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect(done.status).toBe(200);
+    const doneHtml = await done.text();
+    expect(doneHtml).toContain(`<strong class="address">${escaped}</strong> will not receive any more email`);
+    expect(doneHtml).not.toContain('<b>x</b>');
+    expect((await h.repo.get(id))!.status).toBe('unsubscribed');
+    // Already unsubscribed: the page still names the address.
+    expect(await (await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })).text()).toContain(escaped);
   });
 
   it('refuses forged, expired and missing tokens with a page, changing nothing', async () => {
@@ -285,5 +306,52 @@ describe('no timing tell on POST /subscribe', () => {
     const started = performance.now();
     expect((await slow.postForm('/subscribe', { email: 'carol@example.org' })).status).toBe(303);
     expect(performance.now() - started).toBeGreaterThanOrEqual(FLOOR - 5);
+  });
+});
+
+describe('preference page topics: the site\u2019s tags when SUBSCRIBE_TOPICS is unset', () => {
+  let t: SubscriberHarness;
+  beforeAll(async () => {
+    t = await startSubscriberHarness({ topicChoices: 'articles', limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+  const confirmedIn = async (email: string) => {
+    expect((await t.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '' } })).status).toBe(202);
+    const mail = await t.waitForMail(email, 1);
+    expect((await t.postForm('/confirm', { token: tokenOf(linkIn(mail.text, `${t.url}/confirm?token=`)) })).status).toBe(200);
+    return (await t.repo.findByEmailHash(emailHash(email)))!;
+  };
+  const boxes = (html: string) => [...html.matchAll(/<input type="checkbox" id="topic-[^"]+" name="topics" value="([^"]+)"[^>]*><label for="[^"]+">([^<]+)<\/label>/g)].map((m) => [m[1], m[2]]);
+
+  it('offers no boxes and says every article comes while no article is tagged; offers the tags of published articles by name; refuses any other topic', async () => {
+    const s = await confirmedIn('topics-reader@example.org');
+    const prefs = subscriberLinks(t.deps.site, t.signer, s.id, new Date()).preferencesUrl;
+    const token = tokenOf(prefs);
+    const empty = await (await fetch(prefs)).text();
+    expect(boxes(empty)).toEqual([]);
+    expect(empty).toContain('You get every article: there are no topics to choose from yet.');
+    expect(empty).not.toContain('Tick nothing');
+
+    for (const [title, tags, status] of [['Tagged one', ['Middle East', 'Science'], 'published'], ['Tagged two', ['Climate Change', 'Science'], 'published'], ['Draft', ['Secret Plans'], 'draft']] as const) {
+      const res = await t.api('/api/articles', { method: 'POST', json: { title, bodyFormat: 'markdown', body: `Body of ${title}.`, tags, status } });
+      expect(res.status).toBe(201);
+    }
+    const offered = await (await fetch(prefs)).text();
+    expect(boxes(offered)).toEqual([['climate-change', 'Climate Change'], ['middle-east', 'Middle East'], ['science', 'Science']]);
+    expect(offered).toContain('Tick the topics you want, or none to get every article.');
+
+    expect((await t.postForm('/preferences', { token, action: 'save', frequency: 'weekly', topics: ['middle-east', 'climate-change'] })).status).toBe(303);
+    expect((await t.repo.get(s.id))!.topics).toEqual(['middle-east', 'climate-change']);
+    const ticked = await (await fetch(prefs)).text();
+    expect(ticked).toMatch(/value="middle-east" checked><label for="topic-middle-east">Middle East<\/label>/);
+
+    for (const form of [{ topics: ['secret-plans'] }, { topics: ['science', 'made-up'] }, { moreTopics: 'Nonsense' }] as Record<string, string | string[]>[]) {
+      const refused = await t.postForm('/preferences', { token, action: 'save', frequency: 'daily', ...form });
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toMatch(/is not a topic of Thin Line News: choose from the list\./);
+    }
+    expect(await t.repo.get(s.id)).toMatchObject({ frequency: 'weekly', topics: ['middle-east', 'climate-change'] });
   });
 });

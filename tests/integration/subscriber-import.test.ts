@@ -132,3 +132,103 @@ describe('CSV import', () => {
     expect(await find('twice-7@example.org')).toEqual(before);
   });
 });
+
+describe('CSV import of exports (Inkwire, Mailchimp, Substack, Ghost, Buttondown)', () => {
+  it('imports its own export back: confirmed rows stay confirmed with their dates only with consent=confirmed, pending ones stay pending, unsubscribed ones are skipped with a reason', async () => {
+    await report(await importCsv('email,name,frequency,topics\nrt-a@example.org,"Ann, A.",daily,science;history\n', '?consent=confirmed'));
+    await report(await importCsv('email\nrt-b@example.org\n'));
+    const exported = await (await h.api('/api/subscribers/export')).text();
+    const header = exported.split('\r\n')[0]!;
+    expect(header).toBe('id,email,name,status,frequency,topics,paused,createdAt,confirmedAt,source');
+    const rows = exported.split('\r\n').filter((l) => /,rt-[ab]@example\.org,/.test(l));
+    expect(rows).toHaveLength(2);
+    const a = (await find('rt-a@example.org'))!;
+    const unsubscribedRow = rows.find((l) => l.includes('rt-a@'))!.replace('rt-a@', 'rt-u@').replace(',confirmed,', ',unsubscribed,');
+    const file = [header, ...rows, unsubscribedRow].join('\r\n').replace(/rt-([abu])@/g, 'rt2-$1@');
+
+    const asserted = await report(await importCsv(file, '?consent=confirmed'));
+    expect(asserted).toMatchObject({ rows: 3, created: 2, invalid: 0, skippedUnsubscribed: 1, skipped: [{ line: 4, reason: 'unsubscribed in the exported list' }] });
+    expect(await find('rt2-a@example.org')).toMatchObject({ status: 'confirmed', name: 'Ann, A.', frequency: 'daily', topics: ['science', 'history'], createdAt: a.createdAt, confirmedAt: a.confirmedAt, source: 'import' });
+    expect(await find('rt2-b@example.org')).toMatchObject({ status: 'pending' });
+    expect((await find('rt2-b@example.org'))!.confirmedAt).toBeUndefined();
+    expect(await find('rt2-u@example.org')).toBeUndefined();
+
+    const withoutConsent = await report(await importCsv(file.replace(/rt2-/g, 'rt3-')));
+    expect(withoutConsent).toMatchObject({ created: 2, skippedUnsubscribed: 1 });
+    expect(await find('rt3-a@example.org')).toMatchObject({ status: 'pending' });
+  });
+
+  it('reads a Mailchimp export: address, first and last name, the opt-in and confirmation times; skips unsubscribed and cleaned rows', async () => {
+    const csv = [
+      'Email Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,LAST_CHANGED,LEID,EUID,NOTES,TAGS,UNSUB_TIME,CLEAN_TIME',
+      'mc-a@example.org,Mary,Chimp,2,2021-03-04 05:06:07,,2021-03-04 06:07:08,1.2.3.4,,,,,,,,2022-01-01 00:00:00,1,abc,,"tag1,tag2",,',
+      'mc-b@example.org,Bob,,2,2020-01-02 03:04:05,,,,,,,,,,,,2,def,,,,',
+      'mc-u@example.org,Una,,2,2020-01-02 03:04:05,,,,,,,,,,,,3,ghi,,,2023-01-01 00:00:00,',
+      'mc-c@example.org,Cle,,2,2020-01-02 03:04:05,,,,,,,,,,,,4,jkl,,,,2023-02-02 00:00:00',
+    ].join('\n');
+    const r = await report(await importCsv(csv, '?consent=confirmed'));
+    expect(r).toMatchObject({ rows: 4, created: 2, invalid: 0, skippedUnsubscribed: 1, skippedSuppressed: 1 });
+    expect(r.skipped).toEqual([
+      { line: 4, reason: 'unsubscribed in the exported list' },
+      { line: 5, reason: 'cleaned (bounced) in the exported list' },
+    ]);
+    expect(await find('mc-a@example.org')).toMatchObject({ status: 'confirmed', name: 'Mary Chimp', createdAt: '2021-03-04T05:06:07.000Z', confirmedAt: '2021-03-04T06:07:08.000Z' });
+    expect(await find('mc-b@example.org')).toMatchObject({ status: 'confirmed', name: 'Bob', createdAt: '2020-01-02T03:04:05.000Z', confirmedAt: '2020-01-02T03:04:05.000Z' });
+    for (const e of ['mc-u@example.org', 'mc-c@example.org']) expect(await find(e)).toBeUndefined();
+  });
+
+  it('reads a Substack export: subscription date, and email_disabled rows skipped (active_subscription is the paid plan, not the mail)', async () => {
+    const csv = [
+      'email,active_subscription,expiry,plan,email_disabled,subscription_date,created_at',
+      'ss-free@example.org,false,,,false,2022-06-07T08:09:10.000Z,2022-06-01T00:00:00.000Z',
+      'ss-paid@example.org,true,2025-01-01,yearly,false,,2021-01-01T00:00:00Z',
+      'ss-off@example.org,false,,,true,2022-06-07T08:09:10.000Z,',
+    ].join('\n');
+    const r = await report(await importCsv(csv, '?consent=confirmed'));
+    expect(r).toMatchObject({ rows: 3, created: 2, skippedUnsubscribed: 1, skipped: [{ line: 4, reason: expect.stringMatching(/unsubscribed/) }] });
+    expect(await find('ss-free@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2022-06-07T08:09:10.000Z', confirmedAt: '2022-06-07T08:09:10.000Z' });
+    expect(await find('ss-paid@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2021-01-01T00:00:00.000Z' });
+    expect(await find('ss-off@example.org')).toBeUndefined();
+  });
+
+  it('reads a Ghost export: name, created_at, and rows not subscribed to emails skipped', async () => {
+    const csv = [
+      'id,email,name,note,subscribed_to_emails,complimentary_plan,stripe_customer_id,created_at,deleted_at,labels,tiers',
+      '6400aa,gh-a@example.org,Gus Host,,true,false,,2023-01-02T03:04:05.000Z,,VIP,',
+      '6400ab,gh-b@example.org,,,false,false,,2023-01-02T03:04:05.000Z,,,',
+    ].join('\n');
+    const r = await report(await importCsv(csv));
+    expect(r).toMatchObject({ status: 'pending', rows: 2, created: 1, skippedUnsubscribed: 1, skipped: [{ line: 3, reason: 'not subscribed to emails in the exported list' }] });
+    expect(await find('gh-a@example.org')).toMatchObject({ status: 'pending', name: 'Gus Host' });
+    expect(await find('gh-b@example.org')).toBeUndefined();
+    const confirmed = await report(await importCsv(csv.replace(/gh-/g, 'gh2-'), '?consent=confirmed'));
+    expect(confirmed).toMatchObject({ created: 1 });
+    expect(await find('gh2-a@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2023-01-02T03:04:05.000Z', confirmedAt: '2023-01-02T03:04:05.000Z' });
+  });
+
+  it('reads a Buttondown export: creation_date, and subscriber_type (unactivated stays pending, unsubscribed skipped, an unknown type refused)', async () => {
+    const csv = [
+      'id,email,notes,metadata,tags,creation_date,subscriber_type,referrer_url',
+      'b1,bd-reg@example.org,,{},,2019-09-10T11:12:13Z,regular,',
+      'b2,bd-prem@example.org,,{},,2019-09-10,premium,',
+      'b3,bd-new@example.org,,{},,2024-01-01T00:00:00Z,unactivated,',
+      'b4,bd-gone@example.org,,{},,2019-09-10T11:12:13Z,unsubscribed,',
+      'b5,bd-odd@example.org,,{},,2019-09-10T11:12:13Z,wizard,',
+    ].join('\n');
+    const r = await report(await importCsv(csv, '?consent=confirmed'));
+    expect(r).toMatchObject({ rows: 5, created: 3, invalid: 1, skippedUnsubscribed: 1, skipped: [{ line: 5, reason: 'unsubscribed in the exported list' }] });
+    expect(r.errors).toEqual([{ line: 6, message: 'status: unknown status "wizard"' }]);
+    expect(await find('bd-reg@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2019-09-10T11:12:13.000Z', confirmedAt: '2019-09-10T11:12:13.000Z' });
+    expect(await find('bd-prem@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2019-09-10T00:00:00.000Z' });
+    const unactivated = (await find('bd-new@example.org'))!;
+    expect(unactivated.status).toBe('pending');
+    expect(unactivated.confirmedAt).toBeUndefined();
+    for (const e of ['bd-gone@example.org', 'bd-odd@example.org']) expect(await find(e)).toBeUndefined();
+  });
+
+  it('still refuses an unknown column in a plain Inkwire file', async () => {
+    const res = await importCsv('email,nmae\nplain@example.org,Ann\n');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { issues: { message: string }[] } }).error.issues[0]!.message).toMatch(/unknown column: nmae/);
+  });
+});

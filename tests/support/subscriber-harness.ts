@@ -21,6 +21,7 @@ import { systemClock, type Clock } from '../../lambdas/core/clock.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
 import { createEmailRenderer } from '../../lambdas/core/email/templates.ts';
 import { formatListId } from '../../lambdas/core/email/message.ts';
+import { tagsInUse } from '../../lambdas/core/articles/use-cases.ts';
 import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
 import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subscriber-repository.ts';
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamodb/rate-limiter.ts';
@@ -48,7 +49,8 @@ export interface HarnessOptions {
   originSecret?: string;
   softBounceThreshold?: number;
   trustedProxyHops?: number;
-  topicChoices?: { slug: string; name: string }[];
+  /** Topics offered (default Politics, Science); `articles`: the tags of published articles, as when SUBSCRIBE_TOPICS is unset. */
+  topicChoices?: { slug: string; name: string }[] | 'articles';
   maxImportBytes?: number;
   /** POST /subscribe's least answer time (0 here unless a test is about it). */
   subscribeMinMs?: number;
@@ -133,7 +135,10 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     pages: createPageRenderer({ templatesDir: join(templatesRoot, 'pages'), site: { title: site.title, siteUrl: site.siteUrl, language: site.language } }),
     clientAddress: clientAddressResolver({ trustedProxyHops: options.trustedProxyHops ?? 0, socket: (c) => getConnInfo(c).remote.address }),
     limits: options.limits,
-    topicChoices: options.topicChoices ?? [{ slug: 'politics', name: 'Politics' }, { slug: 'science', name: 'Science' }],
+    topicChoices:
+      options.topicChoices === 'articles'
+        ? () => tagsInUse(new DynamoArticleRepository(doc, tableName))
+        : (options.topicChoices ?? [{ slug: 'politics', name: 'Politics' }, { slug: 'science', name: 'Science' }]),
     maxImportBytes: options.maxImportBytes,
     subscribeMinMs: options.subscribeMinMs ?? 0,
   });

@@ -11,7 +11,7 @@ import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } fr
 import { feedsOf, type FeedKey } from '../../core/feeds/feeds.ts';
 import type { FeedEntryRef, FeedIndex } from '../../core/feeds/rebuild.ts';
 import { keys, type Key } from './keys.ts';
-import { decodeCursor, encodeCursor, failedConditions } from './errors.ts';
+import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions } from './errors.ts';
 import { idempotencyPut, readIdempotency } from './idempotency.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
@@ -179,7 +179,7 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
         ...(query.status ? { FilterExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' } } : {}),
         ScanIndexForward: false,
         Limit: query.limit,
-        ExclusiveStartKey: decodeCursor(query.cursor, ['PK', 'SK', 'GSI1PK', 'GSI1SK']),
+        ExclusiveStartKey: decodeCursor(query.cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: 'ARTICLES', GSI1SK: ANY_KEY_VALUE }),
       }),
     );
     return { items: (out.Items ?? []).map(fromItem), next: encodeCursor(out.LastEvaluatedKey) };

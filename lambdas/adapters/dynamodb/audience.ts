@@ -3,7 +3,7 @@ import type { Frequency } from '../../core/subscribers/schema.ts';
 import type { Recipient } from '../../core/sends/model.ts';
 import type { AudiencePage, AudienceSource, DigestMark } from '../../core/sends/ports.ts';
 import { keys } from './keys.ts';
-import { decodeCursor, encodeCursor } from './errors.ts';
+import { ANY_KEY_VALUE, decodeCursor, encodeCursor } from './errors.ts';
 
 const RECIPIENT_FIELDS = ['id', 'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'confirmedAt', 'lastDigestAt', 'importId'] as const;
 const projection = {
@@ -64,7 +64,7 @@ export class DynamoAudience implements AudienceSource {
         ...projection,
         ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI2PK' },
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, ['PK', 'SK', 'GSI2PK', 'GSI2SK']),
+        ExclusiveStartKey: decodeCursor(cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI2PK: keys.audienceGsi2(frequency, '').GSI2PK, GSI2SK: ANY_KEY_VALUE }),
       }),
     );
     return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };
@@ -85,7 +85,7 @@ export class DynamoAudience implements AudienceSource {
         ...projection,
         ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI1PK' },
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, ['PK', 'SK', 'GSI1PK', 'GSI1SK']),
+        ExclusiveStartKey: decodeCursor(cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: keys.subscriberStatusGsi1('pending', '', '').GSI1PK, GSI1SK: ANY_KEY_VALUE }),
       }),
     );
     return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };

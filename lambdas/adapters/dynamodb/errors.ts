@@ -27,23 +27,43 @@ export function encodeCursor(key: Record<string, unknown> | undefined): string |
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : null;
 }
 
-export function decodeCursor(cursor: string | undefined, allowedKeys: string[]): Record<string, unknown> | undefined {
+/** Any key value DynamoDB accepts in a start key: a non-empty string of at most 1,024 characters. */
+export const ANY_KEY_VALUE = /^[^]{1,1024}$/;
+
+/**
+ * A cursor back to the start key it was made from, checked fully: a JSON object with exactly the key
+ * names of `shape`, each a string that equals (string) or matches (RegExp) its entry. The index's
+ * partition key is given exactly, so a cursor from another list (or a forged `{}`) is refused here
+ * rather than by DynamoDB as a 500.
+ */
+export function decodeCursor(cursor: string | undefined, shape: Record<string, string | RegExp>): Record<string, unknown> | undefined {
   if (!cursor) return undefined;
+  let v: unknown;
   try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const o = v as Record<string, unknown>;
-      if (Object.keys(o).every((k) => allowedKeys.includes(k) && typeof o[k] === 'string')) return o;
-    }
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
   } catch {
-    /* fall through */
+    throw new InvalidCursor('it is not base64url-encoded JSON');
   }
-  throw new InvalidCursor();
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidCursor('it is not an object');
+  const o = v as Record<string, unknown>;
+  const names = Object.keys(shape);
+  const extra = Object.keys(o).filter((k) => !names.includes(k));
+  if (extra.length) throw new InvalidCursor(`it has unknown keys (${extra.join(', ')})`);
+  for (const k of names) {
+    const want = shape[k]!;
+    const got = o[k];
+    if (got === undefined) throw new InvalidCursor(`it lacks the key ${k}`);
+    if (typeof got !== 'string' || !(typeof want === 'string' ? got === want : want.test(got))) throw new InvalidCursor(`its ${k} is not one of this list's`);
+  }
+  return o;
 }
 
 export class InvalidCursor extends Error {
-  constructor() {
-    super('cursor is not one this API returned');
+  readonly reason: string | undefined;
+  constructor(reason?: string) {
+    super(`cursor is not one this API returned${reason ? `: ${reason}` : ''}`);
     this.name = 'InvalidCursor';
+    this.reason = reason;
   }
 }

@@ -30,7 +30,7 @@ import {
 import { SendExists, type ArchiveEntry, type PlanStep, type ProviderReport, type Reconcile, type SendPage, type SendRepository, type TallyDelta } from '../../core/sends/ports.ts';
 import { keys, REPORT_SHARDS, reportShard, type Key } from './keys.ts';
 import { idempotencyPut, readIdempotency } from './idempotency.ts';
-import { decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed, isTransactionConflict } from './errors.ts';
+import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed, isTransactionConflict } from './errors.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
@@ -227,7 +227,7 @@ export class DynamoSendRepository implements SendRepository {
         ExpressionAttributeValues: { ':pk': 'SENDS' },
         ScanIndexForward: false,
         Limit: query.limit,
-        ExclusiveStartKey: decodeCursor(query.cursor, ['PK', 'SK', 'GSI1PK', 'GSI1SK']),
+        ExclusiveStartKey: decodeCursor(query.cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: 'SENDS', GSI1SK: ANY_KEY_VALUE }),
       }),
     );
     return { items: (out.Items ?? []).map(sendFromItem), next: encodeCursor(out.LastEvaluatedKey) };

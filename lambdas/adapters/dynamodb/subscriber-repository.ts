@@ -21,7 +21,7 @@ import {
 } from '../../core/subscribers/ports.ts';
 import { FREQUENCIES, inAudience, SUBSCRIBER_STATUSES, type Subscriber, type SubscriberStatus } from '../../core/subscribers/schema.ts';
 import { keys } from './keys.ts';
-import { decodeCursor, encodeCursor, failedConditions, InvalidCursor, isConditionalCheckFailed } from './errors.ts';
+import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions, InvalidCursor, isConditionalCheckFailed } from './errors.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 type Item = Record<string, unknown>;
@@ -63,7 +63,6 @@ const suppressionItem = (x: Suppression): Item => ({ ...keys.suppression(x.email
 const seenItem = (x: SeenClaim): Item => ({ ...keys.seen(x.source, x.id), entity: 'seen', expiresAt: x.expiresAt });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const STATUS_CURSOR_KEYS = ['PK', 'SK', 'GSI1PK', 'GSI1SK'];
 
 /** Subscribers, address claims and suppressions in the single table. */
 export class DynamoSubscriberRepository implements SubscriberRepository {
@@ -230,10 +229,9 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
     const m = /^(\d)(?:\.(.+))?$/.exec(cursor);
     const index = m ? Number(m[1]) : -1;
     const status = statuses[index];
-    if (!m || !status) throw new InvalidCursor();
+    if (!m || !status) throw new InvalidCursor('it does not start with a status position (a digit)');
     if (m[2] === undefined) return { index };
-    const start = decodeCursor(m[2], STATUS_CURSOR_KEYS);
-    if (!start || start.GSI1PK !== `SUBS#${status}`) throw new InvalidCursor();
+    const start = decodeCursor(m[2], { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: `SUBS#${status}`, GSI1SK: ANY_KEY_VALUE });
     return { index, start };
   }
 

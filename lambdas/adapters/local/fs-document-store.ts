@@ -19,17 +19,34 @@ interface Meta {
   writtenAt: string;
 }
 
+/** Documents kept in memory at most; the least recently read goes first. */
+export const DOCUMENT_CACHE_ENTRIES = 2000;
+
 /**
  * The local stand-in for the S3 bucket: one file per document under `root`, with a small metadata file
- * beside it. Reads are served from memory after the first; this process is the folder's only writer.
+ * beside it. Reads are served from memory after the first, for the {@link DOCUMENT_CACHE_ENTRIES} most
+ * recently read documents; a path with no document is not remembered (any URL can be asked for, and
+ * remembering each would grow the heap without bound). This process is the folder's only writer.
  */
 export class FsDocumentStore implements DocumentStore {
-  private readonly cache = new Map<string, StoredDocument | null>();
+  private readonly cache = new Map<string, StoredDocument>();
 
   constructor(
     private readonly root: string,
     private readonly now: () => Date = () => new Date(),
+    private readonly maxEntries: number = DOCUMENT_CACHE_ENTRIES,
   ) {}
+
+  /** Documents held in memory (for tests). */
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  private remember(path: string, doc: StoredDocument): void {
+    this.cache.delete(path);
+    this.cache.set(path, doc);
+    while (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+  }
 
   private file(path: string): string {
     const clean = normalize(path).replace(/^(\.\.(\/|\\|$))+/, '');
@@ -52,7 +69,7 @@ export class FsDocumentStore implements DocumentStore {
     await writeFile(`${file}.meta.json.tmp`, JSON.stringify(meta));
     await rename(`${file}.tmp`, file);
     await rename(`${file}.meta.json.tmp`, `${file}.meta.json`);
-    this.cache.set(doc.path, toStored(body, meta));
+    this.remember(doc.path, toStored(body, meta));
     return true;
   }
 
@@ -60,12 +77,15 @@ export class FsDocumentStore implements DocumentStore {
     const file = this.file(path);
     await rm(file, { force: true });
     await rm(`${file}.meta.json`, { force: true });
-    this.cache.set(path, null);
+    this.cache.delete(path);
   }
 
   async get(path: string): Promise<StoredDocument | undefined> {
     const hit = this.cache.get(path);
-    if (hit !== undefined) return hit ?? undefined;
+    if (hit) {
+      this.remember(path, hit);
+      return hit;
+    }
     let file: string;
     try {
       file = this.file(path);
@@ -75,10 +95,9 @@ export class FsDocumentStore implements DocumentStore {
     try {
       const [body, metaText] = await Promise.all([readFile(file), readFile(`${file}.meta.json`, 'utf8')]);
       const stored = toStored(body, JSON.parse(metaText) as Meta);
-      this.cache.set(path, stored);
+      this.remember(path, stored);
       return stored;
     } catch {
-      this.cache.set(path, null);
       return undefined;
     }
   }

@@ -33,6 +33,17 @@ function encodeListId(listId: string): string {
 }
 
 /**
+ * Text that holds something shaped like an RFC 2047 encoded word (`=?utf-8?q?Hi=0D=0A?=`). nodemailer
+ * leaves ASCII text as it is (and only quotes a display name), and lenient readers decode such a word
+ * wherever it stands, quoted or not, into whatever it encodes (CR LF, say). So such text goes out as
+ * encoded words itself, and reads back exactly as written.
+ */
+const LOOKS_ENCODED = /=\?[^?\s]*\?[bq]\?[^?\s]*\?=/i;
+
+/** `text` as Q encoded words, folded between words (each word is at most 52 characters). */
+const encodedWords = (text: string) => encodeWord(text, 'Q', 52).split(' ').join('\r\n ');
+
+/**
  * Builds the raw RFC 5322 message for an {@link OutgoingEmail}: multipart/alternative (text/plain, then
  * text/html), CRLF line endings throughout, non-ASCII header text as RFC 2047 encoded words, and the
  * List-* headers of RFC 2369/2919/8058 when the email carries them. Validates the email first, so a
@@ -57,11 +68,14 @@ export async function buildMimeMessage(email: OutgoingEmail, options: BuildMimeO
     // Already 7-bit: nodemailer passes valid encoded words through and only folds the line.
     headers['List-Id'] = encodeListId(email.headers.listId);
   }
+  // Text shaped like an encoded word is written as encoded words (see LOOKS_ENCODED); the line is folded.
+  if (LOOKS_ENCODED.test(email.subject)) headers.Subject = { prepared: true, value: encodedWords(email.subject) };
+  const toName = email.to.name && LOOKS_ENCODED.test(email.to.name) ? email.to.name : undefined;
   const composer = new MailComposer({
     from: { name: email.from.name, address: email.from.address },
-    to: email.to.name ? { name: email.to.name, address: email.to.address } : email.to.address,
+    to: email.to.name && !toName ? { name: email.to.name, address: email.to.address } : email.to.address,
     ...(email.replyTo ? { replyTo: email.replyTo.name ? { name: email.replyTo.name, address: email.replyTo.address } : email.replyTo.address } : {}),
-    subject: email.subject,
+    ...(headers.Subject ? {} : { subject: email.subject }),
     text: email.text,
     html: email.html,
     headers,
@@ -73,5 +87,12 @@ export async function buildMimeMessage(email: OutgoingEmail, options: BuildMimeO
     disableFileAccess: true,
     disableUrlAccess: true,
   });
-  return composer.compile().build();
+  const raw = await composer.compile().build();
+  if (!toName) return raw;
+  // nodemailer formats To: itself (a prepared value is not honoured there) and would only quote this
+  // name: it wrote the bare address, and the encoded name goes in front of it.
+  const text = raw.toString('latin1');
+  const headEnd = text.indexOf('\r\n\r\n');
+  const head = text.slice(0, headEnd).replace(/^To: <?([^\r\n<>]+)>?$/m, (_, address: string) => `To: ${encodedWords(toName)} <${address}>`);
+  return Buffer.from(head + text.slice(headEnd), 'latin1');
 }

@@ -335,3 +335,20 @@ export async function publishScheduledArticle(deps: Pick<ArticleDeps, 'articles'
   }
   return 'skipped';
 }
+
+/**
+ * The tags of published articles, each once (named as on its newest article), sorted by name: the topics a
+ * reader can follow. Reads the article list page by page, at most `maxArticles` articles.
+ */
+export async function tagsInUse(repo: Pick<ArticleRepository, 'list'>, maxArticles = 5000): Promise<{ slug: string; name: string }[]> {
+  const tags = new Map<string, string>();
+  let cursor: string | undefined;
+  let read = 0;
+  do {
+    const page = await repo.list({ status: 'published', limit: 100, cursor });
+    for (const a of page.items) for (const t of a.tags) if (!tags.has(t.slug)) tags.set(t.slug, t.name);
+    read += page.items.length;
+    cursor = page.next ?? undefined;
+  } while (cursor && read < maxArticles);
+  return [...tags].map(([slug, name]) => ({ slug, name })).sort((a, b) => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }));
+}

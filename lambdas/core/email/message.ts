@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 /**
  * What the core hands to a {@link Mailer}: one fully rendered email for one recipient, and the errors
  * a Mailer may throw. No transport detail lives here; the SES adapter turns this into MIME.
@@ -170,16 +171,62 @@ const LINE_BREAK = /[\r\n\u2028\u2029\u0085]/;
 const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:".]+$/;
 const LIST_ID = /^[^<>]*<[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+>$/;
 
+/**
+ * Why `value` cannot go into a header (subject, display name), or undefined when it can: line breaks
+ * (CR, LF, U+0085 NEL, U+2028/U+2029) and control characters. The one rule: the mailer refuses by it, and
+ * every schema whose text ends up in a header (a send's subject, an article title, a subscriber's name)
+ * refuses by it, so the API never accepts what the mailer would then refuse for every recipient.
+ */
+export function headerTextProblem(value: string): string | undefined {
+  if (LINE_BREAK.test(value)) return 'line breaks are not allowed in a header value (header injection)';
+  if (CONTROL.test(value)) return 'control characters are not allowed in a header value';
+  return undefined;
+}
+
+/** {@link headerTextProblem} as a predicate, for schemas. */
+export const isHeaderText = (value: string): boolean => headerTextProblem(value) === undefined;
+
 function checkHeaderText(field: string, value: string | undefined): void {
   if (value === undefined) return;
-  if (LINE_BREAK.test(value)) throw new MailerInvalidMessageError(field, 'line breaks are not allowed in a header value (header injection)');
-  if (CONTROL.test(value)) throw new MailerInvalidMessageError(field, 'control characters are not allowed in a header value');
+  const problem = headerTextProblem(value);
+  if (problem) throw new MailerInvalidMessageError(field, problem);
+}
+
+/** Control, format (bidi controls, zero-width), private-use, surrogate and unassigned code points, U+FFFD, line/paragraph separators. */
+const INVISIBLE_OR_INVALID = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}\p{Zl}\p{Zp}\ufffd]/u;
+/** A domain label's characters: ASCII letters, digits and hyphens, or Unicode letters, marks and digits (IDN). */
+const DOMAIN = /^[\p{L}\p{M}\p{N}-]+(\.[\p{L}\p{M}\p{N}-]+)+$/u;
+
+/**
+ * Why an email address cannot be mailed, or undefined when it can; the one rule for every address that
+ * comes in (subscribe, imports, test sends) and for the mailer. The local part must be ASCII: SES does
+ * not support SMTPUTF8, so `josé@example.com` cannot be delivered. The domain may be internationalised
+ * (`ada@bücher.example`): it goes out in its A-label form (`xn--bcher-kva.example`). Control and bidi
+ * characters, U+FFFD and the like are refused anywhere, with a message that names them: they are invisible
+ * or stand for something lost, and an IDN domain would turn them into a different, valid-looking domain.
+ */
+export function emailAddressProblem(address: string): string | undefined {
+  const bad = INVISIBLE_OR_INVALID.exec(address)?.[0];
+  if (bad !== undefined) {
+    const code = `U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    const what = bad === '\ufffd' ? 'the replacement character (text that was not valid UTF-8)' : /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(bad) ? 'a bidirectional-text control' : 'an invisible or control character';
+    return `must not contain ${what} (${code})`;
+  }
+  const at = address.lastIndexOf('@');
+  if (at < 1) return 'must be an email address like name@example.com';
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  if (/[^\x21-\x7e]/.test(local)) return 'the part before @ must be ASCII (internationalised local parts cannot be sent: SES does not support SMTPUTF8)';
+  if (!DOMAIN.test(domain) || domainToASCII(domain) === '') return 'the domain must be a domain name (letters, digits, hyphens and dots; internationalised domain names are accepted)';
+  return undefined;
 }
 
 function checkMailbox(field: string, mailbox: Mailbox): void {
   checkHeaderText(`${field}.name`, mailbox.name);
   checkHeaderText(`${field}.address`, mailbox.address);
   if (!ADDRESS.test(mailbox.address)) throw new MailerInvalidMessageError(`${field}.address`, `not a single email address: ${JSON.stringify(mailbox.address)}`);
+  const problem = emailAddressProblem(mailbox.address);
+  if (problem) throw new MailerInvalidMessageError(`${field}.address`, `${problem}: ${JSON.stringify(mailbox.address)}`);
 }
 
 /**

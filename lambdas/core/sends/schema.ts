@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { slugify } from '../articles/slug.ts';
+import { isHeaderText } from '../email/message.ts';
 import { EmailSchema } from '../subscribers/schema.ts';
 import { COUNT_NAMES, REPORT_KINDS, SEND_STATUSES, type ReportKind } from './model.ts';
 
@@ -24,7 +25,7 @@ export const SendRequestSchema = z
       .transform((ts) => [...new Set(ts.map((t) => slugify(t, 60)))])
       .optional()
       .meta({ description: 'Article: only subscribers of these topics (and those without topics). Digest: only articles with these tags.' }),
-    subject: z.string().trim().min(1).max(200).refine(singleLine, 'must be one line').refine(noControl, 'must not contain control characters').optional().meta({ description: 'Replaces the template\u2019s subject line.' }),
+    subject: z.string().trim().min(1).max(200).refine(singleLine, { error: 'must be one line', abort: true }).refine(noControl, { error: 'must not contain control characters', abort: true }).refine(isHeaderText, 'must be one line without control characters (it is the Subject: header)').optional().meta({ description: 'Replaces the template\u2019s subject line.' }),
     intro: z.string().trim().max(2000).refine(noControl, 'must not contain control characters').optional().meta({ description: 'Digest: a paragraph above the articles.' }),
     dryRun: z.boolean().optional().meta({ description: 'Plan and count the audience without sending anything.' }),
   })

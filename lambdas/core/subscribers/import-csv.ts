@@ -1,7 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { parse, type CsvError, type Options } from 'csv-parse';
 import { AppError } from '../errors.ts';
-import { IMPORT_COLUMNS, type ImportColumn, type ImportItem } from './import.ts';
+import type { ImportField, ImportItem } from './import.ts';
 
 /**
  * Reading an import's CSV, shared by the streamed import route and the import job handler (which must not
@@ -51,37 +51,89 @@ export async function* csvItems(source: Readable, maxBytes: number): AsyncGenera
   counter.on('error', (e) => parser.destroy(e));
   source.pipe(counter).pipe(parser);
 
-  let columns: (ImportColumn | undefined)[] | undefined;
+  let columns: (ImportField | undefined)[] | undefined;
+  let order: number[] = [];
   for await (const { record, line } of parser as AsyncIterable<{ record: string[]; line: number }>) {
     if (!columns) {
       columns = headerColumns(record);
+      order = readOrder(record);
       // Errors before the header (a broken first line) are reported like any other row.
       while (skipped.length) yield skipped.shift()!;
       continue;
     }
     while (skipped.length) yield skipped.shift()!;
-    const values: Partial<Record<ImportColumn, string>> = {};
-    record.forEach((v, i) => {
-      const col = columns![i];
-      if (col) values[col] = v;
-    });
+    const values: Partial<Record<ImportField, string>> = {};
+    // Several columns may feed one field (Substack's subscription_date and created_at): the first filled one wins.
+    for (const i of order) {
+      const col = columns[i];
+      const v = record[i];
+      if (col && v !== undefined && !values[col]) values[col] = v;
+    }
     yield { line, values };
   }
   if (!columns) throw new AppError('request.invalid', 'the CSV is empty; the first line must be a header such as email,name,frequency,topics');
   while (skipped.length) yield skipped.shift()!;
 }
 
-function headerColumns(record: string[]): ImportColumn[] {
+/**
+ * Column names of the exports an import reads, lower-cased, and the field each feeds: Inkwire's own export
+ * and those of Mailchimp, Substack, Ghost and Buttondown. Where two columns feed one field, the earlier
+ * name in this table wins when both are filled.
+ */
+const COLUMN_ALIASES: [string, ImportField | null][] = [
+  ['email', 'email'],
+  ['email address', 'email'], // Mailchimp
+  ['name', 'name'],
+  ['first name', 'firstName'], // Mailchimp
+  ['last name', 'lastName'],
+  ['frequency', 'frequency'],
+  ['topics', 'topics'],
+  ['status', 'status'], // Inkwire: pending, confirmed, unsubscribed, suppressed
+  ['subscriber_type', 'status'], // Buttondown: regular, premium, unactivated, unsubscribed...
+  ['confirmedat', 'confirmedAt'], // Inkwire
+  ['confirm_time', 'confirmedAt'], // Mailchimp
+  ['createdat', 'createdAt'], // Inkwire
+  ['optin_time', 'createdAt'], // Mailchimp
+  ['subscription_date', 'createdAt'], // Substack
+  ['created_at', 'createdAt'], // Ghost, Substack
+  ['creation_date', 'createdAt'], // Buttondown
+  ['unsub_time', 'unsubscribedAt'], // Mailchimp's unsubscribed export
+  ['clean_time', 'cleanedAt'], // Mailchimp's cleaned (bounced) export
+  ['subscribed_to_emails', 'subscribed'], // Ghost
+  ['email_disabled', 'emailDisabled'], // Substack
+  ['paused', 'paused'], // Inkwire
+  ['id', null], // Inkwire (and others): ids of the old list mean nothing here
+  ['source', null], // Inkwire
+];
+const ALIAS = new Map(COLUMN_ALIASES);
+const PRIORITY = new Map(COLUMN_ALIASES.map(([name], i) => [name, i]));
+/** Columns only another platform's export has: with one of them, columns the import does not use are ignored. */
+const FOREIGN_MARKS = ['email address', 'subscriber_type', 'creation_date', 'subscribed_to_emails', 'email_disabled', 'active_subscription', 'subscription_date', 'optin_time', 'confirm_time', 'created_at'];
+
+/**
+ * The field of each column. An Inkwire file (email, name, frequency, topics, or Inkwire's export) may name
+ * no other column, so a misspelt one is refused; another platform's export keeps its extra columns, ignored.
+ */
+function headerColumns(record: string[]): (ImportField | undefined)[] {
   const names = record.map((h) => h.trim().toLowerCase());
-  const unknown = names.filter((n) => !(IMPORT_COLUMNS as readonly string[]).includes(n));
-  if (unknown.length > 0 || !names.includes('email')) {
-    throw new AppError('request.invalid', `the first line must be a header naming the columns (email is required; also name, frequency, topics); got: ${record.join(',').slice(0, 200)}`, {
-      issues: [{ path: 'header', message: unknown.length ? `unknown column${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ').slice(0, 200)}` : 'no email column' }],
+  const foreign = names.some((n) => FOREIGN_MARKS.includes(n));
+  const unknown = names.filter((n) => !ALIAS.has(n));
+  if ((unknown.length > 0 && !foreign) || !names.some((n) => ALIAS.get(n) === 'email')) {
+    throw new AppError('request.invalid', `the first line must be a header naming the columns (email is required; also name, frequency, topics; or the header of an Inkwire, Mailchimp, Substack, Ghost or Buttondown export); got: ${record.join(',').slice(0, 200)}`, {
+      issues: [{ path: 'header', message: unknown.length && !foreign ? `unknown column${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ').slice(0, 200)}` : 'no email column' }],
     });
   }
-  const dupes = names.filter((n, i) => names.indexOf(n) !== i);
+  const dupes = names.filter((n, i) => names.indexOf(n) !== i && ALIAS.get(n));
   if (dupes.length) throw new AppError('request.invalid', `the header names a column twice: ${dupes.join(', ')}`, { issues: [{ path: 'header', message: 'duplicate column' }] });
-  return names as ImportColumn[];
+  const emails = names.filter((n) => ALIAS.get(n) === 'email');
+  if (emails.length > 1) throw new AppError('request.invalid', `the header has two email columns: ${emails.join(', ')}`, { issues: [{ path: 'header', message: 'duplicate column' }] });
+  return names.map((n) => ALIAS.get(n) ?? undefined);
+}
+
+/** Column indexes in the order their values are read (see {@link COLUMN_ALIASES}). */
+function readOrder(record: string[]): number[] {
+  const names = record.map((h) => h.trim().toLowerCase());
+  return names.map((_, i) => i).sort((a, b) => (PRIORITY.get(names[a]!) ?? 1e9) - (PRIORITY.get(names[b]!) ?? 1e9));
 }
 
 function csvMessage(err: CsvError): string {

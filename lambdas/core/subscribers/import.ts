@@ -7,10 +7,26 @@ import type { SubscriberDeps } from './use-cases.ts';
 /** The CSV columns an import understands; `email` is required, the others optional. */
 export const IMPORT_COLUMNS = ['email', 'name', 'frequency', 'topics'] as const;
 export type ImportColumn = (typeof IMPORT_COLUMNS)[number];
+/**
+ * What a row may say, read from Inkwire's own columns or another platform's export (see import-csv.ts):
+ * the subscriber's state there (`status`, and Mailchimp's, Ghost's and Substack's flags) and its dates.
+ */
+export type ImportField =
+  | ImportColumn
+  | 'firstName'
+  | 'lastName'
+  | 'status'
+  | 'createdAt'
+  | 'confirmedAt'
+  | 'unsubscribedAt'
+  | 'cleanedAt'
+  | 'subscribed'
+  | 'emailDisabled'
+  | 'paused';
 
 /** One data row of the file (`line` is 1-based, the header is line 1), or a row the parser refused. */
 export type ImportItem =
-  | { line: number; values: Partial<Record<ImportColumn, string>> }
+  | { line: number; values: Partial<Record<ImportField, string>> }
   | { line: number; error: string };
 
 export interface ImportOptions {
@@ -53,6 +69,13 @@ export interface ImportReport {
   /** Each refused row, by line; at most {@link MAX_LISTED_ERRORS} are listed. */
   errors: { line: number; message: string }[];
   errorsTruncated: boolean;
+  /**
+   * Rows skipped because the file itself says the address left or bounced (an export's unsubscribed or
+   * cleaned rows), by line with the reason; at most {@link MAX_LISTED_ERRORS} are listed. They are
+   * counted in `skippedUnsubscribed` and `skippedSuppressed`.
+   */
+  skipped: { line: number; reason: string }[];
+  skippedTruncated: boolean;
 }
 
 export const MAX_LISTED_ERRORS = 1000;
@@ -79,6 +102,80 @@ interface Row {
   name?: string | undefined;
   frequency?: z.infer<typeof FrequencySchema> | undefined;
   topics: string[];
+  /** `unconfirmed`: the file says the address never confirmed, so it stays pending whatever the consent asserted. */
+  state?: 'consented' | 'unconfirmed' | undefined;
+  paused?: boolean | undefined;
+  /** ISO 8601, from the file: kept when the row becomes confirmed. */
+  createdAt?: string | undefined;
+  confirmedAt?: string | undefined;
+}
+
+/** What a row's state in the exporting platform means for the import. */
+type RowState = 'consented' | 'unconfirmed' | { skip: 'unsubscribed' | 'suppressed'; reason: string };
+
+const STATUS_WORDS: Record<string, RowState> = {
+  // Inkwire
+  confirmed: 'consented',
+  pending: 'unconfirmed',
+  unsubscribed: { skip: 'unsubscribed', reason: 'unsubscribed in the exported list' },
+  suppressed: { skip: 'suppressed', reason: 'suppressed (bounced, complained or erased) in the exported list' },
+  // Buttondown's subscriber_type, and common words
+  regular: 'consented',
+  premium: 'consented',
+  gifted: 'consented',
+  trialed: 'consented',
+  churning: 'consented',
+  churned: 'consented',
+  past_due: 'consented',
+  complimentary: 'consented',
+  subscribed: 'consented',
+  active: 'consented',
+  free: 'consented',
+  paid: 'consented',
+  unactivated: 'unconfirmed',
+  unconfirmed: 'unconfirmed',
+  removed: { skip: 'unsubscribed', reason: 'removed from the exported list' },
+  cleaned: { skip: 'suppressed', reason: 'cleaned (bounced) in the exported list' },
+  bounced: { skip: 'suppressed', reason: 'bounced in the exported list' },
+  undeliverable: { skip: 'suppressed', reason: 'undeliverable in the exported list' },
+  complained: { skip: 'suppressed', reason: 'complained in the exported list' },
+  spammy: { skip: 'suppressed', reason: 'marked as spam in the exported list' },
+};
+
+const TRUE = new Set(['true', 'yes', '1']);
+const FALSE = new Set(['false', 'no', '0']);
+
+/** The row's state from the file's status column and flags; undefined when the file says nothing; an error when it cannot be read. */
+function rowState(v: Partial<Record<ImportField, string>>): RowState | undefined | { error: string } {
+  const flag = (x: string | undefined) => x?.trim().toLowerCase() ?? '';
+  if (flag(v.cleanedAt)) return { skip: 'suppressed', reason: 'cleaned (bounced) in the exported list' };
+  if (flag(v.unsubscribedAt)) return { skip: 'unsubscribed', reason: 'unsubscribed in the exported list' };
+  if (TRUE.has(flag(v.emailDisabled))) return { skip: 'unsubscribed', reason: 'email disabled (unsubscribed) in the exported list' };
+  if (FALSE.has(flag(v.subscribed))) return { skip: 'unsubscribed', reason: 'not subscribed to emails in the exported list' };
+  const status = flag(v.status);
+  if (status) {
+    const known = STATUS_WORDS[status.replace(/[\s-]+/g, '_')];
+    if (!known) return { error: `status: unknown status "${status.slice(0, 40)}"` };
+    return known;
+  }
+  if (TRUE.has(flag(v.subscribed))) return 'consented';
+  return undefined;
+}
+
+/**
+ * A date of an export as ISO 8601, or undefined when there is none or it cannot be read (the import's
+ * time is used then). A date without a zone (Mailchimp's `2023-05-01 10:20:30`) is UTC; one in the
+ * future is not believed.
+ */
+function exportDate(value: string | undefined, now: Date): string | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?\s*(Z|[+-]\d{2}:?\d{2}|UTC)?$/i.exec(v);
+  if (!m) return undefined;
+  const zone = !m[3] || /^utc$/i.test(m[3]) ? 'Z' : m[3];
+  const t = Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}${zone}`);
+  if (Number.isNaN(t) || t > now.getTime()) return undefined;
+  return new Date(t).toISOString();
 }
 
 /**
@@ -106,11 +203,19 @@ export async function importSubscribers(deps: ImportDeps, items: AsyncIterable<I
     confirmationsRequested: 0,
     errors: [],
     errorsTruncated: false,
+    skipped: [],
+    skippedTruncated: false,
   };
   const refuse = (line: number, message: string) => {
     report.invalid++;
     if (report.errors.length < MAX_LISTED_ERRORS) report.errors.push({ line, message });
     else report.errorsTruncated = true;
+  };
+  const skip = (line: number, kind: 'unsubscribed' | 'suppressed', reason: string) => {
+    if (kind === 'unsubscribed') report.skippedUnsubscribed++;
+    else report.skippedSuppressed++;
+    if (report.skipped.length < MAX_LISTED_ERRORS) report.skipped.push({ line, reason });
+    else report.skippedTruncated = true;
   };
 
   const inFlight = new Set<Promise<void>>();
@@ -143,18 +248,42 @@ export async function importSubscribers(deps: ImportDeps, items: AsyncIterable<I
         refuse(item.line, item.error);
         continue;
       }
-      const parsed = RowSchema.safeParse(item.values);
+      const v = item.values;
+      const fullName = v.name || [v.firstName, v.lastName].map((x) => x?.trim()).filter(Boolean).join(' ');
+      const parsed = RowSchema.safeParse({ email: v.email, name: fullName, frequency: v.frequency, topics: v.topics });
       if (!parsed.success) {
         refuse(item.line, parsed.error.issues.map((i) => `${i.path.join('.') || 'row'}: ${i.message}`).join('; '));
         continue;
       }
+      const state = rowState(v);
+      if (typeof state === 'object' && 'error' in state) {
+        refuse(item.line, state.error);
+        continue;
+      }
+      if (typeof state === 'object') {
+        skip(item.line, state.skip, state.reason);
+        continue;
+      }
+      const now = deps.clock.now();
+      const paused = v.paused?.trim().toLowerCase();
       const hash = emailHash(parsed.data.email);
       if (batchHashes.has(hash)) {
         report.duplicates++;
         continue;
       }
       batchHashes.add(hash);
-      batch.push({ line: item.line, hash, email: parsed.data.email, name: parsed.data.name || undefined, frequency: parsed.data.frequency, topics: parsed.data.topics });
+      batch.push({
+        line: item.line,
+        hash,
+        email: parsed.data.email,
+        name: parsed.data.name || undefined,
+        frequency: parsed.data.frequency,
+        topics: parsed.data.topics,
+        state,
+        paused: paused ? TRUE.has(paused) : undefined,
+        createdAt: exportDate(v.createdAt, now),
+        confirmedAt: exportDate(v.confirmedAt, now),
+      });
       if (batch.length >= BATCH_ROWS) {
         await dispatch(batch);
         batch = [];
@@ -170,6 +299,7 @@ export async function importSubscribers(deps: ImportDeps, items: AsyncIterable<I
   await Promise.all(inFlight);
   if (failure) throw failure;
   report.errors.sort((a, b) => a.line - b.line);
+  report.skipped.sort((a, b) => a.line - b.line);
   if (confirming && report.confirmationsRequested > 0) report.confirmationSendId = (await deps.confirmations!.request(options.importId!)).sendId;
   return report;
 }
@@ -180,7 +310,7 @@ async function processBatch(deps: ImportDeps, rows: Row[], options: ImportOption
   const consent = options.consent === 'confirmed';
   const confirming = !consent && options.sendConfirmation;
   const fresh: Subscriber[] = [];
-  const toConfirm: Subscriber[] = [];
+  const toConfirm: { prev: Subscriber; at: string | undefined }[] = [];
   const toRemind: Subscriber[] = [];
   for (const row of rows) {
     const state = states.get(row.hash) ?? {};
@@ -188,7 +318,7 @@ async function processBatch(deps: ImportDeps, rows: Row[], options: ImportOption
     if (s) {
       if (s.status === 'unsubscribed') report.skippedUnsubscribed++;
       else if (s.status === 'suppressed' || state.suppression) report.skippedSuppressed++;
-      else if (s.status === 'pending' && consent) toConfirm.push(s);
+      else if (s.status === 'pending' && consent && row.state !== 'unconfirmed') toConfirm.push({ prev: s, at: row.confirmedAt ?? row.createdAt });
       else {
         report.unchanged++;
         if (s.status === 'pending' && options.sendConfirmation) toRemind.push(s);
@@ -199,18 +329,22 @@ async function processBatch(deps: ImportDeps, rows: Row[], options: ImportOption
       report.skippedSuppressed++;
       continue;
     }
+    // Confirmed only with the consent asserted, and not when the file says the address never confirmed;
+    // then the file's own dates (consent kept from the old list) stand.
+    const confirmedRow = consent && row.state !== 'unconfirmed';
+    const createdAt = (confirmedRow && row.createdAt) || now.toISOString();
     fresh.push({
       ...(confirming ? { importId: options.importId } : {}),
       id: newId(now),
       email: row.email,
       emailHash: row.hash,
       ...(row.name ? { name: row.name.slice(0, SUBSCRIBER_LIMITS.nameChars) } : {}),
-      status: consent ? 'confirmed' : 'pending',
+      status: confirmedRow ? 'confirmed' : 'pending',
       frequency: row.frequency ?? deps.settings.defaultFrequency,
       topics: row.topics,
-      paused: false,
-      createdAt: now.toISOString(),
-      ...(consent ? { confirmedAt: now.toISOString() } : {}),
+      paused: row.paused ?? false,
+      createdAt,
+      ...(confirmedRow ? { confirmedAt: row.confirmedAt ?? row.createdAt ?? now.toISOString() } : {}),
       updatedAt: now.toISOString(),
       softBounces: 0,
       source: 'import',
@@ -220,9 +354,9 @@ async function processBatch(deps: ImportDeps, rows: Row[], options: ImportOption
   if (fresh.length > 0) await deps.subscribers.createMany(fresh);
   report.created += fresh.length;
 
-  for (const prev of toConfirm) {
+  for (const { prev, at } of toConfirm) {
     try {
-      await deps.subscribers.update({ ...prev, status: 'confirmed', confirmedAt: now.toISOString(), updatedAt: now.toISOString(), version: prev.version + 1 }, prev);
+      await deps.subscribers.update({ ...prev, status: 'confirmed', confirmedAt: at ?? now.toISOString(), updatedAt: now.toISOString(), version: prev.version + 1 }, prev);
       report.confirmed++;
     } catch (e) {
       // Changed since the lookup (confirmed or unsubscribed on its own): its own choice wins.

@@ -253,9 +253,12 @@ export async function runUploadedImport(
 /** The largest report kept in the job record (DynamoDB items hold at most 400 KB). */
 const MAX_REPORT_BYTES = 300_000;
 
-/** The report, with fewer listed errors when they would not fit in the job record. */
+/** The report, with fewer listed skipped rows, then errors, when they would not fit in the job record. */
 export function fitReport(report: ImportReport, maxBytes = MAX_REPORT_BYTES): ImportReport {
   let fitted = report;
+  while (fitted.skipped.length > 0 && Buffer.byteLength(JSON.stringify(fitted)) > maxBytes) {
+    fitted = { ...fitted, skipped: fitted.skipped.slice(0, Math.floor(fitted.skipped.length / 2)), skippedTruncated: true };
+  }
   while (fitted.errors.length > 0 && Buffer.byteLength(JSON.stringify(fitted)) > maxBytes) {
     fitted = { ...fitted, errors: fitted.errors.slice(0, Math.floor(fitted.errors.length / 2)), errorsTruncated: true };
   }

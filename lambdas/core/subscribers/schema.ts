@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { slugify } from '../articles/slug.ts';
+import { emailAddressProblem, isHeaderText } from '../email/message.ts';
 
 /** Limits stated in the API and README. */
 export const SUBSCRIBER_LIMITS = {
@@ -41,16 +42,20 @@ export const EmailSchema = z
   .trim()
   .min(1, 'is required')
   .max(SUBSCRIBER_LIMITS.emailChars, `must be at most ${SUBSCRIBER_LIMITS.emailChars} characters`)
-  .refine((s) => !LINE_BREAK.test(s) && !CONTROL.test(s), 'must not contain line breaks or control characters')
-  .refine((s) => ADDRESS.test(s), 'must be an email address like name@example.com')
+  .refine((s) => !LINE_BREAK.test(s) && !CONTROL.test(s), { error: 'must not contain line breaks or control characters', abort: true })
+  .refine((s) => ADDRESS.test(s), { error: 'must be an email address like name@example.com', abort: true })
+  // The mailer's own rule: ASCII local part, IDN domain allowed, no bidi controls or U+FFFD.
+  .refine((s) => emailAddressProblem(s) === undefined, { error: (iss) => emailAddressProblem(String(iss.input)) ?? 'must be an email address like name@example.com' })
   .meta({ description: 'The subscriber\u2019s email address.', example: 'ada@example.com' });
 
 /** A display name: one line, no control characters (it ends up in a `To:` header). */
 export const NameSchema = z
   .string()
   .max(SUBSCRIBER_LIMITS.nameChars * 4)
-  .refine((s) => !LINE_BREAK.test(s), 'must be one line (no CR or LF)')
-  .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+  .refine((s) => !LINE_BREAK.test(s), { error: 'must be one line (no CR or LF)', abort: true })
+  .refine((s) => !CONTROL.test(s), { error: 'must not contain control characters', abort: true })
+  // The mailer's own rule too (the name is in the To: header): what is accepted here can be sent.
+  .refine(isHeaderText, 'must be one line without control characters')
   .transform((s) => s.replace(/\s+/g, ' ').trim())
   .refine((s) => s.length <= SUBSCRIBER_LIMITS.nameChars, `must be at most ${SUBSCRIBER_LIMITS.nameChars} characters`)
   .meta({ description: 'Optional display name, one line.', example: 'Ada Lovelace' });

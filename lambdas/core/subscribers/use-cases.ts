@@ -362,11 +362,19 @@ function sameTopics(a: string[], b: string[]): boolean {
 
 // ---- Publisher API
 
-export function listSubscribers(
+/**
+ * A page of subscribers, newest first. With `email`, the page holds the one subscriber with that exact
+ * address (case does not matter; found by its hash), or none, and has no next page.
+ */
+export async function listSubscribers(
   deps: Pick<SubscriberDeps, 'subscribers'>,
-  query: { status?: SubscriberStatus | undefined; limit: number; cursor?: string | undefined },
+  query: { status?: SubscriberStatus | undefined; limit: number; cursor?: string | undefined; email?: string | undefined },
 ): Promise<SubscriberPage> {
-  return deps.subscribers.list(query);
+  if (query.email !== undefined) {
+    const found = await deps.subscribers.findByEmailHash(emailHash(query.email));
+    return { items: found && (!query.status || found.status === query.status) ? [found] : [], next: null };
+  }
+  return deps.subscribers.list({ status: query.status, limit: query.limit, cursor: query.cursor });
 }
 
 export async function getSubscriber(deps: Pick<SubscriberDeps, 'subscribers'>, id: string): Promise<Subscriber> {

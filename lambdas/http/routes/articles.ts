@@ -17,7 +17,7 @@ import {
   type ArticleDeps,
 } from '../../core/articles/use-cases.ts';
 import { hashRequest } from '../../core/idempotency.ts';
-import { errorResponses, newRouter, idempotencyHeader, named } from '../router.ts';
+import { errorResponses, newRouter, pageLimit, idempotencyHeader, named } from '../router.ts';
 
 const Article = named(ArticleOutputSchema, 'Article');
 const ArticleInput = named(ArticleInputSchema, 'ArticleInput');
@@ -64,7 +64,7 @@ export function articleRoutes(deps: ArticleDeps) {
       request: {
         query: z.object({
           status: ArticleStatusSchema.optional(),
-          limit: z.coerce.number().int().min(1).max(100).default(20),
+          limit: pageLimit(20),
           cursor: z.string().max(2000).optional().meta({ description: 'The `next` value of the previous page.' }),
         }),
       },

@@ -4,7 +4,7 @@ import { hashRequest } from '../../core/idempotency.ts';
 import type { DeliveryDeps } from '../../core/sends/deps.ts';
 import { PreviewRequestSchema, SendOutputSchema, SendRequestSchema, TestRequestSchema } from '../../core/sends/schema.ts';
 import { cancelSend, createSend, getSend, listSends, previewSend, resumeSend, testSend, type SendOutput } from '../../core/sends/use-cases.ts';
-import { errorResponses, newRouter, idempotencyHeader } from '../router.ts';
+import { errorResponses, newRouter, pageLimit, idempotencyHeader } from '../router.ts';
 
 // Named with `.meta({ id })`, which needs no prototype patch: these schemas are built in core, possibly before @hono/zod-openapi loads.
 const Send = SendOutputSchema.meta({ id: 'Send' });
@@ -113,7 +113,7 @@ export function sendRoutes(deps: DeliveryDeps) {
       security,
       request: {
         query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(20),
+          limit: pageLimit(20),
           cursor: z.string().max(2000).optional().meta({ description: 'The `next` value of the previous page.' }),
         }),
       },

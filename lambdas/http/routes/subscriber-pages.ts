@@ -68,6 +68,31 @@ export function parseTopicChoices(value: string | undefined): { slug: string; na
   return [...seen].map(([slug, name]) => ({ slug, name }));
 }
 
+export interface TopicChoice {
+  slug: string;
+  name: string;
+}
+
+/** Topics a reader may choose: a fixed list (`SUBSCRIBE_TOPICS`), or loaded (the tags of published articles). */
+export type TopicChoices = TopicChoice[] | (() => Promise<TopicChoice[]>);
+
+/**
+ * Loads topics at most once per `ttlMs` (pages are read far more often than articles are tagged); a
+ * failed load is retried on the next call, and the last good list is used meanwhile.
+ */
+export function cachedTopicChoices(load: () => Promise<TopicChoice[]>, ttlMs = 60_000, now: () => number = Date.now): () => Promise<TopicChoice[]> {
+  let cached: { at: number; list: TopicChoice[] } | undefined;
+  return async () => {
+    if (cached && now() - cached.at < ttlMs) return cached.list;
+    try {
+      cached = { at: now(), list: await load() };
+    } catch (e) {
+      if (!cached) throw e;
+    }
+    return cached.list;
+  };
+}
+
 const FREQUENCY_LABELS: Record<Frequency, string> = {
   instant: 'Every article, as it is published',
   daily: 'A daily digest',
@@ -87,8 +112,11 @@ export interface SubscriberPageDeps {
   clientAddress: (c: Context) => string;
   /** Subscribe attempts per client network, per email address and site-wide; default {@link SUBSCRIBE_LIMITS}. */
   limits?: Partial<SubscribeLimits> | undefined;
-  /** Topics offered as checkboxes (tag slug and name); a subscriber's own topics are always shown. */
-  topicChoices?: { slug: string; name: string }[] | undefined;
+  /**
+   * Topics offered as checkboxes (tag slug and name), and the only ones the preference page accepts; a
+   * subscriber's own topics are always shown. None: no topic boxes, every article.
+   */
+  topicChoices?: TopicChoices | undefined;
   log?: ((msg: string, detail: unknown) => void) | undefined;
   /**
    * The least time `POST /subscribe` takes to answer once the input is valid, so an address that is
@@ -125,6 +153,19 @@ const PAGE_HEADERS: Record<string, string> = {
 
 const isJson = (c: Context) => /^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '');
 const isForm = (c: Context) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i.test(c.req.header('content-type') ?? '');
+
+/** A form body the parser could not read, as a 400 that says what was expected and what came. */
+export function unreadableForm(contentType: string, body: string): AppError {
+  const start = body.length === 0 ? 'an empty body' : `a body starting ${JSON.stringify(body.slice(0, 40))}`;
+  if (/^multipart\/form-data/i.test(contentType)) {
+    const boundary = /;\s*boundary=("?)([^";]+)\1/i.exec(contentType)?.[2];
+    const expected = boundary
+      ? `parts separated by the boundary "--${boundary}" named in Content-Type`
+      : 'a Content-Type with a boundary parameter (multipart/form-data; boundary=…) and parts separated by it';
+    return new AppError('request.invalid', `the form body is not valid multipart/form-data: expected ${expected}, received ${start}`);
+  }
+  return new AppError('request.invalid', `the form body is not valid application/x-www-form-urlencoded: received ${start}`);
+}
 
 const SubscribeAccepted = z
   .object({ accepted: z.literal(true), message: z.string() })
@@ -185,7 +226,13 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
 
   const formValues = async (c: Context): Promise<Record<string, string | string[]>> => {
     if (!isForm(c)) throw new AppError('request.unsupportedMediaType', 'send the form as application/x-www-form-urlencoded or multipart/form-data');
-    const body = await c.req.parseBody({ all: true });
+    let body: Awaited<ReturnType<typeof c.req.parseBody>>;
+    try {
+      body = await c.req.parseBody({ all: true });
+    } catch (e) {
+      if (isAppError(e)) throw e;
+      throw unreadableForm(c.req.header('content-type') ?? '', await c.req.text().catch(() => ''));
+    }
     const out: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(body)) {
       if (typeof v === 'string') out[k] = v;
@@ -202,8 +249,9 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
     return token;
   };
 
-  const topicList = (checked: string[]) => {
-    const choices = new Map((deps.topicChoices ?? []).map((t) => [t.slug, t.name]));
+  const topicChoices = async (): Promise<TopicChoice[]> => (typeof deps.topicChoices === 'function' ? deps.topicChoices() : (deps.topicChoices ?? []));
+  const topicList = async (checked: string[]) => {
+    const choices = new Map((await topicChoices()).map((t) => [t.slug, t.name]));
     for (const t of checked) if (!choices.has(t)) choices.set(t, t);
     return [...choices].map(([slug, name]) => ({ slug, name, checked: checked.includes(slug) }));
   };
@@ -227,13 +275,13 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
 
   // ---- Subscribe
 
-  const subscribeForm = (c: Context, values: Record<string, unknown> = {}, fieldErrors: Record<string, string> = {}, status = 200) =>
+  const subscribeForm = async (c: Context, values: Record<string, unknown> = {}, fieldErrors: Record<string, string> = {}, status = 200) =>
     page(c, 'subscribe.liquid', {
       title: 'Subscribe',
       action: `${publicUrl}${paths.subscribe}`,
       values: { frequency: core.settings.defaultFrequency, ...values },
       frequencies,
-      topics: topicList(many(values.topics as string[] | undefined)),
+      topics: await topicList(many(values.topics as string[] | undefined)),
       fieldErrors,
       errors: Object.entries(fieldErrors).map(([field, message]) => ({ field: field === 'topics' ? 'email' : field, message })),
     }, status);
@@ -328,7 +376,7 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
 
   // ---- Preferences
 
-  const preferencesPage = (c: Context, token: string, s: Subscriber, flags: { saved?: boolean; resubscribed?: boolean; errors?: string[] } = {}, status = 200) =>
+  const preferencesPage = async (c: Context, token: string, s: Subscriber, flags: { saved?: boolean; resubscribed?: boolean; errors?: string[] } = {}, status = 200) =>
     page(c, 'preferences.liquid', {
       title: 'Email preferences',
       action: `${publicUrl}${paths.preferences}`,
@@ -338,7 +386,7 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
       unsubscribeToken: unsubscribeTokenFor(core, s.id),
       subscriber: { email: s.email, status: s.status, frequency: s.frequency, paused: s.paused },
       frequencies,
-      topics: topicList(s.topics),
+      topics: await topicList(s.topics),
       saved: flags.saved ?? false,
       resubscribed: flags.resubscribed ?? false,
       errors: flags.errors ?? [],
@@ -368,6 +416,14 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
       const s = await getPreferences(core, token);
       return preferencesPage(c, token, s, { errors: [fromZod(parsed.error, 'body').message] }, 400);
     }
+    // Only the site's topics (and those the subscriber already has), so no one follows a tag no article has.
+    const current = await getPreferences(core, token);
+    const known = new Set([...(await topicChoices()).map((t) => t.slug), ...current.topics]);
+    const unknown = (parsed.data.topics ?? []).filter((t) => !known.has(t));
+    if (unknown.length) {
+      const list = unknown.map((t) => `\u201c${t}\u201d`).join(', ');
+      return preferencesPage(c, token, current, { errors: [`${list} ${unknown.length > 1 ? 'are not topics' : 'is not a topic'} of ${core.site.title}: choose from the list.`] }, 400);
+    }
     await updatePreferences(core, token, parsed.data);
     return back('saved');
   });
@@ -376,18 +432,20 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
 
   app.get(paths.unsubscribe, async (c) => {
     const token = await tokenOf(c);
-    core.signer.verify(token, 'unsubscribe', core.clock.now());
-    return page(c, 'unsubscribe.liquid', { title: 'Unsubscribe', action: `${publicUrl}${paths.unsubscribe}`, token });
+    const { subscriberId } = core.signer.verify(token, 'unsubscribe', core.clock.now());
+    // The address the link is about (none when the subscriber was erased), so the reader knows which one leaves.
+    const email = (await core.subscribers.get(subscriberId))?.email ?? '';
+    return page(c, 'unsubscribe.liquid', { title: 'Unsubscribe', action: `${publicUrl}${paths.unsubscribe}`, token, email });
   });
 
   app.post(paths.unsubscribe, async (c) => {
     // RFC 8058: the token is in the URL and the body is `List-Unsubscribe=One-Click`; our own page sends it as a field.
     const form = isForm(c) ? await formValues(c) : {};
     const token = await tokenOf(c, form);
-    const { outcome } = await unsubscribe(core, token);
+    const { outcome, subscriber } = await unsubscribe(core, token);
     const { subscriberId } = core.signer.verify(token, 'unsubscribe', core.clock.now());
     const preferencesUrl = outcome === 'unknown' ? '' : subscriberLinks(core.site, core.signer, subscriberId, core.clock.now()).preferencesUrl;
-    return page(c, 'unsubscribed.liquid', { title: 'Unsubscribed', preferencesUrl });
+    return page(c, 'unsubscribed.liquid', { title: 'Unsubscribed', preferencesUrl, email: subscriber?.email ?? '' });
   });
 
   return app;

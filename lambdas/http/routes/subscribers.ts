@@ -6,7 +6,7 @@ import { countSubscribers, eraseSubscriber, getSubscriber, listSubscribers, type
 import { importSubscribers, MAX_LISTED_ERRORS, type ImportOptions } from '../../core/subscribers/import.ts';
 import { csvItems } from '../../core/subscribers/import-csv.ts';
 import { exportSubscribersCsv } from '../../core/subscribers/export.ts';
-import { errorResponses, newRouter, named } from '../router.ts';
+import { errorResponses, newRouter, pageLimit, named } from '../router.ts';
 import { subscriberPageRoutes, type SubscriberPageDeps } from './subscriber-pages.ts';
 
 const Subscriber = named(SubscriberOutputSchema, 'Subscriber');
@@ -42,6 +42,10 @@ export const ImportReportSchema = z
       .meta({ description: 'The confirmation send that mails them, paced like any send: follow it at `GET /api/sends/{id}`.' }),
     errors: z.array(z.object({ line: z.number().int(), message: z.string() })),
     errorsTruncated: z.boolean().meta({ description: `True when more than ${MAX_LISTED_ERRORS} rows were refused; \`invalid\` counts them all.` }),
+    skipped: z
+      .array(z.object({ line: z.number().int(), reason: z.string() }))
+      .meta({ description: 'Rows skipped because the file says the address unsubscribed or bounced (an export\u2019s unsubscribed or cleaned rows), by line; counted in `skippedUnsubscribed` and `skippedSuppressed`.' }),
+    skippedTruncated: z.boolean().meta({ description: `True when more than ${MAX_LISTED_ERRORS} rows were skipped so.` }),
   })
   .openapi('SubscriberImportReport');
 
@@ -129,7 +133,10 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       tags: ['Subscribers'],
       summary: 'Import subscribers from CSV (streamed)',
       description:
-        'Body: CSV with a header line naming the columns `email` (required), `name`, `frequency` (instant, daily, weekly) and `topics` (tag names separated by `;`). ' +
+        'Body: CSV with a header line naming the columns `email` (required), `name`, `frequency` (instant, daily, weekly) and `topics` (tag names separated by `;`); ' +
+        'or the file of an Inkwire export (`GET /api/subscribers/export`), or a Mailchimp, Substack, Ghost or Buttondown subscriber export, whose address, name, dates and status columns are read and other columns ignored. ' +
+        'Rows such a file marks unsubscribed or bounced are skipped (listed in `skipped`); rows it marks unconfirmed (Inkwire `pending`, Buttondown `unactivated`) stay pending. ' +
+        'A row that becomes confirmed keeps the file\u2019s consent date as `confirmedAt` and its creation date as `createdAt`. ' +
         'With `consent=confirmed` you assert that every address consented before: new rows become confirmed (and pending subscribers are confirmed). Otherwise new rows are pending and get no email unless `sendConfirmation=true`. ' +
         'Suppressed addresses (bounced, complained, erased) and unsubscribed subscribers are skipped; a confirmed subscriber is never changed. Importing the same file again changes nothing. ' +
         `Each bad row is reported by line; the rest are imported. At most ${DEFAULT_MAX_IMPORT_BYTES / 1024 / 1024} MB. ` +
@@ -165,12 +172,22 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       method: 'get',
       path: '/subscribers',
       tags: ['Subscribers'],
-      summary: 'List subscribers, newest first',
+      summary: 'List subscribers, newest first, or find one by address',
+      description:
+        'With `email`, the page holds the subscriber with exactly that address (case does not matter), or nothing, and `next` is null: ' +
+        'use it to find one person (to erase them, say) without exporting the list. `status` still filters; `cursor` and `limit` do not apply.',
       security,
       request: {
         query: z.object({
+          email: z
+            .string()
+            .trim()
+            .min(3)
+            .max(320)
+            .optional()
+            .meta({ description: 'Find the subscriber with this exact address (case-insensitive).', example: 'ada@example.com' }),
           status: SubscriberStatusSchema.optional(),
-          limit: z.coerce.number().int().min(1).max(100).default(50),
+          limit: pageLimit(50),
           cursor: z.string().max(2000).optional().meta({ description: 'The `next` value of the previous page.' }),
         }),
       },
