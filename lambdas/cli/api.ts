@@ -82,7 +82,7 @@ function apiError(method: string, url: string, res: Response, parsed: unknown, t
   if (res.status === 429 && retryAfter) details.push(`Try again in ${retryAfter} s.`);
   if (err.requestId) details.push(`request id: ${err.requestId}`);
   const code = err.code ? `${err.code}, ` : '';
-  return new CliError(`${err.message ?? 'request failed'} (${code}${status})`, details);
+  return new CliError(`${err.message ?? 'request failed'} (${code}${status})`, details, err.code);
 }
 
 function snippet(text: string): string {

@@ -20,6 +20,17 @@ const OPTIONS = {
   consent: { type: 'string' },
   'send-confirmation': { type: 'boolean' },
   out: { type: 'string' },
+  text: { type: 'boolean' },
+  body: { type: 'string' },
+  publish: { type: 'boolean' },
+  frequency: { type: 'string' },
+  intro: { type: 'string' },
+  subject: { type: 'string' },
+  preview: { type: 'boolean' },
+  test: { type: 'string', multiple: true },
+  subscriber: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  watch: { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -30,7 +41,11 @@ const PER_COMMAND: Record<Command, OptionName[]> = {
   list: ['status', 'limit', 'json'],
   unpublish: ['json'],
   delete: [],
-  subscribers: ['consent', 'send-confirmation', 'out', 'json'],
+  show: ['text', 'json'],
+  edit: ['title', 'tag', 'author', 'summary', 'url', 'body', 'draft', 'publish', 'schedule', 'json'],
+  send: ['frequency', 'tag', 'subject', 'intro', 'preview', 'test', 'subscriber', 'out', 'dry-run', 'watch', 'json'],
+  sends: ['limit', 'watch', 'json'],
+  subscribers: ['consent', 'send-confirmation', 'out', 'status', 'limit', 'json'],
   help: [],
 };
 
@@ -54,6 +69,17 @@ export interface ParsedArgs {
   consent?: string | undefined;
   sendConfirmation: boolean;
   out?: string | undefined;
+  text: boolean;
+  body?: string | undefined;
+  publish: boolean;
+  frequency?: string | undefined;
+  intro?: string | undefined;
+  subject?: string | undefined;
+  preview: boolean;
+  tests: string[];
+  subscriber?: string | undefined;
+  dryRun: boolean;
+  watch: boolean;
 }
 
 /** Parses argv (without `node` and the script). Options may come before or after the command. */
@@ -101,5 +127,16 @@ export function parseCliArgs(argv: string[]): ParsedArgs {
     consent: values.consent,
     sendConfirmation: values['send-confirmation'] ?? false,
     out: values.out,
+    text: values.text ?? false,
+    body: values.body,
+    publish: values.publish ?? false,
+    frequency: values.frequency,
+    intro: values.intro,
+    subject: values.subject,
+    preview: values.preview ?? false,
+    tests: values.test ?? [],
+    subscriber: values.subscriber,
+    dryRun: values['dry-run'] ?? false,
+    watch: values.watch ?? false,
   };
 }

@@ -1,4 +1,5 @@
 import { parseDateLine, parsePlainTextArticle } from '../core/articles/plain-text.ts';
+import { slugify } from '../core/articles/slug.ts';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { CliError, UsageError } from './errors.ts';
 
@@ -25,8 +26,26 @@ export interface ArticleDocument {
   date?: string;
   /** `draft: true` in front matter. */
   draft?: boolean;
+  /** `id:` in front matter: the article this file is (set it to update an article made elsewhere). */
+  id?: string;
+  /** `slug:` in front matter: the article's stable name; by default the file's name gives it. */
+  slug?: string;
   /** Things in the file that were ignored, worth telling the user. */
   warnings: string[];
+}
+
+/** An article slug as the API takes it. */
+export const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+){0,40}$/;
+
+/**
+ * The slug a file stands for when its front matter names none: its name without the extension and
+ * without a leading date (`2024-02-11-us-drone-strike.md` is `us-drone-strike`), the way static site
+ * generators name posts. Publishing the file again finds the article by it.
+ */
+export function slugFromPath(path: string): string {
+  const base = (path.split(/[\\/]/).pop() ?? path).replace(/\.[^.]+$/, '');
+  const undated = base.replace(/^\d{4}-\d{2}-\d{2}[-_ ]+/, '') || base;
+  return slugify(undated, 80);
 }
 
 export type FileKind = 'markdown' | 'html' | 'text';
@@ -103,7 +122,9 @@ function authorFrom(a: unknown): AuthorInput {
   return out;
 }
 
-const FRONT_MATTER_KEYS: Record<string, 'title' | 'tags' | 'summary' | 'authors' | 'date' | 'url' | 'draft'> = {
+const FRONT_MATTER_KEYS: Record<string, 'title' | 'tags' | 'summary' | 'authors' | 'date' | 'url' | 'draft' | 'id' | 'slug'> = {
+  id: 'id',
+  slug: 'slug',
   title: 'title',
   tags: 'tags',
   tag: 'tags',
@@ -126,7 +147,7 @@ function readMarkdown(path: string, text: string): ArticleDocument {
   for (const [rawKey, value] of Object.entries(data)) {
     const key = FRONT_MATTER_KEYS[rawKey.toLowerCase()];
     if (!key) {
-      doc.warnings.push(`${path}: ignoring front matter field "${rawKey}" (known fields: title, tags, summary, authors, date, url, draft)`);
+      doc.warnings.push(`${path}: ignoring front matter field "${rawKey}" (known fields: id, slug, title, tags, summary, authors, date, url, draft)`);
       continue;
     }
     const text = scalarText(value);
@@ -142,6 +163,14 @@ function readMarkdown(path: string, text: string): ArticleDocument {
         break;
       case 'url':
         if (one) doc.url = one;
+        break;
+      case 'id':
+        if (!/^[a-z0-9]{1,64}$/.test(one)) throw new CliError(`${path}: front matter ${rawKey} "${one}" is not an article id (lower-case letters and digits, as inkwire list shows)`);
+        doc.id = one;
+        break;
+      case 'slug':
+        if (!SLUG.test(one)) throw new CliError(`${path}: front matter ${rawKey} "${one}" is not a slug; use lower-case letters and digits joined by single hyphens, e.g. us-drone-strike`);
+        doc.slug = one;
         break;
       case 'tags':
         // `tags: a, b` is a list too.

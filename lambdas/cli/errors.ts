@@ -14,6 +14,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly details: string[] = [],
+    /** The API's error code (`article.notFound`), when the API refused. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'CliError';

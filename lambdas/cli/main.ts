@@ -1,12 +1,13 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, type FetchFn } from './api.ts';
 import { parseCliArgs, type ParsedArgs } from './args.ts';
-import { list, publish, remove, unpublish, type CommandContext, type Output } from './commands.ts';
+import { edit, list, publish, remove, show, unpublish, type CommandContext, type Output } from './commands.ts';
+import { send, sends } from './sends.ts';
 import { CliError, UsageError } from './errors.ts';
 import { subscribers, type FileIo } from './subscribers.ts';
 import { COMMANDS, commandHelp, generalHelp, usageLine, type Command } from './usage.ts';
@@ -19,6 +20,8 @@ export interface CliIo {
   readFile: (path: string) => Promise<string>;
   /** Streams files for the subscriber commands (default: the local disk). */
   files?: FileIo;
+  /** Writes a small text file (a preview's HTML; default: the local disk). */
+  writeText?: (path: string, text: string) => Promise<void>;
 }
 
 export const DEFAULT_API_URL = 'http://localhost:3000';
@@ -57,6 +60,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'delete':
         await remove(ctx);
         break;
+      case 'show':
+        await show(ctx);
+        break;
+      case 'edit':
+        await edit(ctx);
+        break;
+      case 'send':
+      case 'sends': {
+        const files = io.files ?? diskFiles;
+        const sendCtx = { ...ctx, sleep: files.sleep, writeText: io.writeText ?? ((path: string, text: string) => writeFile(path, text)) };
+        await (args.command === 'send' ? send(sendCtx) : sends(sendCtx));
+        break;
+      }
       case 'subscribers':
         await subscribers({ ...ctx, fetch: io.fetch, files: io.files ?? diskFiles });
         break;

@@ -3,6 +3,7 @@ import type { ImportReport } from '../core/subscribers/import.ts';
 import type { FetchFn } from './api.ts';
 import type { CommandContext } from './commands.ts';
 import { CliError, UsageError } from './errors.ts';
+import { collectPages, limitOption, table } from './pages.ts';
 
 /** Files and time, as the subscriber commands use them (streams: a file is never read whole). */
 export interface FileIo {
@@ -46,13 +47,85 @@ const pollDelay = (attempt: number) => Math.min(3000, 250 * 2 ** attempt);
 const START_TIMEOUT_MS = 2 * 60_000;
 const n = (v: number) => v.toLocaleString('en-US');
 
-/** `inkwire subscribers import|export|find ...` */
+/** `inkwire subscribers list|find|counts|import|export ...` */
 export async function subscribers(ctx: SubscriberCommandContext): Promise<void> {
   const [sub, ...rest] = ctx.args.positionals;
   if (sub === 'import') return importSubscribers(ctx, rest);
   if (sub === 'export') return exportSubscribers(ctx, rest);
   if (sub === 'find') return findSubscriber(ctx, rest);
-  throw new UsageError(sub === undefined ? 'subscribers needs "import", "export" or "find"' : `unknown subscribers command "${sub}": use import, export or find`, 'subscribers');
+  if (sub === 'list') return listSubscribers(ctx, rest);
+  if (sub === 'counts') return countSubscribers(ctx, rest);
+  throw new UsageError(
+    sub === undefined ? 'subscribers needs "list", "find", "counts", "import" or "export"' : `unknown subscribers command "${sub}": use list, find, counts, import or export`,
+    'subscribers',
+  );
+}
+
+const SUBSCRIBER_STATUSES = ['pending', 'confirmed', 'unsubscribed', 'suppressed'] as const;
+
+function onlyOptions(ctx: SubscriberCommandContext, positionals: string[], command: string, allowed: string[]): void {
+  if (positionals.length) throw new UsageError(`subscribers ${command} takes no arguments, got: ${positionals.join(' ')}`, 'subscribers');
+  const { args } = ctx;
+  const given: [string, boolean][] = [
+    ['--out', args.out !== undefined],
+    ['--consent', args.consent !== undefined],
+    ['--send-confirmation', args.sendConfirmation],
+    ['--status', args.status !== undefined],
+    ['--limit', args.limit !== undefined],
+  ];
+  const wrong = given.filter(([name, on]) => on && !allowed.includes(name)).map(([name]) => name);
+  if (wrong.length) throw new UsageError(`${wrong.join(', ')} ${wrong.length > 1 ? 'are not options' : 'is not an option'} of "subscribers ${command}"`, 'subscribers');
+}
+
+/** `inkwire subscribers list`: newest first, every page (or `--limit`). */
+async function listSubscribers(ctx: SubscriberCommandContext, positionals: string[]): Promise<void> {
+  const { args } = ctx;
+  onlyOptions(ctx, positionals, 'list', ['--status', '--limit']);
+  if (args.status !== undefined && !(SUBSCRIBER_STATUSES as readonly string[]).includes(args.status)) {
+    throw new UsageError(`--status must be one of ${SUBSCRIBER_STATUSES.join(', ')}, not "${args.status}"`, 'subscribers');
+  }
+  const q = new URLSearchParams();
+  if (args.status) q.set('status', args.status);
+  const items = await collectPages<SubscriberOutput>(ctx.api, '/api/subscribers', q, limitOption(args.limit, 'subscribers'), 'subscribers');
+  if (args.json) {
+    ctx.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+    return;
+  }
+  if (!items.length) {
+    ctx.stdout.write(args.status ? `No ${args.status} subscribers.\n` : 'No subscribers.\n');
+    return;
+  }
+  const rows = items.map((s) => [s.id, s.status, `${s.frequency}${s.paused ? ' (paused)' : ''}`, s.topics.length ? s.topics.join(',') : 'all', s.createdAt.slice(0, 10), s.email]);
+  ctx.stdout.write(table(['ID', 'STATUS', 'FREQUENCY', 'TOPICS', 'SINCE', 'EMAIL'], rows));
+}
+
+interface Counts {
+  total: number;
+  byStatus: Record<(typeof SUBSCRIBER_STATUSES)[number], number>;
+  byFrequency: { instant: number; daily: number; weekly: number };
+  paused: number;
+}
+
+/** `inkwire subscribers counts`: by status, and the confirmed by frequency. */
+async function countSubscribers(ctx: SubscriberCommandContext, positionals: string[]): Promise<void> {
+  onlyOptions(ctx, positionals, 'counts', []);
+  const c = (await ctx.api.request<Counts>('GET', '/api/subscribers/counts')).body;
+  if (ctx.args.json) {
+    ctx.stdout.write(`${JSON.stringify(c, null, 2)}\n`);
+    return;
+  }
+  const rows = [
+    ...SUBSCRIBER_STATUSES.map((st) => [st, n(c.byStatus[st])]),
+    ['total', n(c.total)],
+    ['', ''],
+    ['confirmed, by frequency:', ''],
+    ['instant', n(c.byFrequency.instant)],
+    ['daily', n(c.byFrequency.daily)],
+    ['weekly', n(c.byFrequency.weekly)],
+    ['paused', n(c.paused)],
+  ];
+  const width = Math.max(...rows.map((r) => r[0]!.length));
+  ctx.stdout.write(`${rows.map(([k, v]) => (v ? `${k!.padEnd(width)}  ${v.padStart(9)}` : k)).join('\n')}\n`);
 }
 
 /** A subscriber as the API answers it (`Subscriber` in the API document). */

@@ -1,12 +1,17 @@
-export const COMMANDS = ['publish', 'list', 'unpublish', 'delete', 'subscribers', 'help'] as const;
+export const COMMANDS = ['publish', 'list', 'show', 'edit', 'unpublish', 'delete', 'send', 'sends', 'subscribers', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const USAGE: Record<Command, string> = {
   publish: 'inkwire publish <file.md|file.html|file.txt> [--title T] [--tag t]... [--author "Name <email>"]... [--draft | --schedule <ISO date-time>] [--summary S] [--url U] [--json]',
   list: 'inkwire list [--status draft|published|scheduled] [--limit N] [--json]',
+  show: 'inkwire show <id|slug> [--text] [--json]',
+  edit: 'inkwire edit <id|slug> [--title T] [--tag t]... [--author A]... [--summary S] [--url U] [--body <file>] [--draft | --publish | --schedule <ISO date-time>] [--json]',
   unpublish: 'inkwire unpublish <id> [--json]',
   delete: 'inkwire delete <id>',
-  subscribers: 'inkwire subscribers import <file.csv> [--consent confirmed|none] [--send-confirmation] [--json] | subscribers export [--out <file.csv>] [--json] | subscribers find <email> [--json]',
+  send: 'inkwire send digest [--frequency daily|weekly] [--intro T] | send article <id|slug> [--frequency instant|daily|weekly|all]; then [--tag t]... [--subject S] [--preview [--subscriber <email|id>] [--out <file.html>] | --test <address>... | --dry-run] [--watch] [--json]',
+  sends: 'inkwire sends [--limit N] | sends <id> [--watch] | sends cancel <id> | sends resume <id> [--watch]; [--json]',
+  subscribers:
+    'inkwire subscribers list [--status S] [--limit N] | subscribers find <email> | subscribers counts | subscribers import <file.csv> [--consent confirmed|none] [--send-confirmation] | subscribers export [--out <file.csv>]; [--json]',
   help: 'inkwire help [command]',
 };
 
@@ -17,11 +22,17 @@ const COMMON = `Options for every command:
   --version     Show the version`;
 
 const DETAILS: Record<Command, string> = {
-  publish: `Creates an article from a file and prints its id and URL.
+  publish: `Publishes an article from a file and prints its id and URL. Publishing the same
+file again, after editing it, updates that article ("Updated"): it never adds a
+second one. The file's article is the one named by its front matter "id:", else
+the one with its slug: front matter "slug:", else the file's name without its
+extension and a leading date (2024-02-11-drone-strike.md is drone-strike), which
+becomes the article's URL path the first time.
 
   .md / .markdown   Markdown. Optional front matter between --- lines sets
                     title, tags, summary, authors, date and url, e.g.
                       ---
+                      slug: my-article
                       title: My article
                       tags: [politics, iraq]
                       authors: [Jane Doe <jane@example.com>]
@@ -41,21 +52,79 @@ const DETAILS: Record<Command, string> = {
   --schedule D      Publish later, at ISO date-time D (e.g. 2024-03-01T09:00:00Z)
   --json            Print the created article as JSON
 
-A date in the file becomes the publication date shown for the article.
-Running the same command again does not publish twice: the request carries an
-Idempotency-Key derived from its content.`,
+A date in the file becomes the publication date shown for the article. An
+update keeps the article's id, URL and first publication date, and sends no
+new alert; --draft (or draft: true) on a published article unpublishes it.`,
   list: `Lists articles, newest first, following every page.
 
   --status S        Only draft, published or scheduled articles
   --limit N         At most N articles
   --json            Print a JSON array of the articles`,
+  show: `Shows an article: id, slug, status, URL, dates, tags, authors and summary.
+
+  --text            Also print its text (Markdown or HTML, as stored)
+  --json            Print the article as JSON`,
+  edit: `Changes the given fields of an article, nothing else, and prints it.
+
+  --title T         New title
+  --tag t           Tags; repeat for more (replaces them; --tag "" removes all)
+  --author A        Authors, as for publish (replaces them)
+  --summary S       Summary ("" goes back to one derived from the text)
+  --url U           Canonical URL ("" goes back to the derived one)
+  --body <file>     New text from a .md, .html or .txt file
+  --draft           Unpublish: back to a draft, out of every feed
+  --publish         Publish now
+  --schedule D      Publish at ISO date-time D
+  --json            Print the article as JSON`,
+  send: `Sends a digest or an article to subscribers, previews it, or tests it.
+
+inkwire send digest
+  Each subscriber of the frequency gets the articles published since their own
+  last digest, on their topics; nobody gets an empty one (they are counted as
+  skipped, with the reason).
+  --frequency F     daily or weekly (default weekly)
+  --intro T         A paragraph under the greeting
+inkwire send article <id|slug>
+  The article to its audience (a draft or scheduled one only with --preview or --test).
+  --frequency F     instant (default), daily, weekly or all
+
+  --tag t           Only these topics; repeatable
+  --subject S       Replaces the template's subject line
+  --preview         Print the subject, articles and text version; send nothing
+    --subscriber X  ...as this subscriber (email or id) would get it: their
+                    window and topics, or why they would be skipped
+    --out F         ...and write the HTML to file F
+  --test A          Send it now only to address A (repeatable, at most 10)
+  --dry-run         Create the send but only count its audience
+  --watch           Follow the send until it ends (see "inkwire sends")
+  --json            Print the send (or preview, or test results) as JSON`,
+  sends: `Lists sends, shows one, follows one, cancels or resumes one.
+
+inkwire sends                  Newest first: kind, status, progress
+  --limit N                    At most N sends
+inkwire sends <id>             Counts, skipped recipients by reason, errors and
+                               what SES reported about delivery
+  --watch                      Follow it with a progress bar until it ends
+inkwire sends cancel <id>      Stops it; nothing more goes out
+inkwire sends resume <id>      Goes on from where it stopped (failures retried)
+  --json                       Print JSON instead`,
   unpublish: `Turns a published or scheduled article back into a draft; it leaves every feed.
 
   --json            Print the updated article as JSON`,
   delete: 'Deletes an article; it leaves every feed.',
-  subscribers: `Imports or exports subscribers as CSV, at any size: the file goes to and comes
-from storage by a signed URL, and the work runs as a job on the service; finds one
-subscriber by address.
+  subscribers: `Lists, finds and counts subscribers; imports or exports them as CSV, at any size:
+the file goes to and comes from storage by a signed URL, and the work runs as a
+job on the service.
+
+inkwire subscribers list
+  Newest first: id, status, frequency, topics, date and address.
+  --status S            Only pending, confirmed, unsubscribed or suppressed
+  --limit N             At most N subscribers
+  --json                Print a JSON array
+
+inkwire subscribers counts
+  Subscribers by status, and the confirmed ones by frequency.
+  --json                Print the counts as JSON
 
 inkwire subscribers import <file.csv>
   Columns: email (required), name, frequency (instant, daily, weekly), topics

@@ -2,7 +2,6 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { AppError, type FieldIssue } from '../core/errors.ts';
-import { InvalidCursor } from '../adapters/dynamodb/errors.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string; issues?: FieldIssue[]; requestId?: string };
@@ -44,11 +43,6 @@ export function toErrorResponse(err: unknown, c: Context, log: (msg: string, det
   const requestId = c.res.headers.get('x-request-id') ?? c.req.header('x-request-id') ?? undefined;
   let appError: AppError;
   if (err instanceof AppError) appError = err;
-  else if (err instanceof InvalidCursor) {
-    appError = new AppError('request.invalid', `${err.message}; pass back the \`next\` value of a previous page as it is, or start again without a cursor`, {
-      issues: [{ path: 'cursor', message: `unknown cursor${err.reason ? `: ${err.reason}` : ''}` }],
-    });
-  }
   else if (err instanceof HTTPException) {
     if (err.status === 413) appError = new AppError('request.tooLarge', err.message || 'request body is too large');
     else if (err.status === 400 && /json/i.test(err.message)) appError = new AppError('request.malformedJson', 'request body is not valid JSON');

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OutboxSidecar } from './outbox.ts';
+import type { OutboxSidecar } from './outbox-store.ts';
 
 /** The local stand-in of the events topic (the stack's `SesEventsTopicArn`). */
 export const LOCAL_EVENTS_TOPIC_ARN = 'arn:aws:sns:local:000000000000:inkwire-ses-events';

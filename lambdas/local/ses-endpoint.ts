@@ -28,7 +28,8 @@ import type { AddressInfo } from 'node:net';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import addressparser, { type Address } from 'nodemailer/lib/addressparser';
 import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
-import { decodeHeaderValue, outboxMessagePaths, parseHeaderBlock, type OutboxSidecar } from './outbox.ts';
+import { outboxMessagePaths, type OutboxSidecar } from './outbox-store.ts';
+import { decodeHeaderValue, parseHeaderBlock } from './mime-reader.ts';
 
 export const SES_XML_NAMESPACE = 'http://ses.amazonaws.com/doc/2010-12-01/';
 const MAX_RAW_BYTES = 10 * 1024 * 1024;

@@ -183,19 +183,35 @@ describe('the local runtime, end to end', () => {
     expect(eml).toMatch(/^List-Id: Inkwire Local <newsletter\.localhost>\r$/im);
   });
 
-  it('logs readable single lines, not the JSON the functions write in AWS (here: the SES events of the mail sent above)', async () => {
+  it('logs readable single lines, not the JSON the functions write in AWS (here: the SES events of a test send)', async () => {
+    const res = await fetch(`${rt.url}/api/sends/test`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'confirmation', addresses: ['log-check@example.org'] }),
+    });
+    expect(res.status).toBe(200);
+    // The local SES endpoint publishes a Send and a Delivery event for each message; the SesEvents handler logs each.
+    const sesLines = () => rt.output().split('\n').filter((l) => l.startsWith('ses event '));
+    const deadline = Date.now() + 20_000;
+    while (sesLines().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const lines = rt.output().split('\n');
-    // The mailbox simulator publishes a Send and a Delivery event for each message; the SesEvents handler logs each.
-    const sesEvents = lines.filter((l) => l.startsWith('ses event '));
+    const sesEvents = sesLines();
     expect(sesEvents.length).toBeGreaterThan(0);
     for (const line of sesEvents) expect(line).toMatch(/^ses event \{ snsMessageId: '[^']+', .*\}$/);
     expect(lines.filter((l) => /^\{"(level|_aws)"/.test(l))).toEqual([]);
   });
 
   it('unpublishes with the command-line tool, and keeps its data and key across a restart', async () => {
+    const created = await fetch(`${rt.url}/api/articles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'To be unpublished', body: 'Briefly public.', status: 'published' }),
+    });
+    expect(created.status).toBe(201);
+    const victim = (await created.json()) as { id: string };
+    await waitFor(`${rt.url}/feed.json`, (t) => t.includes(victim.id));
     const { stdout } = await run(process.execPath, ['bin/inkwire.mjs', 'list', '--status', 'published', '--api', rt.url, '--key', rt.key, '--json']);
     const before = JSON.parse(stdout) as { id: string; title: string }[];
-    const victim = before.find((a) => a.title.endsWith('analysis'))!;
     await run(process.execPath, ['bin/inkwire.mjs', 'unpublish', victim.id, '--api', rt.url, '--key', rt.key]);
     await waitFor(`${rt.url}/feed.json`, (t) => !t.includes(victim.id));
     const feedBefore = await (await fetch(`${rt.url}/atom.xml`)).text();

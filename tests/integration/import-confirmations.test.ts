@@ -4,7 +4,8 @@
  * SES-compatible endpoint), each of them gets exactly one request, and its link confirms.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listOutbox, parseMessage, readOutboxMessage } from '../../lambdas/local/outbox.ts';
+import { listOutbox, readOutboxMessage } from '../../lambdas/local/outbox-store.ts';
+import { parseMessage } from '../../lambdas/local/mime-reader.ts';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.ts';
 import { linkIn } from '../support/subscriber-harness.ts';
 

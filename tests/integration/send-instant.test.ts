@@ -6,7 +6,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../support/dynamo.ts';
 import { outboxByRecipient, seedSubscribers, startDeliveryPipeline, suppress, TEST_SITE, waitForSend, type Pipeline } from '../support/delivery-harness.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
-import { parseMessage } from '../../lambdas/local/outbox.ts';
+import { parseMessage } from '../../lambdas/local/mime-reader.ts';
 import { createArticle, patchArticle, type ArticleDeps } from '../../lambdas/core/articles/use-cases.ts';
 import { systemClock } from '../../lambdas/core/clock.ts';
 import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';

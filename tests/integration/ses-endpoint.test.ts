@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetSendQuotaCommand, SendEmailCommand, SendRawEmailCommand, SESClient } from '@aws-sdk/client-ses';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
-import { outboxMessagePaths, parseMessage, type OutboxSidecar } from '../../lambdas/local/outbox.ts';
+import { outboxMessagePaths, type OutboxSidecar } from '../../lambdas/local/outbox-store.ts';
+import { parseMessage } from '../../lambdas/local/mime-reader.ts';
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
 import {
   MailerInvalidMessageError,

@@ -49,8 +49,8 @@ describe('publisher subscriber API', () => {
     expect(confirmedOnly.items!.every((s) => s.status === 'confirmed')).toBe(true);
     const item = confirmedOnly.items!.find((s) => s.id === a.id)!;
     expect(item).toMatchObject({ id: a.id, email: 'list-a@example.org', name: 'A', status: 'confirmed', frequency: 'daily', topics: [] });
-    expect(item.createdAt).toBeTruthy();
-    expect(item.confirmedAt).toBeTruthy();
+    expect(item.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(item.confirmedAt! >= item.createdAt!).toBe(true);
     expect(item).not.toHaveProperty('emailHash');
 
     const pending = await json(await h.api('/api/subscribers?status=pending'));

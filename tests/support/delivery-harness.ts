@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SESClient } from '@aws-sdk/client-ses';
 import { systemClock, systemTime, type Clock, type TimeSource } from '../../lambdas/core/clock.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
@@ -31,6 +31,7 @@ import { resumeActiveSends } from '../../lambdas/core/sends/use-cases.ts';
 import { deliveryDeps, planningDeps, type MailingParts, type SendingBase } from '../../lambdas/compose/sending.ts';
 import { deploymentLimits, type DeploymentLimits } from '../../infra/limits.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
+import { batchWriteAll } from '../../lambdas/adapters/dynamodb/batch.ts';
 import { FsDocumentStore } from '../../lambdas/adapters/local/fs-document-store.ts';
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
 import { createSendPlannerHandler } from '../../lambdas/handlers/send-planner.ts';
@@ -300,22 +301,8 @@ export function subscriberItem(s: SubscriberSpec): Record<string, unknown> {
   };
 }
 
-export async function writeItems(doc: DynamoDBDocumentClient, tableName: string, items: Record<string, unknown>[], parallel = 8): Promise<void> {
-  const chunks: Record<string, unknown>[][] = [];
-  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < chunks.length) {
-        let request: Record<string, { PutRequest: { Item: Record<string, unknown> } }[]> | undefined = { [tableName]: chunks[next++]!.map((Item) => ({ PutRequest: { Item } })) };
-        for (let round = 0; request && Object.keys(request).length > 0; round++) {
-          const out = await doc.send(new BatchWriteCommand({ RequestItems: request }));
-          request = out.UnprocessedItems as typeof request;
-          if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
-        }
-      }
-    }),
-  );
+export function writeItems(doc: DynamoDBDocumentClient, tableName: string, items: Record<string, unknown>[], parallel = 8): Promise<void> {
+  return batchWriteAll(doc, tableName, items.map((Item) => ({ PutRequest: { Item } })), { concurrency: parallel });
 }
 
 /** The digest dates item the delivery engine keeps beside a subscriber item. */

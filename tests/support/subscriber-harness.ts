@@ -27,14 +27,16 @@ import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subs
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamodb/rate-limiter.ts';
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
-import { parseMessage, type OutboxSidecar, type ParsedMessage } from '../../lambdas/local/outbox.ts';
+import { type OutboxSidecar } from '../../lambdas/local/outbox-store.ts';
+import { parseMessage, type ParsedMessage } from '../../lambdas/local/mime-reader.ts';
 import { createTokenSigner, type TokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
 import type { SubscriberDeps } from '../../lambdas/core/subscribers/use-cases.ts';
 import type { SubscribeLimits } from '../../lambdas/core/subscribers/subscribe-limits.ts';
 import { subscriberMounts } from '../../lambdas/http/routes/subscribers.ts';
 import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
 import { requestImportConfirmations } from '../../lambdas/core/sends/use-cases.ts';
-import { clientAddressResolver, createPageRenderer } from '../../lambdas/http/routes/subscriber-pages.ts';
+import { clientAddressResolver } from '../../lambdas/http/client-address.ts';
+import { createPageRenderer } from '../../lambdas/http/pages.ts';
 
 export const HARNESS_API_KEY = 'subscriber-harness-key-0123456789';
 export const TOKEN_SECRET = 'harness-token-secret-0123456789abcdef';

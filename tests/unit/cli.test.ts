@@ -100,9 +100,12 @@ class FakeApi {
             if (prior) return send(201, prior.response, { 'idempotent-replayed': 'true' });
           }
           const now = new Date().toISOString();
-          const slug = String(input.title).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+          const slug = input.slug ?? String(input.title).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+          if (this.articles.some((a) => a.slug === slug)) return fail(409, 'article.slugTaken', `the slug "${slug}" belongs to another article`);
           const article: StoredArticle = {
             ...input,
+            slug,
+            version: 1,
             title: String(input.title),
             id: `a${++this.counter}`,
             url: input.url ?? `https://news.example/${slug}`,
@@ -115,6 +118,9 @@ class FakeApi {
           if (key) this.idempotency.set(key, { body: raw, response: article });
           return send(201, article, { location: `/api/articles/${article.id}` });
         }
+        if (req.method === 'GET' && !id && u.searchParams.has('slug')) {
+          return send(200, { items: this.articles.filter((a) => a.slug === u.searchParams.get('slug')), next: null });
+        }
         if (req.method === 'GET' && !id) {
           const status = u.searchParams.get('status');
           const limit = Number(u.searchParams.get('limit') ?? 20);
@@ -126,6 +132,15 @@ class FakeApi {
         }
         const article = this.articles.find((a) => a.id === id);
         if (!article) return fail(404, 'article.notFound', `no article with id ${id}`);
+        if (req.method === 'PUT') {
+          const input = json as Record<string, any>;
+          const { id: keep, slug, createdAt, url, publishedAt, version } = article;
+          const same = JSON.stringify({ ...article, ...input }) === JSON.stringify(article);
+          for (const k of Object.keys(article)) delete article[k];
+          Object.assign(article, input, { id: keep, slug, createdAt, url: input.url ?? url, publishedAt, updatedAt: new Date().toISOString() });
+          article.version = Number(version ?? 1) + (same ? 0 : 1);
+          return send(200, article);
+        }
         if (req.method === 'PATCH') {
           Object.assign(article, json, { updatedAt: new Date().toISOString() });
           return send(200, article);
@@ -175,11 +190,11 @@ interface Run {
   stderr: string;
 }
 
-async function cli(argv: string[], env: Record<string, string | undefined> = { INKWIRE_URL: api.url, INKWIRE_API_KEY: KEY }): Promise<Run> {
+async function cli(argv: string[], env: Record<string, string | undefined> = { INKWIRE_URL: api.url, INKWIRE_API_KEY: KEY }, fetchFn: CliIo['fetch'] = globalThis.fetch): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
-    fetch: globalThis.fetch,
+    fetch: fetchFn,
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
     env,
@@ -217,32 +232,48 @@ describe('inkwire publish', () => {
       title: 'U.S. Led Drone Strike Kills Iranian-Backed Militia Leader',
       body: expected.bodyMarkdown,
       bodyFormat: 'markdown',
+      slug: 'us-drone-strike-baghdad',
       status: 'published',
       publishAt: '2024-02-11T00:00:00Z',
     });
     expect(post.json.body).toContain('## A Call for Stability and Sovereignty');
     expect(post.json.body).not.toContain('Leave a Reply');
     expect(post.headers['idempotency-key']).toBe(`inkwire-cli-${sha256(post.rawBody)}`);
-    expect(r.stdout).toBe('Published a1\nhttps://news.example/u-s-led-drone-strike-kills-iranian-backed-militia-leader\n');
+    expect(r.stdout).toBe('Published a1\nhttps://news.example/us-drone-strike-baghdad\n');
+    // It first looked for the article this file made before, by the slug its name gives.
+    expect([api.requests[0]!.method, api.requests[0]!.path, api.requests[0]!.query.get('slug')]).toEqual(['GET', '/api/articles', 'us-drone-strike-baghdad']);
   });
 
-  it('sends the same Idempotency-Key when the command is retried, so nothing is published twice', async () => {
+  it('updates the article a file made when it is published again, and never makes a second one', async () => {
     const first = await cli(['publish', SAMPLE_TXT, '--tag', 'iraq']);
-    const second = await cli(['publish', SAMPLE_TXT, '--tag', 'iraq']);
     expect(first.code).toBe(0);
-    expect(second.code).toBe(0);
-    const [a, b] = api.requests;
-    expect(a!.headers['idempotency-key']).toMatch(/^inkwire-cli-[0-9a-f]{64}$/);
-    expect(b!.headers['idempotency-key']).toBe(a!.headers['idempotency-key']);
-    expect(b!.rawBody).toBe(a!.rawBody);
-    expect(api.articles).toHaveLength(1);
-    expect(second.stdout).toBe(first.stdout);
-    expect(second.stderr).toMatch(/sent before; nothing new was created/);
+    expect(onlyPost().headers['idempotency-key']).toMatch(/^inkwire-cli-[0-9a-f]{64}$/);
 
-    // Different content, different key.
-    await cli(['publish', SAMPLE_TXT, '--tag', 'war']);
-    expect(api.requests[2]!.headers['idempotency-key']).not.toBe(a!.headers['idempotency-key']);
-    expect(api.articles).toHaveLength(2);
+    const again = await cli(['publish', SAMPLE_TXT, '--tag', 'iraq']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('Unchanged a1 (published): the file says what the article already says\nhttps://news.example/us-drone-strike-baghdad\n');
+
+    const edited = await cli(['publish', SAMPLE_TXT, '--tag', 'war']);
+    expect(edited.stdout).toBe('Updated a1 (published)\nhttps://news.example/us-drone-strike-baghdad\n');
+    const put = api.requests.filter((r) => r.method === 'PUT').at(-1)!;
+    expect([put.path, put.json.tags, put.json.slug]).toEqual(['/api/articles/a1', ['war'], undefined]);
+    expect(api.articles).toHaveLength(1);
+    expect(api.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  it('updates what a concurrent publish of the same file made when its POST finds the slug taken', async () => {
+    const path = await file('race.md', '# Race\n\nText.\n');
+    // Another publish got there between this one's lookup and its POST: stands in for that moment.
+    api.articles.push({ id: 'a9', slug: 'race', version: 1, title: 'Race', url: 'https://news.example/race', status: 'published', createdAt: 'x', updatedAt: 'x' });
+    const hidden = api.articles.pop()!;
+    const realFetch = globalThis.fetch;
+    const r = await cli(['publish', path], undefined, async (input, init) => {
+      if (init?.method === 'POST') api.articles.push(hidden);
+      return realFetch(input, init);
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^Updated a9 \(published\)\n/);
+    expect(api.requests.map((q) => q.method)).toEqual(['GET', 'POST', 'GET', 'PUT']);
   });
 
   it('reads Markdown front matter: title, tags, summary, authors, date, url', async () => {
@@ -278,6 +309,7 @@ describe('inkwire publish', () => {
       ],
       tags: ['politics', 'city hall'],
       url: 'https://news.example/budget',
+      slug: 'front',
       status: 'published',
       publishAt: '2024-02-11T00:00:00Z',
     });
@@ -334,6 +366,7 @@ describe('inkwire publish', () => {
       authors: [{ name: 'Jane Doe', email: 'jane@example.com' }, { name: 'Anonymous' }],
       tags: ['a', 'b'],
       url: 'https://x.example/p',
+      slug: 'plain',
       status: 'published',
     });
 
@@ -361,6 +394,7 @@ describe('inkwire publish', () => {
       body: '<p>First <em>paragraph</em>.</p>',
       bodyFormat: 'html',
       summary: 'A short "summary"',
+      slug: 'page',
       status: 'published',
     });
   });
@@ -374,17 +408,18 @@ describe('inkwire publish', () => {
   it('saves drafts and schedules', async () => {
     const draft = await cli(['publish', SAMPLE_TXT, '--draft']);
     expect(draft.code).toBe(0);
-    expect(api.requests[0]!.json).toMatchObject({ status: 'draft', publishAt: '2024-02-11T00:00:00Z' });
+    const posts = () => api.requests.filter((q) => q.method === 'POST');
+    expect(posts()[0]!.json).toMatchObject({ status: 'draft', publishAt: '2024-02-11T00:00:00Z' });
     expect(draft.stdout).toMatch(/^Saved draft a1\n/);
 
-    const scheduled = await cli(['publish', SAMPLE_TXT, '--schedule', '2030-01-02T09:30:00+01:00', '--title', 'Later']);
+    const scheduled = await cli(['publish', await file('later.md', '# Later\n\nText.\n'), '--schedule', '2030-01-02T09:30:00+01:00']);
     expect(scheduled.code).toBe(0);
-    expect(api.requests[1]!.json).toMatchObject({ status: 'scheduled', publishAt: '2030-01-02T08:30:00.000Z', title: 'Later' });
+    expect(posts()[1]!.json).toMatchObject({ status: 'scheduled', publishAt: '2030-01-02T08:30:00.000Z', title: 'Later' });
     expect(scheduled.stdout).toMatch(/^Scheduled a2 for 2030-01-02T08:30:00.000Z\n/);
 
     const fmDraft = await file('draft.md', '---\ntitle: T\ndraft: true\n---\nText.\n');
     expect((await cli(['publish', fmDraft])).code).toBe(0);
-    expect(api.requests[2]!.json).toMatchObject({ status: 'draft' });
+    expect(posts()[2]!.json).toMatchObject({ status: 'draft' });
   });
 
   it('prints the article as JSON with --json', async () => {
@@ -435,14 +470,14 @@ describe('inkwire unpublish and delete', () => {
     const un = await cli(['unpublish', 'a1']);
     expect(un.code).toBe(0);
     expect(un.stdout).toMatch(/^Unpublished a1/);
-    const patch = api.requests[1]!;
+    const patch = api.requests.find((q) => q.method === 'PATCH')!;
     expect([patch.method, patch.path, patch.json]).toEqual(['PATCH', '/api/articles/a1', { status: 'draft' }]);
     expect(patch.headers.authorization).toBe(`Bearer ${KEY}`);
 
     const del = await cli(['delete', 'a1']);
     expect(del.code).toBe(0);
     expect(del.stdout).toBe('Deleted a1.\n');
-    expect([api.requests[2]!.method, api.requests[2]!.path]).toEqual(['DELETE', '/api/articles/a1']);
+    expect([api.requests.at(-1)!.method, api.requests.at(-1)!.path]).toEqual(['DELETE', '/api/articles/a1']);
     expect(api.articles).toHaveLength(0);
   });
 });

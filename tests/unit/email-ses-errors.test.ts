@@ -49,6 +49,18 @@ describe('translateSesError (SDK error shapes built by hand; the local endpoint 
     expect(translateSesError(Object.assign(new Error('timed out'), { name: 'TimeoutError' }))).toBeInstanceOf(MailerTransientError);
   });
 
+  it('says which transient failures certainly did not send the message, so only those are sent again at once', () => {
+    const notSent = (e: unknown) => (translateSesError(e) as MailerTransientError).notSent;
+    // SES answered with an error: it did not take the message.
+    expect(notSent(serviceError('InternalFailure', 'boom', 500))).toBe(true);
+    // The request never left this machine.
+    expect(notSent(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(notSent(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }))).toBe(true);
+    // Cut or timed out mid-call: it may have gone out.
+    expect(notSent(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(false);
+    expect(notSent(Object.assign(new Error('timed out'), { name: 'TimeoutError' }))).toBe(false);
+  });
+
   it('leaves programming errors alone instead of calling them a mail outcome', () => {
     const bug = new TypeError('x is undefined');
     expect(translateSesError(bug)).toBe(bug);

@@ -8,7 +8,7 @@ import { SendRequestSchema, TestRequestSchema } from '../../lambdas/core/sends/s
 import { ArticleInputSchema } from '../../lambdas/core/articles/schema.ts';
 import { EmailSchema, NameSchema, SubscribeInputSchema } from '../../lambdas/core/subscribers/schema.ts';
 import { buildMimeMessage } from '../../lambdas/adapters/ses/mime.ts';
-import { parseMessage } from '../../lambdas/local/outbox.ts';
+import { parseMessage } from '../../lambdas/local/mime-reader.ts';
 
 const email = (over: Partial<OutgoingEmail> = {}): OutgoingEmail => ({
   from: { name: 'Thin Line News', address: 'news@news.example.com' },

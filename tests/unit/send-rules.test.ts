@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { audienceOf, digestFor, digestSince, eligibility, MAX_DIGEST_ARTICLES, topicsMatch } from '../../lambdas/core/sends/audience.ts';
 import { pauseReason } from '../../lambdas/core/sends/settlement.ts';
 import { toSendOutput } from '../../lambdas/core/sends/use-cases.ts';
-import type { DigestCandidate, Recipient, Send, SendContent } from '../../lambdas/core/sends/model.ts';
+import { zeroSkips, type DigestCandidate, type Recipient, type Send, type SendContent } from '../../lambdas/core/sends/model.ts';
 
 const recipient = (over: Partial<Recipient> = {}): Recipient => ({
   id: 'r1',
@@ -31,9 +31,10 @@ const send = (over: Partial<Send> = {}): Send => ({
   deadline: '2024-02-11T20:00:00.000Z',
   frequency: 'daily',
   counts: { planned: 1000, submitted: 0, failed: 0, suppressed: 0, skipped: 0, uncertain: 0 },
+  skippedBy: zeroSkips(),
   errors: {},
   generation: 1,
-  plan: { done: true, pages: 1, batches: 20, skipped: 0, perBatch: 50 },
+  plan: { done: true, pages: 1, batches: 20, skipped: 0, skippedBy: {}, perBatch: 50 },
   batchesDone: 0,
   ...over,
 });

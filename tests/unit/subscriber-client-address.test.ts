@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from 'hono';
-import { clientAddressResolver, parseTopicChoices } from '../../lambdas/http/routes/subscriber-pages.ts';
+import { clientAddressResolver } from '../../lambdas/http/client-address.ts';
+import { parseTopicChoices } from '../../lambdas/http/pages.ts';
 
 const ctx = (xff?: string) => ({ req: { header: (n: string) => (n.toLowerCase() === 'x-forwarded-for' ? xff : undefined) }, get: () => undefined }) as unknown as Context;
 const socket = () => '10.0.0.5';

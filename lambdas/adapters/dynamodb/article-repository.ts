@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -10,9 +9,11 @@ import { SlugTaken, StaleArticle, type ArticleEffects, type ArticlePage, type Ar
 import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } from '../../core/idempotency.ts';
 import { feedsOf, type FeedKey } from '../../core/feeds/feeds.ts';
 import type { FeedEntryRef, FeedIndex } from '../../core/feeds/rebuild.ts';
-import { keys, type Key } from './keys.ts';
+import { keys, parseFeedEntrySortKey, type Key } from './keys.ts';
 import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions } from './errors.ts';
 import { idempotencyPut, readIdempotency } from './idempotency.ts';
+import { batchGetAll } from './batch.ts';
+import { sendItem } from './send-repository.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
@@ -59,6 +60,11 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
     return Item ? fromItem(Item) : undefined;
   }
 
+  async slugOwner(slug: string): Promise<string | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.slug(slug), ConsistentRead: true }));
+    return typeof Item?.articleId === 'string' ? Item.articleId : undefined;
+  }
+
   async create(article: Article, idempotency?: IdempotencyClaim, effects: ArticleEffects = {}): Promise<void> {
     const items: TransactItem[] = [
       { Put: { TableName: this.table, Item: toItem(article), ConditionExpression: 'attribute_not_exists(PK)' } },
@@ -90,26 +96,8 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
   private effectItems(a: Article, effects: ArticleEffects): TransactItem[] {
     if (!effects.alert) return [];
     const { sendId, createdAt, deadline } = effects.alert;
-    return [
-      {
-        Put: {
-          TableName: this.table,
-          Item: {
-            ...keys.send(sendId),
-            entity: 'send',
-            id: sendId,
-            kind: 'article',
-            articleId: a.id,
-            trigger: 'publish',
-            status: 'pending',
-            createdAt,
-            deadline,
-            ...keys.sendListGsi1(createdAt, sendId),
-          },
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      },
-    ];
+    const alert = { id: sendId, kind: 'article', articleId: a.id, trigger: 'publish', status: 'pending', createdAt, deadline } as const;
+    return [{ Put: { TableName: this.table, Item: sendItem(alert), ConditionExpression: 'attribute_not_exists(PK)' } }];
   }
 
   private entryPut(k: Key & { feed: FeedKey }, a: Article): TransactItem {
@@ -175,11 +163,11 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
         TableName: this.table,
         IndexName: 'GSI1',
         KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': 'ARTICLES', ...(query.status ? { ':s': query.status } : {}) },
+        ExpressionAttributeValues: { ':pk': keys.articleListPartition, ...(query.status ? { ':s': query.status } : {}) },
         ...(query.status ? { FilterExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'status' } } : {}),
         ScanIndexForward: false,
         Limit: query.limit,
-        ExclusiveStartKey: decodeCursor(query.cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: 'ARTICLES', GSI1SK: ANY_KEY_VALUE }),
+        ExclusiveStartKey: decodeCursor(query.cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: keys.articleListPartition, GSI1SK: ANY_KEY_VALUE }),
       }),
     );
     return { items: (out.Items ?? []).map(fromItem), next: encodeCursor(out.LastEvaluatedKey) };
@@ -191,7 +179,7 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
         TableName: this.table,
         IndexName: 'GSI2',
         KeyConditionExpression: 'GSI2PK = :pk AND GSI2SK <= :now',
-        ExpressionAttributeValues: { ':pk': 'SCHEDULED', ':now': `${now}#~` },
+        ExpressionAttributeValues: { ':pk': keys.scheduledPartition, ':now': keys.scheduledDueBy(now) },
         Limit: limit,
       }),
     );
@@ -204,20 +192,15 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
 
   // ---- FeedIndex: what a feed rebuild reads. All reads are strongly consistent (base table only).
 
-  private async queryEntries(params: { feed: FeedKey; limit?: number; forward: boolean; from?: string; to?: string }): Promise<FeedEntryRef[]> {
+  private async queryEntries(params: { feed: FeedKey; limit?: number; forward: boolean; from: string; to: string }): Promise<FeedEntryRef[]> {
     const refs: FeedEntryRef[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const cond = params.from && params.to ? 'PK = :pk AND SK BETWEEN :from AND :to' : params.from ? 'PK = :pk AND SK >= :from' : params.to ? 'PK = :pk AND SK <= :to' : 'PK = :pk';
       const out = await this.db.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: cond,
-          ExpressionAttributeValues: {
-            ':pk': keys.feedPartition(params.feed),
-            ...(params.from ? { ':from': params.from } : {}),
-            ...(params.to ? { ':to': params.to } : {}),
-          },
+          KeyConditionExpression: 'PK = :pk AND SK BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': keys.feedPartition(params.feed), ':from': params.from, ':to': params.to },
           ProjectionExpression: 'SK, articleId, rev',
           ScanIndexForward: params.forward,
           ConsistentRead: true,
@@ -226,8 +209,8 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
         }),
       );
       for (const it of out.Items ?? []) {
-        const sk = it.SK as string;
-        refs.push({ articleId: it.articleId as string, publishedAt: sk.slice(2, sk.lastIndexOf('#')), rev: it.rev as number });
+        const entry = parseFeedEntrySortKey(it.SK as string);
+        if (entry) refs.push({ articleId: it.articleId as string, publishedAt: entry.publishedAt, rev: it.rev as number });
       }
       start = out.LastEvaluatedKey;
     } while (start && (!params.limit || refs.length < params.limit));
@@ -235,45 +218,34 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
   }
 
   newest(feed: FeedKey, limit: number): Promise<FeedEntryRef[]> {
-    return this.queryEntries({ feed, limit, forward: false, from: 'E#' , to: 'E#~' });
+    return this.queryEntries({ feed, limit, forward: false, ...keys.feedEntries.all() });
   }
 
   month(feed: FeedKey, month: string): Promise<FeedEntryRef[]> {
-    return this.queryEntries({ feed, forward: false, from: `E#${month}`, to: `E#${month}~` });
+    return this.queryEntries({ feed, forward: false, ...keys.feedEntries.month(month) });
   }
 
   async monthBefore(feed: FeedKey, month: string): Promise<string | undefined> {
-    const [ref] = await this.queryEntries({ feed, limit: 1, forward: false, from: 'E#', to: `E#${month}` });
+    const [ref] = await this.queryEntries({ feed, limit: 1, forward: false, ...keys.feedEntries.before(month) });
     return ref?.publishedAt.slice(0, 7);
   }
 
   async monthAfter(feed: FeedKey, month: string): Promise<string | undefined> {
-    const [ref] = await this.queryEntries({ feed, limit: 1, forward: true, from: `E#${month}~`, to: 'E#~' });
+    const [ref] = await this.queryEntries({ feed, limit: 1, forward: true, ...keys.feedEntries.after(month) });
     return ref?.publishedAt.slice(0, 7);
   }
 
   async articles(ids: string[]): Promise<Map<string, Article>> {
+    // The rebuild never needs the source body.
+    const fields = ARTICLE_FIELDS.filter((f) => f !== 'body');
+    const items = await batchGetAll(this.db, this.table, ids.map((id) => keys.article(id)), {
+      consistentRead: true,
+      projection: { ProjectionExpression: fields.map((f) => `#${f}`).join(', '), ExpressionAttributeNames: Object.fromEntries(fields.map((f) => [`#${f}`, f])) },
+    });
     const found = new Map<string, Article>();
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }> | undefined = {
-        [this.table]: {
-          Keys: unique.slice(i, i + 100).map((id) => keys.article(id)),
-          ConsistentRead: true,
-          // The rebuild never needs the source body.
-          ProjectionExpression: ARTICLE_FIELDS.filter((f) => f !== 'body').map((f) => `#${f}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries(ARTICLE_FIELDS.filter((f) => f !== 'body').map((f) => [`#${f}`, f])),
-        },
-      };
-      for (let round = 0; request && Object.keys(request).length > 0; round++) {
-        const out = await this.db.send(new BatchGetCommand({ RequestItems: request }));
-        for (const it of out.Responses?.[this.table] ?? []) {
-          const a = fromItem(it);
-          found.set(a.id, a);
-        }
-        request = out.UnprocessedKeys as typeof request;
-        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-      }
+    for (const it of items) {
+      const a = fromItem(it);
+      found.set(a.id, a);
     }
     return found;
   }

@@ -1,9 +1,10 @@
-import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Frequency } from '../../core/subscribers/schema.ts';
 import type { Recipient } from '../../core/sends/model.ts';
 import type { AudiencePage, AudienceSource, DigestMark } from '../../core/sends/ports.ts';
 import { keys } from './keys.ts';
 import { ANY_KEY_VALUE, decodeCursor, encodeCursor } from './errors.ts';
+import { batchGetAll, batchWriteAll } from './batch.ts';
 
 const RECIPIENT_FIELDS = ['id', 'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'confirmedAt', 'lastDigestAt', 'importId'] as const;
 const projection = {
@@ -60,11 +61,11 @@ export class DynamoAudience implements AudienceSource {
         TableName: this.table,
         IndexName: 'GSI2',
         KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.audienceGsi2(frequency, '').GSI2PK },
+        ExpressionAttributeValues: { ':pk': keys.audiencePartition(frequency) },
         ...projection,
         ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI2PK' },
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI2PK: keys.audienceGsi2(frequency, '').GSI2PK, GSI2SK: ANY_KEY_VALUE }),
+        ExclusiveStartKey: decodeCursor(cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI2PK: keys.audiencePartition(frequency), GSI2SK: ANY_KEY_VALUE }),
       }),
     );
     return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };
@@ -81,32 +82,20 @@ export class DynamoAudience implements AudienceSource {
         IndexName: 'GSI1',
         KeyConditionExpression: '#pk = :pk',
         ...(importId ? { FilterExpression: '#importId = :importId' } : {}),
-        ExpressionAttributeValues: { ':pk': keys.subscriberStatusGsi1('pending', '', '').GSI1PK, ...(importId ? { ':importId': importId } : {}) },
+        ExpressionAttributeValues: { ':pk': keys.subscriberStatusPartition('pending'), ...(importId ? { ':importId': importId } : {}) },
         ...projection,
         ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI1PK' },
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: keys.subscriberStatusGsi1('pending', '', '').GSI1PK, GSI1SK: ANY_KEY_VALUE }),
+        ExclusiveStartKey: decodeCursor(cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: keys.subscriberStatusPartition('pending'), GSI1SK: ANY_KEY_VALUE }),
       }),
     );
     return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };
   }
 
-  /** BatchGetItem with its unprocessed keys retried; strongly consistent. */
+  /** The items at these keys, by `PK|SK`; strongly consistent. */
   private async getMany(list: Keyed[]): Promise<Map<string, Record<string, unknown>>> {
-    const found = new Map<string, Record<string, unknown>>();
-    const unique = [...new Map(list.map((k) => [`${k.PK}|${k.SK}`, k])).values()];
-    for (let i = 0; i < unique.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
-        [this.table]: { Keys: unique.slice(i, i + 100), ConsistentRead: true },
-      };
-      for (let round = 0; request && Object.keys(request).length > 0; round++) {
-        const out = await this.db.send(new BatchGetCommand({ RequestItems: request }));
-        for (const it of out.Responses?.[this.table] ?? []) found.set(`${String(it.PK)}|${String(it.SK)}`, it);
-        request = out.UnprocessedKeys as typeof request;
-        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-      }
-    }
-    return found;
+    const items = await batchGetAll(this.db, this.table, list, { consistentRead: true });
+    return new Map(items.map((it) => [`${String(it.PK)}|${String(it.SK)}`, it]));
   }
 
   async recipients(list: readonly [string, string][]): Promise<Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>> {
@@ -146,13 +135,6 @@ export class DynamoAudience implements AudienceSource {
       .map((m) => ({
         PutRequest: { Item: { ...keys.subscriberDigests(m.subscriberId), entity: 'digestDates', ...dates(m.previous), [frequency]: at, expiresAt } },
       }));
-    for (let i = 0; i < puts.length; i += 25) {
-      let request: Record<string, (typeof puts)[number][]> | undefined = { [this.table]: puts.slice(i, i + 25) };
-      for (let round = 0; request && Object.keys(request).length > 0; round++) {
-        const out = await this.db.send(new BatchWriteCommand({ RequestItems: request }));
-        request = out.UnprocessedItems as typeof request;
-        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-      }
-    }
+    await batchWriteAll(this.db, this.table, puts);
   }
 }

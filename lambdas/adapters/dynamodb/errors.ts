@@ -1,4 +1,5 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { AppError } from '../../core/errors.ts';
 
 /** Indexes of the transaction items whose condition failed, or undefined when the error is something else. */
 export function failedConditions(e: unknown): number[] | undefined {
@@ -43,27 +44,25 @@ export function decodeCursor(cursor: string | undefined, shape: Record<string, s
     if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
     v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
   } catch {
-    throw new InvalidCursor('it is not base64url-encoded JSON');
+    throw invalidCursor('it is not base64url-encoded JSON');
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidCursor('it is not an object');
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw invalidCursor('it is not an object');
   const o = v as Record<string, unknown>;
   const names = Object.keys(shape);
   const extra = Object.keys(o).filter((k) => !names.includes(k));
-  if (extra.length) throw new InvalidCursor(`it has unknown keys (${extra.join(', ')})`);
+  if (extra.length) throw invalidCursor(`it has unknown keys (${extra.join(', ')})`);
   for (const k of names) {
     const want = shape[k]!;
     const got = o[k];
-    if (got === undefined) throw new InvalidCursor(`it lacks the key ${k}`);
-    if (typeof got !== 'string' || !(typeof want === 'string' ? got === want : want.test(got))) throw new InvalidCursor(`its ${k} is not one of this list's`);
+    if (got === undefined) throw invalidCursor(`it lacks the key ${k}`);
+    if (typeof got !== 'string' || !(typeof want === 'string' ? got === want : want.test(got))) throw invalidCursor(`its ${k} is not one of this list's`);
   }
   return o;
 }
 
-export class InvalidCursor extends Error {
-  readonly reason: string | undefined;
-  constructor(reason?: string) {
-    super(`cursor is not one this API returned${reason ? `: ${reason}` : ''}`);
-    this.name = 'InvalidCursor';
-    this.reason = reason;
-  }
+/** A cursor this API did not hand out: the caller's mistake (400), naming the `cursor` field and what is wrong with it. */
+export function invalidCursor(reason: string): AppError {
+  return new AppError('request.invalid', `cursor is not one this API returned: ${reason}; pass back the \`next\` value of a previous page as it is, or start again without a cursor`, {
+    issues: [{ path: 'cursor', message: `unknown cursor: ${reason}` }],
+  });
 }

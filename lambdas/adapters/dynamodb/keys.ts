@@ -9,7 +9,6 @@
  *   (one per feed an article belongs to while published; its stream events drive feed rebuilds)
  * - Slug claim         SLUG#<slug>               / SLUG              (an article URL is never reused)
  * - Idempotency record IDEMP#<scope>#<key>       / IDEMP             TTL
- * - API key            APIKEY#<sha256>           / APIKEY
  * - Subscriber         SUB#<id>                  / SUB               GSI1: SUBS#<status> / <createdAt>#<id>
  *                                                                     GSI2 (confirmed, not paused): AUD#<frequency> / <id>
  * - Digest dates       SUB#<id>                  / DIGESTS           TTL (when each digest last went to the
@@ -32,35 +31,63 @@ export type Key = { PK: string; SK: string };
 import type { FeedKey } from '../../core/feeds/feeds.ts';
 export type { FeedKey };
 
+/**
+ * Sort keys of a feed partition are `E#<publishedAt>#<articleId>`, and an ISO date sorts before `~`, so
+ * `E#<prefix>~` is past every entry whose date starts with `<prefix>`.
+ */
+const FEED_ENTRY = 'E#';
+const AFTER = '~';
+
 export const keys = {
   article: (id: string): Key => ({ PK: `ARTICLE#${id}`, SK: 'ARTICLE' }),
-  articleListGsi1: (createdAt: string, id: string) => ({ GSI1PK: 'ARTICLES', GSI1SK: `${createdAt}#${id}` }),
-  scheduledGsi2: (publishAt: string, id: string) => ({ GSI2PK: 'SCHEDULED', GSI2SK: `${publishAt}#${id}` }),
+  /** GSI1 partition of every article, newest `createdAt` last. */
+  articleListPartition: 'ARTICLES',
+  articleListGsi1: (createdAt: string, id: string) => ({ GSI1PK: keys.articleListPartition, GSI1SK: `${createdAt}#${id}` }),
+  /** GSI2 partition of scheduled articles, by `publishAt`. */
+  scheduledPartition: 'SCHEDULED',
+  scheduledGsi2: (publishAt: string, id: string) => ({ GSI2PK: keys.scheduledPartition, GSI2SK: `${publishAt}#${id}` }),
+  /** The highest GSI2SK of an article due at `now` (inclusive bound: `<publishAt>#<id>` sorts below it when publishAt <= now). */
+  scheduledDueBy: (now: string): string => `${now}#${AFTER}`,
 
   feedPartition: (feed: FeedKey): string => `FEED#${feed}`,
   feedEntry: (feed: FeedKey, publishedAt: string, articleId: string): Key => ({
-    PK: `FEED#${feed}`,
-    SK: `E#${publishedAt}#${articleId}`,
+    PK: keys.feedPartition(feed),
+    SK: `${FEED_ENTRY}${publishedAt}#${articleId}`,
   }),
-  /** Sort-key bounds of one calendar month (UTC) in a feed partition: `YYYY-MM`. */
-  feedMonthPrefix: (month: string): string => `E#${month}`,
+  /**
+   * Inclusive sort-key bounds of feed entries in a feed partition: all of them, one calendar month's
+   * (UTC, `YYYY-MM`), those of months before one (up to its first entry), or those after one.
+   */
+  feedEntries: {
+    all: () => ({ from: FEED_ENTRY, to: `${FEED_ENTRY}${AFTER}` }),
+    month: (month: string) => ({ from: `${FEED_ENTRY}${month}`, to: `${FEED_ENTRY}${month}${AFTER}` }),
+    before: (month: string) => ({ from: FEED_ENTRY, to: `${FEED_ENTRY}${month}` }),
+    after: (month: string) => ({ from: `${FEED_ENTRY}${month}${AFTER}`, to: `${FEED_ENTRY}${AFTER}` }),
+  },
 
   idempotency: (scope: string, key: string): Key => ({ PK: `IDEMP#${scope}#${key}`, SK: 'IDEMP' }),
-  apiKey: (hash: string): Key => ({ PK: `APIKEY#${hash}`, SK: 'APIKEY' }),
 
   subscriber: (id: string): Key => ({ PK: `SUB#${id}`, SK: 'SUB' }),
   subscriberDigests: (id: string): Key => ({ PK: `SUB#${id}`, SK: 'DIGESTS' }),
+  /** GSI1 partition of the subscribers with one status. */
+  subscriberStatusPartition: (status: string): string => `SUBS#${status}`,
   subscriberStatusGsi1: (status: string, createdAt: string, id: string) => ({
-    GSI1PK: `SUBS#${status}`,
+    GSI1PK: keys.subscriberStatusPartition(status),
     GSI1SK: `${createdAt}#${id}`,
   }),
-  audienceGsi2: (frequency: string, id: string) => ({ GSI2PK: `AUD#${frequency}`, GSI2SK: id }),
+  /** GSI2 partition of the sending audience of one frequency. */
+  audiencePartition: (frequency: string): string => `AUD#${frequency}`,
+  audienceGsi2: (frequency: string, id: string) => ({ GSI2PK: keys.audiencePartition(frequency), GSI2SK: id }),
   emailClaim: (emailHash: string): Key => ({ PK: `EMAIL#${emailHash}`, SK: 'EMAIL' }),
   suppression: (emailHash: string): Key => ({ PK: `SUPPRESS#${emailHash}`, SK: 'SUPPRESS' }),
 
   send: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'SEND' }),
-  sendListGsi1: (createdAt: string, id: string) => ({ GSI1PK: 'SENDS', GSI1SK: `${createdAt}#${id}` }),
-  delivery: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `D#${subscriberId}` }),
+  /** GSI1 partition of every send. */
+  sendListPartition: 'SENDS',
+  sendListGsi1: (createdAt: string, id: string) => ({ GSI1PK: keys.sendListPartition, GSI1SK: `${createdAt}#${id}` }),
+  delivery: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `${keys.deliveryPrefix}${subscriberId}` }),
+  /** Sort-key prefix of a send's deliveries. */
+  deliveryPrefix: 'D#',
   sendContent: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'CONTENT' }),
   /** What the provider reported about one recipient's message (one attribute per kind, set once). */
   sendReport: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `R#${subscriberId}` }),
@@ -68,7 +95,9 @@ export const keys = {
   sendReportCount: (sendId: string, shard: number): Key => ({ PK: `SEND#${sendId}`, SK: `RC#${shard}` }),
   batchTally: (sendId: string, generation: number, batchId: string): Key => ({ PK: `SEND#${sendId}`, SK: `B#${generation}#${batchId}` }),
   digestArchivePartition: 'ARCHIVE#digests',
-  digestArchiveEntry: (sentAt: string, sendId: string): Key => ({ PK: 'ARCHIVE#digests', SK: `A#${sentAt}#${sendId}` }),
+  digestArchiveEntry: (sentAt: string, sendId: string): Key => ({ PK: keys.digestArchivePartition, SK: `${keys.digestArchiveEntryPrefix}${sentAt}#${sendId}` }),
+  /** Sort-key prefix of the digest archive's entries. */
+  digestArchiveEntryPrefix: 'A#',
 
   rateWindow: (scope: string, key: string, windowStart: number): Key => ({
     PK: `RATE#${scope}#${key}`,
@@ -80,21 +109,43 @@ export const keys = {
   sendingInstants: (account: string): Key => ({ PK: `PACE#${account}`, SK: 'PACE' }),
 };
 
+/** What follows `prefix` in `value`, or undefined when `value` does not start with it. */
+const after = (value: string, prefix: string): string | undefined => (value.startsWith(prefix) ? value.slice(prefix.length) : undefined);
+
 /** The id of a Send item's key (`SEND#<id>` / `SEND`); undefined for any other item (a delivery, the content, a tally). */
 export function parseSendKey(key: Key): string | undefined {
-  const prefix = keys.send('').PK;
-  return key.PK.startsWith(prefix) && key.SK === keys.send('').SK ? key.PK.slice(prefix.length) : undefined;
+  return key.SK === keys.send('').SK ? parseSendPartition(key.PK) : undefined;
+}
+
+/** The send id of any item in a send's partition (`SEND#<id>`: the send, its deliveries, reports, tallies). */
+export function parseSendPartition(pk: string): string | undefined {
+  return after(pk, keys.send('').PK);
+}
+
+/** The email hash of an email claim's key; undefined for any other item. */
+export function parseEmailClaimKey(key: Key): string | undefined {
+  return key.SK === keys.emailClaim('').SK ? after(key.PK, keys.emailClaim('').PK) : undefined;
+}
+
+/** The email hash of a suppression's key; undefined for any other item. */
+export function parseSuppressionKey(key: Key): string | undefined {
+  return key.SK === keys.suppression('').SK ? after(key.PK, keys.suppression('').PK) : undefined;
+}
+
+/** A feed entry's sort key back into its date and article id. */
+export function parseFeedEntrySortKey(sk: string): { publishedAt: string; articleId: string } | undefined {
+  const rest = after(sk, FEED_ENTRY);
+  const hash = rest?.lastIndexOf('#') ?? -1;
+  if (rest === undefined || hash < 0) return undefined;
+  return { publishedAt: rest.slice(0, hash), articleId: rest.slice(hash + 1) };
 }
 
 /** Parses a feed entry's keys back into its feed, month (`YYYY-MM`) and article id. */
 export function parseFeedEntryKey(key: Key): { feed: FeedKey; month: string; publishedAt: string; articleId: string } | undefined {
-  if (!key.PK.startsWith('FEED#') || !key.SK.startsWith('E#')) return undefined;
-  const feed = key.PK.slice('FEED#'.length) as FeedKey;
-  const rest = key.SK.slice(2);
-  const hash = rest.lastIndexOf('#');
-  if (hash < 0) return undefined;
-  const publishedAt = rest.slice(0, hash);
-  return { feed, month: publishedAt.slice(0, 7), publishedAt, articleId: rest.slice(hash + 1) };
+  const feed = after(key.PK, keys.feedPartition('' as FeedKey)) as FeedKey | undefined;
+  const entry = parseFeedEntrySortKey(key.SK);
+  if (feed === undefined || !entry) return undefined;
+  return { feed, month: entry.publishedAt.slice(0, 7), ...entry };
 }
 
 /** Report counter items per send. */

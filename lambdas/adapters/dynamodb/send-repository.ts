@@ -1,6 +1,4 @@
 import {
-  BatchGetCommand,
-  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -20,6 +18,10 @@ import {
   type DeliveryState,
   type NewSend,
   REPORT_KINDS,
+  SKIP_REASONS,
+  isSkipReason,
+  type SkipCounts,
+  type SkipReason,
   type Send,
   type SendContent,
   type SendCounts,
@@ -28,8 +30,10 @@ import {
   zeroReports,
 } from '../../core/sends/model.ts';
 import { SendExists, type ArchiveEntry, type PlanStep, type ProviderReport, type Reconcile, type SendPage, type SendRepository, type TallyDelta } from '../../core/sends/ports.ts';
-import { keys, REPORT_SHARDS, reportShard, type Key } from './keys.ts';
+import { keys, parseSendPartition, REPORT_SHARDS, reportShard, type Key } from './keys.ts';
 import { idempotencyPut, readIdempotency } from './idempotency.ts';
+import { batchGetAll, batchWriteAll } from './batch.ts';
+import { Update } from './update.ts';
 import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions, isConditionalCheckFailed, isTransactionConflict } from './errors.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
@@ -42,6 +46,13 @@ const TALLY_TTL_SECONDS = 30 * 86_400;
 
 const SEND_FIELDS = ['id', 'kind', 'trigger', 'status', 'createdAt', 'deadline', 'updatedAt', 'articleId', 'frequency', 'topics', 'subject', 'intro', 'dryRun', 'windowEnd', 'importId', 'reason', 'startedAt', 'completedAt', 'archivePath', 'retryUncertain'] as const;
 
+/**
+ * Skipped recipients by reason: top-level numbers (ADD needs no map to exist first, so a send created
+ * before a reason was known counts it too); `planSkip_*` is the part the current plan counted.
+ */
+const skipAttr = (r: SkipReason) => `skip_${r}`;
+const planSkipAttr = (r: SkipReason) => `planSkip_${r}`;
+
 /** Error codes become map keys: keep them short and plain. */
 const cleanCode = (code: string) => code.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'Unknown';
 
@@ -51,12 +62,14 @@ export function sendFromItem(item: Record<string, unknown>): Send {
   for (const f of SEND_FIELDS) if (item[f] !== undefined) s[f] = item[f];
   const num = (k: string) => (typeof item[k] === 'number' ? (item[k] as number) : 0);
   const counts = Object.fromEntries(COUNT_NAMES.map((c) => [c, num(c)])) as SendCounts;
+  const skippedBy = Object.fromEntries(SKIP_REASONS.map((r) => [r, num(skipAttr(r))])) as SkipCounts;
   const errorCounts = (item.errorCounts ?? {}) as Record<string, number>;
   const samples = (item.errorSamples ?? {}) as Record<string, string>;
   const sent = item.sentArticles;
   return {
     ...(s as unknown as Send),
     counts,
+    skippedBy,
     errors: Object.fromEntries(Object.entries(errorCounts).map(([code, count]) => [code, { count, message: samples[code] }])),
     generation: num('generation'),
     plan: {
@@ -65,6 +78,7 @@ export function sendFromItem(item: Record<string, unknown>): Send {
       pages: num('planPages'),
       batches: num('planBatches'),
       skipped: num('planSkipped'),
+      skippedBy: Object.fromEntries(SKIP_REASONS.map((r) => [r, num(planSkipAttr(r))]).filter(([, v]) => v)),
       perBatch: num('perBatch'),
     },
     batchesDone: num('batchesDone'),
@@ -107,76 +121,15 @@ export function fromAttributeValue(v: AttributeValue | undefined): unknown {
 export const fromAttributeMap = (m: Record<string, AttributeValue> | undefined): Record<string, unknown> | undefined =>
   m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, fromAttributeValue(v)])) : undefined;
 
-/** Builds an update expression from named parts, with every attribute name aliased. */
-class Update {
-  private readonly sets: string[] = [];
-  private readonly adds: string[] = [];
-  private readonly removes: string[] = [];
-  private readonly conditions: string[] = [];
-  readonly names: Record<string, string> = {};
-  readonly values: Record<string, unknown> = {};
-  private n = 0;
-
-  name(path: string): string {
-    return path
-      .split('.')
-      .map((part) => {
-        const alias = `#${part.replace(/[^A-Za-z0-9_]/g, '_')}_${Object.keys(this.names).length}`;
-        const existing = Object.entries(this.names).find(([, v]) => v === part)?.[0];
-        if (existing) return existing;
-        this.names[alias] = part;
-        return alias;
-      })
-      .join('.');
-  }
-  value(v: unknown): string {
-    const key = `:v${this.n++}`;
-    this.values[key] = v;
-    return key;
-  }
-  set(path: string, v: unknown): this {
-    if (v === undefined) return this.remove(path);
-    this.sets.push(`${this.name(path)} = ${this.value(v)}`);
-    return this;
-  }
-  setRaw(expr: string): this {
-    this.sets.push(expr);
-    return this;
-  }
-  add(path: string, v: number | Set<string>): this {
-    this.adds.push(`${this.name(path)} ${this.value(v)}`);
-    return this;
-  }
-  remove(path: string): this {
-    this.removes.push(this.name(path));
-    return this;
-  }
-  when(cond: string): this {
-    this.conditions.push(cond);
-    return this;
-  }
-  expression(): string {
-    return [
-      this.sets.length ? `SET ${this.sets.join(', ')}` : '',
-      this.adds.length ? `ADD ${this.adds.join(', ')}` : '',
-      this.removes.length ? `REMOVE ${this.removes.join(', ')}` : '',
-    ]
-      .filter(Boolean)
-      .join(' ');
-  }
-  params(table: string, key: Key) {
-    return {
-      TableName: table,
-      Key: key,
-      UpdateExpression: this.expression(),
-      ...(this.conditions.length ? { ConditionExpression: this.conditions.join(' AND ') } : {}),
-      ExpressionAttributeNames: this.names,
-      ...(Object.keys(this.values).length ? { ExpressionAttributeValues: this.values } : {}),
-    };
-  }
+/**
+ * The item of a new Send: created here, and by an article's first publication (its alert, in the same
+ * transaction as the publish), so both write the same shape.
+ */
+export function sendItem(send: NewSend): Record<string, unknown> {
+  return { ...keys.send(send.id), entity: 'send', ...send, ...keys.sendListGsi1(send.createdAt, send.id) };
 }
 
-const inList = (u: Update, path: string, values: readonly string[]) => `${u.name(path)} IN (${values.map((v) => u.value(v)).join(', ')})`;
+const deliveryItem = (d: Delivery): Record<string, unknown> => ({ ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d });
 
 /** Sends, their delivery ledger and the digest archive index, in the single table. */
 export class DynamoSendRepository implements SendRepository {
@@ -186,7 +139,7 @@ export class DynamoSendRepository implements SendRepository {
   ) {}
 
   async create(send: NewSend, idempotency?: IdempotencyClaim): Promise<void> {
-    const item = { ...keys.send(send.id), entity: 'send', ...send, ...keys.sendListGsi1(send.createdAt, send.id) };
+    const item = sendItem(send);
     if (!idempotency) {
       try {
         await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(PK)' }));
@@ -224,10 +177,10 @@ export class DynamoSendRepository implements SendRepository {
         TableName: this.table,
         IndexName: 'GSI1',
         KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': 'SENDS' },
+        ExpressionAttributeValues: { ':pk': keys.sendListPartition },
         ScanIndexForward: false,
         Limit: query.limit,
-        ExclusiveStartKey: decodeCursor(query.cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: 'SENDS', GSI1SK: ANY_KEY_VALUE }),
+        ExclusiveStartKey: decodeCursor(query.cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: keys.sendListPartition, GSI1SK: ANY_KEY_VALUE }),
       }),
     );
     return { items: (out.Items ?? []).map(sendFromItem), next: encodeCursor(out.LastEvaluatedKey) };
@@ -264,12 +217,14 @@ export class DynamoSendRepository implements SendRepository {
       .remove('planCursor')
       .remove('reason');
     for (const c of COUNT_NAMES) u.set(c, 0);
+    for (const r of SKIP_REASONS) u.set(skipAttr(r), 0).set(planSkipAttr(r), 0);
     u.when(`${u.name('status')} = ${u.value('pending')}`);
     return (await this.update(keys.send(id), u)) !== false;
   }
 
   async checkpointPlan(id: string, step: PlanStep, at: string): Promise<boolean> {
     const u = new Update().set('updatedAt', at).add('planPages', 1).add('planned', step.planned).add('skipped', step.skipped).add('planSkipped', step.skipped).add('planBatches', step.batches);
+    for (const [r, n] of Object.entries(step.skippedBy ?? {})) if (n && isSkipReason(r)) u.add(skipAttr(r), n).add(planSkipAttr(r), n);
     if (step.next) u.set('planCursor', step.next);
     else u.remove('planCursor').set('planDone', true).set('status', 'sending');
     u.when(`${u.name('generation')} = ${u.value(step.generation)}`)
@@ -282,7 +237,7 @@ export class DynamoSendRepository implements SendRepository {
   async setStatus(id: string, change: { from: readonly SendStatus[]; to: SendStatus; at: string; reason?: string | undefined; generation?: number | undefined }): Promise<boolean> {
     const u = new Update().set('status', change.to).set('updatedAt', change.at).set('reason', change.reason);
     if (change.to === 'completed') u.set('completedAt', change.at);
-    u.when(inList(u, 'status', change.from));
+    u.when(u.inList('status', change.from));
     if (change.generation !== undefined) u.when(`${u.name('generation')} = ${u.value(change.generation)}`);
     return (await this.update(keys.send(id), u)) !== false;
   }
@@ -309,8 +264,10 @@ export class DynamoSendRepository implements SendRepository {
         .set('baselineAttempts', c.submitted + c.failed + c.uncertain)
         .set('baselineFailed', c.failed)
         .remove('planCursor');
+      // As for `skipped`: the new plan counts its own skips again.
+      for (const r of SKIP_REASONS) u.set(skipAttr(r), send.skippedBy[r] - (send.plan.skippedBy[r] ?? 0)).set(planSkipAttr(r), 0);
     }
-    u.when(inList(u, 'status', from)).when(`${u.name('generation')} = ${u.value(send.generation)}`);
+    u.when(u.inList('status', from)).when(`${u.name('generation')} = ${u.value(send.generation)}`);
     const out = await this.update(keys.send(id), u, true);
     return out ? sendFromItem(out) : undefined;
   }
@@ -320,12 +277,13 @@ export class DynamoSendRepository implements SendRepository {
     // The hand-on is one more batch of the plan, counted in the same write, so the send cannot complete without it.
     if (handOn) u.add('planBatches', 1);
     for (const [name, n] of Object.entries(delta.counts)) if (n) u.add(name, n);
+    for (const [r, n] of Object.entries(delta.skips ?? {})) if (n && isSkipReason(r)) u.add(skipAttr(r), n);
     for (const [code, e] of Object.entries(delta.errors)) {
       const c = cleanCode(code);
       u.add(`errorCounts.${c}`, e.count).set(`errorSamples.${c}`, e.message);
     }
     if (delta.sentArticles.length) u.add('sentArticles', new Set(delta.sentArticles));
-    u.when(`${u.name('generation')} = ${u.value(generation)}`).when(inList(u, 'status', DELIVERING));
+    u.when(`${u.name('generation')} = ${u.value(generation)}`).when(u.inList('status', DELIVERING));
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -362,7 +320,12 @@ export class DynamoSendRepository implements SendRepository {
     return { handOn: typeof Item.handOn === 'string' ? parseBatchMessage(Item.handOn) : undefined };
   }
 
-  async settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; complete?: { generation: number } | undefined }): Promise<boolean> {
+  async settle(
+    id: string,
+    counts: SendCounts,
+    at: string,
+    options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; skippedBy: SkipCounts; complete?: { generation: number } | undefined },
+  ): Promise<boolean> {
     const errorCounts: Record<string, number> = {};
     const errorSamples: Record<string, string> = {};
     for (const [code, e] of Object.entries(options.errors)) {
@@ -372,6 +335,7 @@ export class DynamoSendRepository implements SendRepository {
     }
     const u = new Update().set('updatedAt', at).set('recountedFinal', options.finalRecords).set('errorCounts', errorCounts).set('errorSamples', errorSamples);
     for (const c of COUNT_NAMES) u.set(c, counts[c]);
+    for (const r of SKIP_REASONS) u.set(skipAttr(r), options.skippedBy[r]);
     u.when('attribute_exists(PK)').when(`(attribute_not_exists(${u.name('recountedFinal')}) OR ${u.name('recountedFinal')} <= ${u.value(options.finalRecords)})`);
     if (options.complete) {
       u.set('status', 'completed').set('completedAt', at);
@@ -418,7 +382,7 @@ export class DynamoSendRepository implements SendRepository {
             TransactItems: batch.map((d) => ({
               Put: {
                 TableName: this.table,
-                Item: { ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d },
+                Item: deliveryItem(d),
                 ConditionExpression: 'attribute_not_exists(PK)',
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
               },
@@ -450,7 +414,7 @@ export class DynamoSendRepository implements SendRepository {
       await this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...keys.delivery(record.sendId, record.subscriberId), entity: 'delivery', ...record },
+          Item: deliveryItem(record),
           ConditionExpression: 'attribute_not_exists(PK)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -465,18 +429,11 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async deliveries(sendId: string, subscriberIds: readonly string[]): Promise<Map<string, Delivery>> {
+    const items = await batchGetAll(this.db, this.table, subscriberIds.map((id) => keys.delivery(sendId, id)), { consistentRead: true });
     const found = new Map<string, Delivery>();
-    for (let i = 0; i < subscriberIds.length; i += 100) {
-      let keysLeft: Record<string, unknown>[] = subscriberIds.slice(i, i + 100).map((id) => keys.delivery(sendId, id));
-      for (let round = 0; keysLeft.length > 0; round++) {
-        const out = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keysLeft, ConsistentRead: true } } }));
-        for (const it of out.Responses?.[this.table] ?? []) {
-          const d = deliveryFromItem(it);
-          found.set(d.subscriberId, d);
-        }
-        keysLeft = (out.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
-        if (keysLeft.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-      }
+    for (const it of items) {
+      const d = deliveryFromItem(it);
+      found.set(d.subscriberId, d);
     }
     return found;
   }
@@ -488,16 +445,7 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async recordDeliveries(records: Delivery[]): Promise<void> {
-    for (let i = 0; i < records.length; i += 25) {
-      let request: Record<string, { PutRequest: { Item: Record<string, unknown> } }[]> | undefined = {
-        [this.table]: records.slice(i, i + 25).map((d) => ({ PutRequest: { Item: { ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d } } })),
-      };
-      for (let round = 0; request && Object.keys(request).length > 0; round++) {
-        const out = await this.db.send(new BatchWriteCommand({ RequestItems: request }));
-        request = out.UnprocessedItems as typeof request;
-        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-      }
-    }
+    await batchWriteAll(this.db, this.table, records.map((d) => ({ PutRequest: { Item: deliveryItem(d) } })));
   }
 
   async updateDelivery(
@@ -508,7 +456,7 @@ export class DynamoSendRepository implements SendRepository {
   ): Promise<DeliveryState | undefined> {
     const u = new Update();
     for (const [k, v] of Object.entries(set)) if (v !== undefined) u.set(k, v);
-    u.when('attribute_exists(PK)').when(inList(u, 'state', expect.from));
+    u.when('attribute_exists(PK)').when(u.inList('state', expect.from));
     if (expect.claim !== undefined) u.when(`${u.name('claim')} = ${u.value(expect.claim)}`);
     try {
       const out = await this.db.send(new UpdateCommand({ ...u.params(this.table, keys.delivery(sendId, subscriberId)), ReturnValues: 'UPDATED_OLD' }));
@@ -526,7 +474,7 @@ export class DynamoSendRepository implements SendRepository {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
-          ExpressionAttributeValues: { ':pk': keys.send(sendId).PK, ':d': 'D#' },
+          ExpressionAttributeValues: { ':pk': keys.send(sendId).PK, ':d': keys.deliveryPrefix },
           ExpressionAttributeNames: { '#s': 'state', '#c': 'claim', '#i': 'subscriberId', '#e': 'code', '#d': 'detail', '#r': 'reportedMessageId' },
           ProjectionExpression: '#i, #s, #c, #e, #d, #r',
           ConsistentRead: true,
@@ -588,20 +536,14 @@ export class DynamoSendRepository implements SendRepository {
   async reports(sendIds: readonly string[]): Promise<Map<string, SendReports>> {
     const out = new Map<string, SendReports>(sendIds.map((id) => [id, zeroReports()]));
     const all = sendIds.flatMap((id) => Array.from({ length: REPORT_SHARDS }, (_, k) => keys.sendReportCount(id, k)));
-    for (let i = 0; i < all.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }> | undefined = {
-        [this.table]: { Keys: all.slice(i, i + 100), ProjectionExpression: ['#pk', ...REPORT_KINDS.map((_, j) => `#k${j}`)].join(', '), ExpressionAttributeNames: { '#pk': 'PK', ...Object.fromEntries(REPORT_KINDS.map((k, j) => [`#k${j}`, k])) } },
-      };
-      for (let round = 0; request && Object.keys(request).length > 0; round++) {
-        const res = await this.db.send(new BatchGetCommand({ RequestItems: request }));
-        for (const item of res.Responses?.[this.table] ?? []) {
-          const sums = out.get(String(item.PK).slice(keys.send('').PK.length));
-          if (!sums) continue;
-          for (const k of REPORT_KINDS) sums[k] += Number(item[k] ?? 0);
-        }
-        request = res.UnprocessedKeys as typeof request;
-        if (request && Object.keys(request).length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
-      }
+    const items = await batchGetAll(this.db, this.table, all, {
+      projection: { ProjectionExpression: ['#pk', ...REPORT_KINDS.map((_, j) => `#k${j}`)].join(', '), ExpressionAttributeNames: { '#pk': 'PK', ...Object.fromEntries(REPORT_KINDS.map((k, j) => [`#k${j}`, k])) } },
+    });
+    for (const item of items) {
+      const id = parseSendPartition(String(item.PK));
+      const sums = id === undefined ? undefined : out.get(id);
+      if (!sums) continue;
+      for (const k of REPORT_KINDS) sums[k] += Number(item[k] ?? 0);
     }
     return out;
   }
@@ -615,7 +557,7 @@ export class DynamoSendRepository implements SendRepository {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'PK = :pk AND begins_with(SK, :a)',
-        ExpressionAttributeValues: { ':pk': keys.digestArchivePartition, ':a': 'A#' },
+        ExpressionAttributeValues: { ':pk': keys.digestArchivePartition, ':a': keys.digestArchiveEntryPrefix },
         ScanIndexForward: false,
         Limit: limit,
       }),

@@ -3,6 +3,7 @@ import type { ExportJob, ImportJob, JobResult, SubscriberJob, SubscriberJobRepos
 import { JOB_RECORD_DAYS } from '../../core/subscribers/jobs.ts';
 import { isConditionalCheckFailed } from './errors.ts';
 import { keys } from './keys.ts';
+import { Update } from './update.ts';
 
 const JOB_FIELDS = ['kind', 'id', 'status', 'options', 'createdAt', 'updatedAt', 'uploadExpiresAt', 'startedAt', 'heartbeatAt', 'finishedAt', 'rows', 'bytes', 'reason', 'attempts'] as const;
 
@@ -49,73 +50,37 @@ export class DynamoSubscriberJobRepository implements SubscriberJobRepository {
   }
 
   async claimImport(id: string, at: string): Promise<ImportJob | undefined> {
-    return (await this.update(id, {
-      UpdateExpression: 'SET #status = :running, startedAt = :at, heartbeatAt = :at, updatedAt = :at, #rows = :zero',
-      ConditionExpression: '#kind = :import AND #status = :awaiting',
-      ExpressionAttributeNames: { '#status': 'status', '#rows': 'rows', '#kind': 'kind' },
-      ExpressionAttributeValues: { ':running': 'running', ':awaiting': 'awaiting-upload', ':import': 'import', ':at': at, ':zero': 0 },
-    })) as ImportJob | undefined;
+    const u = new Update().set('status', 'running').set('startedAt', at).set('heartbeatAt', at).set('updatedAt', at).set('rows', 0);
+    u.when(u.equals('kind', 'import')).when(u.equals('status', 'awaiting-upload'));
+    return (await this.update(id, u)) as ImportJob | undefined;
   }
 
   async claimExport(id: string, at: string, staleBefore: string): Promise<ExportJob | undefined> {
-    return (await this.update(id, {
-      UpdateExpression: 'SET startedAt = :at, heartbeatAt = :at, updatedAt = :at, #rows = :zero ADD attempts :one',
-      ConditionExpression: '#kind = :export AND #status = :running AND (attribute_not_exists(heartbeatAt) OR heartbeatAt < :stale)',
-      ExpressionAttributeNames: { '#status': 'status', '#rows': 'rows', '#kind': 'kind' },
-      ExpressionAttributeValues: { ':running': 'running', ':export': 'export', ':at': at, ':stale': staleBefore, ':zero': 0, ':one': 1 },
-    })) as ExportJob | undefined;
+    const u = new Update().set('startedAt', at).set('heartbeatAt', at).set('updatedAt', at).set('rows', 0).add('attempts', 1);
+    u.when(u.equals('kind', 'export'))
+      .when(u.equals('status', 'running'))
+      // A claimed export whose heartbeat stopped was left by a worker that died: another may take it over.
+      .when(`(attribute_not_exists(${u.name('heartbeatAt')}) OR ${u.name('heartbeatAt')} < ${u.value(staleBefore)})`);
+    return (await this.update(id, u)) as ExportJob | undefined;
   }
 
   async heartbeat(id: string, rows: number, at: string): Promise<void> {
-    await this.update(id, {
-      UpdateExpression: 'SET heartbeatAt = :at, updatedAt = :at, #rows = :rows',
-      ConditionExpression: '#status = :running',
-      ExpressionAttributeNames: { '#status': 'status', '#rows': 'rows' },
-      ExpressionAttributeValues: { ':running': 'running', ':at': at, ':rows': rows },
-    });
+    const u = new Update().set('heartbeatAt', at).set('updatedAt', at).set('rows', rows);
+    await this.update(id, u.when(u.equals('status', 'running')));
   }
 
   async finish(id: string, result: JobResult): Promise<boolean> {
-    const names: Record<string, string> = { '#status': 'status', '#rows': 'rows' };
-    const values: Record<string, unknown> = { ':running': 'running', ':status': result.status, ':at': result.at, ':rows': result.rows };
-    const sets = ['#status = :status', 'finishedAt = :at', 'updatedAt = :at', '#rows = :rows'];
-    if (result.bytes !== undefined) {
-      sets.push('bytes = :bytes');
-      values[':bytes'] = result.bytes;
-    }
-    if (result.report) {
-      sets.push('report = :report');
-      values[':report'] = JSON.stringify(result.report);
-    }
-    if (result.reason) {
-      sets.push('reason = :reason');
-      values[':reason'] = result.reason.slice(0, 1000);
-    }
-    return (
-      (await this.update(id, {
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: '#status = :running',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      })) !== undefined
-    );
+    const u = new Update().set('status', result.status).set('finishedAt', result.at).set('updatedAt', result.at).set('rows', result.rows);
+    if (result.bytes !== undefined) u.set('bytes', result.bytes);
+    if (result.report) u.set('report', JSON.stringify(result.report));
+    if (result.reason) u.set('reason', result.reason.slice(0, 1000));
+    return (await this.update(id, u.when(u.equals('status', 'running')))) !== undefined;
   }
 
   /** The job after a conditional update, or undefined when the condition failed (or there is no job). */
-  private async update(
-    id: string,
-    input: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> },
-  ): Promise<SubscriberJob | undefined> {
+  private async update(id: string, u: Update): Promise<SubscriberJob | undefined> {
     try {
-      const out = await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.subscriberJob(id),
-          ...input,
-          ConditionExpression: `attribute_exists(PK) AND ${input.ConditionExpression}`,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const out = await this.db.send(new UpdateCommand({ ...u.when('attribute_exists(PK)').params(this.table, keys.subscriberJob(id)), ReturnValues: 'ALL_NEW' }));
       return out.Attributes ? fromItem(out.Attributes) : undefined;
     } catch (e) {
       if (isConditionalCheckFailed(e)) return undefined;

@@ -1,6 +1,4 @@
 import {
-  BatchGetCommand,
-  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -20,8 +18,10 @@ import {
   type Suppression,
 } from '../../core/subscribers/ports.ts';
 import { FREQUENCIES, inAudience, SUBSCRIBER_STATUSES, type Subscriber, type SubscriberStatus } from '../../core/subscribers/schema.ts';
-import { keys } from './keys.ts';
-import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions, InvalidCursor, isConditionalCheckFailed } from './errors.ts';
+import { keys, parseEmailClaimKey, parseSuppressionKey, type Key } from './keys.ts';
+import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions, invalidCursor, isConditionalCheckFailed } from './errors.ts';
+import { batchGetAll, batchWriteAll } from './batch.ts';
+import { Update } from './update.ts';
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 type Item = Record<string, unknown>;
@@ -61,8 +61,6 @@ function fromItem(item: Item): Subscriber {
 const claimItem = (s: Subscriber): Item => ({ ...keys.emailClaim(s.emailHash), entity: 'emailClaim', subscriberId: s.id });
 const suppressionItem = (x: Suppression): Item => ({ ...keys.suppression(x.emailHash), entity: 'suppression', emailHash: x.emailHash, reason: x.reason, at: x.at });
 const seenItem = (x: SeenClaim): Item => ({ ...keys.seen(x.source, x.id), entity: 'seen', expiresAt: x.expiresAt });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Subscribers, address claims and suppressions in the single table. */
 export class DynamoSubscriberRepository implements SubscriberRepository {
@@ -110,32 +108,13 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
   }
 
   private updateParams(next: Subscriber, prev: Subscriber) {
-    const names: Record<string, string> = { '#version': 'version' };
-    const values: Record<string, unknown> = { ':prev': prev.version };
-    const set: string[] = [];
-    const remove: string[] = [];
-    const assign = (attr: string, value: unknown) => {
-      names[`#${attr}`] = attr;
-      if (value === undefined) remove.push(`#${attr}`);
-      else {
-        values[`:${attr}`] = value;
-        set.push(`#${attr} = :${attr}`);
-      }
-    };
-    for (const f of OWNED_FIELDS) assign(f, next[f]);
+    const u = new Update();
+    for (const f of OWNED_FIELDS) u.set(f, next[f]);
+    // A subscriber leaves an index by losing its key attributes (GSI2 only holds the sending audience).
     const idx = indexKeys(next);
-    assign('GSI1PK', idx.GSI1PK);
-    assign('GSI1SK', idx.GSI1SK);
-    assign('GSI2PK', idx.GSI2PK);
-    assign('GSI2SK', idx.GSI2SK);
-    return {
-      TableName: this.table,
-      Key: keys.subscriber(next.id),
-      UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-      ConditionExpression: '#version = :prev',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    };
+    u.set('GSI1PK', idx.GSI1PK).set('GSI1SK', idx.GSI1SK).set('GSI2PK', idx.GSI2PK).set('GSI2SK', idx.GSI2SK);
+    u.when(u.equals('version', prev.version));
+    return u.params(this.table, keys.subscriber(next.id));
   }
 
   async update(next: Subscriber, prev: Subscriber, options: { suppress?: Suppression; unsuppress?: boolean; seen?: SeenClaim } = {}): Promise<void> {
@@ -229,9 +208,9 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
     const m = /^(\d)(?:\.(.+))?$/.exec(cursor);
     const index = m ? Number(m[1]) : -1;
     const status = statuses[index];
-    if (!m || !status) throw new InvalidCursor('it does not start with a status position (a digit)');
+    if (!m || !status) throw invalidCursor('it does not start with a status position (a digit)');
     if (m[2] === undefined) return { index };
-    const start = decodeCursor(m[2], { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: `SUBS#${status}`, GSI1SK: ANY_KEY_VALUE });
+    const start = decodeCursor(m[2], { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: keys.subscriberStatusPartition(status), GSI1SK: ANY_KEY_VALUE });
     return { index, start };
   }
 
@@ -245,7 +224,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
           TableName: this.table,
           IndexName: 'GSI1',
           KeyConditionExpression: 'GSI1PK = :pk',
-          ExpressionAttributeValues: { ':pk': `SUBS#${statuses[index]}` },
+          ExpressionAttributeValues: { ':pk': keys.subscriberStatusPartition(statuses[index]!) },
           ScanIndexForward: false,
           Limit: query.limit - items.length,
           ExclusiveStartKey: start,
@@ -272,7 +251,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
             TableName: this.table,
             IndexName: 'GSI1',
             KeyConditionExpression: 'GSI1PK = :pk',
-            ExpressionAttributeValues: { ':pk': `SUBS#${status}` },
+            ExpressionAttributeValues: { ':pk': keys.subscriberStatusPartition(status) },
             ScanIndexForward: false,
             Limit: 500,
             ExclusiveStartKey: start,
@@ -304,7 +283,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
               TableName: this.table,
               IndexName: 'GSI1',
               KeyConditionExpression: 'GSI1PK = :pk',
-              ExpressionAttributeValues: { ':pk': `SUBS#${status}` },
+              ExpressionAttributeValues: { ':pk': keys.subscriberStatusPartition(status) },
               ...(detailed ? { ProjectionExpression: '#f, paused', ExpressionAttributeNames: { '#f': 'frequency' } } : { Select: 'COUNT' as const }),
               ExclusiveStartKey: start,
             }),
@@ -327,20 +306,8 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
 
   // ---- Bulk paths for imports.
 
-  private async batchGet(keyList: Record<string, unknown>[]): Promise<Item[]> {
-    const found: Item[] = [];
-    for (let i = 0; i < keyList.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
-        [this.table]: { Keys: keyList.slice(i, i + 100), ConsistentRead: true },
-      };
-      for (let round = 0; request && Object.keys(request).length > 0; round++) {
-        if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
-        const out = await this.db.send(new BatchGetCommand({ RequestItems: request }));
-        found.push(...(out.Responses?.[this.table] ?? []));
-        request = out.UnprocessedKeys as typeof request;
-      }
-    }
-    return found;
+  private batchGet(keyList: Key[]): Promise<Item[]> {
+    return batchGetAll(this.db, this.table, keyList, { consistentRead: true });
   }
 
   async lookup(emailHashes: string[]): Promise<Map<string, AddressState>> {
@@ -350,12 +317,11 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
     const first = await this.batchGet(unique.flatMap((h) => [keys.emailClaim(h), keys.suppression(h)]));
     const claims = new Map<string, string>();
     for (const it of first) {
-      const pk = it.PK as string;
-      if (pk.startsWith('EMAIL#')) claims.set(it.subscriberId as string, pk.slice('EMAIL#'.length));
-      else if (pk.startsWith('SUPPRESS#')) {
-        const hash = pk.slice('SUPPRESS#'.length);
-        result.get(hash)!.suppression = { emailHash: hash, reason: it.reason as Suppression['reason'], at: it.at as string };
-      }
+      const key = { PK: it.PK as string, SK: it.SK as string };
+      const claimed = parseEmailClaimKey(key);
+      const suppressed = parseSuppressionKey(key);
+      if (claimed !== undefined) claims.set(it.subscriberId as string, claimed);
+      else if (suppressed !== undefined) result.get(suppressed)!.suppression = { emailHash: suppressed, reason: it.reason as Suppression['reason'], at: it.at as string };
     }
     if (claims.size > 0) {
       for (const it of await this.batchGet([...claims.keys()].map((id) => keys.subscriber(id)))) {
@@ -369,22 +335,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
 
   async createMany(subscribers: Subscriber[]): Promise<void> {
     const writes = subscribers.flatMap((s) => [{ PutRequest: { Item: toItem(s) } }, { PutRequest: { Item: claimItem(s) } }]);
-    const chunks: (typeof writes)[] = [];
-    for (let i = 0; i < writes.length; i += 25) chunks.push(writes.slice(i, i + 25));
-    // A few requests in flight at once; DynamoDB may return some items unprocessed under load: retry them with backoff.
-    const inFlight = 4;
-    for (let i = 0; i < chunks.length; i += inFlight) {
-      await Promise.all(
-        chunks.slice(i, i + inFlight).map(async (chunk) => {
-          let pending: typeof chunk = chunk;
-          for (let round = 0; pending.length > 0; round++) {
-            if (round > 0) await sleep(Math.min(2000, 25 * 2 ** round));
-            if (round > 12) throw new Error('DynamoDB left import writes unprocessed after many retries');
-            const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
-            pending = (out.UnprocessedItems?.[this.table] ?? []) as typeof chunk;
-          }
-        }),
-      );
-    }
+    // A few requests in flight at once keep a large import quick without a burst that throttles itself.
+    await batchWriteAll(this.db, this.table, writes, { concurrency: 4, maxDelayMs: 2000 });
   }
 }

@@ -73,6 +73,9 @@ interface SdkErrorShape {
   cause?: unknown;
 }
 
+/** Network failures where the request never reached SES. */
+const NEVER_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
 /**
  * Maps whatever the SDK threw to a {@link MailerError}. Throttling is recognised by code and by SES's
  * message text ("Maximum sending rate exceeded", "Daily message quota exceeded"), because SES has
@@ -93,7 +96,10 @@ export function translateSesError(error: unknown): Error {
     return new MailerThrottledError(`SES throttled the send: ${message}`, { code, reason: 'rate', cause: error });
   }
   if ((status !== undefined && status >= 500) || e.$fault === 'server' || names.some((n) => TRANSIENT_NAMES.has(n) || NETWORK.has(n))) {
-    return new MailerTransientError(code, `SES unavailable: ${message}`, { cause: error });
+    // A request that never left (refused, unresolvable, unreachable) or that SES answered with a 5xx did
+    // not deliver the message; anything else (a timeout, a reset mid-call) may have.
+    const notSent = names.some((n) => NEVER_REACHED.has(n)) || (status !== undefined && status >= 500);
+    return new MailerTransientError(code, `SES unavailable: ${message}`, { cause: error, notSent });
   }
   if ((status !== undefined && status >= 400) || e.$fault === 'client') {
     return new MailerRejectedError(code, `SES rejected the message: ${message}`, { affectsAllMessages: ACCOUNT_WIDE.has(code), cause: error });

@@ -17,6 +17,8 @@ export interface ArticleEffects {
 /** Where articles live. Every write is conditional on the version read, so no edit is lost. */
 export interface ArticleRepository {
   get(id: string): Promise<Article | undefined>;
+  /** The id of the article that claimed this slug (claims outlive deletion: a URL is never reused). */
+  slugOwner(slug: string): Promise<string | undefined>;
   /**
    * Writes a new article (and its feed entries when published) in one transaction, claiming its slug.
    * @throws SlugTaken when the slug is already claimed; IdempotencyConflict when `idempotency` exists.

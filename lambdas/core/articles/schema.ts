@@ -82,6 +82,15 @@ export const ArticleInputSchema = z
     summary: fields.summary.optional().meta({ description: 'Plain text; derived from the body when absent.' }),
     authors: fields.authors.default([]),
     tags: fields.tags.default([]),
+    slug: z
+      .string()
+      .max(80, 'must be at most 80 characters')
+      .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'must be lower-case letters and digits joined by single hyphens, e.g. us-drone-strike')
+      .optional()
+      .meta({
+        description:
+          'The article\u2019s slug (its URL path and stable name), fixed at creation: derived from the title when absent. On PUT it may only repeat the current slug. Find an article by it with `GET /api/articles?slug=`.',
+      }),
     url: fields.url.optional().meta({ description: 'Canonical URL; derived from SITE_URL and a slug when absent.' }),
     status: fields.status.default('draft'),
     publishAt: fields.publishAt.optional().meta({

@@ -2,7 +2,7 @@ import { AppError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { SiteConfig } from '../site.ts';
 import { newId } from '../ids.ts';
-import { IDEMPOTENCY_TTL_SECONDS, IdempotencyConflict, type IdempotencyRecord } from '../idempotency.ts';
+import { withIdempotency, type ClaimIdempotency, type IdempotencyOptions, type Replayable } from '../idempotency.ts';
 import { deriveSummary, renderArticleBody } from './content.ts';
 import { slugify } from './slug.ts';
 import {
@@ -23,18 +23,7 @@ export interface ArticleDeps {
   site: SiteConfig;
 }
 
-export interface IdempotencyOptions {
-  scope: string;
-  key: string;
-  requestHash: string;
-}
-
-/** The first answer to a request, replayed for a repeated Idempotency-Key. */
-export interface Replayable<T> {
-  status: number;
-  body: T;
-  replayed: boolean;
-}
+export type { IdempotencyOptions, Replayable };
 
 const derivedUrl = (site: SiteConfig, slug: string) => `${site.siteUrl}/articles/${slug}/`;
 
@@ -161,27 +150,20 @@ export function effectsOf(prev: Article | undefined, next: Article, now: Date): 
   };
 }
 
-function replay<T>(record: IdempotencyRecord, requestHash: string): Replayable<T> {
-  if (record.requestHash !== requestHash) {
-    throw new AppError('idempotency.keyReused', 'this Idempotency-Key was already used with a different request body; use a new key for a new request');
-  }
-  return { status: record.status, body: record.response as T, replayed: true };
-}
+type ArticleOutput = ReturnType<typeof toArticleOutput>;
 
 /** Creates an article; with an Idempotency-Key a repeated request returns the first answer and creates nothing. */
-export async function createArticle(
-  deps: ArticleDeps,
-  input: ArticleInput,
-  idempotency?: IdempotencyOptions,
-): Promise<Replayable<ReturnType<typeof toArticleOutput>>> {
-  if (idempotency) {
-    const existing = await deps.articles.getIdempotency(idempotency.scope, idempotency.key);
-    if (existing) return replay(existing, idempotency.requestHash);
-  }
+export function createArticle(deps: ArticleDeps, input: ArticleInput, idempotency?: IdempotencyOptions): Promise<Replayable<ArticleOutput>> {
+  return withIdempotency(deps.articles, deps.clock, idempotency, (claim) => insertArticle(deps, input, claim));
+}
+
+async function insertArticle(deps: ArticleDeps, input: ArticleInput, claim: ClaimIdempotency<ArticleOutput>): Promise<Replayable<ArticleOutput>> {
   const now = deps.clock.now();
   const id = newId(now);
-  const baseSlug = slugify(input.title);
-  for (let attempt = 1; attempt <= 20; attempt++) {
+  // A slug the publisher chose is theirs or nothing; a derived one takes the next free `-N`.
+  const baseSlug = input.slug ?? slugify(input.title);
+  const attempts = input.slug ? 1 : 20;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     const slug = attempt === 1 ? baseSlug : `${baseSlug}-${attempt}`;
     const article = assemble(deps, { id, slug, createdAt: now.toISOString(), version: 1, previousPublishedAt: undefined }, {
       ...input,
@@ -191,21 +173,11 @@ export async function createArticle(
     }, now);
     const output = toArticleOutput(article);
     try {
-      await deps.articles.create(
-        article,
-        idempotency && {
-          ...idempotency,
-          status: 201,
-          response: output,
-          expiresAt: Math.floor(now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
-        },
-        effectsOf(undefined, article, now),
-      );
+      await deps.articles.create(article, claim(201, output), effectsOf(undefined, article, now));
     } catch (e) {
-      if (e instanceof SlugTaken) continue;
-      if (e instanceof IdempotencyConflict && idempotency) {
-        const record = await deps.articles.getIdempotency(idempotency.scope, idempotency.key);
-        if (record) return replay(record, idempotency.requestHash);
+      if (e instanceof SlugTaken) {
+        if (input.slug) throw new AppError('article.slugTaken', `the slug "${input.slug}" belongs to another article (or to a deleted one: a URL is never reused); update that article with PUT /api/articles/{id}, or choose another slug`);
+        continue;
       }
       throw e;
     }
@@ -259,11 +231,22 @@ async function syncSchedule(deps: ArticleDeps, prev: Article, next: Article): Pr
   else if (!isScheduled && wasScheduled) await deps.scheduler.cancel(next.id);
 }
 
+/** The live article that claimed this slug, if any. */
+export async function articleBySlug(deps: Pick<ArticleDeps, 'articles'>, slug: string): Promise<Article | undefined> {
+  const id = await deps.articles.slugOwner(slug);
+  return id === undefined ? undefined : deps.articles.get(id);
+}
+
 /** PUT: replaces every field; omitted optional fields take their defaults (summary and URL are derived). */
 export function replaceArticle(deps: ArticleDeps, id: string, input: ArticleInput): Promise<Article> {
-  return writeChange(deps, id, (prev, now) =>
-    assemble(deps, { id, slug: prev.slug, createdAt: prev.createdAt, version: prev.version + 1, previousPublishedAt: prev.publishedAt }, { ...input, summary: input.summary, url: input.url, publishAt: input.publishAt }, now),
-  );
+  return writeChange(deps, id, (prev, now) => {
+    if (input.slug !== undefined && input.slug !== prev.slug) {
+      throw new AppError('request.invalid', `slug is fixed at creation: this article's is "${prev.slug}", the request says "${input.slug}"`, {
+        issues: [{ path: 'slug', message: `must be "${prev.slug}" or absent (a slug never changes), got "${input.slug}"` }],
+      });
+    }
+    return assemble(deps, { id, slug: prev.slug, createdAt: prev.createdAt, version: prev.version + 1, previousPublishedAt: prev.publishedAt }, { ...input, summary: input.summary, url: input.url, publishAt: input.publishAt }, now);
+  });
 }
 
 /** PATCH: changes only the fields sent; `null` clears summary/url/publishAt back to derived or none. */

@@ -131,6 +131,17 @@ export class MailerThrottledError extends MailerError {
 export class MailerTransientError extends MailerError {
   override readonly name = 'MailerTransientError';
   readonly retryable = true;
+  /**
+   * True when the provider certainly did not take the message (the request never reached it, or it
+   * answered with a server error), so it is safe to send again; false when it may have gone out (a
+   * timeout, a connection cut mid-call). Decided by the adapter, which knows its transport.
+   */
+  readonly notSent: boolean;
+
+  constructor(code: string, message: string, options: { cause?: unknown; notSent?: boolean } = {}) {
+    super(code, message, options);
+    this.notSent = options.notSent ?? false;
+  }
 }
 
 /** The message was refused and sending it again unchanged will fail again. */

@@ -3,7 +3,7 @@
  * worker (on a consistent read right before sending).
  */
 import type { Frequency } from '../subscribers/schema.ts';
-import type { AudienceChoice, DigestCandidate, DigestFrequency, Recipient, Send, SendContent } from './model.ts';
+import type { AudienceChoice, DigestCandidate, DigestFrequency, Recipient, Send, SendContent, SkipReason } from './model.ts';
 
 /** A digest lists at most this many articles, newest first. */
 export const MAX_DIGEST_ARTICLES = 25;
@@ -47,32 +47,46 @@ export function digestFor(r: Pick<Recipient, 'confirmedAt' | 'lastDigestAt' | 't
 
 export type Eligibility =
   | { kind: 'send'; articles?: DigestCandidate[] | undefined }
-  | { kind: 'skipped'; reason: string }
-  | { kind: 'suppressed'; reason: string };
+  | { kind: 'skipped'; code: SkipReason; reason: string }
+  | { kind: 'suppressed'; code?: undefined; reason: string };
+
+const skip = (code: SkipReason, reason: string): Eligibility => ({ kind: 'skipped', code, reason });
+
+/** Why a digest has nothing for this subscriber: nothing new at all, or nothing new on their topics. */
+export function emptyDigestReason(r: Pick<Recipient, 'confirmedAt' | 'lastDigestAt'>, articles: readonly DigestCandidate[]): SkipReason {
+  const since = digestSince(r);
+  return articles.some((a) => a.publishedAt > since) ? 'topicsExcludeAll' : 'nothingNew';
+}
+
+const STATUS_SKIP: Record<string, SkipReason> = { pending: 'unconfirmed', unsubscribed: 'unsubscribed', confirmed: 'alreadyConfirmed' };
 
 /**
  * Decides, from a consistent read, whether this subscriber gets this send now. Never mailed: a suppressed
  * address, an unsubscribed, unconfirmed or paused subscriber, someone who left the send's audience or
- * topics, and a digest with nothing new. A confirmation request goes to pending subscribers only.
+ * topics, and a digest with nothing new. A confirmation request goes to pending subscribers only. Every
+ * skip carries a reason code ({@link SkipReason}) and a sentence.
  */
 export function eligibility(send: Pick<Send, 'kind' | 'frequency'>, content: SendContent, r: Recipient | undefined, suppressed: boolean): Eligibility {
   if (suppressed) return { kind: 'suppressed', reason: 'the address is on the suppression list' };
-  if (!r) return { kind: 'skipped', reason: 'the subscriber no longer exists' };
+  if (!r) return skip('deleted', 'the subscriber no longer exists');
   if (r.status === 'suppressed') return { kind: 'suppressed', reason: 'the subscriber is suppressed' };
   if (content.kind === 'confirmation') {
     // Only someone still pending is asked to confirm (and only this import's, when the send names one).
-    if (r.status !== 'pending') return { kind: 'skipped', reason: `the subscriber is ${r.status}` };
-    if (content.importId && r.importId !== content.importId) return { kind: 'skipped', reason: 'the subscriber is no longer part of this import' };
+    if (r.status !== 'pending') return skip(STATUS_SKIP[r.status] ?? 'alreadyConfirmed', `the subscriber is ${r.status}`);
+    if (content.importId && r.importId !== content.importId) return skip('otherImport', 'the subscriber is no longer part of this import');
     return { kind: 'send' };
   }
-  if (r.status !== 'confirmed') return { kind: 'skipped', reason: `the subscriber is ${r.status}` };
-  if (r.paused) return { kind: 'skipped', reason: 'the subscriber paused their mail' };
-  if (!audienceOf(send).includes(r.frequency)) return { kind: 'skipped', reason: `the subscriber now receives ${r.frequency} mail` };
+  if (r.status !== 'confirmed') return skip(STATUS_SKIP[r.status] ?? 'unsubscribed', `the subscriber is ${r.status}`);
+  if (r.paused) return skip('paused', 'the subscriber paused their mail');
+  if (!audienceOf(send).includes(r.frequency)) return skip('frequencyChanged', `the subscriber now receives ${r.frequency} mail`);
   if (content.kind === 'article') {
-    return topicsMatch(r.topics, content.article.tags) ? { kind: 'send' } : { kind: 'skipped', reason: 'the article matches none of the subscriber\u2019s topics' };
+    return topicsMatch(r.topics, content.article.tags) ? { kind: 'send' } : skip('topicsExcludeAll', 'the article matches none of the subscriber\u2019s topics');
   }
   const articles = digestFor(r, content.articles);
-  return articles.length > 0 ? { kind: 'send', articles } : { kind: 'skipped', reason: 'nothing new since the subscriber\u2019s last digest' };
+  if (articles.length > 0) return { kind: 'send', articles };
+  return emptyDigestReason(r, content.articles) === 'nothingNew'
+    ? skip('nothingNew', 'nothing new since the subscriber\u2019s last digest')
+    : skip('topicsExcludeAll', 'new articles since the subscriber\u2019s last digest, but none on their topics');
 }
 
 /** A key naming one rendering of a digest (which articles), so recipients with the same selection share it. */

@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SendDeps } from './deps.ts';
-import { DELIVERING, inFlightOutcome, type BatchMessage, type Delivery, type DeliveryState } from './model.ts';
+import { DELIVERING, inFlightOutcome, isSkipReason, type BatchMessage, type Delivery, type DeliveryState } from './model.ts';
 import type { TallyDelta } from './ports.ts';
 import { expireSend, recountIfStopped } from './settlement.ts';
 
@@ -60,8 +60,9 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
 
   const givenUp = `its batch was given up after ${attempts} attempts before this recipient was sent; a resume tries it again`;
   const delta: TallyDelta = { counts: {}, errors: {}, sentArticles: [] };
-  const count = (state: DeliveryState, n = 1) => {
+  const count = (state: DeliveryState, n = 1, code?: string) => {
     if (state !== 'sending' && state !== 'pending') delta.counts[state] = (delta.counts[state] ?? 0) + n;
+    if (state === 'skipped' && isSkipReason(code)) (delta.skips ??= {})[code] = (delta.skips[code] ?? 0) + n;
   };
   const error = (code: string, message: string) => ((delta.errors[code] ??= { count: 0, message }).count++);
   const mine = () => ({ claimedAt: deps.clock.now().toISOString(), generation: send.generation, batchId: msg.batchId });
@@ -92,7 +93,7 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
     }
     // A final state stays as it is. One this batch owns was never counted: no attempt of the batch ended counted.
     if (x.generation === send.generation && x.batchId === msg.batchId) {
-      count(x.state);
+      count(x.state, 1, x.code);
       if (x.retriedFrom === 'failed' || x.retriedFrom === 'uncertain') count(x.retriedFrom, -1);
       if ((x.state === 'failed' || x.state === 'uncertain') && x.code) error(x.code, x.detail ?? x.code);
     }

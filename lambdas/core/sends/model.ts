@@ -50,6 +50,21 @@ export const zeroCounts = (): SendCounts => ({ planned: 0, submitted: 0, failed:
 /** Recipients with a final outcome. */
 export const doneCount = (c: SendCounts) => c.submitted + c.failed + c.suppressed + c.skipped + c.uncertain;
 
+/**
+ * Why a recipient was skipped, one code each (shown per send in `skippedBy`):
+ * - `nothingNew`: a digest with no article published since the subscriber's last digest (or confirmation);
+ * - `topicsExcludeAll`: there were new articles (or this article), but none carries one of the subscriber's topics;
+ * - `unsubscribed`, `unconfirmed`, `paused`: the subscriber's state at send time;
+ * - `frequencyChanged`: the subscriber now receives mail of another frequency;
+ * - `deleted`: the subscriber was erased after the send was planned;
+ * - `alreadyConfirmed`, `otherImport`: a confirmation request to someone no longer pending, or no longer in the import.
+ */
+export const SKIP_REASONS = ['nothingNew', 'topicsExcludeAll', 'unsubscribed', 'unconfirmed', 'paused', 'frequencyChanged', 'deleted', 'alreadyConfirmed', 'otherImport'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+export type SkipCounts = Record<SkipReason, number>;
+export const zeroSkips = (): SkipCounts => Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as SkipCounts;
+export const isSkipReason = (code: string | undefined): code is SkipReason => (SKIP_REASONS as readonly string[]).includes(code ?? '');
+
 export interface SendErrorSummary {
   count: number;
   /** One example message for the code. */
@@ -65,6 +80,8 @@ export interface PlanState {
   batches: number;
   /** Digest subscribers this generation's plan left out because nothing is new for them (counted as skipped). */
   skipped: number;
+  /** The same, by reason (`nothingNew` or `topicsExcludeAll`). */
+  skippedBy: Partial<SkipCounts>;
   /** Recipients per batch, fixed when planning starts. */
   perBatch: number;
 }
@@ -93,6 +110,8 @@ export interface Send {
   importId?: string | undefined;
   reason?: string | undefined;
   counts: SendCounts;
+  /** `counts.skipped` by reason. */
+  skippedBy: SkipCounts;
   errors: Record<string, SendErrorSummary>;
   /** Bumped by every resume; batches of older generations are dropped. */
   generation: number;

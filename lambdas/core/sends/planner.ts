@@ -5,11 +5,11 @@
  * workers. How a send ends is settlement's (./settlement.ts); this module asks it.
  */
 import { isAppError } from '../errors.ts';
-import { audienceOf, digestFor, digestSince, topicsMatch } from './audience.ts';
+import { audienceOf, digestFor, digestSince, emptyDigestReason, topicsMatch } from './audience.ts';
 import { buildContent } from './content.ts';
 import type { SendDeps } from './deps.ts';
 import { writeArchive } from '../feeds/archive.ts';
-import { doneCount, type BatchMessage, type Send, type SendContent } from './model.ts';
+import { doneCount, type BatchMessage, type Send, type SendContent, type SkipCounts } from './model.ts';
 import { endUnstarted, expireUnstarted, pauseReason, pauseSend, quotaPauseReason, settle, settleIfDone } from './settlement.ts';
 
 interface PlanCursor {
@@ -72,6 +72,7 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
 
     const chosen: [string, string][] = [];
     let skipped = 0;
+    const skippedBy: Partial<SkipCounts> = {};
     for (const m of page.members) {
       if (content.kind === 'confirmation') chosen.push([m.id, m.emailHash]);
       else if (content.kind === 'article') {
@@ -80,7 +81,11 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
       } else if (digestFor(m, content.articles).length > 0 || digestSince(m) >= content.windowEnd) {
         // Someone already past this window (a resumed send) is queued: the worker finds their record.
         chosen.push([m.id, m.emailHash]);
-      } else skipped++;
+      } else {
+        skipped++;
+        const why = emptyDigestReason(m, content.articles);
+        skippedBy[why] = (skippedBy[why] ?? 0) + 1;
+      }
     }
     const batches: BatchMessage[] = [];
     if (!send.dryRun && chosen.length > 0 && deps.quota) {
@@ -101,7 +106,7 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
     const next: PlanCursor | undefined = page.next ? { f: at.f, k: page.next } : at.f + 1 < partitions.length ? { f: at.f + 1 } : undefined;
     const moved = await deps.sends.checkpointPlan(
       id,
-      { generation: send.generation, from: send.plan.cursor, next: next && writeCursor(next), planned: chosen.length + skipped, skipped, batches: batches.length },
+      { generation: send.generation, from: send.plan.cursor, next: next && writeCursor(next), planned: chosen.length + skipped, skipped, skippedBy, batches: batches.length },
       deps.clock.now().toISOString(),
     );
     if (!moved) continue;

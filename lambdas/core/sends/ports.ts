@@ -1,6 +1,6 @@
 import type { IdempotencyClaim, IdempotencyRecord } from '../idempotency.ts';
 import type { Frequency } from '../subscribers/schema.ts';
-import type { BatchMessage, CountName, Delivery, DeliveryState, NewSend, Recipient, ReportKind, Send, SendContent, SendCounts, SendReports, SendStatus } from './model.ts';
+import type { BatchMessage, CountName, Delivery, DeliveryState, NewSend, Recipient, ReportKind, Send, SendContent, SendCounts, SendReports, SendStatus, SkipCounts } from './model.ts';
 
 export interface SendPage {
   items: Send[];
@@ -10,6 +10,8 @@ export interface SendPage {
 /** What one batch adds to its send's counts (`failed` may be negative: a resumed send retried failures). */
 export interface TallyDelta {
   counts: Partial<Record<Exclude<CountName, 'planned'>, number>>;
+  /** Skipped recipients by reason. */
+  skips?: Partial<SkipCounts> | undefined;
   /** Error code -> how many, and one message. */
   errors: Record<string, { count: number; message: string }>;
   /** Digest: ids of articles that went out. */
@@ -25,6 +27,8 @@ export interface PlanStep {
   next: string | undefined;
   planned: number;
   skipped: number;
+  /** `skipped` by reason. */
+  skippedBy?: Partial<SkipCounts> | undefined;
   batches: number;
 }
 
@@ -71,7 +75,12 @@ export interface SendRepository {
    * already (recounts may overlap; records only ever move forward). With `complete`, also
    * `sending` -> `completed` (conditional on the generation and on every batch being counted).
    */
-  settle(id: string, counts: SendCounts, at: string, options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; complete?: { generation: number } | undefined }): Promise<boolean>;
+  settle(
+    id: string,
+    counts: SendCounts,
+    at: string,
+    options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; skippedBy: SkipCounts; complete?: { generation: number } | undefined },
+  ): Promise<boolean>;
   setArchivePath(id: string, path: string): Promise<void>;
 
   /** The frozen content; the first write wins and is returned. */

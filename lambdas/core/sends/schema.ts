@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { slugify } from '../articles/slug.ts';
 import { isHeaderText } from '../email/message.ts';
 import { EmailSchema } from '../subscribers/schema.ts';
-import { COUNT_NAMES, REPORT_KINDS, SEND_STATUSES, type ReportKind } from './model.ts';
+import { COUNT_NAMES, REPORT_KINDS, SEND_STATUSES, SKIP_REASONS, type ReportKind, type SkipReason } from './model.ts';
 
 const singleLine = (s: string) => !/[\r\n\u2028\u2029]/.test(s);
 const noControl = (s: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
@@ -57,6 +57,12 @@ export const SendOutputSchema = z
     startedAt: z.string().optional(),
     completedAt: z.string().optional(),
     counts: z.object(Object.fromEntries(COUNT_NAMES.map((c) => [c, z.number().int()])) as Record<(typeof COUNT_NAMES)[number], z.ZodNumber>),
+    skippedBy: z
+      .object(Object.fromEntries(SKIP_REASONS.map((r) => [r, z.number().int()])) as Record<SkipReason, z.ZodNumber>)
+      .meta({
+        description:
+          'Why the skipped recipients were skipped, one reason each: `nothingNew` (a digest with nothing since their last one), `topicsExcludeAll` (new articles, none on their topics), `unsubscribed`, `unconfirmed`, `paused`, `frequencyChanged`, `deleted`, and for confirmation sends `alreadyConfirmed` and `otherImport`.',
+      }),
     reported: z
       .object(Object.fromEntries(REPORT_KINDS.map((k) => [k, z.number().int()])) as Record<ReportKind, z.ZodNumber>)
       .meta({

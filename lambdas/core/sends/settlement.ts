@@ -8,7 +8,7 @@
  * passes before it finished.
  */
 import type { SendQuota } from '../email/message.ts';
-import { CANCELLABLE, DELIVERING, doneCount, inFlightOutcome, zeroCounts, type Send, type SendStatus } from './model.ts';
+import { CANCELLABLE, DELIVERING, doneCount, inFlightOutcome, isSkipReason, zeroCounts, zeroSkips, type Send, type SendStatus } from './model.ts';
 import type { SendRepository } from './ports.ts';
 import type { Clock } from '../clock.ts';
 import type { DeliverySettings } from './deps.ts';
@@ -104,6 +104,7 @@ export function quotaPauseReason(send: Pick<Send, 'id'>, quota: SendQuota, more:
  */
 export async function settle(deps: SettlementDeps, send: Send, mode: 'complete' | 'recount'): Promise<boolean> {
   const counts = zeroCounts();
+  const skippedBy = zeroSkips();
   const errors: Record<string, { count: number; message: string }> = {};
   const error = (code: string, message: string) => ((errors[code] ??= { count: 0, message }).count++);
   let records = 0;
@@ -133,13 +134,15 @@ export async function settle(deps: SettlementDeps, send: Send, mode: 'complete' 
       } else {
         counts[d.state]++;
         final++;
+        if (d.state === 'skipped' && isSkipReason(d.code)) skippedBy[d.code]++;
         if ((d.state === 'failed' || d.state === 'uncertain') && d.code) error(d.code, d.detail ?? d.code);
       }
     }
   }
   counts.skipped += send.plan.skipped;
+  for (const [code, n] of Object.entries(send.plan.skippedBy)) if (isSkipReason(code)) skippedBy[code] += n ?? 0;
   counts.planned = mode === 'complete' ? records + send.plan.skipped : Math.max(send.counts.planned, records + send.plan.skipped);
-  return deps.sends.settle(send.id, counts, at, { finalRecords: mode === 'complete' ? records : final, errors, complete: mode === 'complete' ? { generation: send.generation } : undefined });
+  return deps.sends.settle(send.id, counts, at, { finalRecords: mode === 'complete' ? records : final, errors, skippedBy, complete: mode === 'complete' ? { generation: send.generation } : undefined });
 }
 
 /** Completes a send whose every batch is counted (or a dry run whose plan is done). */

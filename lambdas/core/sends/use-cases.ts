@@ -4,12 +4,12 @@
  */
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { IDEMPOTENCY_TTL_SECONDS, IdempotencyConflict, type IdempotencyRecord } from '../idempotency.ts';
+import { withIdempotency, type IdempotencyOptions, type Replayable } from '../idempotency.ts';
 import type { RenderedEmail } from '../email/templates.ts';
-import { digestFor, topicsMatch } from './audience.ts';
+import { digestFor, digestSince, eligibility, topicsMatch } from './audience.ts';
 import { buildContent, composeEmail, sampleRecipient, PreparedCache } from './content.ts';
 import type { DeliveryDeps, SendDeps } from './deps.ts';
-import { CANCELLABLE, RESUMABLE, doneCount, zeroReports, type AudienceChoice, type DigestFrequency, type NewSend, type Send, type SendContent, type SendReports, type SendTrigger } from './model.ts';
+import { CANCELLABLE, RESUMABLE, doneCount, zeroReports, zeroSkips, type AudienceChoice, type DigestFrequency, type NewSend, type Send, type SendContent, type SendReports, type SendTrigger } from './model.ts';
 import { SendExists } from './ports.ts';
 import { cancel, expireOnResume, settleIfDone } from './settlement.ts';
 
@@ -32,11 +32,7 @@ export interface SendRequest {
   dryRun?: boolean | undefined;
 }
 
-export interface IdempotencyOptions {
-  scope: string;
-  key: string;
-  requestHash: string;
-}
+export type { IdempotencyOptions };
 
 function validate(req: SendRequest): void {
   const only = (field: keyof SendRequest, kinds: string) => {
@@ -91,13 +87,6 @@ export function newSend(deps: Pick<SendDeps, 'clock'>, req: SendRequest, trigger
   };
 }
 
-function replay<T>(record: IdempotencyRecord, requestHash: string): { status: number; body: T; replayed: boolean } {
-  if (record.requestHash !== requestHash) {
-    throw new AppError('idempotency.keyReused', 'this Idempotency-Key was already used with a different request body; use a new key for a new request');
-  }
-  return { status: record.status, body: record.response as T, replayed: true };
-}
-
 /**
  * Creates a send from the API (202: it is planned and delivered in the background). With an
  * Idempotency-Key the idempotency record is written in the same transaction as the Send, so a repeated
@@ -107,28 +96,15 @@ export async function createSend(
   deps: SendDeps,
   req: SendRequest,
   idempotency?: IdempotencyOptions,
-): Promise<{ status: number; body: SendOutput; replayed: boolean }> {
+): Promise<Replayable<SendOutput>> {
   validate(req);
-  if (idempotency) {
-    const existing = await deps.sends.getIdempotency(idempotency.scope, idempotency.key);
-    if (existing) return replay(existing, idempotency.requestHash);
-  }
-  if (req.kind === 'article') await buildContent(deps, { ...req, createdAt: deps.clock.now().toISOString() }); // refuses an unpublished article now, with a 409
-  const send = newSend(deps, req, 'api');
-  const body = toSendOutput(materialise(send), deps.clock.now());
-  try {
-    await deps.sends.create(
-      send,
-      idempotency && { ...idempotency, status: 202, response: body, expiresAt: Math.floor(deps.clock.now().getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS },
-    );
-  } catch (e) {
-    if (e instanceof IdempotencyConflict && idempotency) {
-      const record = await deps.sends.getIdempotency(idempotency.scope, idempotency.key);
-      if (record) return replay(record, idempotency.requestHash);
-    }
-    throw e;
-  }
-  return { status: 202, body, replayed: false };
+  return withIdempotency(deps.sends, deps.clock, idempotency, async (claim) => {
+    if (req.kind === 'article') await buildContent(deps, { ...req, createdAt: deps.clock.now().toISOString() }); // refuses an unpublished article now, with a 409
+    const send = newSend(deps, req, 'api');
+    const body = toSendOutput(materialise(send), deps.clock.now());
+    await deps.sends.create(send, claim(202, body));
+    return { status: 202, body, replayed: false };
+  });
 }
 
 /**
@@ -199,6 +175,8 @@ export interface SendOutput {
   startedAt?: string | undefined;
   completedAt?: string | undefined;
   counts: Send['counts'];
+  /** `counts.skipped` by reason (`nothingNew`, `topicsExcludeAll`, …): nobody is skipped without one. */
+  skippedBy: Send['skippedBy'];
   /** What SES reported about the submitted messages, one count per recipient and kind (no opens or clicks: none are tracked). */
   reported: SendReports;
   /** Share of planned recipients with an outcome, 0..1 (while planning, of those planned so far). */
@@ -216,9 +194,10 @@ function materialise(s: NewSend): Send {
   return {
     ...s,
     counts: { planned: 0, submitted: 0, failed: 0, suppressed: 0, skipped: 0, uncertain: 0 },
+    skippedBy: zeroSkips(),
     errors: {},
     generation: 0,
-    plan: { done: false, pages: 0, batches: 0, skipped: 0, perBatch: 0 },
+    plan: { done: false, pages: 0, batches: 0, skipped: 0, skippedBy: {}, perBatch: 0 },
     batchesDone: 0,
   };
 }
@@ -254,6 +233,7 @@ export function toSendOutput(s: Send, now: Date, publicUrl?: string, reported: S
     startedAt: s.startedAt,
     completedAt: s.completedAt,
     counts: s.counts,
+    skippedBy: s.skippedBy,
     reported,
     progress: Math.round(progress * 1000) / 1000,
     rate,
@@ -351,11 +331,13 @@ export async function resumeActiveSends(deps: SendDeps, lookbackMs = 7 * 24 * HO
 
 export interface Preview extends RenderedEmail {
   articles: { id: string; title: string; url: string }[];
+  /** Digest: the recipient's window, articles published after `since` up to `until`. */
+  window?: { since: string; until: string } | undefined;
 }
 
 const previewCache = new PreparedCache(20);
 
-async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent, to: ReturnType<typeof sampleRecipient>): Promise<RenderedEmail & { articles: Preview['articles'] }> {
+async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent, to: ReturnType<typeof sampleRecipient>): Promise<Preview> {
   const send = { id: `preview-${newId(deps.clock.now())}`, kind: req.kind, subject: req.subject, intro: req.intro };
   let articles;
   if (content.kind === 'confirmation') {
@@ -369,7 +351,8 @@ async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent
   const prepared = await previewCache.get(deps.renderer, send, content, articles);
   const email = composeEmail(deps, send, prepared, to);
   const list = content.kind === 'digest' ? articles! : content.kind === 'article' ? [content.article] : [];
-  return { subject: email.subject, html: email.html, text: email.text, articles: list.map((a) => ({ id: a.id, title: a.title, url: a.url })) };
+  const window = content.kind === 'digest' ? { since: digestSince(to), until: content.windowEnd } : undefined;
+  return { subject: email.subject, html: email.html, text: email.text, articles: list.map((a) => ({ id: a.id, title: a.title, url: a.url })), window };
 }
 
 /** Renders the email for a sample subscriber (or a given one) without sending anything. */
@@ -382,6 +365,12 @@ export async function previewSend(deps: DeliveryDeps, req: SendRequest & { subsc
   if (req.subscriberId) {
     const found = (await deps.audience.recipients([[req.subscriberId, '']])).get(req.subscriberId)?.recipient;
     if (!found) throw new AppError('subscriber.notFound', `no subscriber with id ${req.subscriberId}`);
+    // What the real send would decide for this person, with the same reason it would record.
+    const e = eligibility(draft, content, found, false);
+    if (e.kind !== 'send') {
+      const window = content.kind === 'digest' ? ` (their window: after ${digestSince(found) || 'their confirmation'} up to ${content.windowEnd})` : '';
+      throw new AppError('send.nothingToSend', `subscriber ${req.subscriberId} would not get this send: ${e.code ?? e.kind}, ${e.reason}${window}`);
+    }
     to = found;
   }
   return render(deps, req, content, to);

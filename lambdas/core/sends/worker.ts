@@ -18,7 +18,7 @@ import { composeEmail, PreparedCache } from './content.ts';
 import { MAX_CLAIM_WAVE, type WorkerDeps } from './deps.ts';
 import { backoffMs, sleepUntil } from './pacing.ts';
 import { expireSend, pauseSend, quotaPauseReason, recountIfStopped } from './settlement.ts';
-import { DELIVERING, handOnDelaySeconds, inFlightOutcome, notReached, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
+import { DELIVERING, handOnDelaySeconds, inFlightOutcome, isSkipReason, notReached, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
 import type { DigestMark, TallyDelta } from './ports.ts';
 
 export interface BatchContext {
@@ -78,15 +78,6 @@ async function quotaNow(deps: WorkerDeps, now: number): Promise<{ quota?: SendQu
   return quotaReading;
 }
 
-/** Network failures where the request never reached the provider: safe to send again. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
-function certainlyNotSent(e: MailerTransientError): boolean {
-  if (NOT_SENT_CODES.has(e.code)) return true;
-  // The provider answered with an error status: it did not take the message.
-  const status = (e.cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return typeof status === 'number' && status >= 500;
-}
-
 const newClaim = () => randomBytes(9).toString('base64url');
 
 /** The batch id of the message that carries on `batchId`'s recipients: `3.0` -> `3.0+1` -> `3.0+2`. */
@@ -101,7 +92,7 @@ const retriedFromOf = (x: Delivery): DeliveryState | undefined => (x.state === '
 type Found = Map<string, { recipient?: Recipient | undefined; suppressed: boolean }>;
 
 class BatchRun {
-  private readonly delta: TallyDelta = { counts: {}, errors: {}, sentArticles: [] };
+  private readonly delta: TallyDelta = { counts: {}, skips: {}, errors: {}, sentArticles: [] };
   private readonly sentArticles = new Set<string>();
   /** The send stopped (paused, cancelled, expired, resumed elsewhere): start no call. */
   stopped = false;
@@ -131,9 +122,13 @@ class BatchRun {
     return this.delta;
   }
 
-  private count(state: DeliveryState, n = 1): void {
+  private count(state: DeliveryState, n = 1, code?: string): void {
     if (state === 'sending' || state === 'pending') return;
     this.delta.counts[state] = (this.delta.counts[state] ?? 0) + n;
+    if (state === 'skipped' && isSkipReason(code)) {
+      const skips = (this.delta.skips ??= {});
+      skips[code] = (skips[code] ?? 0) + n;
+    }
   }
 
   /** A retried record leaves the count it was in. */
@@ -153,7 +148,7 @@ class BatchRun {
   /** Counts a record this batch owns in a final state (found again on a redelivery of the same batch). */
   private countOwned(d: Delivery): void {
     if (!this.owns(d)) return;
-    this.count(d.state);
+    this.count(d.state, 1, d.code);
     this.uncount(d.retriedFrom);
     if ((d.state === 'failed' || d.state === 'uncertain') && d.code) this.error(d.code, d.detail ?? d.code);
   }
@@ -248,9 +243,9 @@ class BatchRun {
     let x = before;
     if (!x && notMailed) {
       // Not mailed: the record says why.
-      x = await this.deps.sends.claimDelivery(this.record(id, notMailed.kind, { detail: notMailed.reason }));
+      x = await this.deps.sends.claimDelivery(this.record(id, notMailed.kind, { code: notMailed.code, detail: notMailed.reason }));
       if (!x) {
-        this.count(notMailed.kind);
+        this.count(notMailed.kind, 1, notMailed.code);
         return;
       }
     }
@@ -262,10 +257,10 @@ class BatchRun {
       // A retryable record of someone no longer eligible: it records why, instead of being tried.
       const held = x!;
       const retriedFrom = retriedFromOf(held);
-      const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { ...this.mine(), claim: newClaim(), state: notMailed.kind, detail: notMailed.reason, retriedFrom });
+      const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { ...this.mine(), claim: newClaim(), state: notMailed.kind, code: notMailed.code, detail: notMailed.reason, retriedFrom });
       if (!was) this.retry = true;
       else {
-        this.count(notMailed.kind);
+        this.count(notMailed.kind, 1, notMailed.code);
         this.uncount(retriedFrom);
       }
       return;
@@ -353,7 +348,7 @@ class BatchRun {
         this.accepted++;
         outcome = { ...claimed, state: 'submitted', messageId, submittedAt: this.now() };
       } catch (e) {
-        const notSent = e instanceof MailerThrottledError || (e instanceof MailerTransientError && certainlyNotSent(e));
+        const notSent = e instanceof MailerThrottledError || (e instanceof MailerTransientError && e.notSent);
         if (!notSent) {
           outcome = this.failure(claimed, e);
           if (e instanceof MailerRejectedError && e.affectsAllMessages) {

@@ -11,7 +11,7 @@ import {
   createArticle,
   deleteArticle,
   getArticle,
-  listArticles,
+  articleBySlug, listArticles,
   patchArticle,
   replaceArticle,
   type ArticleDeps,
@@ -64,6 +64,7 @@ export function articleRoutes(deps: ArticleDeps) {
       request: {
         query: z.object({
           status: ArticleStatusSchema.optional(),
+          slug: z.string().max(80).optional().meta({ description: 'Only the article with exactly this slug (a page of one, or none).' }),
           limit: pageLimit(20),
           cursor: z.string().max(2000).optional().meta({ description: 'The `next` value of the previous page.' }),
         }),
@@ -75,6 +76,11 @@ export function articleRoutes(deps: ArticleDeps) {
     }),
     async (c) => {
       const q = c.req.valid('query');
+      if (q.slug !== undefined) {
+        const found = await articleBySlug(deps, q.slug);
+        const items = found && (q.status === undefined || found.status === q.status) ? [toArticleOutput(found)] : [];
+        return c.json({ items, next: null }, 200);
+      }
       const page = await listArticles(deps, q);
       return c.json({ items: page.items.map(toArticleOutput), next: page.next }, 200);
     },

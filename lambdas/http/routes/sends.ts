@@ -62,7 +62,8 @@ export function sendRoutes(deps: DeliveryDeps) {
       path: '/sends/preview',
       tags: ['Sends'],
       summary: 'Render a send without sending it',
-      description: 'The subject, HTML and text a sample subscriber (or `subscriberId`) would get.',
+      description:
+        'The subject, HTML and text a sample subscriber (or `subscriberId`) would get. With `subscriberId`, a digest covers that subscriber\u2019s own window and topics, and a subscriber the send would skip gets 409 `send.nothingToSend` naming the reason (`nothingNew`, `topicsExcludeAll`, …).',
       security,
       request: { body: json(PreviewRequest) },
       responses: {
@@ -70,7 +71,18 @@ export function sendRoutes(deps: DeliveryDeps) {
           description: 'The rendered email',
           content: {
             'application/json': {
-              schema: z.object({ subject: z.string(), html: z.string(), text: z.string(), articles: z.array(z.object({ id: z.string(), title: z.string(), url: z.string() })) }).openapi('SendPreview'),
+              schema: z
+                .object({
+                  subject: z.string(),
+                  html: z.string(),
+                  text: z.string(),
+                  articles: z.array(z.object({ id: z.string(), title: z.string(), url: z.string() })),
+                  window: z
+                    .object({ since: z.string(), until: z.string() })
+                    .optional()
+                    .meta({ description: 'Digest: the recipient\u2019s window; articles published after `since` (their last digest or confirmation) up to `until`.' }),
+                })
+                .openapi('SendPreview'),
             },
           },
         },
