@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_SUBSCRIBER_FREQUENCY } from '../lambdas/config.ts';
+import { DEFAULT_SUBSCRIBER_FREQUENCY, sitePagesOn } from '../lambdas/config.ts';
 
 /**
  * Deployment configuration, read from CDK context and validated here, so a missing or malformed value
@@ -17,6 +17,10 @@ const EXAMPLE_VALUES = {
   senderAddress: 'newsletter@news.example.com',
   senderName: 'Example News',
   siteUrl: 'https://www.example.com',
+  sitePages: 'on',
+  siteLogoUrl: 'https://news.example.com/logo.png',
+  siteAccentColor: '#1a56db',
+  siteFooterText: 'Example News is published by Example Media.',
   siteTitle: 'Example News',
   siteDescription: 'Notes on examples',
   language: 'en-US',
@@ -69,6 +73,10 @@ const fields = z.object({
   senderAddress: z.email('must be an email address').optional(),
   senderName: z.string().min(1).max(100).optional(),
   siteUrl: httpsUrl.optional(),
+  sitePages: z.enum(['on', 'off'], 'must be on or off').optional(),
+  siteLogoUrl: httpsUrl.optional(),
+  siteAccentColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour such as #1a56db').optional(),
+  siteFooterText: z.string().min(1).max(300).optional(),
   siteTitle: z.string().min(1).max(200).optional(),
   siteDescription: z.string().max(1000).optional(),
   language: z.string().regex(LANGUAGE_TAG, 'must be a BCP 47 language tag such as en or en-US').default('en'),
@@ -147,6 +155,15 @@ export interface InkwireConfig {
   publicUrl: string;
   /** The publisher's own website (article links point here); defaults to `publicUrl`. */
   siteUrl: string;
+  /**
+   * Whether Inkwire writes the public site's pages (`sitePages`: on or off). Default: on when `siteUrl` is
+   * `publicUrl` (Inkwire is the site), off when the publisher has a website of their own.
+   */
+  sitePages: boolean;
+  /** The pages' (and feeds') logo, accent colour and footer line; unset: the defaults of the local runtime. */
+  siteLogoUrl?: string | undefined;
+  siteAccentColor?: string | undefined;
+  siteFooterText?: string | undefined;
   siteTitle: string;
   siteDescription: string;
   language: string;
@@ -252,6 +269,10 @@ function complete(c: Parsed, example: boolean): InkwireConfig {
     domain: c.domain,
     publicUrl,
     siteUrl: c.siteUrl ?? publicUrl,
+    sitePages: sitePagesOn(c.sitePages, c.siteUrl ?? publicUrl, publicUrl),
+    siteLogoUrl: c.siteLogoUrl,
+    siteAccentColor: c.siteAccentColor,
+    siteFooterText: c.siteFooterText,
     siteTitle,
     siteDescription: c.siteDescription ?? `Updates from ${siteTitle}`,
     language: c.language,

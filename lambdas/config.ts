@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import * as z from 'zod';
 import type { SiteConfig } from './core/site.ts';
 
@@ -23,6 +24,15 @@ export const SiteEnvSchema = z.object({
   WEBSUB_HUB: url.optional(),
   SITE_LOGO_URL: url.optional(),
   SITE_ICON_URL: url.optional(),
+  /**
+   * Inkwire's public pages (home, articles, tags, authors, sitemap): `on` or `off`. Default: on when
+   * SITE_URL is unset or equals PUBLIC_URL (Inkwire is the site), off when the publisher has a site of their own.
+   */
+  SITE_PAGES: z.enum(['on', 'off']).optional(),
+  /** Accent colour of the public pages (links, buttons). */
+  SITE_ACCENT_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour like #1a56db').default('#1a56db'),
+  /** A line in the footer of every public page. */
+  SITE_FOOTER_TEXT: z.string().optional(),
 });
 
 export type SiteEnv = z.infer<typeof SiteEnvSchema>;
@@ -50,7 +60,7 @@ export function defaultCopyright(title: string, tagDate: string, now: Date = new
 }
 
 /** `localUrl` stands in for SITE_URL and PUBLIC_URL when they are not set (the local runtime's own address). */
-export function siteConfigFrom(env: SiteEnv, localUrl: string, now: Date = new Date()): SiteConfig {
+export function siteConfigFrom(env: SiteEnv & { TEMPLATES_DIR?: string | undefined }, localUrl: string, now: Date = new Date()): SiteConfig {
   const publicUrl = env.PUBLIC_URL ?? localUrl;
   const siteUrl = env.SITE_URL ?? localUrl;
   const host = new URL(siteUrl).hostname;
@@ -67,7 +77,15 @@ export function siteConfigFrom(env: SiteEnv, localUrl: string, now: Date = new D
     websubHub: env.WEBSUB_HUB,
     logoUrl: env.SITE_LOGO_URL,
     iconUrl: env.SITE_ICON_URL,
+    pages: sitePagesOn(env.SITE_PAGES, siteUrl, publicUrl),
+    theme: { accentColor: env.SITE_ACCENT_COLOR, footerText: env.SITE_FOOTER_TEXT },
+    templatesDir: env.TEMPLATES_DIR ? join(env.TEMPLATES_DIR, 'site') : undefined,
   };
+}
+
+/** SITE_PAGES as set, else on exactly when Inkwire's address is the site's. */
+export function sitePagesOn(setting: 'on' | 'off' | undefined, siteUrl: string, publicUrl: string): boolean {
+  return setting === undefined ? siteUrl === publicUrl : setting === 'on';
 }
 
 /** Email and subscriber settings shared by both composition roots. */

@@ -43,7 +43,7 @@ import { WAF_REGION } from '../config.ts';
 /** Paths CloudFront sends to the API; everything else is a document in the feed bucket. */
 export const API_PATH_PATTERNS = ['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/health'] as const;
 
-/** Feeds change when an article is published; readers should see that within a minute. */
+/** Feeds and pages change when an article is published; readers should see that within a minute. */
 export const FEED_CACHE_TTL = Duration.seconds(60);
 
 /** The paths the optional WAF rate-based rule counts (`wafRateLimit`): the subscribe form and its JSON twin. */
@@ -68,6 +68,35 @@ export const VIEWER_ADDRESS_FUNCTION_CODE = `function handler(event) {
   return request;
 }`;
 
+/**
+ * The CloudFront Function on the documents behaviour (viewer request): a page's address is its folder
+ * (`/articles/x/`), stored as `/articles/x/index.html`, so a path ending in `/` gets `index.html`; a path
+ * whose last segment has no dot (`/articles/x`) is redirected to its folder, as a static web server would.
+ * Everything else (feeds, sitemaps, robots.txt) passes unchanged. S3 itself cannot do this: the bucket is
+ * reached through its REST endpoint (origin access control), which has no index documents.
+ */
+export const PAGE_PATH_FUNCTION_CODE = `function handler(event) {
+  var request = event.request;
+  var uri = request.uri;
+  if (uri.charAt(uri.length - 1) === '/') {
+    request.uri = uri + 'index.html';
+    return request;
+  }
+  if (uri.substring(uri.lastIndexOf('/') + 1).indexOf('.') === -1) {
+    var query = [];
+    for (var name in request.querystring) {
+      var q = request.querystring[name];
+      var values = q.multiValue ? q.multiValue : [q];
+      for (var i = 0; i < values.length; i++) query.push(name + (values[i].value === '' ? '' : '=' + values[i].value));
+    }
+    return { statusCode: 301, statusDescription: 'Moved Permanently', headers: { location: { value: uri + '/' + (query.length ? '?' + query.join('&') : '') } } };
+  }
+  return request;
+}`;
+
+/** The page S3's "no such key" (a 403: CloudFront may not list the bucket) is answered with, as a 404. */
+export const NOT_FOUND_PAGE_PATH = '/404.html';
+
 export interface EdgeProps {
   apiFunction: IFunction;
   feedBucket: IBucket;
@@ -85,8 +114,8 @@ export interface EdgeProps {
 }
 
 /**
- * The public face: one CloudFront distribution in front of the feed bucket (feeds and archive pages,
- * cached briefly) and of the HTTP API (subscriptions, and the publisher API, never cached).
+ * The public face: one CloudFront distribution in front of the feed bucket (feeds, the site's pages and
+ * the newsletter archive, cached briefly and revalidated) and of the HTTP API (subscriptions, and the publisher API, never cached).
  */
 export class Edge extends Construct {
   readonly httpApi: HttpApi;
@@ -94,6 +123,8 @@ export class Edge extends Construct {
   /** The feed bucket's policy: TLS only, and read access for this distribution alone. */
   readonly feedBucketPolicy: BucketPolicy;
   readonly viewerAddressFunction: EdgeFunction;
+  /** Maps page addresses to their stored documents (`/x/` to `/x/index.html`). */
+  readonly pagePathFunction: EdgeFunction;
   /** Only with `wafRateLimit`. */
   readonly webAcl: CfnWebACL | undefined;
 
@@ -210,6 +241,11 @@ export class Edge extends Construct {
       runtime: FunctionRuntime.JS_2_0,
       code: FunctionCode.fromInline(VIEWER_ADDRESS_FUNCTION_CODE),
     });
+    this.pagePathFunction = new EdgeFunction(this, 'PagePath', {
+      comment: 'Inkwire: a page address /x/ is the document /x/index.html; /x is redirected to /x/',
+      runtime: FunctionRuntime.JS_2_0,
+      code: FunctionCode.fromInline(PAGE_PATH_FUNCTION_CODE),
+    });
     // HTTPS only, no redirect: an API key or a form post sent over plain HTTP must fail, not be replayed.
     const apiBehavior: BehaviorOptions = {
       origin: apiOrigin,
@@ -240,9 +276,13 @@ export class Edge extends Construct {
       logBucket: props.logBucket,
       logFilePrefix: 'cloudfront/',
       ...(this.webAcl ? { webAclId: this.webAcl.attrArn } : {}),
-      // No default root object: nothing is published at the root (the bucket holds feeds, tag and author
-      // feeds and archive pages), and `/` answers 403 like any missing key, since CloudFront may only read
-      // objects (no s3:ListBucket, which would make `/` a listing of the bucket).
+      // `/` is the site's home page. CloudFront may only read objects (no s3:ListBucket), so `/` can never
+      // be a listing of the bucket: without a home page (pages off) it is a missing key like any other.
+      defaultRootObject: 'index.html',
+      // A missing key is a 403 from S3 (no s3:ListBucket): the reader gets the site's 404 page, with 404.
+      // This applies to the API behaviours too, whose only 403 (`origin.forbidden`) is never seen through
+      // CloudFront, which always adds the origin secret; the API's 404s stay JSON (only 403 is mapped).
+      errorResponses: [{ httpStatus: 403, responseHttpStatus: 404, responsePagePath: NOT_FOUND_PAGE_PATH, ttl: FEED_CACHE_TTL }],
       defaultBehavior: {
         origin: feedOrigin,
         // Feed readers configured with http:// URLs are redirected rather than refused.
@@ -251,6 +291,7 @@ export class Edge extends Construct {
         cachedMethods: CachedMethods.CACHE_GET_HEAD,
         cachePolicy: feedCachePolicy,
         responseHeadersPolicy: feedHeaders,
+        functionAssociations: [{ function: this.pagePathFunction, eventType: FunctionEventType.VIEWER_REQUEST }],
         compress: true,
       },
       additionalBehaviors: Object.fromEntries(API_PATH_PATTERNS.map((pattern) => [pattern, apiBehavior])),

@@ -107,6 +107,7 @@ export class ServiceStack extends Stack {
       FEED_BUCKET: data.feedBucket.bucketName,
       SITE_URL: config.siteUrl,
       PUBLIC_URL: config.publicUrl,
+      SITE_PAGES: config.sitePages ? 'on' : 'off',
       SITE_TITLE: config.siteTitle,
       SITE_DESCRIPTION: config.siteDescription,
       SITE_LANGUAGE: config.language,
@@ -119,12 +120,15 @@ export class ServiceStack extends Stack {
       SES_MAX_SEND_RATE: String(config.sesMaxSendRate),
       DEFAULT_FREQUENCY: config.defaultFrequency,
       ...(config.websubHub ? { WEBSUB_HUB: config.websubHub } : {}),
+      ...(config.siteLogoUrl ? { SITE_LOGO_URL: config.siteLogoUrl } : {}),
+      ...(config.siteAccentColor ? { SITE_ACCENT_COLOR: config.siteAccentColor } : {}),
+      ...(config.siteFooterText ? { SITE_FOOTER_TEXT: config.siteFooterText } : {}),
     };
     const queueEnv = { SEND_QUEUE_URL: this.queues.send.queueUrl };
 
     const feedRebuild = new InkwireFunction(this, 'FeedRebuild', {
       entry: 'feedRebuild',
-      description: 'Rebuilds feeds and archive pages in S3 from FEED# changes on the table stream',
+      description: 'Rebuilds feeds, archive pages and the site pages in S3 from FEED# changes on the table stream',
       limits: limits.feedRebuild,
       environment: shared,
       statements: [

@@ -9,6 +9,9 @@ import { ErrorSchema, newRouter, type AppEnv } from './router.ts';
 import { originGuard, type OriginGuardOptions } from './origin-guard.ts';
 import { articleRoutes } from './routes/articles.ts';
 import { docsPage } from './docs-page.ts';
+import { SITE_PATHS } from '../core/site/paths.ts';
+
+const NOT_FOUND_PAGE = SITE_PATHS.notFound;
 
 /** The publisher API's request limit; larger bodies get a 413. Article bodies have their own limit. */
 export const MAX_JSON_BODY_BYTES = 256 * 1024;
@@ -57,7 +60,16 @@ export function createApp(deps: AppDeps) {
   });
 
   app.onError((err, c) => toErrorResponse(err, c, log));
-  app.notFound((c) => toErrorResponse(new AppError('route.notFound', `no route for ${c.req.method} ${c.req.path}`), c, log));
+  app.notFound(async (c) => {
+    // A reader who follows a dead link gets the site's 404 page; the API and other methods keep JSON errors.
+    const isPage = deps.documents && (c.req.method === 'GET' || c.req.method === 'HEAD') && !/^\/api(\/|$)/.test(c.req.path);
+    const page = isPage ? await deps.documents!.get(NOT_FOUND_PAGE) : undefined;
+    if (page) {
+      const headers = { 'Content-Type': page.contentType, 'Cache-Control': 'public, max-age=60' };
+      return c.req.method === 'HEAD' ? c.body(null, 404, headers) : c.body(new Uint8Array(page.body), 404, headers);
+    }
+    return toErrorResponse(new AppError('route.notFound', `no route for ${c.req.method} ${c.req.path}`), c, log);
+  });
 
   // Before anything else answers: a request that bypassed CloudFront learns nothing but this 403.
   if (deps.origin) app.use('*', originGuard(deps.origin));
@@ -128,7 +140,14 @@ export function createApp(deps: AppDeps) {
       let path = c.req.path;
       if (path.endsWith('/')) path += 'index.html';
       const doc = await documents.get(path);
-      if (!doc) return next();
+      if (!doc) {
+        // A page asked for without its trailing slash (`/articles/x`) is sent to its address (`/articles/x/`),
+        // as CloudFront's viewer-request function does.
+        if (!path.endsWith('/index.html') && !/\.[^/]*$/.test(path) && (await documents.get(`${path}/index.html`))) {
+          return c.redirect(`${c.req.path}/${new URL(c.req.url).search}`, 301);
+        }
+        return next();
+      }
       const lastModified = doc.lastModified.toUTCString();
       const headers: Record<string, string> = {
         'Content-Type': doc.contentType,

@@ -1,8 +1,11 @@
+import { escapeHtml } from '../core/html.ts';
+
 /**
  * A readable API reference rendered in the browser from the OpenAPI document, with no third-party
  * script: operations grouped by tag, their parameters, bodies and answers.
  */
 export function docsPage(specUrl: string): string {
+  const href = escapeHtml(specUrl);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -23,13 +26,13 @@ pre { background: color-mix(in srgb, var(--line) 40%, transparent); padding: .75
 <body>
 <main>
 <h1>Inkwire API reference</h1>
-<p>Authenticate with <code>Authorization: Bearer &lt;key&gt;</code>. The machine-readable document is at <a href="${specUrl}">${specUrl}</a> (OpenAPI 3.1).</p>
+<p>Authenticate with <code>Authorization: Bearer &lt;key&gt;</code>. The machine-readable document is at <a href="${href}">${href}</a> (OpenAPI 3.1).</p>
 <div id="ops"><p class="muted">Loading…</p></div>
 </main>
 <script>
 (async () => {
   const spec = await (await fetch(${JSON.stringify(specUrl)})).json();
-  const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  const esc = (s) => (${String(escapeHtml)})(String(s ?? ''));
   const resolve = (s) => (s && s.$ref ? spec.components.schemas[s.$ref.split('/').pop()] : s);
   const show = (s) => esc(JSON.stringify(resolve(s), (k, v) => (v && v.$ref ? '→ ' + v.$ref.split('/').pop() : v), 2));
   const groups = {};

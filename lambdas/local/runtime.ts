@@ -15,6 +15,7 @@ import { emulatedLimits, limitsApp } from './limits-route.ts';
 import { StaticApiKeys } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
 import { rebuildFeeds, type FeedRebuildDeps } from '../core/feeds/rebuild.ts';
+import { rebuildSite, rebuildWholeSite } from '../core/site/rebuild.ts';
 import { DynamoArticleRepository } from '../adapters/dynamodb/article-repository.ts';
 import { FsDocumentStore } from '../adapters/local/fs-document-store.ts';
 import { HttpHubNotifier } from '../adapters/websub.ts';
@@ -245,11 +246,17 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
 
     // A fresh instance serves valid, empty site feeds at the URLs it prints, before the first publish.
     if (!(await documents.get('/feed.xml'))) await rebuildFeeds(feedDeps, new Map([['site', new Set<string>()]]));
+    // The site as the current settings want it, so `/` answers at once: every page when there is no home
+    // page yet (a fresh instance, or pages just turned on), else the home page, 404 page and sitemap
+    // (byte-identical pages are not rewritten).
+    const siteDeps = { index: articlesRepo, store: documents, site };
+    if (site.pages !== false && !(await documents.get('/index.html'))) await rebuildWholeSite(siteDeps);
+    else await rebuildSite(siteDeps, { feeds: new Map([['site', new Set<string>()]]), entries: [] });
 
     // The stream consumers' on-failure destination (an S3 bucket in AWS): batches given up after their
     // retries are kept under DATA_DIR/failed-batches/ in Lambda's format, replayable through the same handlers.
     const failedBatches = new LocalFailedBatches(join(dataDir, 'failed-batches'));
-    const streamHandlers = { 'feed-rebuild': createFeedRebuildHandler({ ...feedDeps, log }), 'send-planner': createSendPlannerHandler(planning) };
+    const streamHandlers = { 'feed-rebuild': createFeedRebuildHandler({ ...feedDeps, pages: documents, log }), 'send-planner': createSendPlannerHandler(planning) };
 
     let ready = false;
     const app = createApp({

@@ -4,6 +4,8 @@
  *    month being rebuilt holds as many entries in both: the archive's size is the only difference).
  * 2. The same documents rendered by the `feed` package alone, in the same run.
  * 3. GET /feed.xml on the local runtime (200 and 304) against a bare node:http server with the same bytes.
+ * 4. The site's pages after the same publish (issue: public site): rebuild time at both sizes beside the
+ *    feed rebuild of the same publish (the baseline), and how many pages were written of how many stored.
  */
 import { TEST_SITE } from '../support/site.ts';
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
@@ -17,6 +19,7 @@ import { Feed } from 'feed';
 import { FixedClock } from '../../lambdas/core/clock.ts';
 import { createArticle, type ArticleDeps } from '../../lambdas/core/articles/use-cases.ts';
 import { rebuildFeeds, toFeedEntry, type FeedRebuildDeps } from '../../lambdas/core/feeds/rebuild.ts';
+import { rebuildSite, rebuildWholeSite, type SiteRebuildDeps } from '../../lambdas/core/site/rebuild.ts';
 import { renderFeed } from '../../lambdas/core/feeds/index.ts';
 import type { Article } from '../../lambdas/core/articles/schema.ts';
 import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
@@ -88,6 +91,15 @@ export interface RebuildFigures {
   rebuildP95Ms: number;
   renderOnlyMedianMs: number;
   feedPackageMedianMs: number;
+  /** The site's pages after the same publish. */
+  siteRebuildMedianMs: number;
+  siteRebuildP95Ms: number;
+  /** Documents whose bytes changed per publish (pages, sitemaps, records), median. */
+  siteWrittenMedian: number;
+  /** Documents rendered per publish whose bytes were already stored (not rewritten), median. */
+  siteUnchangedMedian: number;
+  /** Site pages and sitemaps stored after the last round (the whole site was built before the rounds). */
+  siteStored: number;
 }
 
 interface Prepared {
@@ -95,8 +107,12 @@ interface Prepared {
   repo: DynamoArticleRepository;
   deps: ArticleDeps;
   feedDeps: FeedRebuildDeps;
+  siteDeps: SiteRebuildDeps;
   dir: string;
   rebuilds: number[];
+  siteRebuilds: number[];
+  siteWritten: number[];
+  siteUnchanged: number[];
   renders: number[];
   baseline: number[];
 }
@@ -107,20 +123,31 @@ async function prepare(doc: DynamoDBDocumentClient, ddb: DynamoDBClient, count: 
   const repo = new DynamoArticleRepository(doc, table);
   const deps: ArticleDeps = { articles: repo, scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: new FixedClock(NOW), site: SITE };
   const dir = await mkdtemp(join(tmpdir(), 'inkwire-bench-'));
-  const feedDeps: FeedRebuildDeps = { index: repo, store: new FsDocumentStore(dir), site: SITE };
+  const store = new FsDocumentStore(dir);
+  const feedDeps: FeedRebuildDeps = { index: repo, store, site: SITE };
+  const siteDeps: SiteRebuildDeps = { index: repo, store, site: SITE };
   await seed(deps, count, body);
-  await rebuildFeeds(feedDeps, new Map([['site', new Set([NOW.toISOString().slice(0, 7)])]]));
-  return { count, repo, deps, feedDeps, dir, rebuilds: [], renders: [], baseline: [] };
+  const month = NOW.toISOString().slice(0, 7);
+  await rebuildFeeds(feedDeps, new Map([['site', new Set([month])]]));
+  // The whole site as earlier publishes left it, so a publish's writes are measured against every page.
+  await rebuildWholeSite(siteDeps);
+  return { count, repo, deps, feedDeps, siteDeps, dir, rebuilds: [], siteRebuilds: [], siteWritten: [], siteUnchanged: [], renders: [], baseline: [] };
 }
 
 /** One publish, then the rebuild its stream record causes; and the same documents rendered alone. */
 async function round(p: Prepared, r: number, body: string): Promise<void> {
   const month = NOW.toISOString().slice(0, 7);
   (p.deps.clock as FixedClock).set(new Date(NOW.getTime() + (r + 1) * 60_000));
-  await createArticle(p.deps, { title: `Breaking ${r}`, body, bodyFormat: 'markdown', authors: [], tags: [], status: 'published' });
+  const created = (await createArticle(p.deps, { title: `Breaking ${r}`, body, bodyFormat: 'markdown', authors: [], tags: [], status: 'published' })).body;
+  const targets = new Map([['site' as const, new Set([month])]]);
   const t0 = performance.now();
-  await rebuildFeeds(p.feedDeps, new Map([['site', new Set([month])]]));
+  await rebuildFeeds(p.feedDeps, targets);
   p.rebuilds.push(performance.now() - t0);
+  const ts = performance.now();
+  const site = await rebuildSite(p.siteDeps, { feeds: targets, entries: [{ articleId: created.id, publishedAt: created.publishedAt! }] });
+  p.siteRebuilds.push(performance.now() - ts);
+  p.siteWritten.push(site.written.length);
+  p.siteUnchanged.push(site.unchanged);
 
   const sortDesc = (xs: Article[]) => xs.sort((a, b) => (a.publishedAt! < b.publishedAt! ? 1 : -1));
   const newest = sortDesc([...(await p.repo.articles((await p.repo.newest('site', 50)).map((x) => x.articleId))).values()]);
@@ -152,17 +179,33 @@ export async function benchFeedRebuild(rounds = 21): Promise<RebuildFigures[]> {
     const sets = [await prepare(doc, ddb, 100, body), await prepare(doc, ddb, 10_000, body)];
     // Interleaved, so that whatever else the machine does weighs on both sizes alike.
     for (let r = 0; r < rounds; r++) for (const p of r % 2 ? [...sets].reverse() : sets) await round(p, r, body);
-    return sets.map((p) => ({
-      articles: p.count,
-      rebuildMedianMs: median(p.rebuilds),
-      rebuildP95Ms: p95(p.rebuilds),
-      renderOnlyMedianMs: median(p.renders),
-      feedPackageMedianMs: median(p.baseline),
-    }));
+    const figures: RebuildFigures[] = [];
+    for (const p of sets) {
+      figures.push({
+        articles: p.count,
+        rebuildMedianMs: median(p.rebuilds),
+        rebuildP95Ms: p95(p.rebuilds),
+        renderOnlyMedianMs: median(p.renders),
+        feedPackageMedianMs: median(p.baseline),
+        siteRebuildMedianMs: median(p.siteRebuilds),
+        siteRebuildP95Ms: p95(p.siteRebuilds),
+        siteWrittenMedian: median(p.siteWritten),
+        siteUnchangedMedian: median(p.siteUnchanged),
+        siteStored: await countSiteDocuments(p.dir),
+      });
+    }
+    return figures;
   } finally {
     ddb.destroy();
     await local.stop();
   }
+}
+
+/** HTML pages and sitemaps in the document folder (feeds and metadata files left out). */
+async function countSiteDocuments(dir: string): Promise<number> {
+  const { readdir } = await import('node:fs/promises');
+  const names = await readdir(dir, { recursive: true });
+  return names.map(String).filter((n) => n.endsWith('.html') || /sitemap/.test(n) && n.endsWith('.xml')).length;
 }
 
 function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promise<string> {

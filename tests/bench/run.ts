@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- feeds|serve|import|delivery ...]`: prints figures measured side by side with a
+ * `npm run bench [-- feeds|site|serve|import|delivery ...]` (`site` runs with `feeds`: the same publishes): prints figures measured side by side with a
  * baseline in the same run. Not a pass/fail test.
  */
 import { benchFeedRebuild, benchFeedServing } from './feeds.ts';
@@ -8,7 +8,7 @@ const wanted = new Set(process.argv.slice(2));
 const all = wanted.size === 0;
 const line = (s = '') => console.log(s);
 
-if (all || wanted.has('feeds')) {
+if (all || wanted.has('feeds') || wanted.has('site')) {
   line('== Feed rebuild after one publish (site feed: newest 50 + the month page, 3 formats each)');
   const [small, large] = await benchFeedRebuild();
   for (const f of [small!, large!]) {
@@ -16,6 +16,12 @@ if (all || wanted.has('feeds')) {
   }
   line(`  10,000 vs 100: ${(large!.rebuildMedianMs / small!.rebuildMedianMs).toFixed(2)}x (goal: within 1.3x)`);
   line(`  our render vs feed package (same documents): ${(large!.renderOnlyMedianMs / large!.feedPackageMedianMs).toFixed(2)}x the time`);
+  line();
+  line('== Site pages after the same publish (home, month page, article and its neighbour, sitemap), beside the feed rebuild');
+  for (const f of [small!, large!]) {
+    line(`  ${String(f.articles).padStart(6)} articles stored: site rebuild median ${f.siteRebuildMedianMs.toFixed(1)} ms (p95 ${f.siteRebuildP95Ms.toFixed(1)} ms) vs feed rebuild ${f.rebuildMedianMs.toFixed(1)} ms; documents written per publish ${f.siteWrittenMedian}, rendered unchanged ${f.siteUnchangedMedian}, of ${f.siteStored} pages and sitemaps stored`);
+  }
+  line(`  10,000 vs 100: ${(large!.siteRebuildMedianMs / small!.siteRebuildMedianMs).toFixed(2)}x (goal: within 1.3x)`);
   line();
 }
 

@@ -183,3 +183,24 @@ describe('the frequency of a subscriber who chose none', () => {
     expect(parseConfig(MINIMAL).defaultFrequency).toBe(local);
   });
 });
+
+describe('the site\u2019s pages (sitePages)', () => {
+  it('are on where Inkwire is the site, off where the publisher has a website of their own, unless set', () => {
+    expect(parseConfig(MINIMAL).sitePages).toBe(true);
+    expect(parseConfig({ ...MINIMAL, siteUrl: `https://${MINIMAL.domain}` }).sitePages).toBe(true);
+    expect(parseConfig({ ...MINIMAL, siteUrl: 'https://www.example.org' }).sitePages).toBe(false);
+    expect(parseConfig({ ...MINIMAL, siteUrl: 'https://www.example.org', sitePages: 'on' }).sitePages).toBe(true);
+    expect(parseConfig({ ...MINIMAL, sitePages: 'off' }).sitePages).toBe(false);
+    expect(() => parseConfig({ ...MINIMAL, sitePages: 'yes' })).toThrow(/sitePages` must be on or off/);
+  });
+
+  it('take their look from the configuration, checked', () => {
+    expect(parseConfig({ ...MINIMAL, siteAccentColor: '#aa3300', siteFooterText: 'By Example Media', siteLogoUrl: 'https://news.example.com/logo.png' })).toMatchObject({
+      siteAccentColor: '#aa3300',
+      siteFooterText: 'By Example Media',
+      siteLogoUrl: 'https://news.example.com/logo.png',
+    });
+    expect(() => parseConfig({ ...MINIMAL, siteAccentColor: 'red' })).toThrow(/siteAccentColor` must be a hex colour/);
+    expect(() => parseConfig({ ...MINIMAL, siteLogoUrl: 'http://news.example.com/logo.png' })).toThrow(/siteLogoUrl` must be an https:\/\/ URL/);
+  });
+});

@@ -4,7 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { OriginRequestPolicy } from 'aws-cdk-lib/aws-cloudfront';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../infra/config.ts';
-import { VIEWER_ADDRESS_FUNCTION_CODE } from '../../infra/constructs/edge.ts';
+import { NOT_FOUND_PAGE_PATH, PAGE_PATH_FUNCTION_CODE, VIEWER_ADDRESS_FUNCTION_CODE } from '../../infra/constructs/edge.ts';
 import { VIEWER_ADDRESS_HEADER } from '../../lambdas/http/client-address.ts';
 import { ORIGIN_HEADER } from '../../lambdas/http/origin-guard.ts';
 import { PRODUCTION_CONTEXT, synthesize, type Synthesized } from './support/synth.ts';
@@ -76,8 +76,33 @@ describe('edge (production configuration, no WAF)', () => {
       expect(behavior.OriginRequestPolicyId, behavior.PathPattern).toBe(OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER.originRequestPolicyId);
       expect(behavior.FunctionAssociations, behavior.PathPattern).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fnId, 'FunctionARN'] } }]);
     }
-    // Feeds get no function (and no per-request charge for one).
-    expect(config.DefaultCacheBehavior.FunctionAssociations).toBeUndefined();
+    // Documents get the page-path function instead.
+    const pageFnId = logicalId(s.service, s.service.edge.pagePathFunction);
+    expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [pageFnId, 'FunctionARN'] } }]);
+  });
+
+  it('serves the site: `/` is the home page, a page address its index.html, a missing document the 404 page', () => {
+    const fn = service.Resources[logicalId(s.service, s.service.edge.pagePathFunction)];
+    expect(fn.Type).toBe('AWS::CloudFront::Function');
+    expect(fn.Properties.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
+    expect(fn.Properties.FunctionCode).toBe(PAGE_PATH_FUNCTION_CODE);
+    expect(config.DefaultRootObject).toBe('index.html');
+    // Only S3's 403 (a missing key, since CloudFront may not list): the API's JSON 404s pass through.
+    expect(config.CustomErrorResponses).toEqual([{ ErrorCode: 403, ResponseCode: 404, ResponsePagePath: NOT_FOUND_PAGE_PATH, ErrorCachingMinTTL: 60 }]);
+  });
+
+  it('the page-path function maps folders to index.html, redirects a folder asked without its slash, and leaves documents alone', () => {
+    type Out = { uri?: string; statusCode?: number; headers?: Record<string, { value: string }> };
+    const run = (uri: string, querystring: Record<string, unknown> = {}) =>
+      runInNewContext(`${PAGE_PATH_FUNCTION_CODE}; handler(event)`, { event: { request: { uri, querystring, headers: {} } } }) as Out;
+    expect(run('/').uri).toBe('/index.html');
+    expect(run('/articles/hello/').uri).toBe('/articles/hello/index.html');
+    expect(run('/tags/politics/page/2024-02/').uri).toBe('/tags/politics/page/2024-02/index.html');
+    expect(run('/feed.xml').uri).toBe('/feed.xml');
+    expect(run('/tags/politics/atom.xml').uri).toBe('/tags/politics/atom.xml');
+    expect(run('/sitemap.xml').uri).toBe('/sitemap.xml');
+    expect(run('/articles/hello')).toMatchObject({ statusCode: 301, headers: { location: { value: '/articles/hello/' } } });
+    expect(run('/articles/hello', { a: { value: '1' }, b: { value: '', multiValue: [{ value: '' }, { value: 'x' }] } }).headers!.location!.value).toBe('/articles/hello/?a=1&b&b=x');
   });
 
   it('the edge function writes the viewer\u2019s IP over whatever the viewer sent under that name', () => {
@@ -121,8 +146,8 @@ describe('edge (production configuration, no WAF)', () => {
     }
     const feedBucketId = logicalId(s.data, s.data.feedBucket);
     expect(Object.values<Json>(data.Resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket?.Ref === feedBucketId)).toEqual([]);
-    // `/` goes to S3 as the bucket root, which CloudFront may not list: 403, no listing.
-    expect(config.DefaultRootObject).toBeUndefined();
+    // `/` is the home page's object, never the bucket root: no listing even without a home page.
+    expect(config.DefaultRootObject).toBe('index.html');
   });
 
   it('creates no WAF web ACL by default', () => {

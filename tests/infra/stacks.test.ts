@@ -121,6 +121,7 @@ describe('functions', () => {
     'FEED_BUCKET',
     'SITE_URL',
     'PUBLIC_URL',
+    'SITE_PAGES',
     'SITE_TITLE',
     'SITE_DESCRIPTION',
     'SITE_LANGUAGE',
@@ -155,6 +156,8 @@ describe('functions', () => {
       expect(env).toMatchObject({
         SITE_URL: 'https://www.example.org',
         PUBLIC_URL: 'https://news.example.org',
+        // The publisher has a website of their own: Inkwire writes no pages unless told to.
+        SITE_PAGES: 'off',
         SITE_TITLE: 'Example Org News',
         SITE_LANGUAGE: 'en-GB',
         FEED_ITEM_LIMIT: '50',

@@ -37,3 +37,14 @@ describe('FsDocumentStore memory', () => {
     expect(store.cacheSize).toBe(9);
   });
 });
+
+describe('FsDocumentStore read', () => {
+  it('reads back the text it stored, and nothing where there is none', async () => {
+    const store = newStore();
+    await store.put({ path: '/_site/articles/a1.json', body: '{"slug":"caf\u00e9"}', contentType: 'application/json', lastModified: '2026-01-01T00:00:00Z' });
+    expect(await store.read('/_site/articles/a1.json')).toBe('{"slug":"caf\u00e9"}');
+    expect(await store.read('/_site/articles/none.json')).toBeUndefined();
+    await store.delete('/_site/articles/a1.json');
+    expect(await store.read('/_site/articles/a1.json')).toBeUndefined();
+  });
+});

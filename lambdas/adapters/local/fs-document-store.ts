@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import type { DocumentStore, StoredDocumentInput } from '../../core/feeds/rebuild.ts';
+import type { ReadableDocumentStore, StoredDocumentInput } from '../../core/feeds/ports.ts';
 
 export interface StoredDocument {
   body: Buffer;
@@ -28,7 +28,7 @@ export const DOCUMENT_CACHE_ENTRIES = 2000;
  * recently read documents; a path with no document is not remembered (any URL can be asked for, and
  * remembering each would grow the heap without bound). This process is the folder's only writer.
  */
-export class FsDocumentStore implements DocumentStore {
+export class FsDocumentStore implements ReadableDocumentStore {
   private readonly cache = new Map<string, StoredDocument>();
 
   constructor(
@@ -78,6 +78,10 @@ export class FsDocumentStore implements DocumentStore {
     await rm(file, { force: true });
     await rm(`${file}.meta.json`, { force: true });
     this.cache.delete(path);
+  }
+
+  async read(path: string): Promise<string | undefined> {
+    return (await this.get(path))?.body.toString('utf8');
   }
 
   async get(path: string): Promise<StoredDocument | undefined> {

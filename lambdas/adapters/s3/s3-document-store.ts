@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { DocumentStore, StoredDocumentInput } from '../../core/feeds/rebuild.ts';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ReadableDocumentStore, StoredDocumentInput } from '../../core/feeds/ports.ts';
 
 /**
  * Generated documents in the S3 bucket that CloudFront serves. A HEAD first: identical bytes are not
  * rewritten (a HEAD costs a tenth of a PUT, and the object's ETag and Last-Modified stay put).
  */
-export class S3DocumentStore implements DocumentStore {
+export class S3DocumentStore implements ReadableDocumentStore {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
@@ -38,6 +38,18 @@ export class S3DocumentStore implements DocumentStore {
       }),
     );
     return true;
+  }
+
+  async read(path: string): Promise<string | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      return await out.Body?.transformToString('utf8');
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // Without s3:ListBucket a missing key answers 403.
+      if (status === 404 || status === 403) return undefined;
+      throw e;
+    }
   }
 
   async delete(path: string): Promise<void> {

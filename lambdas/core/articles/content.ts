@@ -1,6 +1,7 @@
 import { Marked } from 'marked';
 import { type DefaultTreeAdapterTypes, defaultTreeAdapter, html as parse5Html, parseFragment } from 'parse5';
 import sanitizeHtml from 'sanitize-html';
+import { escapeHtml } from '../html.ts';
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 
@@ -94,9 +95,8 @@ function isAllowedAttribute(tag: string, name: string, value: string): boolean {
 }
 
 // The escaping sanitize-html applies, so well-formed sanitized markup comes out byte for byte as it went in.
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
-const escapeText = (s: string) => (/[&<>]/.test(s) ? s.replace(/[&<>]/g, (c) => ESCAPES[c]!) : s);
-const escapeAttribute = (s: string) => (/[&<>"]/.test(s) ? s.replace(/[&<>"]/g, (c) => ESCAPES[c]!) : s);
+const escapeText = (s: string) => escapeHtml(s, 'text');
+const escapeAttribute = (s: string) => escapeHtml(s, 'attribute');
 
 /**
  * HTML for a parsed fragment, holding to the allow-list once more: an element, attribute or other node

@@ -17,6 +17,7 @@ import { Liquid } from 'liquidjs';
 import juice from 'juice';
 import * as z from 'zod';
 import { htmlToText, tidyText, wrapText } from './plain-text.ts';
+import { escapeHtml } from '../html.ts';
 
 const color = z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'a hex colour like #1a73e8');
 const webUrl = z.url({ protocol: /^https?$/ });
@@ -140,7 +141,6 @@ export interface EmailRendererOptions {
   textWidth?: number;
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 function safeUrl(value: unknown): string {
   const s = String(value ?? '').trim();
@@ -247,7 +247,7 @@ export function createEmailRenderer(options: EmailRendererOptions): EmailRendere
         const plain = (s: string) => s;
         return {
           subject: fill(parts.subject, values, plain),
-          html: fill(parts.html, values, escapeHtml),
+          html: fill(parts.html, values, (v) => escapeHtml(v)),
           text: wrapText(fill(parts.text, values, plain), width),
         };
       },

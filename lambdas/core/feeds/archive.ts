@@ -4,65 +4,46 @@
  */
 import { renderFeed } from './index.ts';
 import { CONTENT_TYPES, type FeedDocument, type FeedEntry, type FeedFormat } from './model.ts';
+import { feedEpoch, feedGenerator } from './feeds.ts';
 import type { SiteConfig } from '../site.ts';
 import type { SendDeps } from '../sends/deps.ts';
 import type { Send } from '../sends/model.ts';
 import type { ArchiveEntry } from '../sends/ports.ts';
+import { escapeHtml } from '../html.ts';
+import { SiteRenderer } from '../site/render.ts';
 
 /** Digests listed in the archive's feed and index page. */
 export const ARCHIVE_FEED_ENTRIES = 50;
 export const ARCHIVE_PATHS = { rss: '/archive/feed.xml', atom: '/archive/atom.xml', json: '/archive/feed.json', index: '/archive/index.html' } as const;
 export const archivePagePath = (sendId: string) => `/archive/${sendId}/index.html`;
 const pageUrl = (site: SiteConfig, path: string) => site.publicUrl + path.replace(/index\.html$/, '');
+const urlPath = (path: string) => path.replace(/index\.html$/, '');
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
-const safeHref = (u: string) => (/^https?:\/\//i.test(u) ? esc(u) : '#');
+const safeHref = (u: string) => (/^https?:\/\//i.test(u) ? escapeHtml(u) : '#');
 const longDate = (iso: string) => new Date(iso).toLocaleDateString('en-US', { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' });
 
 export function archiveTitle(site: SiteConfig, frequency: 'daily' | 'weekly', windowEnd: string): string {
   return `${site.title}: ${frequency === 'weekly' ? 'weekly' : 'daily'} digest of ${longDate(windowEnd)}`;
 }
 
+/** The digest's articles as HTML, for the archive's feed entries. */
 function articleList(entry: ArchiveEntry): string {
   return entry.articles
-    .map((a) => `<article><h2><a href="${safeHref(a.url)}">${esc(a.title)}</a></h2><p><time datetime="${esc(a.publishedAt)}">${esc(longDate(a.publishedAt))}</time></p><p>${esc(a.summary)}</p></article>`)
+    .map((a) => `<article><h2><a href="${safeHref(a.url)}">${escapeHtml(a.title)}</a></h2><p><time datetime="${escapeHtml(a.publishedAt)}">${escapeHtml(longDate(a.publishedAt))}</time></p><p>${escapeHtml(a.summary)}</p></article>`)
     .join('\n');
 }
 
-function page(site: SiteConfig, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="${esc(site.language)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(title)}</title>
-<link rel="alternate" type="application/rss+xml" title="${esc(site.title)}: digest archive" href="${esc(site.publicUrl + ARCHIVE_PATHS.rss)}">
-<link rel="alternate" type="application/atom+xml" title="${esc(site.title)}: digest archive" href="${esc(site.publicUrl + ARCHIVE_PATHS.atom)}">
-<link rel="alternate" type="application/feed+json" title="${esc(site.title)}: digest archive" href="${esc(site.publicUrl + ARCHIVE_PATHS.json)}">
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1f2328}a{color:#1a56db}time{color:#6b7280}</style>
-</head>
-<body>
-${body}
-</body>
-</html>
-`;
-}
-
-/** The page of one digest: what went out, without anyone's name or links. */
+/** The page of one digest: what went out, without anyone's name or links, in the look of the site's pages. */
 export function renderArchivePage(site: SiteConfig, entry: ArchiveEntry): string {
-  const intro = entry.intro ? `<p>${esc(entry.intro)}</p>\n` : '';
-  return page(
-    site,
-    entry.title,
-    `<p><a href="${esc(pageUrl(site, ARCHIVE_PATHS.index))}">All digests</a> · <a href="${esc(site.siteUrl)}/">${esc(site.title)}</a></p>
-<h1>${esc(entry.title)}</h1>
-${intro}${articleList(entry)}`,
-  );
+  return new SiteRenderer(site).archiveDigest(ARCHIVE_PATHS, urlPath(entry.path), { title: entry.title, intro: entry.intro, articles: entry.articles });
 }
 
+/** The archive's index page, in the look of the site's pages (the home page links to it). */
 export function renderArchiveIndex(site: SiteConfig, entries: ArchiveEntry[]): string {
-  const items = entries.map((e) => `<li><a href="${esc(pageUrl(site, e.path))}">${esc(e.title)}</a> (${e.articles.length} ${e.articles.length === 1 ? 'article' : 'articles'})</li>`).join('\n');
-  return page(site, `${site.title}: digest archive`, `<h1>${esc(site.title)}: digest archive</h1>\n<ul>\n${items}\n</ul>`);
+  return new SiteRenderer(site).archiveIndex(
+    ARCHIVE_PATHS,
+    entries.map((e) => ({ title: e.title, path: urlPath(e.path), count: e.articles.length })),
+  );
 }
 
 export function archiveFeed(site: SiteConfig, entries: ArchiveEntry[]): FeedDocument {
@@ -70,14 +51,13 @@ export function archiveFeed(site: SiteConfig, entries: ArchiveEntry[]): FeedDocu
     id: `tag:${site.tagAuthority},${site.tagDate}:digest:${e.sendId}`,
     title: e.title,
     url: pageUrl(site, e.path),
-    contentHtml: (e.intro ? `<p>${esc(e.intro)}</p>\n` : '') + articleList(e),
+    contentHtml: (e.intro ? `<p>${escapeHtml(e.intro)}</p>\n` : '') + articleList(e),
     summary: e.articles.map((a) => a.title).join(' · '),
     publishedAt: e.sentAt,
     updatedAt: e.sentAt,
     authors: [],
     categories: [{ label: e.frequency === 'weekly' ? 'Weekly digest' : 'Daily digest', term: e.frequency, scheme: `${site.publicUrl}/archive/` }],
   }));
-  const epoch = site.tagDate.length === 4 ? `${site.tagDate}-01-01T00:00:00.000Z` : `${site.tagDate.slice(0, 10)}T00:00:00.000Z`;
   return {
     kind: 'subscription',
     id: `tag:${site.tagAuthority},${site.tagDate}:feed:digest-archive`,
@@ -86,9 +66,9 @@ export function archiveFeed(site: SiteConfig, entries: ArchiveEntry[]): FeedDocu
     language: site.language,
     homeUrl: pageUrl(site, ARCHIVE_PATHS.index),
     self: { rss: site.publicUrl + ARCHIVE_PATHS.rss, atom: site.publicUrl + ARCHIVE_PATHS.atom, json: site.publicUrl + ARCHIVE_PATHS.json },
-    updated: feedEntries.reduce((max, e) => (e.updatedAt > max ? e.updatedAt : max), epoch),
+    updated: feedEntries.reduce((max, e) => (e.updatedAt > max ? e.updatedAt : max), feedEpoch(site)),
     copyright: site.copyright,
-    generator: { name: 'Inkwire', uri: `${site.publicUrl}/api/docs`, version: '0.1.0' },
+    generator: feedGenerator(site),
     iconUrl: site.iconUrl,
     logoUrl: site.logoUrl,
     entries: feedEntries,

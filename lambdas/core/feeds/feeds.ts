@@ -1,5 +1,6 @@
 import type { Article } from '../articles/schema.ts';
 import { slugify } from '../articles/slug.ts';
+import type { SiteConfig } from '../site.ts';
 
 /** A feed is the whole site, one tag, or one author. */
 export type FeedKey = 'site' | `tag:${string}` | `author:${string}`;
@@ -38,7 +39,12 @@ export function archivePaths(feed: FeedKey, month: string): DocumentPaths {
   return { rss: `${base}/feed.xml`, atom: `${base}/atom.xml`, json: `${base}/feed.json` };
 }
 
-/** Parses a request path back into a feed, when it names one of the documents we generate. */
-export function isFeedDocumentPath(path: string): boolean {
-  return /^(\/(tags|authors)\/[a-z0-9-]+)?(\/feed-archive\/\d{4}-\d{2})?\/(feed\.xml|atom\.xml|feed\.json)$/.test(path);
+/** The fixed date an empty feed reports (the start of TAG_DATE), so an empty feed is byte-stable too. */
+export function feedEpoch(site: Pick<SiteConfig, 'tagDate'>): string {
+  return site.tagDate.length === 4 ? `${site.tagDate}-01-01T00:00:00.000Z` : `${site.tagDate.slice(0, 10)}T00:00:00.000Z`;
+}
+
+/** The generator every document names (feeds, the digest archive's feed, site pages). */
+export function feedGenerator(site: Pick<SiteConfig, 'publicUrl'>): { name: string; uri: string; version: string } {
+  return { name: 'Inkwire', uri: `${site.publicUrl}/api/docs`, version: '0.1.0' };
 }

@@ -1,57 +1,30 @@
 import type { Article } from '../articles/schema.ts';
 import type { SiteConfig } from '../site.ts';
-import { archivePaths, subscriptionPaths, type DocumentPaths, type FeedKey } from './feeds.ts';
+import { archivePaths, feedEpoch, feedGenerator, subscriptionPaths, type DocumentPaths, type FeedKey } from './feeds.ts';
+import type { DocumentStore, FeedEntryRef, FeedIndex, HubNotifier } from './ports.ts';
 import { CONTENT_TYPES, type FeedDocument, type FeedEntry, type FeedFormat, type FormatLinks } from './model.ts';
 import { renderFeed } from './index.ts';
 import { slugify } from '../articles/slug.ts';
 
-/** A feed entry's place in its feed: which article, when, at which revision. */
-export interface FeedEntryRef {
-  articleId: string;
-  publishedAt: string;
-  rev: number;
-}
+// The ports live in ports.ts; re-exported for the modules that import them from here.
+export type { DocumentStore, FeedEntryRef, FeedIndex, HubNotifier, ReadableDocumentStore, StoredDocumentInput } from './ports.ts';
 
-/** What a rebuild reads. Reads must be strongly consistent: a rebuild that follows a write must see it. */
-export interface FeedIndex {
-  newest(feed: FeedKey, limit: number): Promise<FeedEntryRef[]>;
-  /** Every entry of one calendar month (`YYYY-MM`), newest first. */
-  month(feed: FeedKey, month: string): Promise<FeedEntryRef[]>;
-  monthBefore(feed: FeedKey, month: string): Promise<string | undefined>;
-  monthAfter(feed: FeedKey, month: string): Promise<string | undefined>;
-  articles(ids: string[]): Promise<Map<string, Article>>;
-}
-
-export interface StoredDocumentInput {
-  path: string;
-  body: string;
-  contentType: string;
-  /** ISO date of the content (its newest entry), kept as metadata. Last-Modified is the write time. */
-  lastModified: string;
-}
-
-/** Where generated documents go (S3 in AWS, a folder locally). Readers never touch the database. */
-export interface DocumentStore {
-  /** Writes the document unless identical bytes are already stored; answers whether it changed. */
-  put(doc: StoredDocumentInput): Promise<boolean>;
-  delete(path: string): Promise<void>;
-}
-
-/** Tells a WebSub hub that documents changed. */
-export interface HubNotifier {
-  publish(urls: string[]): Promise<void>;
-}
-
+/** What a feed rebuild reads, writes and notifies. */
 export interface FeedRebuildDeps {
   index: FeedIndex;
   store: DocumentStore;
   site: SiteConfig;
+  /** Pinged with the changed subscription documents when the site has a WebSub hub. */
   hub?: HubNotifier | undefined;
 }
 
+/** What one rebuild did. */
 export interface RebuildReport {
+  /** Paths whose bytes changed. */
   written: string[];
+  /** Documents rendered whose bytes were already stored. */
   unchanged: number;
+  /** Archive pages removed (their month emptied). */
   deleted: string[];
 }
 
@@ -66,9 +39,6 @@ const absolute = (site: SiteConfig, p: DocumentPaths): FormatLinks => ({
 
 export const articleTagUri = (site: SiteConfig, id: string) => `tag:${site.tagAuthority},${site.tagDate}:article:${id}`;
 const feedTagUri = (site: SiteConfig, feed: FeedKey) => `tag:${site.tagAuthority},${site.tagDate}:feed:${feed}`;
-
-/** The fixed date an empty feed reports, so an empty feed is byte-stable too. */
-const epochOf = (site: SiteConfig) => (site.tagDate.length === 4 ? `${site.tagDate}-01-01T00:00:00.000Z` : `${site.tagDate.slice(0, 10)}T00:00:00.000Z`);
 
 export function toFeedEntry(site: SiteConfig, a: Article): FeedEntry {
   return {
@@ -106,7 +76,7 @@ function buildDocument(
 ): FeedDocument {
   const { site } = deps;
   const entries = articles.map((a) => toFeedEntry(site, a));
-  const updated = entries.reduce((max, e) => (e.updatedAt > max ? e.updatedAt : max), epochOf(site));
+  const updated = entries.reduce((max, e) => (e.updatedAt > max ? e.updatedAt : max), feedEpoch(site));
   const { title, description } = feedTitle(site, feed, articles);
   return {
     kind,
@@ -122,7 +92,7 @@ function buildDocument(
     hub: kind === 'subscription' ? site.websubHub : undefined,
     updated,
     copyright: site.copyright,
-    generator: { name: 'Inkwire', uri: `${site.publicUrl}/api/docs`, version: '0.1.0' },
+    generator: feedGenerator(site),
     iconUrl: site.iconUrl,
     logoUrl: site.logoUrl,
     entries,

@@ -5,6 +5,7 @@
  * The rules follow what the W3C Feed Validator checks (see render-rss.ts / render-atom.ts for the list).
  */
 import { domainToASCII } from 'node:url';
+import { escapeHtml } from '../html.ts';
 import type { FeedCategory, FeedDocument, FeedEntry, FeedPerson } from './model.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -43,9 +44,9 @@ const HAS_TEXT_SPECIAL = /[&<>\r\n]/;
 const HAS_ATTR_SPECIAL = /[&<>"\t\r\n]/;
 
 /*
- * `&` and `<` are written as hexadecimal character references, as the RSS Best Practices Profile asks for plain
- * text: the W3C Feed Validator only accepts a literal-looking `<b>` or `&amp;` in a plain-text element (RSS title,
- * Atom type="text") without a `CharacterData` / `ContainsHTML` warning when its line carries a `&#x` reference.
+ * XML escaping stays apart from the HTML escaper (../html.ts) because it must write other bytes: `&` and `<`
+ * are written as hexadecimal character references, as the RSS Best Practices Profile asks for plain text:
+ * the W3C Feed Validator only accepts a literal-looking `<b>` or `&amp;` in a plain-text element (RSS title, Atom type="text") without a `CharacterData` / `ContainsHTML` warning when its line carries a `&#x` reference.
  * Line breaks are written as references too, so every element stays on one line and keeps its exact text.
  */
 const ESCAPES: Record<string, string> = {
@@ -76,13 +77,9 @@ export function cdata(value: string): string {
   return '<![CDATA[' + cleanString(value).replaceAll(']]>', ']]]]><![CDATA[>') + ']]>';
 }
 
-const HTML_SPECIALS = /[&<>]/g;
-const HAS_HTML_SPECIAL = /[&<>]/;
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
-
 /** Plain text as an HTML fragment (for RSS `description`, which readers treat as HTML). */
 export function plainTextToHtml(value: string): string {
-  return HAS_HTML_SPECIAL.test(value) ? value.replace(HTML_SPECIALS, (c) => HTML_ESCAPES[c] ?? c) : value;
+  return escapeHtml(value, 'text');
 }
 
 // ---------------------------------------------------------------------------------------------
