@@ -398,6 +398,10 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     // Every failed stream batch is announced on the alarm topic; `npm run replay-failed -- --bucket <this>` replays them.
     this.failedBatches.notify(this.alarms.topic);
+    new CfnOutput(this, 'FeedRebuildFunctionName', {
+      description: 'Writes every page of the site at once with this function\'s settings: npm run build-site -- --function <this name>',
+      value: this.functions.feedRebuild.fn.functionName,
+    });
     new CfnOutput(this, 'FailedBatchesBucketName', { description: 'Stream batches given up on: npm run replay-failed -- --bucket <this name>', value: this.failedBatches.bucket.bucketName });
   }
 }

@@ -1,54 +1,7 @@
-/**
- * The S3 document store with the real S3Client against a small stand-in for S3's REST API (path-style),
- * which answers a missing key as S3 does to a role without s3:ListBucket: 403.
- */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+/** The S3 document store with the real S3Client against a stand-in for S3's REST API (tests/support/fake-s3.ts). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Client } from '@aws-sdk/client-s3';
 import { S3DocumentStore } from '../../lambdas/adapters/s3/s3-document-store.ts';
-
-const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
-
-class FakeBucket {
-  objects = new Map<string, { body: Buffer; contentType: string; meta: Record<string, string> }>();
-  calls: string[] = [];
-  url = '';
-  private server!: Server;
-
-  async start(): Promise<void> {
-    this.server = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/[^/]+\//, ''));
-      this.calls.push(`${req.method} ${key}`);
-      const obj = this.objects.get(key);
-      if (req.method === 'PUT') {
-        const meta = Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h, String(v)]));
-        this.objects.set(key, { body: Buffer.concat(chunks), contentType: String(req.headers['content-type']), meta });
-        res.writeHead(200, { ETag: '"put"' });
-        return res.end();
-      }
-      if (req.method === 'DELETE') {
-        this.objects.delete(key);
-        res.writeHead(204);
-        return res.end();
-      }
-      if (!obj) {
-        res.writeHead(403, { 'content-type': 'application/xml' });
-        return res.end(req.method === 'HEAD' ? undefined : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
-      }
-      res.writeHead(200, { 'content-type': obj.contentType, 'content-length': String(obj.body.length), ...obj.meta });
-      return res.end(req.method === 'HEAD' ? undefined : obj.body);
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
+import { FakeBucket, fakeS3Client } from '../support/fake-s3.ts';
 
 const bucket = new FakeBucket();
 beforeAll(() => bucket.start());
@@ -56,7 +9,7 @@ afterAll(() => bucket.stop());
 
 describe('S3DocumentStore', () => {
   it('writes changed bytes only, reads back what it wrote, and reads a missing key (403) as none', async () => {
-    const store = new S3DocumentStore(new S3Client({ endpoint: bucket.url, forcePathStyle: true, region: 'us-east-1', credentials, maxAttempts: 1 }), 'feeds');
+    const store = new S3DocumentStore(fakeS3Client(bucket), 'feeds');
     const doc = { path: '/_site/articles/a1.json', body: '{"slug":"caf\u00e9"}', contentType: 'application/json', lastModified: '2026-01-01T00:00:00.000Z' };
     expect(await store.read(doc.path)).toBeUndefined();
     expect(await store.put(doc)).toBe(true);
