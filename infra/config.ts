@@ -208,7 +208,7 @@ export const EXAMPLE_CONTEXT: Readonly<Record<string, string>> = {
 };
 
 /** `-c example=true` (or `true` in a test's context) selects the example configuration. */
-const isExample = (raw: Readonly<Record<string, unknown>>) => raw['example'] === true || raw['example'] === 'true';
+const isExample = (raw: Readonly<Record<string, unknown>>) => raw.example === true || raw.example === 'true';
 
 const EXAMPLE_HINT = 'To synthesize the documented example configuration instead, pass -c example=true.';
 

@@ -85,7 +85,7 @@ export interface ParsedArgs {
 /** Parses argv (without `node` and the script). Options may come before or after the command. */
 export function parseCliArgs(argv: string[]): ParsedArgs {
   const guessCommand = argv.find((a) => !a.startsWith('-'));
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true; tokens: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {

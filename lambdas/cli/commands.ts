@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ApiClient } from './api.ts';
+import type { ApiClient } from './api.ts';
 import type { ParsedArgs } from './args.ts';
 import { fileKind, parseAuthor, readDocument, slugFromPath, type ArticleDocument } from './documents.ts';
 import { CliError, UsageError } from './errors.ts';

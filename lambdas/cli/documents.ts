@@ -67,7 +67,7 @@ export function readDocument(path: string, content: string): ArticleDocument {
     case 'html':
       return readHtml(text);
     case 'text': {
-      let article;
+      let article: ReturnType<typeof parsePlainTextArticle>;
       try {
         article = parsePlainTextArticle(text);
       } catch (err) {

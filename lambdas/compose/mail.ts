@@ -7,7 +7,6 @@ import { createEmailRenderer, type EmailRenderer } from '../core/email/templates
 import { createTokenSigner, type TokenSigner } from '../core/subscribers/tokens.ts';
 import type { SubscriberDeps } from '../core/subscribers/use-cases.ts';
 import { importDeps } from './import.ts';
-import { DynamoSubscriberRepository } from '../adapters/dynamodb/subscriber-repository.ts';
 import type { MailEnv } from '../config.ts';
 
 /**

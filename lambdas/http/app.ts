@@ -5,7 +5,7 @@ import { AppError } from '../core/errors.ts';
 import type { ApiKeyVerifier } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
 import { toErrorResponse } from './errors.ts';
-import { ErrorSchema, newRouter, type AppEnv } from './router.ts';
+import { ErrorSchema, newRouter, } from './router.ts';
 import { originGuard, type OriginGuardOptions } from './origin-guard.ts';
 import { articleRoutes } from './routes/articles.ts';
 import { docsPage } from './docs-page.ts';
@@ -26,7 +26,7 @@ export interface AppDeps {
   /** Serves generated feeds (local runtime only; in AWS CloudFront serves them from S3). */
   documents?: DocumentReader | undefined;
   /** Extra routers mounted on the app, each with its own paths (subscribers, sends, dev pages). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: routers of any env, schema and base path mount the same way (Hono's own route() takes them so)
   mounts?: { path: string; app: Hono<any, any, any> }[];
   ready?: () => Promise<boolean>;
   log?: (msg: string, detail: unknown) => void;

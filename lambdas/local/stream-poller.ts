@@ -4,6 +4,7 @@ import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynam
 import {
   DescribeStreamCommand,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type DynamoDBStreamsClient,
   type _Record,
@@ -323,7 +324,7 @@ export class StreamPoller {
         if (Date.now() - this.lastDescribe > 1000) await this.discoverShards();
         for (const [shardId, state] of this.shards) {
           if (!state.done && state.iterator) {
-            let out;
+            let out: GetRecordsCommandOutput;
             try {
               out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: 1000 }));
             } catch (e) {

@@ -62,12 +62,12 @@ function renderWithFeedPackage(articles: Article[]): string[] {
   const feed = new Feed({
     title: SITE.title,
     description: SITE.description,
-    id: SITE.siteUrl + '/',
-    link: SITE.siteUrl + '/',
+    id: `${SITE.siteUrl}/`,
+    link: `${SITE.siteUrl}/`,
     language: 'en',
     copyright: SITE.copyright,
     updated: new Date(articles[0]?.updatedAt ?? NOW),
-    feedLinks: { rss: SITE.publicUrl + '/feed.xml', atom: SITE.publicUrl + '/atom.xml', json: SITE.publicUrl + '/feed.json' },
+    feedLinks: { rss: `${SITE.publicUrl}/feed.xml`, atom: `${SITE.publicUrl}/atom.xml`, json: `${SITE.publicUrl}/feed.json` },
   });
   for (const a of articles) {
     feed.addItem({
@@ -157,7 +157,7 @@ async function round(p: Prepared, r: number, body: string): Promise<void> {
   for (const arts of docs) {
     const feedDoc = {
       kind: 'subscription' as const, id: 'tag:x,2024:feed', title: SITE.title, description: SITE.description, language: SITE.language,
-      homeUrl: SITE.siteUrl + '/', self: { rss: 'https://x/feed.xml', atom: 'https://x/atom.xml', json: 'https://x/feed.json' },
+      homeUrl: `${SITE.siteUrl}/`, self: { rss: 'https://x/feed.xml', atom: 'https://x/atom.xml', json: 'https://x/feed.json' },
       updated: arts[0]!.updatedAt, copyright: SITE.copyright, generator: { name: 'Inkwire', uri: 'https://x/', version: '0' },
       entries: arts.map((a) => toFeedEntry(SITE, a)),
     };

@@ -83,7 +83,7 @@ async function digestHtml(address: string): Promise<string> {
     for (const e of entries) {
       const message = await readOutboxMessage(rt.outboxDir, e.messageId);
       const parsed = message && parseMessage(message.raw);
-      if (parsed && parsed.header('to')?.includes(address)) return parsed.html!;
+      if (parsed?.header('to')?.includes(address)) return parsed.html!;
     }
     if (Date.now() > deadline) throw new Error(`no message to ${address} in the outbox`);
     await new Promise((r) => setTimeout(r, 200));

@@ -1,4 +1,4 @@
-import { Duration, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Duration, type Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CachePolicy, OriginRequestPolicy } from 'aws-cdk-lib/aws-cloudfront';
 import { beforeAll, describe, expect, it } from 'vitest';

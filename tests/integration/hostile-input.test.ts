@@ -91,8 +91,8 @@ describe('malformed input is a 400 that says what was expected and what came', (
         cursor({ PK: '', SK: '', GSI1PK: '', GSI1SK: '' }),
         cursor({ PK: 'x', SK: 'y', GSI1PK: 'SENDS', GSI1SK: 'z', extra: 'e' }),
         cursor([]),
-        '0.' + cursor({}),
-        '0.' + cursor({ PK: 'x', SK: 'y', GSI1PK: 'SUBS#confirmed', GSI1SK: '' }),
+        `0.${cursor({})}`,
+        `0.${cursor({ PK: 'x', SK: 'y', GSI1PK: 'SUBS#confirmed', GSI1SK: '' })}`,
       ];
       for (const c of forged) {
         const res = await fetch(`${rt.url}${list}?cursor=${encodeURIComponent(c)}`, { headers: auth });

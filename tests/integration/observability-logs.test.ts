@@ -27,7 +27,7 @@ async function captured(streams: NodeJS.WriteStream[], run: () => Promise<void>)
   try {
     await run();
   } finally {
-    streams.forEach((stream, i) => (stream.write = saved[i]!));
+    for (const [i, stream] of streams.entries()) stream.write = saved[i]!;
   }
   return chunks.join('').split('\n').filter((l) => l !== '');
 }

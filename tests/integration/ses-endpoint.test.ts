@@ -201,7 +201,7 @@ describe('SesMailer against the local endpoint', () => {
 
     expect(text).not.toMatch(/(?<!\r)\n/); // no bare LF
     expect(text).not.toMatch(/\r(?!\n)/); // no bare CR
-    const head = '\r\n' + text.slice(0, text.indexOf('\r\n\r\n'));
+    const head = `\r\n${text.slice(0, text.indexOf('\r\n\r\n'))}`;
     expect(head).not.toMatch(/[^\x00-\x7f]/); // every header is 7-bit: non-ASCII went into encoded words
     expect(head).toContain('\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n');
     // One line however long: folding it breaks DKIM verification at some receivers.

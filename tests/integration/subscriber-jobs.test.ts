@@ -283,7 +283,7 @@ describe('export jobs', () => {
     expect(created).toMatchObject({ status: 'running', rows: 0 });
     expect(res.headers.get('location')).toBe(`/api/subscribers/exports/${created.id}`);
 
-    let job;
+    let job: { status: string; rows: number; bytes: number; download: { url: string; expiresAt: string } };
     for (const deadline = Date.now() + 20_000; ; ) {
       job = await (await rt.api(`/api/subscribers/exports/${created.id}`)).json();
       if (job.status !== 'running' || Date.now() > deadline) break;

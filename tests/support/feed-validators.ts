@@ -139,7 +139,7 @@ export interface ParsedFeed {
   entries: ParsedEntry[];
 }
 
-const PARSE_SCRIPT = String.raw`
+const PARSE_SCRIPT = `
 import json, sys
 data = sys.stdin.buffer.read()
 
@@ -274,7 +274,10 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
     }
   };
   const author = (a: unknown, path: string) => {
-    if (!isObject(a)) return err(path, 'must be an object');
+    if (!isObject(a)) {
+        err(path, 'must be an object');
+        return;
+      }
     if (a.name === undefined && a.url === undefined && a.avatar === undefined) {
       err(path, 'an author object must have at least one of name, url, avatar');
     }
@@ -286,7 +289,7 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
   const authors = (o: Record<string, unknown>, path: string) => {
     if (o.authors !== undefined) {
       if (!Array.isArray(o.authors)) err(`${path}.authors`, 'must be an array');
-      else o.authors.forEach((a, i) => author(a, `${path}.authors[${i}]`));
+      else for (const [i, a] of o.authors.entries()) author(a, `${path}.authors[${i}]`);
     }
     if (o.author !== undefined) author(o.author, `${path}.author`);
   };
@@ -313,7 +316,10 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
     else
       feed.hubs.forEach((h, i) => {
         const path = `$.hubs[${i}]`;
-        if (!isObject(h)) return err(path, 'must be an object');
+        if (!isObject(h)) {
+        err(path, 'must be an object');
+        return;
+      }
         str(h, 'type', path, true);
         url(h, 'url', path, true);
         keys(h, HUB_KEYS, path);
@@ -327,7 +333,10 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
     const ids = new Set<string>();
     feed.items.forEach((item, i) => {
       const path = `$.items[${i}]`;
-      if (!isObject(item)) return err(path, 'must be an object');
+      if (!isObject(item)) {
+        err(path, 'must be an object');
+        return;
+      }
       const id = str(item, 'id', path, true);
       if (id !== undefined) {
         if (ids.has(id)) err(`${path}.id`, `must be unique within the feed, ${JSON.stringify(id)} repeats`);
@@ -354,7 +363,10 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
         else
           item.attachments.forEach((a, j) => {
             const ap = `${path}.attachments[${j}]`;
-            if (!isObject(a)) return err(ap, 'must be an object');
+            if (!isObject(a)) {
+        err(ap, 'must be an object');
+        return;
+      }
             url(a, 'url', ap, true);
             str(a, 'mime_type', ap, true);
             str(a, 'title', ap);

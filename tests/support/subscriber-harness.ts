@@ -27,7 +27,7 @@ import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subs
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamodb/rate-limiter.ts';
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
-import { type OutboxSidecar } from '../../lambdas/local/outbox-store.ts';
+import type { OutboxSidecar } from '../../lambdas/local/outbox-store.ts';
 import { parseMessage, type ParsedMessage } from '../../lambdas/local/mime-reader.ts';
 import { createTokenSigner, type TokenSigner } from '../../lambdas/core/subscribers/tokens.ts';
 import type { SubscriberDeps } from '../../lambdas/core/subscribers/use-cases.ts';

@@ -83,7 +83,10 @@ describe('origin check across a rotation of the secret', () => {
     let loads = 0;
     const app = new Hono();
     app.onError((e, c) => toErrorResponse(e, c, () => undefined));
-    app.use('*', originGuard({ load: async () => (loads++, values), now: () => now }));
+    app.use('*', originGuard({ load: async () => {
+        loads++;
+        return values;
+      }, now: () => now }));
     app.get('/x', (c) => c.text(String(c.get(ORIGIN_VERIFIED as never))));
     const status = async (value?: string) => (await app.request('/x', { headers: value ? { [ORIGIN_HEADER]: value } : {} })).status;
 

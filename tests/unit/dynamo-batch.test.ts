@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchIncomplete, batchGetAll, batchWriteAll, type WriteRequest } from '../../lambdas/adapters/dynamodb/batch.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
 

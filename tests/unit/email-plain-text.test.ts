@@ -26,7 +26,7 @@ describe('htmlToText', () => {
 
 describe('wrapText', () => {
   it('wraps at spaces, keeps long URLs whole and indents list continuations', () => {
-    const url = 'https://news.example.com/' + 'x'.repeat(90);
+    const url = `https://news.example.com/${'x'.repeat(90)}`;
     const out = wrapText(`${'word '.repeat(30).trim()}\n- ${'item '.repeat(20).trim()}\nSee ${url} now`, 40);
     const lines = out.split('\n');
     for (const line of lines) if (line.length > 40) expect(line).toBe(url);

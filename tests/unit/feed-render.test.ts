@@ -182,7 +182,7 @@ describe('feed renderers', () => {
     const all = renderAndParse(doc);
     for (const format of XML_FORMATS) {
       const rels = Object.fromEntries(all[format].parsed.feed.links.map((l) => [l.rel, l]));
-      expect(rels['current'], format).toMatchObject({ href: doc.current![format] });
+      expect(rels.current, format).toMatchObject({ href: doc.current![format] });
       expect(rels['prev-archive'], format).toMatchObject({ href: doc.prevArchive![format] });
       expect(rels['next-archive'], format).toMatchObject({ href: doc.nextArchive![format] });
       expect(all[format].text, format).toContain('xmlns:fh="http://purl.org/syndication/history/1.0"');

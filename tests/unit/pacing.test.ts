@@ -45,7 +45,10 @@ describe('pacing with a controlled clock', () => {
     for (const account of [1, 7, 14]) {
       const time = new VirtualTime();
       let next = 0;
-      const ledger: RateLedger = { reserve: async (count, spacingMs, nowMs) => ((next = Math.max(next, nowMs) + count * spacingMs), next - count * spacingMs) };
+      const ledger: RateLedger = { reserve: async (count, spacingMs, nowMs) => {
+          next = Math.max(next, nowMs) + count * spacingMs;
+          return next - count * spacingMs;
+        } };
       const limiter = new SharedRateLimiter(ledger, { rate: pacedRateFor(account), reservationMs: 500, now: time.now, sleep: time.sleep });
       const starts: number[] = [];
       let seed = 42;

@@ -54,7 +54,10 @@ describe('one email per recipient from one rendering per send', () => {
 
   it('renders each distinct digest once, however many recipients share it', async () => {
     let prepares = 0;
-    const counting: EmailRenderer = { ...renderer, prepare: (name, data) => (prepares++, renderer.prepare(name, data)) };
+    const counting: EmailRenderer = { ...renderer, prepare: (name, data) => {
+        prepares++;
+        return renderer.prepare(name, data);
+      } };
     const cache = new PreparedCache();
     const send = { id: 's', intro: undefined };
     const articles = digest.kind === 'digest' ? digest.articles : [];

@@ -24,7 +24,10 @@ describe('a batch handed on after a run throttled throughout', () => {
 
   it('goes to SQS with DelaySeconds (a recording client stands in for SQS, which has no local stand-in)', async () => {
     const sent: unknown[] = [];
-    const client = { send: async (command: { input: unknown }) => (sent.push(command.input), { Failed: [] }) } as unknown as SQSClient;
+    const client = { send: async (command: { input: unknown }) => {
+        sent.push(command.input);
+        return { Failed: [] };
+      } } as unknown as SQSClient;
     const queue = new SqsSendQueue(client, 'https://sqs.example/q');
     await queue.enqueue([batch(1)], { delaySeconds: 30 });
     await queue.enqueue([batch()]);

@@ -39,6 +39,9 @@ const send = (over: Partial<Send> = {}): Send => ({
   ...over,
 });
 
+/** The reason code of a skip, or the outcome when it is not one. */
+const why = (e: ReturnType<typeof eligibility>) => (e.kind === 'skipped' ? e.code : e.kind);
+
 describe('who gets what', () => {
   it('counts a digest from the later of the last digest (any frequency) and the confirmation', () => {
     expect(digestSince(recipient())).toBe('2024-01-01T00:00:00.000Z');
@@ -62,14 +65,16 @@ describe('who gets what', () => {
     expect(eligibility(alert, article1, recipient({ frequency: 'instant' }), false)).toEqual({ kind: 'send' });
     expect(eligibility(alert, article1, recipient({ frequency: 'instant' }), true).kind).toBe('suppressed');
     expect(eligibility(alert, article1, recipient({ frequency: 'instant', status: 'suppressed' }), false).kind).toBe('suppressed');
-    expect(eligibility(alert, article1, recipient({ frequency: 'instant', status: 'unsubscribed' }), false)).toEqual({ kind: 'skipped', reason: 'the subscriber is unsubscribed' });
-    expect(eligibility(alert, article1, recipient({ frequency: 'instant', status: 'pending' }), false).kind).toBe('skipped');
-    expect(eligibility(alert, article1, recipient({ frequency: 'instant', paused: true }), false).kind).toBe('skipped');
-    expect(eligibility(alert, article1, recipient({ frequency: 'daily' }), false).kind).toBe('skipped');
-    expect(eligibility(alert, article1, recipient({ frequency: 'instant', topics: ['science'] }), false).kind).toBe('skipped');
-    expect(eligibility(alert, article1, undefined, false).kind).toBe('skipped');
+    expect(eligibility(alert, article1, recipient({ frequency: 'instant', status: 'unsubscribed' }), false)).toEqual({ kind: 'skipped', code: 'unsubscribed', reason: 'the subscriber is unsubscribed' });
+    expect(why(eligibility(alert, article1, recipient({ frequency: 'instant', status: 'pending' }), false))).toBe('unconfirmed');
+    expect(why(eligibility(alert, article1, recipient({ frequency: 'instant', paused: true }), false))).toBe('paused');
+    expect(why(eligibility(alert, article1, recipient({ frequency: 'daily' }), false))).toBe('frequencyChanged');
+    expect(why(eligibility(alert, article1, recipient({ frequency: 'instant', topics: ['science'] }), false))).toBe('topicsExcludeAll');
+    expect(why(eligibility(alert, article1, undefined, false))).toBe('deleted');
     expect(eligibility({ kind: 'article', frequency: 'all' }, article1, recipient({ frequency: 'weekly' }), false).kind).toBe('send');
-    expect(eligibility({ kind: 'digest', frequency: 'daily' }, digest, recipient({ confirmedAt: '2024-02-11T07:30:00.000Z' }), false)).toEqual({ kind: 'skipped', reason: 'nothing new since the subscriber\u2019s last digest' });
+    expect(eligibility({ kind: 'digest', frequency: 'daily' }, digest, recipient({ confirmedAt: '2024-02-11T07:30:00.000Z' }), false)).toEqual({ kind: 'skipped', code: 'nothingNew', reason: 'nothing new since the subscriber\u2019s last digest' });
+    // New articles, none on their topics: a different reason from nothing new at all.
+    expect(why(eligibility({ kind: 'digest', frequency: 'daily' }, digest, recipient({ topics: ['sport'] }), false))).toBe('topicsExcludeAll');
   });
 
   it('pages the right audience partitions and matches topics', () => {
@@ -85,9 +90,9 @@ describe('who gets what', () => {
     const ofImport: SendContent = { kind: 'confirmation', importId: 'imp1' };
     const anyPending: SendContent = { kind: 'confirmation' };
     expect(eligibility(confirm, ofImport, recipient({ status: 'pending', importId: 'imp1', confirmedAt: undefined }), false)).toEqual({ kind: 'send' });
-    expect(eligibility(confirm, ofImport, recipient({ status: 'pending', importId: 'imp2' }), false).kind).toBe('skipped');
-    expect(eligibility(confirm, ofImport, recipient({ status: 'confirmed', importId: 'imp1' }), false)).toEqual({ kind: 'skipped', reason: 'the subscriber is confirmed' });
-    expect(eligibility(confirm, ofImport, recipient({ status: 'unsubscribed', importId: 'imp1' }), false).kind).toBe('skipped');
+    expect(why(eligibility(confirm, ofImport, recipient({ status: 'pending', importId: 'imp2' }), false))).toBe('otherImport');
+    expect(eligibility(confirm, ofImport, recipient({ status: 'confirmed', importId: 'imp1' }), false)).toEqual({ kind: 'skipped', code: 'alreadyConfirmed', reason: 'the subscriber is confirmed' });
+    expect(why(eligibility(confirm, ofImport, recipient({ status: 'unsubscribed', importId: 'imp1' }), false))).toBe('unsubscribed');
     expect(eligibility(confirm, ofImport, recipient({ status: 'pending', importId: 'imp1' }), true).kind).toBe('suppressed');
     expect(eligibility(confirm, anyPending, recipient({ status: 'pending' }), false)).toEqual({ kind: 'send' });
   });

@@ -33,7 +33,7 @@ describe('slugify', () => {
 
   it('tells long names in other scripts apart within the tag length', () => {
     const a = '中华人民共和国国家统计局发布的最新经济数据分析报告摘要'.repeat(2);
-    const b = '中华人民共和国国家统计局发布的最新经济数据分析报告摘要'.repeat(2).slice(0, -1) + '要点';
+    const b = `${'中华人民共和国国家统计局发布的最新经济数据分析报告摘要'.repeat(2).slice(0, -1)}要点`;
     const sa = slugify(a, 60);
     const sb = slugify(b, 60);
     expect(sa).not.toBe(sb);

@@ -29,7 +29,7 @@ export function encodeCursor(key: Record<string, unknown> | undefined): string |
 }
 
 /** Any key value DynamoDB accepts in a start key: a non-empty string of at most 1,024 characters. */
-export const ANY_KEY_VALUE = /^[^]{1,1024}$/;
+export const ANY_KEY_VALUE = /^[\s\S]{1,1024}$/;
 
 /**
  * A cursor back to the start key it was made from, checked fully: a JSON object with exactly the key

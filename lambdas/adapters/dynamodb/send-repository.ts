@@ -11,7 +11,6 @@ import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } fr
 import {
   COUNT_NAMES,
   DELIVERING,
-  type CountName,
   parseBatchMessage,
   type BatchMessage,
   type Delivery,

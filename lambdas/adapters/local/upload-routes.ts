@@ -3,7 +3,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { S3Event } from 'aws-lambda';
 import { Hono } from 'hono';
 import { AppError } from '../../core/errors.ts';
-import { FsUploadStore, UploadTooLarge } from './upload-store.ts';
+import { type FsUploadStore, UploadTooLarge } from './upload-store.ts';
 
 /** The bucket name local S3-shaped events carry. */
 export const LOCAL_JOBS_BUCKET = 'inkwire-local-jobs';

@@ -298,7 +298,7 @@ export async function publishScheduledArticle(deps: Pick<ArticleDeps, 'articles'
   for (let attempt = 0; attempt < 4; attempt++) {
     const prev = await deps.articles.get(id);
     const now = deps.clock.now();
-    if (!prev || prev.status !== 'scheduled' || !prev.publishAt || new Date(prev.publishAt).getTime() > now.getTime()) return 'skipped';
+    if (prev?.status !== 'scheduled' || !prev.publishAt || new Date(prev.publishAt).getTime() > now.getTime()) return 'skipped';
     const next: Article = {
       ...prev,
       status: 'published',

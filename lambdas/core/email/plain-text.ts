@@ -111,12 +111,12 @@ export function wrapText(text: string, width = 76): string {
 /** Trailing spaces off, at most one blank line in a row, one final newline. */
 export function tidyText(text: string): string {
   return (
-    text
+    `${text
       .replace(/\r\n?/g, '\n')
       .split('\n')
       .map((l) => l.replace(/[ \t]+$/, ''))
       .join('\n')
       .replace(/\n{3,}/g, '\n\n')
-      .trim() + '\n'
+      .trim()}\n`
   );
 }

@@ -84,7 +84,7 @@ function buildDocument(
     title,
     description,
     language: site.language,
-    homeUrl: site.siteUrl + '/',
+    homeUrl: `${site.siteUrl}/`,
     self: absolute(site, self),
     current: kind === 'archive' ? absolute(site, subscriptionPaths(feed)) : undefined,
     prevArchive: links.prev ? absolute(site, links.prev) : undefined,

@@ -54,7 +54,7 @@ function person(tag: 'author', p: Person): string {
   let out = `<${tag}><name>${escapeText(p.name)}</name>`;
   if (p.email) out += `<email>${escapeText(p.email)}</email>`;
   if (p.url) out += `<uri>${escapeText(p.url)}</uri>`;
-  return out + `</${tag}>\n`;
+  return `${out}</${tag}>\n`;
 }
 
 function textConstruct(tag: string, text: string): string {
@@ -79,7 +79,7 @@ function renderEntry(e: FeedEntry): string {
   }
   if (summary) out += textConstruct('summary', summary);
   if (e.contentHtml) out += `<content type="html">${cdata(e.contentHtml)}</content>\n`;
-  return out + '</entry>\n';
+  return `${out}</entry>\n`;
 }
 
 /** Renders the document as an Atom 1.0 feed document (UTF-8). */
@@ -119,5 +119,5 @@ export function renderAtom(doc: FeedDocument): string {
   if (copyright) out += textConstruct('rights', copyright);
 
   for (const e of entries) out += renderEntry(e);
-  return out + '</feed>\n';
+  return `${out}</feed>\n`;
 }

@@ -70,7 +70,7 @@ function renderItem(e: FeedEntry): string {
     const domain = c.scheme ? ` domain="${escapeAttr(c.scheme)}"` : '';
     out += `<category${domain}>${escapeText(c.label)}</category>\n`;
   }
-  return out + '</item>\n';
+  return `${out}</item>\n`;
 }
 
 /** Renders the document as RSS 2.0 (UTF-8). */
@@ -100,5 +100,5 @@ export function renderRss(doc: FeedDocument): string {
   if (doc.kind === 'archive') out += '<fh:archive/>\n';
 
   for (const e of uniqueEntries(doc.entries)) out += renderItem(e);
-  return out + '</channel>\n</rss>\n';
+  return `${out}</channel>\n</rss>\n`;
 }

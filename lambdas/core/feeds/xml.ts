@@ -74,7 +74,7 @@ export function escapeAttr(value: string): string {
 
 /** Any string as one or more CDATA sections; a `]]>` inside is split across two sections. */
 export function cdata(value: string): string {
-  return '<![CDATA[' + cleanString(value).replaceAll(']]>', ']]]]><![CDATA[>') + ']]>';
+  return `<![CDATA[${cleanString(value).replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
 }
 
 /** Plain text as an HTML fragment (for RSS `description`, which readers treat as HTML). */
@@ -138,7 +138,7 @@ export function rfc822Date(iso: string): string {
 /** RFC 3339 in UTC, e.g. `2024-02-11T10:00:00Z` (milliseconds kept only when not zero). */
 export function rfc3339Date(iso: string): string {
   const s = parseDate(iso).toISOString();
-  return s.endsWith('.000Z') ? s.slice(0, -5) + 'Z' : s;
+  return s.endsWith('.000Z') ? `${s.slice(0, -5)}Z` : s;
 }
 
 // ---------------------------------------------------------------------------------------------

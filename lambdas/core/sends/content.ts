@@ -56,7 +56,7 @@ export async function buildContent(
   const articles: DigestCandidate[] = [];
   for (const ref of refs) {
     const a = found.get(ref.articleId);
-    if (!a || a.status !== 'published' || !a.publishedAt) continue;
+    if (a?.status !== 'published' || !a.publishedAt) continue;
     const tags = a.tags.map((t) => t.slug);
     if (send.topics?.length && !send.topics.some((t) => tags.includes(t))) continue;
     articles.push({ id: a.id, title: a.title, summary: a.summary, url: a.url, publishedAt: a.publishedAt, tags });

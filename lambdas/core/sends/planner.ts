@@ -26,7 +26,7 @@ const queuedNotDone = (send: Send) => Math.max(0, send.counts.planned - doneCoun
 /** Picks up a `pending` send: expires it when too late, freezes its content, starts planning. */
 export async function startSend(deps: SendDeps, id: string): Promise<void> {
   const send = await deps.sends.get(id);
-  if (!send || send.status !== 'pending') return;
+  if (send?.status !== 'pending') return;
   const now = deps.clock.now();
   if (now.toISOString() > send.deadline) {
     await expireUnstarted(deps, send);
@@ -59,7 +59,7 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
   let content: SendContent | undefined;
   for (;;) {
     const send = await deps.sends.get(id);
-    if (!send || send.status !== 'planning' || send.plan.done) return;
+    if (send?.status !== 'planning' || send.plan.done) return;
     content ??= await deps.sends.getContent(id);
     if (!content) throw new Error(`send ${id} is planning without frozen content`);
     // A confirmation send pages the pending subscribers: one partition.

@@ -9,7 +9,7 @@ import type { RenderedEmail } from '../email/templates.ts';
 import { digestFor, digestSince, eligibility, topicsMatch } from './audience.ts';
 import { buildContent, composeEmail, sampleRecipient, PreparedCache } from './content.ts';
 import type { DeliveryDeps, SendDeps } from './deps.ts';
-import { CANCELLABLE, RESUMABLE, doneCount, zeroReports, zeroSkips, type AudienceChoice, type DigestFrequency, type NewSend, type Send, type SendContent, type SendReports, type SendTrigger } from './model.ts';
+import { CANCELLABLE, RESUMABLE, doneCount, zeroReports, zeroSkips, type AudienceChoice, type DigestCandidate, type DigestFrequency, type NewSend, type Send, type SendContent, type SendReports, type SendTrigger } from './model.ts';
 import { SendExists } from './ports.ts';
 import { cancel, expireOnResume, settleIfDone } from './settlement.ts';
 
@@ -339,7 +339,7 @@ const previewCache = new PreparedCache(20);
 
 async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent, to: ReturnType<typeof sampleRecipient>): Promise<Preview> {
   const send = { id: `preview-${newId(deps.clock.now())}`, kind: req.kind, subject: req.subject, intro: req.intro };
-  let articles;
+  let articles: DigestCandidate[] | undefined;
   if (content.kind === 'confirmation') {
     // nothing to select: everyone pending gets the same request
   } else if (content.kind === 'digest') {

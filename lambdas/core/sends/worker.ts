@@ -303,7 +303,7 @@ class BatchRun {
   private async sendTo(r: [string, string], recipient: Recipient, articles: DigestCandidate[] | undefined, found: Delivery | undefined): Promise<void> {
     const { deps } = this;
     const [id] = r;
-    let email;
+    let email: ReturnType<typeof composeEmail>;
     try {
       email = composeEmail(deps, this.send, await prepared.get(deps.renderer, this.send, this.content, articles), recipient);
     } catch (e) {

@@ -346,7 +346,7 @@ async function writeAround(run: Run, changed: ChangedEntry): Promise<void> {
     if (!self) {
       // Left the site here: unpublished, deleted, or moved to another date (then its new entry writes it).
       const article = await run.article(changed.articleId);
-      if (!article || article.status !== 'published') {
+      if (article?.status !== 'published') {
         const record = await store.read(articleRecordPath(changed.articleId));
         const slug = article?.slug ?? (record ? (JSON.parse(record) as { slug?: string }).slug : undefined);
         if (slug) await run.delete(fileOf(articlePath(slug)));

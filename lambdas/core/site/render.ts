@@ -72,7 +72,7 @@ const hexToRgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i +
 
 /** The accent for dark mode: the configured one mixed with white, so links stay readable on a dark page. */
 export function darkAccent(hex: string): string {
-  return '#' + hexToRgb(hex).map((c) => Math.round(c + (255 - c) * 0.55).toString(16).padStart(2, '0')).join('');
+  return `#${hexToRgb(hex).map((c) => Math.round(c + (255 - c) * 0.55).toString(16).padStart(2, '0')).join('')}`;
 }
 
 /** Renders every page type of the site. Cheap to create (template parses are cached per directory). */
@@ -220,7 +220,7 @@ export class SiteRenderer {
       inLanguage: s.language,
       ...(a.tags.length ? { keywords: a.tags.map((t) => t.name) } : {}),
       author: a.authors.map((p) => ({ '@type': 'Person', name: p.name, ...(p.url ? { url: p.url } : {}) })),
-      publisher: { '@type': 'Organization', name: s.title, url: s.siteUrl + '/', ...(s.logoUrl ? { logo: { '@type': 'ImageObject', url: s.logoUrl } } : {}) },
+      publisher: { '@type': 'Organization', name: s.title, url: `${s.siteUrl}/`, ...(s.logoUrl ? { logo: { '@type': 'ImageObject', url: s.logoUrl } } : {}) },
     };
     const link = (x: Article | undefined) => (x ? { path: articlePath(x.slug), title: x.title } : undefined);
     return this.render('article.liquid', {

@@ -124,7 +124,7 @@ export async function createImportJob(deps: SubscriberJobDeps, options: ImportOp
 
 export async function getImportJob(deps: Pick<SubscriberJobDeps, 'jobs' | 'clock' | 'maxImportBytes'>, id: string): Promise<ImportJobView> {
   const job = await deps.jobs.get(id);
-  if (!job || job.kind !== 'import') throw new AppError('job.notFound', `no import job ${id}; jobs are kept ${JOB_RECORD_DAYS} days`);
+  if (job?.kind !== 'import') throw new AppError('job.notFound', `no import job ${id}; jobs are kept ${JOB_RECORD_DAYS} days`);
   return importView(job, deps.clock.now(), deps.maxImportBytes);
 }
 
@@ -284,7 +284,7 @@ export async function createExportJob(deps: SubscriberJobDeps): Promise<ExportJo
 
 export async function getExportJob(deps: Pick<SubscriberJobDeps, 'jobs' | 'uploads' | 'clock'>, id: string): Promise<ExportJobView> {
   const job = await deps.jobs.get(id);
-  if (!job || job.kind !== 'export') throw new AppError('job.notFound', `no export job ${id}; jobs are kept ${JOB_RECORD_DAYS} days`);
+  if (job?.kind !== 'export') throw new AppError('job.notFound', `no export job ${id}; jobs are kept ${JOB_RECORD_DAYS} days`);
   const now = deps.clock.now();
   const view = exportView(job, now);
   if (view.status === 'completed') {

@@ -105,7 +105,7 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       security,
       responses: { 200: { description: 'CSV', content: { 'text/csv': { schema: z.string() } } }, ...errorResponses(401) },
     }),
-    async (c) => {
+    async () => {
       const lines = exportSubscribersCsv(deps)[Symbol.asyncIterator]();
       const encoder = new TextEncoder();
       const body = new ReadableStream<Uint8Array>({
