@@ -25,20 +25,9 @@
  * plausible dates (ImplausibleDate).
  */
 import type { FeedDocument, FeedEntry, FormatLinks } from './model.ts';
-import {
-  type Person,
-  categories,
-  cdata,
-  cleanString,
-  escapeAttr,
-  escapeText,
-  fallbackAuthor,
-  languageTag,
-  normalizeUrl,
-  people,
-  rfc3339Date,
-  uniqueEntries,
-} from './xml.ts';
+import { cdata, cleanString, escapeAttr, escapeText } from './xml.ts';
+import { languageTag, normalizeUrl, rfc3339Date } from './formats.ts';
+import { type Person, categories, fallbackAuthor, people, uniqueEntries } from './prepare.ts';
 
 const ATOM_TYPE = 'application/atom+xml';
 

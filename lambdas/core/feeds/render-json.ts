@@ -7,17 +7,9 @@
  * at the older archive page (prev-archive) as JSON Feed pagination does.
  */
 import type { FeedDocument, FeedEntry } from './model.ts';
-import {
-  type Person,
-  categories,
-  cleanString,
-  fallbackAuthor,
-  languageTag,
-  normalizeUrl,
-  people,
-  rfc3339Date,
-  uniqueEntries,
-} from './xml.ts';
+import { cleanString } from './xml.ts';
+import { languageTag, normalizeUrl, rfc3339Date } from './formats.ts';
+import { type Person, categories, fallbackAuthor, people, uniqueEntries } from './prepare.ts';
 
 interface JsonAuthor {
   name: string;

@@ -23,19 +23,9 @@
  * ContainsRelRef are properties of that HTML, not of this renderer).
  */
 import type { FeedDocument, FeedEntry, FormatLinks } from './model.ts';
-import {
-  categories,
-  cdata,
-  cleanString,
-  escapeAttr,
-  escapeText,
-  languageTag,
-  normalizeUrl,
-  people,
-  plainTextToHtml,
-  rfc822Date,
-  uniqueEntries,
-} from './xml.ts';
+import { cdata, cleanString, escapeAttr, escapeText, plainTextToHtml } from './xml.ts';
+import { languageTag, normalizeUrl, rfc822Date } from './formats.ts';
+import { categories, people, uniqueEntries } from './prepare.ts';
 
 const RSS_TYPE = 'application/rss+xml';
 
