@@ -7,6 +7,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { TABLE_WRITE_ACTIONS } from './access.ts';
 import type { AsyncLimits, QueueConsumerLimits } from '../limits.ts';
 import { aboveThresholdAlarm } from './alarms.ts';
 import { consumeQueue, invokeAsync } from './event-sources.ts';
@@ -21,15 +22,7 @@ export const JOB_PREFIXES = { imports: 'imports/', exports: 'exports/' } as cons
  * and condition checks), request the confirmation send when asked (PutItem), and move its job record
  * (GetItem, UpdateItem). No index is read.
  */
-export const IMPORT_TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
-] as const;
+export const IMPORT_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', ...TABLE_WRITE_ACTIONS] as const;
 
 export interface SubscriberJobsProps {
   table: ITable;
