@@ -2,6 +2,8 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -242,24 +244,28 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
     return { items, next: null };
   }
 
+  /** Every page of one status's partition of the status index (GSI1), with the query's own options. */
+  private async *statusPages(status: SubscriberStatus, options: Partial<QueryCommandInput> = {}): AsyncIterable<QueryCommandOutput> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'GSI1',
+          KeyConditionExpression: 'GSI1PK = :pk',
+          ExpressionAttributeValues: { ':pk': keys.subscriberStatusPartition(status) },
+          ...options,
+          ExclusiveStartKey: start,
+        }),
+      );
+      yield out;
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
   async *all(): AsyncIterable<Subscriber> {
     for (const status of SUBSCRIBER_STATUSES) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: 'GSI1',
-            KeyConditionExpression: 'GSI1PK = :pk',
-            ExpressionAttributeValues: { ':pk': keys.subscriberStatusPartition(status) },
-            ScanIndexForward: false,
-            Limit: 500,
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const it of out.Items ?? []) yield fromItem(it);
-        start = out.LastEvaluatedKey;
-      } while (start);
+      for await (const out of this.statusPages(status, { ScanIndexForward: false, Limit: 500 })) for (const it of out.Items ?? []) yield fromItem(it);
     }
   }
 
@@ -275,19 +281,9 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
     let paused = 0;
     await Promise.all(
       SUBSCRIBER_STATUSES.map(async (status) => {
-        let start: Record<string, unknown> | undefined;
-        do {
-          const detailed = status === 'confirmed';
-          const out = await this.db.send(
-            new QueryCommand({
-              TableName: this.table,
-              IndexName: 'GSI1',
-              KeyConditionExpression: 'GSI1PK = :pk',
-              ExpressionAttributeValues: { ':pk': keys.subscriberStatusPartition(status) },
-              ...(detailed ? { ProjectionExpression: '#f, paused', ExpressionAttributeNames: { '#f': 'frequency' } } : { Select: 'COUNT' as const }),
-              ExclusiveStartKey: start,
-            }),
-          );
+        const detailed = status === 'confirmed';
+        const projection = detailed ? { ProjectionExpression: '#f, paused', ExpressionAttributeNames: { '#f': 'frequency' } } : { Select: 'COUNT' as const };
+        for await (const out of this.statusPages(status, projection)) {
           byStatus[status] += out.Count ?? 0;
           if (detailed) {
             for (const it of out.Items ?? []) {
@@ -296,8 +292,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
               if (it.paused === true) paused++;
             }
           }
-          start = out.LastEvaluatedKey;
-        } while (start);
+        }
       }),
     );
     const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
