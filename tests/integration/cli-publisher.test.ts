@@ -6,8 +6,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diskFiles, runCli, type CliIo } from '../../lambdas/cli/main.ts';
-import { startTestRuntime, TEST_KEY, type TestRuntime } from '../support/runtime.ts';
+import { cliAgainst, fileIn } from '../support/cli.ts';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.ts';
 
 let rt: TestRuntime;
 let dir: string;
@@ -20,29 +20,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-async function cli(...argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    fetch: globalThis.fetch,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { INKWIRE_URL: rt.url, INKWIRE_API_KEY: TEST_KEY },
-    readFile: (p) => readFile(p, 'utf8'),
-    files: { ...diskFiles, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))) },
-  };
-  return { code: await runCli(argv, io), stdout, stderr };
-}
-const file = async (name: string, content: string) => {
-  const p = join(dir, name);
-  await writeFile(p, content);
-  return p;
-};
+const run = cliAgainst(() => rt.url);
+const cli = (...argv: string[]) => run(argv);
+const file = fileIn(() => dir);
 const articles = async () => ((await (await rt.api('/api/articles?limit=100')).json()) as { items: { id: string; slug: string; title: string; status: string }[] }).items;
 
 /** Every message in the local outbox, by recipient, with its subject. */

@@ -2,12 +2,12 @@
  * `inkwire subscribers import|export` against the local runtime: the job flow end to end (create, upload
  * the file streamed, poll, report; export, download).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diskFiles, runCli, type CliIo } from '../../lambdas/cli/main.ts';
-import { startTestRuntime, TEST_KEY, type TestRuntime } from '../support/runtime.ts';
+import { cliAgainst, fileIn } from '../support/cli.ts';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.ts';
 
 let rt: TestRuntime;
 let dir: string;
@@ -20,29 +20,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-async function cli(argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    fetch: globalThis.fetch,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { INKWIRE_URL: rt.url, INKWIRE_API_KEY: TEST_KEY },
-    readFile: (p) => readFile(p, 'utf8'),
-    files: { ...diskFiles, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))) },
-  };
-  return { code: await runCli(argv, io), stdout, stderr };
-}
-const file = async (name: string, content: string) => {
-  const p = join(dir, name);
-  await writeFile(p, content);
-  return p;
-};
+const cli = cliAgainst(() => rt.url);
+const file = fileIn(() => dir);
 
 describe('inkwire subscribers import', () => {
   it('uploads the file to the job, waits, and prints the report with each refused row', async () => {
@@ -81,7 +60,7 @@ describe('inkwire subscribers import', () => {
 
   it('refuses wrong usage before calling the API', async () => {
     for (const [argv, message] of [
-      [['subscribers'], /subscribers needs "import", "export" or "find"/],
+      [['subscribers'], /subscribers needs "list", "find", "counts", "import" or "export"/],
       [['subscribers', 'find'], /subscribers find needs an email address/],
       [['subscribers', 'import'], /needs a CSV file/],
       [['subscribers', 'import', 'a.csv', '--consent', 'yes'], /--consent must be confirmed or none/],

@@ -5,14 +5,11 @@ import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { XMLParser } from 'fast-xml-parser';
 import { freshTable } from '../support/dynamo.ts';
-import { outboxByRecipient, seedSubscribers, startDeliveryPipeline, TEST_SITE, waitForSend, type Pipeline } from '../support/delivery-harness.ts';
+import { outboxByRecipient, publisherOf, seedSubscribers, startDeliveryPipeline, TEST_SITE, waitForSend, type Pipeline } from '../support/delivery-harness.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
 import { parseMessage } from '../../lambdas/local/mime-reader.ts';
-import { createArticle, type ArticleDeps } from '../../lambdas/core/articles/use-cases.ts';
-import { systemClock } from '../../lambdas/core/clock.ts';
 import { createSend } from '../../lambdas/core/sends/use-cases.ts';
 import { createDigestHandler } from '../../lambdas/handlers/digest.ts';
-import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
 import type { Send } from '../../lambdas/core/sends/model.ts';
 
@@ -59,14 +56,7 @@ describe('daily digests through the local pipeline', () => {
     table = await freshTable('digest');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
     pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data') });
-    const articleDeps: ArticleDeps = {
-      articles: new DynamoArticleRepository(table.doc, table.tableName),
-      scheduler: { schedule: async () => undefined, cancel: async () => undefined },
-      clock: systemClock,
-      site: TEST_SITE,
-    };
-    const publish = (title: string, at: string, tags: string[]) =>
-      createArticle(articleDeps, { title, body: `${title}: the story.`, bodyFormat: 'markdown', authors: [], tags, status: 'published', publishAt: at });
+    const publish = publisherOf(table.doc, table.tableName);
     await publish('Too old for any digest', ago(40 * 24 * HOUR), []);
     await publish('Comet seen', ago(30 * HOUR), ['Science']);
     await publish('Budget passes', ago(10 * HOUR), ['Politics']);

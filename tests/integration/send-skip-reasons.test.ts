@@ -6,15 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
-import { createArticle, type ArticleDeps } from '../../lambdas/core/articles/use-cases.ts';
-import { systemClock } from '../../lambdas/core/clock.ts';
 import { isAppError } from '../../lambdas/core/errors.ts';
 import { SKIP_REASONS } from '../../lambdas/core/sends/model.ts';
 import { createSend, getSend, previewSend } from '../../lambdas/core/sends/use-cases.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
-import { outboxByRecipient, seedSubscribers, startDeliveryPipeline, subscriberItem, TEST_SITE, waitForSend, writeItems, type Pipeline } from '../support/delivery-harness.ts';
+import { outboxByRecipient, publisherOf, seedSubscribers, startDeliveryPipeline, subscriberItem, waitForSend, writeItems, type Pipeline } from '../support/delivery-harness.ts';
 import { freshTable } from '../support/dynamo.ts';
 
 const HOUR = 3_600_000;
@@ -29,18 +26,9 @@ beforeAll(async () => {
   const table = await freshTable('skips');
   ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
   pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data') });
-  const articleDeps: ArticleDeps = {
-    articles: new DynamoArticleRepository(table.doc, table.tableName),
-    scheduler: { schedule: async () => undefined, cancel: async () => undefined },
-    clock: systemClock,
-    site: TEST_SITE,
-  };
-  for (const [title, at, tags] of [
-    ['Comet seen', ago(50 * HOUR), ['Science']],
-    ['Budget passes', ago(30 * HOUR), ['Politics']],
-  ] as const) {
-    await createArticle(articleDeps, { title, body: `${title}: the story.`, bodyFormat: 'markdown', authors: [], tags: [...tags], status: 'published', publishAt: at });
-  }
+  const publish = publisherOf(table.doc, table.tableName);
+  await publish('Comet seen', ago(50 * HOUR), ['Science']);
+  await publish('Budget passes', ago(30 * HOUR), ['Politics']);
   const longAgo = ago(60 * 24 * HOUR);
   await seedSubscribers(table.doc, table.tableName, [
     { id: 'reader', frequency: 'weekly', confirmedAt: longAgo, lastDigestAt: { weekly: ago(7 * 24 * HOUR) } },

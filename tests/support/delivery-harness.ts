@@ -15,6 +15,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SESClient } from '@aws-sdk/client-ses';
+import { createArticle, type ArticleDeps } from '../../lambdas/core/articles/use-cases.ts';
+import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article-repository.ts';
 import { systemClock, systemTime, type Clock, type TimeSource } from '../../lambdas/core/clock.ts';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
 import { formatListId, type Mailer } from '../../lambdas/core/email/message.ts';
@@ -367,3 +369,19 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const resumed = await resumeActiveSends(pipeline.deps);
   process.stdout.write(`ready ${JSON.stringify({ resumed })}\n`);
 }
+
+/**
+ * Publishes articles straight into the table (no scheduler: these are published at once), as the
+ * publisher's API would, for tests of what sends do with them.
+ */
+export function publisherOf(doc: DynamoDBDocumentClient, tableName: string) {
+  const deps: ArticleDeps = {
+    articles: new DynamoArticleRepository(doc, tableName),
+    scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+    clock: systemClock,
+    site: TEST_SITE,
+  };
+  return (title: string, publishAt: string, tags: string[]) =>
+    createArticle(deps, { title, body: `${title}: the story.`, bodyFormat: 'markdown', authors: [], tags, status: 'published', publishAt });
+}
+

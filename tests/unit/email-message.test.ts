@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatListId, MailerInvalidMessageError, validateOutgoingEmail, type OutgoingEmail } from '../../lambdas/core/email/message.ts';
+import { outgoingEmail } from '../support/email.ts';
 
-const email = (over: Partial<OutgoingEmail> = {}): OutgoingEmail => ({
-  from: { name: 'Thin Line News', address: 'news@news.example.com' },
-  to: { name: 'Ada', address: 'ada@example.org' },
-  subject: 'Today',
-  html: '<p>x</p>',
-  text: 'x',
-  headers: { listUnsubscribeUrl: 'https://news.example.com/u?t=1', listUnsubscribeMailto: 'mailto:u@news.example.com', listId: 'Thin Line News <news.example.com>' },
-  tags: {},
-  configurationSet: 'inkwire-newsletter',
-  messageStreamKind: 'newsletter',
-  ...over,
-});
+const email = outgoingEmail;
 
 const fieldOf = (e: OutgoingEmail) => {
   try {

@@ -9,19 +9,9 @@ import { ArticleInputSchema } from '../../lambdas/core/articles/schema.ts';
 import { EmailSchema, NameSchema, SubscribeInputSchema } from '../../lambdas/core/subscribers/schema.ts';
 import { buildMimeMessage } from '../../lambdas/adapters/ses/mime.ts';
 import { parseMessage } from '../../lambdas/local/mime-reader.ts';
+import { outgoingEmail } from '../support/email.ts';
 
-const email = (over: Partial<OutgoingEmail> = {}): OutgoingEmail => ({
-  from: { name: 'Thin Line News', address: 'news@news.example.com' },
-  to: { name: 'Ada', address: 'ada@example.org' },
-  subject: 'Today',
-  html: '<p>x</p>',
-  text: 'x',
-  headers: { listUnsubscribeUrl: 'https://news.example.com/u?t=1', listId: 'Thin Line News <news.example.com>' },
-  tags: {},
-  configurationSet: 'inkwire-newsletter',
-  messageStreamKind: 'newsletter',
-  ...over,
-});
+const email = outgoingEmail;
 
 const mailerAccepts = (subject: string) => {
   try {

@@ -7,18 +7,9 @@ import { escapeHtml } from '../../lambdas/core/html.ts';
 import { createFeedRebuildHandler } from '../../lambdas/handlers/feed-rebuild.ts';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { SiteConfig } from '../../lambdas/core/site.ts';
+import { TEST_SITE } from '../support/site.ts';
 
-const site: SiteConfig = {
-  siteUrl: 'https://news.example.com',
-  publicUrl: 'https://news.example.com',
-  title: 'Thin Line News',
-  description: 'Independent reporting',
-  language: 'en-US',
-  tagAuthority: 'news.example.com',
-  tagDate: '2024',
-  copyright: 'Copyright 2024 Thin Line News',
-  feedItemLimit: 10,
-};
+const site: SiteConfig = { ...TEST_SITE, feedItemLimit: 10 };
 
 const article = (id: string, publishedAt: string, extra: Partial<Article> = {}): Article => ({
   id, slug: `slug-${id}`, title: `Title ${id}`, bodyFormat: 'markdown', body: 'x', contentHtml: `<p>Body of ${id}</p>`, summary: `Summary ${id}`, summaryDerived: true,
