@@ -40,8 +40,12 @@ import { VIEWER_ADDRESS_HEADER } from '../../lambdas/http/client-address.ts';
 import { ORIGIN_HEADER } from '../../lambdas/http/origin-guard.ts';
 import { WAF_REGION } from '../config.ts';
 
-/** Paths CloudFront sends to the API; everything else is a document in the feed bucket. */
-export const API_PATH_PATTERNS = ['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/health'] as const;
+/**
+ * Paths CloudFront sends to the API; everything else is a document in the feed bucket. The console
+ * (`/admin`, `/admin/...`) is served by the API: its pages need the session cookie, which the API
+ * behaviour forwards and never caches.
+ */
+export const API_PATH_PATTERNS = ['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/health', '/admin', '/admin/*'] as const;
 
 /** Feeds and pages change when an article is published; readers should see that within a minute. */
 export const FEED_CACHE_TTL = Duration.seconds(60);

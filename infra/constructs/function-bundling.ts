@@ -66,7 +66,11 @@ export const FUNCTION_BUNDLING: BundlingOptions = {
   commandHooks: {
     beforeBundling: () => [],
     beforeInstall: () => [],
-    afterBundling: (inputDir: string, outputDir: string) => [`cp -R "${inputDir}/templates" "${outputDir}/templates"`],
+    // The console's chart library is served as a file, so it ships beside the console's own script.
+    afterBundling: (inputDir: string, outputDir: string) => [
+      `cp -R "${inputDir}/templates" "${outputDir}/templates"`,
+      `mkdir -p "${outputDir}/templates/console/assets/uplot" && cp "${inputDir}/node_modules/uplot/dist/uPlot.iife.min.js" "${inputDir}/node_modules/uplot/dist/uPlot.min.css" "${outputDir}/templates/console/assets/uplot/"`,
+    ],
   },
 };
 

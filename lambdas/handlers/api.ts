@@ -5,7 +5,7 @@ import { currentAndPreviousValues } from '../adapters/secrets/secret-versions.ts
 import { createApp } from '../http/app.ts';
 import { subscriberHttp } from '../compose/http.ts';
 import { articleDeps } from './aws/articles.ts';
-import { awsEnv, dynamo, publisherKeys } from './aws/env.ts';
+import { awsEnv, dynamo, publisherKeys, required, secret, site } from './aws/env.ts';
 import { awsSubscriberDeps } from './aws/mail.ts';
 import { awsDeliveryDeps } from './aws/sends.ts';
 import { awsJobApiDeps } from './aws/jobs.ts';
@@ -19,21 +19,38 @@ const env = awsEnv();
 // called directly) gets a 403. The stacks always set ORIGIN_SECRET_ARN.
 const originSecretArn = env.ORIGIN_SECRET_ARN;
 const secretsClient = originSecretArn ? new SecretsManagerClient({}) : undefined;
+const articles = articleDeps();
+const apiKeys = { verify: async (key: string) => (await publisherKeys()).verify(key) };
+const deliveryDeps = await awsDeliveryDeps();
+const subscriberDeps = await awsSubscriberDeps();
+const httpOptions = {
+  db: dynamo(),
+  table: env.TABLE_NAME,
+  templatesDir: env.TEMPLATES_DIR,
+  socketAddress: (c: Parameters<typeof getConnInfo>[0]) => getConnInfo(c).remote.address,
+  // Built on first use: JOBS_BUCKET and JOBS_QUEUE_URL are read then.
+  jobs: awsJobApiDeps,
+};
+// The console's own API calls stay in this process, so they carry no origin secret: they go to this app,
+// the same routes without the origin check, which nothing outside the process can reach.
+const inProcess = createApp({ articles, log: awsLog, apiKeys, mounts: [{ path: '/api', app: sendRoutes(deliveryDeps) }, ...subscriberHttp(env, subscriberDeps, httpOptions)] });
 const app = createApp({
   origin: originSecretArn ? { load: () => currentAndPreviousValues(secretsClient!, originSecretArn), publicUrl: env.PUBLIC_URL } : undefined,
-  articles: articleDeps(),
+  articles,
   // The app's own lines (request failures) as Powertools JSON, with the invocation's request id.
   log: awsLog,
-  apiKeys: { verify: async (key) => (await publisherKeys()).verify(key) },
+  apiKeys,
   mounts: [
-    { path: '/api', app: sendRoutes(await awsDeliveryDeps()) },
-    ...subscriberHttp(env, await awsSubscriberDeps(), {
-    db: dynamo(),
-    table: env.TABLE_NAME,
-    templatesDir: env.TEMPLATES_DIR,
-    socketAddress: (c) => getConnInfo(c).remote.address,
-    // Built on first use: JOBS_BUCKET and JOBS_QUEUE_URL are read then.
-    jobs: awsJobApiDeps,
+    { path: '/api', app: sendRoutes(deliveryDeps) },
+    ...subscriberHttp(env, subscriberDeps, {
+      ...httpOptions,
+      console: {
+        keys: async () => [await secret(required('PUBLISHER_KEY_SECRET_ARN'))],
+        api: (req) => inProcess.fetch(req),
+        site: site(),
+        quota: () => deliveryDeps.quota?.getSendQuota() ?? Promise.reject(new Error('no quota reader')),
+        region: process.env.AWS_REGION,
+      },
     }),
   ],
 });

@@ -10,15 +10,12 @@ import { originGuard, type OriginGuardOptions } from './origin-guard.ts';
 import { articleRoutes } from './routes/articles.ts';
 import { docsPage } from './docs-page.ts';
 import { SITE_PATHS } from '../core/site/paths.ts';
+import type { DocumentReader } from '../core/feeds/ports.ts';
 
 const NOT_FOUND_PAGE = SITE_PATHS.notFound;
 
 /** The publisher API's request limit; larger bodies get a 413. Article bodies have their own limit. */
 export const MAX_JSON_BODY_BYTES = 256 * 1024;
-
-export interface DocumentReader {
-  get(path: string): Promise<{ body: Buffer; contentType: string; etag: string; lastModified: Date } | undefined>;
-}
 
 export interface AppDeps {
   articles: ArticleDeps;

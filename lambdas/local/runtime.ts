@@ -23,13 +23,13 @@ import { createApp } from '../http/app.ts';
 import { createFeedRebuildHandler } from '../handlers/feed-rebuild.ts';
 import { createPublishScheduledHandler } from '../handlers/publish-scheduled.ts';
 import { FEED_REBUILD_FILTER } from '../handlers/stream-filters.ts';
-import { MailEnvSchema, parseEnv, siteConfigFrom, SiteEnvSchema } from '../config.ts';
+import { parseEnv, siteConfigFrom, } from '../config.ts';
 import { mailParts, subscriberDeps } from '../compose/mail.ts';
 import { subscriberHttp } from '../compose/http.ts';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { confirmationLink, subscriberLinks } from '../core/subscribers/links.ts';
 import type { DeliveryDeps } from '../core/sends/deps.ts';
-import { SendEnvSchema, digestScheduleFrom, mailSettingsFrom } from '../core/sends/settings.ts';
+import { digestScheduleFrom, mailSettingsFrom } from '../core/sends/settings.ts';
 import { resumeActiveSends } from '../core/sends/use-cases.ts';
 import { createSendPlannerHandler } from '../handlers/send-planner.ts';
 import { createSendWorkerHandler } from '../handlers/send-worker.ts';
@@ -265,7 +265,7 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       documents,
       mounts: [
         { path: '/api', app: sendRoutes(sendDeps) },
-        ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address, jobs: jobDeps }),
+        ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address, jobs: jobDeps, console: { keys: async () => [apiKey], api: (r) => appRef.fetch(r), site, documents, quota: () => mailer.getSendQuota(), region: LOCAL_REGION } }),
         { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
         { path: '/_dev/failed-batches', app: failedBatchesApp(failedBatches, streamHandlers) },
         { path: '/_dev/limits', app: limitsApp(() => emulatedLimits(limits, { sendQueue, jobsQueue, sesEventsQueue, feedPoller, sendPoller })) },
@@ -276,31 +276,24 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     });
     appRef = app;
 
-    const feedPoller = new StreamPoller({
-      ddb,
-      streams,
-      tableName: env.TABLE_NAME,
-      checkpointFile: join(dataDir, 'stream-checkpoints', 'feed-rebuild.json'),
-      consumer: { name: 'feed-rebuild', filter: FEED_REBUILD_FILTER, ...streamConsumerOptionsFrom(limits.feedRebuild), handler: streamHandlers['feed-rebuild'] },
-      time,
-      onFailure: (failure) => failedBatches.put(failure, clock.now()),
-      log,
-    });
-    await feedPoller.start();
-    stops.push(() => feedPoller.stop());
-
-    const sendPoller = new StreamPoller({
-      ddb,
-      streams,
-      tableName: env.TABLE_NAME,
-      checkpointFile: join(dataDir, 'stream-checkpoints', 'send-planner.json'),
-      consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, ...streamConsumerOptionsFrom(limits.sendPlanner), handler: streamHandlers['send-planner'] },
-      time,
-      onFailure: (failure) => failedBatches.put(failure, clock.now()),
-      log,
-    });
-    await sendPoller.start();
-    stops.push(() => sendPoller.stop());
+    // One poller per stream consumer, as Lambda runs one event source mapping per function, each under its limits.
+    const startPoller = async (name: 'feed-rebuild' | 'send-planner', filter: typeof FEED_REBUILD_FILTER, consumerLimits: Parameters<typeof streamConsumerOptionsFrom>[0]) => {
+      const poller = new StreamPoller({
+        ddb,
+        streams,
+        tableName: env.TABLE_NAME,
+        checkpointFile: join(dataDir, 'stream-checkpoints', `${name}.json`),
+        consumer: { name, filter, ...streamConsumerOptionsFrom(consumerLimits), handler: streamHandlers[name] },
+        time,
+        onFailure: (failure) => failedBatches.put(failure, clock.now()),
+        log,
+      });
+      await poller.start();
+      stops.push(() => poller.stop());
+      return poller;
+    };
+    const feedPoller = await startPoller('feed-rebuild', FEED_REBUILD_FILTER, limits.feedRebuild);
+    const sendPoller = await startPoller('send-planner', SEND_PLANNER_FILTER, limits.sendPlanner);
     const settleGivenUp = createSendDeadLetterHandler(deadLetterDeps(sending), { maxReceives: limits.sendWorker.maxReceiveCount });
     sendQueue.start({
       instance: () => {

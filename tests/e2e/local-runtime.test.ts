@@ -85,10 +85,11 @@ const expectSampleText = (text: string) => {
 };
 
 describe('the local runtime, end to end', () => {
-  it('prints what a newcomer needs: feed URLs, API docs, an API key', () => {
+  it('prints what a newcomer needs: feed URLs, API docs, the console, an API key', () => {
     const out = rt.output();
     expect(out).toContain(`${rt.url}/feed.xml`);
     expect(out).toContain(`${rt.url}/api/docs`);
+    expect(out).toMatch(new RegExp(`^ {2}Console +${rt.url}/admin/ `, 'm'));
     expect(rt.key).toMatch(/^iw_[A-Za-z0-9_-]{20,}$/);
   });
 

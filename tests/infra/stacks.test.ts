@@ -618,7 +618,7 @@ describe('CloudFront', () => {
     expect(apiOrigin.CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] });
     expect(JSON.stringify(apiOrigin.DomainName)).toContain('execute-api');
     expect(config.CacheBehaviors.map((b: Json) => b.PathPattern)).toEqual([...API_PATH_PATTERNS]);
-    expect([...API_PATH_PATTERNS]).toEqual(['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/health']);
+    expect([...API_PATH_PATTERNS]).toEqual(['/api/*', '/subscribe*', '/confirm*', '/preferences*', '/unsubscribe*', '/health', '/admin', '/admin/*']);
     for (const behavior of config.CacheBehaviors) {
       expect(behavior).toMatchObject({
         TargetOriginId: apiOrigin.Id,

@@ -24,6 +24,7 @@
  * - Seen message       SEEN#<source>#<id>        / SEEN              TTL (replay protection)
  * - Subscriber job     JOB#<id>                  / JOB               TTL (a CSV import or export job: status, progress, report)
  * - Sending instants   PACE#<account>            / PACE              (the next free instant of the SES account's rate, shared by every sender)
+ * - Ended session     CONSOLE#<nonce>           / REVOKED           TTL (a console session signed out before it expired)
  */
 
 export type Key = { PK: string; SK: string };
@@ -98,6 +99,8 @@ export const keys = {
   digestArchiveEntry: (sentAt: string, sendId: string): Key => ({ PK: keys.digestArchivePartition, SK: `${keys.digestArchiveEntryPrefix}${sentAt}#${sendId}` }),
   /** Sort-key prefix of the digest archive's entries. */
   digestArchiveEntryPrefix: 'A#',
+  /** A console session ended by signing out (kept until it would have expired). */
+  consoleSessionRevoked: (nonce: string): Key => ({ PK: `CONSOLE#${nonce}`, SK: 'REVOKED' }),
 
   rateWindow: (scope: string, key: string, windowStart: number): Key => ({
     PK: `RATE#${scope}#${key}`,

@@ -266,7 +266,11 @@ export class DynamoSendRepository implements SendRepository {
       // As for `skipped`: the new plan counts its own skips again.
       for (const r of SKIP_REASONS) u.set(skipAttr(r), send.skippedBy[r] - (send.plan.skippedBy[r] ?? 0)).set(planSkipAttr(r), 0);
     }
-    u.when(u.inList('status', from)).when(`${u.name('generation')} = ${u.value(send.generation)}`);
+    // A send cancelled before it was ever planned has no generation attribute yet (read as 0).
+    const generation = u.name('generation');
+    const sameGeneration =
+      send.generation === 0 ? `(attribute_not_exists(${generation}) OR ${generation} = ${u.value(0)})` : `${generation} = ${u.value(send.generation)}`;
+    u.when(u.inList('status', from)).when(sameGeneration);
     const out = await this.update(keys.send(id), u, true);
     return out ? sendFromItem(out) : undefined;
   }

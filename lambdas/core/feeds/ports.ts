@@ -46,6 +46,15 @@ export interface DocumentStore {
   delete(path: string): Promise<void>;
 }
 
+/**
+ * Reads stored documents with what HTTP needs to serve them (ETag, Last-Modified): the local runtime's
+ * server uses it; in AWS CloudFront reads the bucket itself.
+ */
+export interface DocumentReader {
+  /** The document at a URL path (`/feed.xml`), or undefined when there is none. */
+  get(path: string): Promise<{ body: Buffer; contentType: string; etag: string; lastModified: Date } | undefined>;
+}
+
 /** A document store the site rebuild can also read back from (its own small records, the archive index). */
 export interface ReadableDocumentStore extends DocumentStore {
   /** The stored text at `path`, or undefined when there is none. */
