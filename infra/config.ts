@@ -61,9 +61,7 @@ function isTimeZone(value: string): boolean {
   }
 }
 
-const httpsUrl = z
-  .url({ protocol: /^https$/, error: 'must be an https:// URL' })
-  .transform((u) => u.replace(/\/+$/, ''));
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).transform((u) => u.replace(/\/+$/, ''));
 
 const fields = z.object({
   domain: z
@@ -75,7 +73,10 @@ const fields = z.object({
   siteUrl: httpsUrl.optional(),
   sitePages: z.enum(['on', 'off'], 'must be on or off').optional(),
   siteLogoUrl: httpsUrl.optional(),
-  siteAccentColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour such as #1a56db').optional(),
+  siteAccentColor: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour such as #1a56db')
+    .optional(),
   siteFooterText: z.string().min(1).max(300).optional(),
   siteTitle: z.string().min(1).max(200).optional(),
   siteDescription: z.string().max(1000).optional(),
@@ -83,11 +84,7 @@ const fields = z.object({
   postalAddress: z
     .string('is required: commercial email must carry the sender\u2019s physical postal address (CAN-SPAM)')
     .min(10, 'must be a full postal address (it is printed in every email footer)'),
-  sesMaxSendRate: z.coerce
-    .number('must be a number')
-    .positive('must be greater than 0')
-    .max(10_000, 'must be at most 10000 messages per second')
-    .default(1),
+  sesMaxSendRate: z.coerce.number('must be a number').positive('must be greater than 0').max(10_000, 'must be at most 10000 messages per second').default(1),
   dailyCron: z
     .string()
     .regex(SCHEDULER_CRON, 'must be an EventBridge Scheduler cron expression with six fields, such as cron(0 8 * * ? *)')
@@ -105,8 +102,14 @@ const fields = z.object({
     .optional(),
   feedItemLimit: z.coerce.number('must be a number').int('must be a whole number').min(1).max(500).default(50),
   defaultFrequency: z.enum(['instant', 'daily', 'weekly'], 'must be one of instant, daily, weekly').default(DEFAULT_SUBSCRIBER_FREQUENCY),
-  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1').optional(),
+  account: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region name such as eu-west-1')
+    .optional(),
   monthlyBudgetUsd: z.coerce
     .number('must be a number of US dollars')
     .positive('must be greater than 0 US dollars')
@@ -215,7 +218,10 @@ const EXAMPLE_HINT = 'To synthesize the documented example configuration instead
 export class ConfigError extends Error {
   constructor(
     readonly problems: string[],
-    { heading = 'Invalid Inkwire configuration (CDK context):', hint = `Record each value in the "context" object of cdk.json, which every cdk command reads. ${EXAMPLE_HINT}` } = {},
+    {
+      heading = 'Invalid Inkwire configuration (CDK context):',
+      hint = `Record each value in the "context" object of cdk.json, which every cdk command reads. ${EXAMPLE_HINT}`,
+    } = {},
   ) {
     super(`${heading}\n${problems.map((p) => `  - ${p}`).join('\n')}\n${hint}`);
     this.name = 'ConfigError';
@@ -334,7 +340,9 @@ export function checkRecordedContext(given: Readonly<Record<string, unknown>>, r
         `${key} is ${show(given[key])} on the command line but not recorded in cdk.json: record it in cdk.json's context (${entry(key, meaning(key, given[key]))}) so every deploy uses it`,
       );
     } else {
-      problems.push(`${key} is ${show(given[key])} on the command line but ${show(recorded[key])} in cdk.json: record it in cdk.json's context so every deploy uses it`);
+      problems.push(
+        `${key} is ${show(given[key])} on the command line but ${show(recorded[key])} in cdk.json: record it in cdk.json's context so every deploy uses it`,
+      );
     }
   }
   if (problems.length > 0) {

@@ -35,7 +35,9 @@ export function addInkwireStacks(app: App, config: InkwireConfig = parseConfig(r
   // Environment-agnostic unless an account or region is configured: synthesis needs no credentials and
   // does no lookups; `cdk deploy` uses the account and region of the active AWS profile.
   const env: Environment | undefined =
-    config.account || config.region ? { ...(config.account ? { account: config.account } : {}), ...(config.region ? { region: config.region } : {}) } : undefined;
+    config.account || config.region
+      ? { ...(config.account ? { account: config.account } : {}), ...(config.region ? { region: config.region } : {}) }
+      : undefined;
 
   const data = new DataStack(app, STACK_NAMES.data, {
     env,

@@ -235,7 +235,14 @@ export function deploymentLimits(sesMaxSendRate: number): DeploymentLimits {
     subscriberImport: { timeoutSeconds: subscriberJobsTimeout, memoryMb: 1024, retryAttempts: 2, maxEventAgeSeconds: 6 * HOUR },
     digest: { timeoutSeconds: 300, memoryMb: 512, retryAttempts: 2, maxEventAgeSeconds: 6 * HOUR },
     publishScheduled: { timeoutSeconds: 30, memoryMb: 512, retryAttempts: 2, maxEventAgeSeconds: HOUR },
-    ses: { accountRate: sesMaxSendRate, pacedRate: pacedRateFor(sesMaxSendRate), jitterMs: ARRIVAL_JITTER_MS, workers, reservationMs: 500, apiCountsAgainstRate: true },
+    ses: {
+      accountRate: sesMaxSendRate,
+      pacedRate: pacedRateFor(sesMaxSendRate),
+      jitterMs: ARRIVAL_JITTER_MS,
+      workers,
+      reservationMs: 500,
+      apiCountsAgainstRate: true,
+    },
   };
 }
 

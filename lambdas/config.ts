@@ -9,7 +9,10 @@ import type { SiteConfig } from './core/site.ts';
  */
 export const DEFAULT_SUBSCRIBER_FREQUENCY = 'weekly' as const;
 
-const url = z.string().url().transform((s) => s.replace(/\/+$/, ''));
+const url = z
+  .string()
+  .url()
+  .transform((s) => s.replace(/\/+$/, ''));
 
 /** Environment shared by both composition roots. Missing or wrong values fail fast with what to set. */
 export const SiteEnvSchema = z.object({
@@ -17,10 +20,16 @@ export const SiteEnvSchema = z.object({
   PUBLIC_URL: url.optional(),
   SITE_TITLE: z.string().min(1).default('Inkwire Local'),
   SITE_DESCRIPTION: z.string().default('Articles from a local Inkwire'),
-  SITE_LANGUAGE: z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a BCP 47 language tag like en-US').default('en-US'),
+  SITE_LANGUAGE: z
+    .string()
+    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a BCP 47 language tag like en-US')
+    .default('en-US'),
   SITE_COPYRIGHT: z.string().optional(),
   FEED_ITEM_LIMIT: z.coerce.number().int().min(1).max(500).default(50),
-  TAG_DATE: z.string().regex(/^\d{4}(-\d{2}-\d{2})?$/, 'must be YYYY or YYYY-MM-DD').default('2024'),
+  TAG_DATE: z
+    .string()
+    .regex(/^\d{4}(-\d{2}-\d{2})?$/, 'must be YYYY or YYYY-MM-DD')
+    .default('2024'),
   WEBSUB_HUB: url.optional(),
   SITE_LOGO_URL: url.optional(),
   SITE_ICON_URL: url.optional(),
@@ -30,7 +39,10 @@ export const SiteEnvSchema = z.object({
    */
   SITE_PAGES: z.enum(['on', 'off']).optional(),
   /** Accent colour of the public pages (links, buttons). */
-  SITE_ACCENT_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour like #1a56db').default('#1a56db'),
+  SITE_ACCENT_COLOR: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour like #1a56db')
+    .default('#1a56db'),
   /** A line in the footer of every public page. */
   SITE_FOOTER_TEXT: z.string().optional(),
 });
@@ -103,8 +115,15 @@ export const MailEnvSchema = z.object({
   SUBSCRIBE_TOPICS: z.string().optional(),
   /** Mailbox for mailto unsubscribes (SES receiving), when there is one. */
   UNSUBSCRIBE_MAILBOX: z.email().optional(),
-  MAX_IMPORT_BYTES: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
-  BRAND_ACCENT_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour like #1a56db').optional(),
+  MAX_IMPORT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(100 * 1024 * 1024),
+  BRAND_ACCENT_COLOR: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, 'must be a hex colour like #1a56db')
+    .optional(),
   EMAIL_FOOTER_TEXT: z.string().optional(),
 });
 export type MailEnv = z.infer<typeof MailEnvSchema>;

@@ -42,11 +42,19 @@ export function tableThrottledRequests(table: ITable, period: Duration): MathExp
   const byOperation = Object.fromEntries(
     TABLE_OPERATIONS.map((operation) => [
       operation.toLowerCase(),
-      new Metric({ namespace: 'AWS/DynamoDB', metricName: 'ThrottledRequests', dimensionsMap: { TableName: table.tableName, Operation: operation }, statistic: 'Sum', period }),
+      new Metric({
+        namespace: 'AWS/DynamoDB',
+        metricName: 'ThrottledRequests',
+        dimensionsMap: { TableName: table.tableName, Operation: operation },
+        statistic: 'Sum',
+        period,
+      }),
     ]),
   );
   return new MathExpression({
-    expression: Object.keys(byOperation).map((id) => `FILL(${id}, 0)`).join(' + '),
+    expression: Object.keys(byOperation)
+      .map((id) => `FILL(${id}, 0)`)
+      .join(' + '),
     usingMetrics: byOperation,
     label: 'throttled requests (all operations)',
     period,
@@ -111,7 +119,8 @@ export class Alarms extends Construct {
       // The email subscription is created in the topic's scope.
       Validations.of(this.topic).acknowledge({
         id: 'Serverless-SNSRedrivePolicy',
-        reason: 'The alarm email subscription: an alarm message that cannot be emailed is not lost (every alarm keeps its state and history in CloudWatch, and the Inkwire dashboard shows the metrics), and a redrive queue of undelivered alarm emails would have no reader.',
+        reason:
+          'The alarm email subscription: an alarm message that cannot be emailed is not lost (every alarm keeps its state and history in CloudWatch, and the Inkwire dashboard shows the metrics), and a redrive queue of undelivered alarm emails would have no reader.',
       });
     }
 
@@ -148,13 +157,15 @@ export class Alarms extends Construct {
     });
 
     this.add('TableThrottles', {
-      description: 'DynamoDB throttled requests to the table (on demand, so a hot partition or the account’s table limits): writes and reads are retried by the SDK, then fail. Look at which operation in the dashboard, and at the table’s CloudWatch Contributor Insights.',
+      description:
+        'DynamoDB throttled requests to the table (on demand, so a hot partition or the account’s table limits): writes and reads are retried by the SDK, then fail. Look at which operation in the dashboard, and at the table’s CloudWatch Contributor Insights.',
       metric: tableThrottledRequests(props.table, Duration.minutes(5)),
       threshold: 0,
     });
 
     this.add('SesEventsDeliveryFailures', {
-      description: 'SNS could not deliver SES events (deliveries, bounces, complaints) to the events queue for good: the queue or its policy is broken. Bounces and complaints are being missed: redeploy the service stack.',
+      description:
+        'SNS could not deliver SES events (deliveries, bounces, complaints) to the events queue for good: the queue or its policy is broken. Bounces and complaints are being missed: redeploy the service stack.',
       metric: props.sesEventsTopic.metricNumberOfNotificationsFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
       threshold: 0,
     });
@@ -189,8 +200,7 @@ export class Alarms extends Construct {
     });
 
     // Account-level reputation metrics that SES publishes for the region (no dimensions).
-    const reputation = (metricName: string) =>
-      new Metric({ namespace: 'AWS/SES', metricName, statistic: 'Maximum', period: Duration.hours(1) });
+    const reputation = (metricName: string) => new Metric({ namespace: 'AWS/SES', metricName, statistic: 'Maximum', period: Duration.hours(1) });
     this.add('SesBounceRate', {
       description: `SES bounce rate above ${SES_BOUNCE_RATE_THRESHOLD * 100}%: SES reviews the account at this level and can pause sending at 10%. Check list hygiene and the suppression of hard bounces.`,
       metric: reputation('Reputation.BounceRate'),

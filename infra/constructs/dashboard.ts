@@ -70,13 +70,23 @@ export class OperationsDashboard extends Construct {
       defaultInterval: Duration.days(1),
     });
 
-    const graph = (title: string, left: IMetric[], more: { right?: IMetric[]; leftAnnotations?: HorizontalAnnotation[]; width?: number; stacked?: boolean } = {}) =>
-      new GraphWidget({ title, left, width: more.width ?? 8, height: 6, period: FIVE_MINUTES, ...more });
+    const graph = (
+      title: string,
+      left: IMetric[],
+      more: { right?: IMetric[]; leftAnnotations?: HorizontalAnnotation[]; width?: number; stacked?: boolean } = {},
+    ) => new GraphWidget({ title, left, width: more.width ?? 8, height: 6, period: FIVE_MINUTES, ...more });
     const perFunction = (metric: (fn: IFunction, name: string) => IMetric) => Object.entries(props.functions).map(([name, fn]) => metric(fn, name));
 
     // SES account-level metrics (no dimensions), and the reputation of each configuration set.
     const ses = (metricName: string, statistic: string, dimensionsMap?: Record<string, string>, label?: string) =>
-      new Metric({ namespace: 'AWS/SES', metricName, statistic, period: Duration.hours(1), ...(dimensionsMap ? { dimensionsMap } : {}), ...(label ? { label } : {}) });
+      new Metric({
+        namespace: 'AWS/SES',
+        metricName,
+        statistic,
+        period: Duration.hours(1),
+        ...(dimensionsMap ? { dimensionsMap } : {}),
+        ...(label ? { label } : {}),
+      });
     const reputation = (metricName: string) => [
       ses(metricName, 'Maximum', undefined, 'account'),
       ...props.configurationSets.map((set) => ses(metricName, 'Maximum', { 'ses:configuration-set': set }, set)),
@@ -122,13 +132,23 @@ export class OperationsDashboard extends Construct {
         width: 8,
         leftAnnotations: [{ value: SES_COMPLAINT_RATE_THRESHOLD, label: 'alarm (SES review)' }],
       }),
-      graph('SES sending (account)', ['Send', 'Delivery', 'Bounce', 'Complaint', 'Reject'].map((m) => ses(m, 'Sum'))),
+      graph(
+        'SES sending (account)',
+        ['Send', 'Delivery', 'Bounce', 'Complaint', 'Reject'].map((m) => ses(m, 'Sum')),
+      ),
     );
 
     this.dashboard.addWidgets(
-      graph('Send queue', [props.sendQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', label: 'waiting' }), props.sendQueue.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', label: 'in flight' })], {
-        right: [props.sendQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', label: 'oldest (s)' })],
-      }),
+      graph(
+        'Send queue',
+        [
+          props.sendQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', label: 'waiting' }),
+          props.sendQueue.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', label: 'in flight' }),
+        ],
+        {
+          right: [props.sendQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', label: 'oldest (s)' })],
+        },
+      ),
       graph('SES events queue', [props.sesEventsQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', label: 'waiting' })], {
         right: [props.sesEventsQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', label: 'oldest (s)' })],
       }),
@@ -139,9 +159,18 @@ export class OperationsDashboard extends Construct {
     );
 
     this.dashboard.addWidgets(
-      graph('Function errors', perFunction((fn, name) => fn.metricErrors({ statistic: 'Sum', label: name }))),
-      graph('Function throttles', perFunction((fn, name) => fn.metricThrottles({ statistic: 'Sum', label: name }))),
-      graph('Function duration p90 (ms)', perFunction((fn, name) => fn.metricDuration({ statistic: 'p90', label: name }))),
+      graph(
+        'Function errors',
+        perFunction((fn, name) => fn.metricErrors({ statistic: 'Sum', label: name })),
+      ),
+      graph(
+        'Function throttles',
+        perFunction((fn, name) => fn.metricThrottles({ statistic: 'Sum', label: name })),
+      ),
+      graph(
+        'Function duration p90 (ms)',
+        perFunction((fn, name) => fn.metricDuration({ statistic: 'p90', label: name })),
+      ),
     );
 
     this.dashboard.addWidgets(
@@ -150,7 +179,11 @@ export class OperationsDashboard extends Construct {
         Object.entries(props.streamConsumers).map(([name, fn]) => fn.metric('IteratorAge', { statistic: 'Maximum', label: name })),
         { leftAnnotations: [{ value: STREAM_ITERATOR_AGE.toMilliseconds(), label: 'alarm' }] },
       ),
-      graph('HTTP API requests', [props.httpApi.metricCount({ label: 'requests' }), props.httpApi.metricClientError({ label: '4xx' }), props.httpApi.metricServerError({ label: '5xx' })]),
+      graph('HTTP API requests', [
+        props.httpApi.metricCount({ label: 'requests' }),
+        props.httpApi.metricClientError({ label: '4xx' }),
+        props.httpApi.metricServerError({ label: '5xx' }),
+      ]),
       graph('HTTP API latency (ms)', [
         props.httpApi.metricLatency({ statistic: 'p50', label: 'p50' }),
         props.httpApi.metricLatency({ statistic: 'p90', label: 'p90' }),
@@ -161,12 +194,28 @@ export class OperationsDashboard extends Construct {
     this.dashboard.addWidgets(
       graph(
         'DynamoDB throttled requests',
-        TABLE_OPERATIONS.map((operation) =>
-          new Metric({ namespace: 'AWS/DynamoDB', metricName: 'ThrottledRequests', dimensionsMap: { TableName: props.table.tableName, Operation: operation }, statistic: 'Sum', period: FIVE_MINUTES, label: operation }),
+        TABLE_OPERATIONS.map(
+          (operation) =>
+            new Metric({
+              namespace: 'AWS/DynamoDB',
+              metricName: 'ThrottledRequests',
+              dimensionsMap: { TableName: props.table.tableName, Operation: operation },
+              statistic: 'Sum',
+              period: FIVE_MINUTES,
+              label: operation,
+            }),
         ),
-        { right: [props.table.metric('ReadThrottleEvents', { statistic: 'Sum', label: 'read throttle events' }), props.table.metric('WriteThrottleEvents', { statistic: 'Sum', label: 'write throttle events' })] },
+        {
+          right: [
+            props.table.metric('ReadThrottleEvents', { statistic: 'Sum', label: 'read throttle events' }),
+            props.table.metric('WriteThrottleEvents', { statistic: 'Sum', label: 'write throttle events' }),
+          ],
+        },
       ),
-      graph('DynamoDB consumed capacity', [props.table.metricConsumedReadCapacityUnits({ label: 'read units' }), props.table.metricConsumedWriteCapacityUnits({ label: 'write units' })]),
+      graph('DynamoDB consumed capacity', [
+        props.table.metricConsumedReadCapacityUnits({ label: 'read units' }),
+        props.table.metricConsumedWriteCapacityUnits({ label: 'write units' }),
+      ]),
       graph('SES events to the events queue', [
         props.sesEventsTopic.metricNumberOfNotificationsDelivered({ label: 'delivered' }),
         props.sesEventsTopic.metricNumberOfNotificationsFailed({ label: 'failed' }),

@@ -170,7 +170,8 @@ export class Edge extends Construct {
     });
     Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'The API serves public subscription routes by design; the app itself authorizes every request that needs it: the publisher API by its API key, and confirm/preferences/unsubscribe by HMAC-signed tokens.',
+      reason:
+        'The API serves public subscription routes by design; the app itself authorizes every request that needs it: the publisher API by its API key, and confirm/preferences/unsubscribe by HMAC-signed tokens.',
     });
 
     // Imported by attributes so that the origin does not try to edit the bucket policy of another stack
@@ -334,7 +335,8 @@ export class Edge extends Construct {
 
     Validations.of(this.distribution).acknowledge({
       id: 'Annotation::@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac',
-      reason: 'Intended: the feed bucket is imported (it lives in the data stack), and this construct writes its policy itself (FeedBucketPolicy), granting read access to this distribution alone.',
+      reason:
+        'Intended: the feed bucket is imported (it lives in the data stack), and this construct writes its policy itself (FeedBucketPolicy), granting read access to this distribution alone.',
     });
     Validations.of(this.distribution).acknowledge({
       id: 'AwsSolutions-CFR1',
@@ -343,13 +345,15 @@ export class Edge extends Construct {
     if (!this.webAcl) {
       Validations.of(this.distribution).acknowledge({
         id: 'AwsSolutions-CFR2',
-        reason: 'No WAF web ACL unless wafRateLimit is set: it would add at least $6 a month plus $0.60 per million requests to a service that costs a few dollars; subscribe floods are bounded by API Gateway stage throttling and the app\u2019s own limits (per network, per address, site-wide), and everything else is cached static documents.',
+        reason:
+          'No WAF web ACL unless wafRateLimit is set: it would add at least $6 a month plus $0.60 per million requests to a service that costs a few dollars; subscribe floods are bounded by API Gateway stage throttling and the app\u2019s own limits (per network, per address, site-wide), and everything else is cached static documents.',
       });
     }
     if (!certificate) {
       Validations.of(this.distribution).acknowledge({
         id: 'AwsSolutions-CFR4',
-        reason: 'No certificateArn configured yet, so the distribution uses the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; pass -c certificateArn=... (us-east-1) to serve the domain with TLSv1.2_2021.',
+        reason:
+          'No certificateArn configured yet, so the distribution uses the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; pass -c certificateArn=... (us-east-1) to serve the domain with TLSv1.2_2021.',
       });
     }
   }
@@ -390,7 +394,9 @@ export class Edge extends Construct {
         {
           name: 'SubscribeRatePerAddress',
           priority: 0,
-          action: { block: { customResponse: { responseCode: 429, customResponseBodyKey: 'rateLimited', responseHeaders: [{ name: 'Retry-After', value: '300' }] } } },
+          action: {
+            block: { customResponse: { responseCode: 429, customResponseBodyKey: 'rateLimited', responseHeaders: [{ name: 'Retry-After', value: '300' }] } },
+          },
           statement: {
             rateBasedStatement: {
               limit,

@@ -66,7 +66,8 @@ class S3OnFailure implements IEventSourceDlq {
     if (targetHandler.role) {
       Validations.of(targetHandler.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
-        reason: 'Lambda names each failed-batch object at run time (aws/lambda/<mapping>/<shard>/<date>/...); the role may only put objects into the failed-batches bucket, not read or delete them.',
+        reason:
+          'Lambda names each failed-batch object at run time (aws/lambda/<mapping>/<shard>/<date>/...); the role may only put objects into the failed-batches bucket, not read or delete them.',
       });
     }
     return { destination: this.bucket.bucketArn };
@@ -102,7 +103,8 @@ export function consumeStream(f: InkwireFunction, table: ITable, limits: StreamC
   );
   Validations.of(f.fn).acknowledge({
     id: 'Serverless-LambdaDLQ',
-    reason: 'Invoked only by its DynamoDB stream event source mapping, never asynchronously, so a Lambda dead-letter queue would stay empty; a batch it gives up on goes to the mapping’s own on-failure destination, with its records.',
+    reason:
+      'Invoked only by its DynamoDB stream event source mapping, never asynchronously, so a Lambda dead-letter queue would stay empty; a batch it gives up on goes to the mapping’s own on-failure destination, with its records.',
   });
 }
 
@@ -119,6 +121,7 @@ export function invokeAsync(f: InkwireFunction, limits: AsyncLimits, onFailure: 
   });
   Validations.of(f.fn).acknowledge({
     id: 'Serverless-LambdaDLQ',
-    reason: 'Failed asynchronous invocations go to the on-failure destination of its event invoke configuration (a dead-letter queue that alarms), which supersedes the older DeadLetterConfig and keeps the request, the response and the error together.',
+    reason:
+      'Failed asynchronous invocations go to the on-failure destination of its event invoke configuration (a dead-letter queue that alarms), which supersedes the older DeadLetterConfig and keeps the request, the response and the error together.',
   });
 }

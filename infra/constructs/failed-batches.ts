@@ -29,7 +29,8 @@ export class FailedBatches extends Construct {
     });
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
-      reason: 'Only Lambda writes here (a record per stream batch given up) and only the operator\u2019s replay reads and deletes; each arrival is announced on the alarm topic, and CloudTrail records the API calls. Server access logs would add nothing.',
+      reason:
+        'Only Lambda writes here (a record per stream batch given up) and only the operator\u2019s replay reads and deletes; each arrival is announced on the alarm topic, and CloudTrail records the API calls. Server access logs would add nothing.',
     });
   }
 

@@ -75,7 +75,8 @@ export class InkwireFunction extends Construct {
     // Active tracing gives the role xray:PutTraceSegments and xray:PutTelemetryRecords on `*`.
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permission (the IAM reference lists no resource type for them); they only send this function’s own trace data.',
+      reason:
+        'Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permission (the IAM reference lists no resource type for them); they only send this function’s own trace data.',
     });
     const runtimePinned =
       'Pinned to nodejs22.x on purpose: the bundles target node22, the runtime ships the AWS SDK v3 they leave out, and local development and CI run Node 20/22. Move to the next runtime with the bundle target in one change.';

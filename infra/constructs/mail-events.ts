@@ -1,11 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import {
-  ConfigurationSet,
-  ConfigurationSetTlsPolicy,
-  EmailSendingEvent,
-  EventDestination,
-  SuppressionReasons,
-} from 'aws-cdk-lib/aws-ses';
+import { ConfigurationSet, ConfigurationSetTlsPolicy, EmailSendingEvent, EventDestination, SuppressionReasons } from 'aws-cdk-lib/aws-ses';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -89,12 +83,14 @@ export class MailEvents extends Construct {
     this.topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: false }));
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
-      reason: 'This queue is itself a dead-letter queue (the end of the line for SES events the SesEvents function failed on every receive); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
+      reason:
+        'This queue is itself a dead-letter queue (the end of the line for SES events the SesEvents function failed on every receive); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
     });
     // The subscription is created in the queue's scope.
     Validations.of(this.queue).acknowledge({
       id: 'Serverless-SNSRedrivePolicy',
-      reason: 'SNS retries a delivery to an SQS queue (an AWS-managed endpoint) for 23 days; only a client-side failure (the queue deleted, its policy or encryption broken) fails for good, which is a broken deployment: the NumberOfNotificationsFailed alarm on this topic reports it within five minutes, and a redeploy fixes it.',
+      reason:
+        'SNS retries a delivery to an SQS queue (an AWS-managed endpoint) for 23 days; only a client-side failure (the queue deleted, its policy or encryption broken) fails for good, which is a broken deployment: the NumberOfNotificationsFailed alarm on this topic reports it within five minutes, and a redeploy fixes it.',
     });
 
     const configurationSet = (id: string, settings: { name: string; suppressedReasons: readonly SuppressedReason[] }) => {

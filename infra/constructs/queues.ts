@@ -29,7 +29,9 @@ export class Queues extends Construct {
     // and is tried again.
     const { sendDeadLetter } = props.limits;
     if (Number.isFinite(sendDeadLetter.maxReceiveCount)) {
-      throw new Error(`the send dead-letter queue has no dead-letter queue of its own: sendDeadLetter.maxReceiveCount must stay unbounded (infra/limits.ts), got ${sendDeadLetter.maxReceiveCount}`);
+      throw new Error(
+        `the send dead-letter queue has no dead-letter queue of its own: sendDeadLetter.maxReceiveCount must stay unbounded (infra/limits.ts), got ${sendDeadLetter.maxReceiveCount}`,
+      );
     }
     this.sendDeadLetter = new Queue(this, 'SendDeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -39,7 +41,8 @@ export class Queues extends Construct {
     });
     Validations.of(this.sendDeadLetter).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
-      reason: 'This queue is itself the send queue\u2019s dead-letter queue: its consumer settles each given-up batch, and one it cannot settle must stay here (14 days) to be tried again, not move on. Both the messages received and the messages left here alarm.',
+      reason:
+        'This queue is itself the send queue\u2019s dead-letter queue: its consumer settles each given-up batch, and one it cannot settle must stay here (14 days) to be tried again, not move on. Both the messages received and the messages left here alarm.',
     });
 
     // The visibility timeout follows Lambda's guidance for SQS event sources (six function timeouts plus
@@ -61,11 +64,13 @@ export class Queues extends Construct {
     });
     Validations.of(this.failedEvents).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter queue: the on-failure destination of the digest schedules and of the digest and publish-scheduled functions\u2019 asynchronous invocations. SQS3 only recognizes queues named in another queue\u2019s redrive policy.',
+      reason:
+        'This queue is itself a dead-letter queue: the on-failure destination of the digest schedules and of the digest and publish-scheduled functions\u2019 asynchronous invocations. SQS3 only recognizes queues named in another queue\u2019s redrive policy.',
     });
     Validations.of(this.failedEvents).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
-      reason: 'This queue is itself a dead-letter queue (the end of the line for the digest schedules and the digest and publish-scheduled functions\u2019 failed asynchronous invocations); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
+      reason:
+        'This queue is itself a dead-letter queue (the end of the line for the digest schedules and the digest and publish-scheduled functions\u2019 failed asynchronous invocations); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
     });
   }
 }

@@ -59,15 +59,20 @@ export class SendDeadLetter extends Construct {
     });
     consumeQueue(this.handler, props.deadLetterQueue, props.limits);
 
-    this.alarms.push(aboveThresholdAlarm(this, 'GivenUpBatches', props.alarmTopic, {
-      description:
-        'A send batch was given up after its last receive and reached the send dead-letter queue. Its recipients are reported failed (GivenUp; POST /api/sends/{id}/resume tries them again) or uncertain, and its send completes (or pauses past the error threshold). Look at the send worker\u2019s logs for the cause.',
-      metric: props.deadLetterQueue.metricNumberOfMessagesReceived({ period: Duration.minutes(5), statistic: 'Sum' }),
-    }));
-    this.alarms.push(aboveThresholdAlarm(this, 'Errors', props.alarmTopic, {
-      description: 'The send dead-letter handler failed (an uncaught error, a timeout or running out of memory); the dead letters stay in the queue and are tried again.',
-      metric: this.handler.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-    }));
+    this.alarms.push(
+      aboveThresholdAlarm(this, 'GivenUpBatches', props.alarmTopic, {
+        description:
+          'A send batch was given up after its last receive and reached the send dead-letter queue. Its recipients are reported failed (GivenUp; POST /api/sends/{id}/resume tries them again) or uncertain, and its send completes (or pauses past the error threshold). Look at the send worker\u2019s logs for the cause.',
+        metric: props.deadLetterQueue.metricNumberOfMessagesReceived({ period: Duration.minutes(5), statistic: 'Sum' }),
+      }),
+    );
+    this.alarms.push(
+      aboveThresholdAlarm(this, 'Errors', props.alarmTopic, {
+        description:
+          'The send dead-letter handler failed (an uncaught error, a timeout or running out of memory); the dead letters stay in the queue and are tried again.',
+        metric: this.handler.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      }),
+    );
 
     new CfnOutput(this, 'LogGroup', {
       description: 'Logs of the send dead-letter handler (aws logs tail <name> --follow)',

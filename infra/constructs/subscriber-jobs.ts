@@ -83,7 +83,8 @@ export class SubscriberJobs extends Construct {
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
-      reason: 'This queue is itself a dead-letter queue (the end of the line for import notifications that failed Lambda\u2019s retries and export messages that failed every receive); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
+      reason:
+        'This queue is itself a dead-letter queue (the end of the line for import notifications that failed Lambda\u2019s retries and export messages that failed every receive); a redrive policy on it would only move failures one queue further. Its messages are kept 14 days and alarmed on, and are redriven by hand after the fix.',
     });
     // The visibility timeout follows Lambda's guidance for SQS event sources (six function timeouts, see
     // `visibilityFor`), so a message is not handed to a second run while the first, throttled and retried,
@@ -116,7 +117,8 @@ export class SubscriberJobs extends Construct {
     for (const handler of Stack.of(this).node.children.filter((c) => c.node.id.startsWith('BucketNotificationsHandler'))) {
       Validations.of(handler).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'CDK\u2019s bucket-notification custom resource handler (it adds the imports/ ObjectCreated notification to the jobs bucket at deploy time) comes with the AWS managed basic execution policy, which only allows writing its own logs.',
+        reason:
+          'CDK\u2019s bucket-notification custom resource handler (it adds the imports/ ObjectCreated notification to the jobs bucket at deploy time) comes with the AWS managed basic execution policy, which only allows writing its own logs.',
       });
     }
 
@@ -144,28 +146,59 @@ export class SubscriberJobs extends Construct {
     props.api.fn.addEnvironment('JOBS_QUEUE_URL', this.queue.queueUrl);
 
     for (const [fn, prefix, why] of [
-      [this.importFunction, JOB_PREFIXES.imports, 'Uploads are keyed by import job id, known only at run time; the function may only read and delete objects under imports/, where nothing but uploaded CSVs is kept.'],
-      [this.jobsFunction, JOB_PREFIXES.exports, 'Exports are keyed by export job id, known only at run time; the function may only write (and abort multipart uploads of) objects under exports/.'],
-      [props.api, JOB_PREFIXES.imports, 'The API presigns upload URLs for import job ids known only at run time: it may only put objects under imports/ (and, by the next statement, get objects under exports/) and signs nothing else.'],
-      [props.api, JOB_PREFIXES.exports, 'The API presigns download URLs for export job ids known only at run time: it may only get objects under exports/, which holds nothing but export files.'],
+      [
+        this.importFunction,
+        JOB_PREFIXES.imports,
+        'Uploads are keyed by import job id, known only at run time; the function may only read and delete objects under imports/, where nothing but uploaded CSVs is kept.',
+      ],
+      [
+        this.jobsFunction,
+        JOB_PREFIXES.exports,
+        'Exports are keyed by export job id, known only at run time; the function may only write (and abort multipart uploads of) objects under exports/.',
+      ],
+      [
+        props.api,
+        JOB_PREFIXES.imports,
+        'The API presigns upload URLs for import job ids known only at run time: it may only put objects under imports/ (and, by the next statement, get objects under exports/) and signs nothing else.',
+      ],
+      [
+        props.api,
+        JOB_PREFIXES.exports,
+        'The API presigns download URLs for export job ids known only at run time: it may only get objects under exports/, which holds nothing but export files.',
+      ],
     ] as const) {
       Validations.of(fn.role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${bucketArnExport}/${prefix}*]`, reason: why });
     }
 
-    this.alarms.push(aboveThresholdAlarm(this, 'ImportErrors', props.alarmTopic, {
-      description: 'The subscriber import function failed (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
-      metric: this.importFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-    }));
-    this.alarms.push(aboveThresholdAlarm(this, 'JobsErrors', props.alarmTopic, {
-      description: 'The subscriber jobs function failed an export (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
-      metric: this.jobsFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-    }));
-    this.alarms.push(aboveThresholdAlarm(this, 'DeadLetters', props.alarmTopic, {
-      description: 'An import notification or an export message failed for good and waits in the jobs dead-letter queue; its job shows failed or stopped. Look at the import and jobs functions\u2019 logs.',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-    }));
+    this.alarms.push(
+      aboveThresholdAlarm(this, 'ImportErrors', props.alarmTopic, {
+        description:
+          'The subscriber import function failed (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
+        metric: this.importFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      }),
+    );
+    this.alarms.push(
+      aboveThresholdAlarm(this, 'JobsErrors', props.alarmTopic, {
+        description:
+          'The subscriber jobs function failed an export (an unexpected error, a timeout or running out of memory); the job is marked failed with a reason. Look at its logs.',
+        metric: this.jobsFunction.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      }),
+    );
+    this.alarms.push(
+      aboveThresholdAlarm(this, 'DeadLetters', props.alarmTopic, {
+        description:
+          'An import notification or an export message failed for good and waits in the jobs dead-letter queue; its job shows failed or stopped. Look at the import and jobs functions\u2019 logs.',
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      }),
+    );
 
-    new CfnOutput(this, 'ImportLogGroup', { description: 'Logs of the subscriber import function (aws logs tail <name> --follow)', value: this.importFunction.logGroup.logGroupName });
-    new CfnOutput(this, 'JobsLogGroup', { description: 'Logs of the subscriber jobs function (aws logs tail <name> --follow)', value: this.jobsFunction.logGroup.logGroupName });
+    new CfnOutput(this, 'ImportLogGroup', {
+      description: 'Logs of the subscriber import function (aws logs tail <name> --follow)',
+      value: this.importFunction.logGroup.logGroupName,
+    });
+    new CfnOutput(this, 'JobsLogGroup', {
+      description: 'Logs of the subscriber jobs function (aws logs tail <name> --follow)',
+      value: this.jobsFunction.logGroup.logGroupName,
+    });
   }
 }

@@ -68,7 +68,8 @@ export class DataStack extends Stack {
     });
     Validations.of(this.logBucket).acknowledge({
       id: 'AwsSolutions-S1',
-      reason: 'This bucket is the access-log destination for the feed bucket and CloudFront; logging its own accesses into itself would loop, and a second log bucket would only move the finding.',
+      reason:
+        'This bucket is the access-log destination for the feed bucket and CloudFront; logging its own accesses into itself would loop, and a second log bucket would only move the finding.',
     });
 
     // Feeds, tag/author feeds and archive pages, written by the feed rebuilder and served only through
@@ -98,7 +99,8 @@ export class DataStack extends Stack {
     });
     Validations.of(this.feedBucket).acknowledge({
       id: 'AwsSolutions-S10',
-      reason: 'The feed bucket\u2019s policy, which denies every request without TLS (and below TLS 1.2), is written by the service stack\u2019s Edge construct together with the grant to its one CloudFront distribution (a bucket has one policy, and only that stack can name the distribution).',
+      reason:
+        'The feed bucket\u2019s policy, which denies every request without TLS (and below TLS 1.2), is written by the service stack\u2019s Edge construct together with the grant to its one CloudFront distribution (a bucket has one policy, and only that stack can name the distribution).',
     });
 
     // Subscriber CSVs: imports uploaded by presigned URL (deleted once read) and exports written for
@@ -125,7 +127,8 @@ export class DataStack extends Stack {
     });
     Validations.of(this.tokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'Rotating the token signing key would invalidate every unsubscribe and preferences link in emails already delivered (one-click unsubscribe must keep working); rotate by hand, with a grace period, if the key leaks.',
+      reason:
+        'Rotating the token signing key would invalidate every unsubscribe and preferences link in emails already delivered (one-click unsubscribe must keep working); rotate by hand, with a grace period, if the key leaks.',
     });
     this.publisherKeySecret = new Secret(this, 'PublisherApiKey', {
       description: `Inkwire (${config.domain}): API key of the publisher API (Authorization: Bearer ...)`,
@@ -134,7 +137,8 @@ export class DataStack extends Stack {
     });
     Validations.of(this.publisherKeySecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'The publisher API key is held by the publisher\u2019s own tools outside AWS; automatic rotation would silently break them, so it is rotated by hand (see the deploy guide).',
+      reason:
+        'The publisher API key is held by the publisher\u2019s own tools outside AWS; automatic rotation would silently break them, so it is rotated by hand (see the deploy guide).',
     });
 
     // Sent by CloudFront to the API as a custom origin header: the API answers no request without it, so
@@ -147,7 +151,8 @@ export class DataStack extends Stack {
     });
     Validations.of(this.originSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'CloudFront receives the value at deploy time (a CloudFormation dynamic reference in the distribution\u2019s origin headers), so an automatic rotation would not reach it until the next update of the distribution; it is rotated by hand (see the deploy guide), and the API accepts the previous value meanwhile.',
+      reason:
+        'CloudFront receives the value at deploy time (a CloudFormation dynamic reference in the distribution\u2019s origin headers), so an automatic rotation would not reach it until the next update of the distribution; it is rotated by hand (see the deploy guide), and the API accepts the previous value meanwhile.',
     });
 
     // The sending domain. Recreating it would issue new DKIM tokens and break DNS, so it is retained.

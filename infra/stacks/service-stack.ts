@@ -4,13 +4,7 @@ import { FilterCriteria } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { FEED_REBUILD_FILTER, SEND_PLANNER_FILTER } from '../../lambdas/handlers/stream-filters.ts';
 import type { InkwireConfig } from '../config.ts';
-import {
-  configurationSetArn,
-  sesSendStatement,
-  TABLE_READ_ACTIONS,
-  TABLE_WRITE_ACTIONS,
-  tableStatement,
-} from '../constructs/access.ts';
+import { configurationSetArn, sesSendStatement, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS, tableStatement } from '../constructs/access.ts';
 import { Alarms } from '../constructs/alarms.ts';
 import { OperationsDashboard } from '../constructs/dashboard.ts';
 import { Edge } from '../constructs/edge.ts';
@@ -34,7 +28,8 @@ const readSendQuota = () => new PolicyStatement({ actions: ['ses:GetSendQuota'],
 const editSuppressionList = () => new PolicyStatement({ actions: ['ses:PutSuppressedDestination', 'ses:DeleteSuppressedDestination'], resources: ['*'] });
 const SUPPRESSION_LIST_REASON =
   'ses:PutSuppressedDestination and ses:DeleteSuppressedDestination act on the account-level suppression list, which has no ARN (the IAM reference lists no resource type for them); they only add or remove one address.';
-const SEND_QUOTA_REASON = 'ses:GetSendQuota supports no resource-level permission (the IAM reference lists no resource type for it); it only reads the account\u2019s sending quota.';
+const SEND_QUOTA_REASON =
+  'ses:GetSendQuota supports no resource-level permission (the IAM reference lists no resource type for it); it only reads the account\u2019s sending quota.';
 
 /**
  * The stream event source grants dynamodb:ListStreams, which cannot be scoped to a resource (nor can
@@ -143,7 +138,8 @@ export class ServiceStack extends Stack {
     });
     Validations.of(feedRebuild.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${FEED_BUCKET_ARN_EXPORT(data)}/*]`,
-      reason: 'Feed and archive documents are keyed by feed, tag, author and month, all known only at run time; the bucket holds nothing but these generated documents, and only get/put/delete of objects is allowed.',
+      reason:
+        'Feed and archive documents are keyed by feed, tag, author and month, all known only at run time; the bucket holds nothing but these generated documents, and only get/put/delete of objects is allowed.',
     });
     acknowledgeListStreams(feedRebuild);
     // Its batching window collects the several writes of one publish into one rebuild.
@@ -315,11 +311,13 @@ export class ServiceStack extends Stack {
     Validations.of(api.role).acknowledge({
       // cdk-nag names the region and account as the template has them: literal when the stack is pinned to them.
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:${Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region}:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:schedule/${this.scheduling.publishGroupName}/*]`,
-      reason: 'Each scheduled article gets its own one-time schedule, named at run time; the wildcard is confined to the publishing schedule group (the digest schedules are in another group).',
+      reason:
+        'Each scheduled article gets its own one-time schedule, named at run time; the wildcard is confined to the publishing schedule group (the digest schedules are in another group).',
     });
     Validations.of(api.fn).acknowledge({
       id: 'Serverless-LambdaDLQ',
-      reason: 'Invoked only synchronously, by API Gateway for each HTTP request, which gets the error as its answer; a Lambda dead-letter queue only receives failed asynchronous invocations, which this function never has.',
+      reason:
+        'Invoked only synchronously, by API Gateway for each HTTP request, which gets the error as its answer; a Lambda dead-letter queue only receives failed asynchronous invocations, which this function never has.',
     });
 
     this.functions = { api, feedRebuild, sendPlanner, sendWorker, sesEvents, publishScheduled, digest };
@@ -375,7 +373,12 @@ export class ServiceStack extends Stack {
       streamConsumers: { feedRebuild: feedRebuild.fn, sendPlanner: sendPlanner.fn },
       sendQueue: this.queues.send,
       sesEventsQueue: this.mail.queue,
-      deadLetterQueues: { send: this.queues.sendDeadLetter, failedEvents: this.queues.failedEvents, sesEvents: this.mail.deadLetterQueue, jobs: this.subscriberJobs.deadLetterQueue },
+      deadLetterQueues: {
+        send: this.queues.sendDeadLetter,
+        failedEvents: this.queues.failedEvents,
+        sesEvents: this.mail.deadLetterQueue,
+        jobs: this.subscriberJobs.deadLetterQueue,
+      },
       httpApi: this.edge.httpApi,
       table,
       sesEventsTopic: this.mail.topic,
@@ -399,9 +402,12 @@ export class ServiceStack extends Stack {
     // Every failed stream batch is announced on the alarm topic; `npm run replay-failed -- --bucket <this>` replays them.
     this.failedBatches.notify(this.alarms.topic);
     new CfnOutput(this, 'FeedRebuildFunctionName', {
-      description: 'Writes every page of the site at once with this function\'s settings: npm run build-site -- --function <this name>',
+      description: "Writes every page of the site at once with this function's settings: npm run build-site -- --function <this name>",
       value: this.functions.feedRebuild.fn.functionName,
     });
-    new CfnOutput(this, 'FailedBatchesBucketName', { description: 'Stream batches given up on: npm run replay-failed -- --bucket <this name>', value: this.failedBatches.bucket.bucketName });
+    new CfnOutput(this, 'FailedBatchesBucketName', {
+      description: 'Stream batches given up on: npm run replay-failed -- --bucket <this name>',
+      value: this.failedBatches.bucket.bucketName,
+    });
   }
 }

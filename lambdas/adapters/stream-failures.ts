@@ -47,11 +47,24 @@ export function parseStreamFailure(text: string): FailedBatch | undefined {
 }
 
 /** The failure record for a batch given up locally, in Lambda's shape. */
-export function localFailureRecord(o: { functionName: string; shardId: string; records: DynamoDBRecord[]; attempts: number; reason: string; at: Date; streamArn: string }): StreamFailureRecord {
+export function localFailureRecord(o: {
+  functionName: string;
+  shardId: string;
+  records: DynamoDBRecord[];
+  attempts: number;
+  reason: string;
+  at: Date;
+  streamArn: string;
+}): StreamFailureRecord {
   return {
     version: '1.0',
     timestamp: o.at.toISOString(),
-    requestContext: { requestId: crypto.randomUUID(), functionArn: `arn:aws:lambda:local:000000000000:function:${o.functionName}`, condition: o.reason === 'timedOut' ? 'Timeout' : 'RetryAttemptsExhausted', approximateInvokeCount: o.attempts },
+    requestContext: {
+      requestId: crypto.randomUUID(),
+      functionArn: `arn:aws:lambda:local:000000000000:function:${o.functionName}`,
+      condition: o.reason === 'timedOut' ? 'Timeout' : 'RetryAttemptsExhausted',
+      approximateInvokeCount: o.attempts,
+    },
     DDBStreamBatchInfo: {
       shardId: o.shardId,
       startSequenceNumber: o.records[0]?.dynamodb?.SequenceNumber,

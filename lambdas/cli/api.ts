@@ -42,7 +42,7 @@ export class ApiClient {
     }
 
     const text = await res.text().catch(() => '');
-    let parsed: unknown ;
+    let parsed: unknown;
     if (text) {
       try {
         parsed = JSON.parse(text);

@@ -60,7 +60,8 @@ export function idempotencyKey(requestBody: string): string {
 
 function onlyPositional(args: ParsedArgs, command: string, what: string): string {
   if (args.positionals.length === 0) throw new UsageError(`${command} needs ${what}`, command);
-  if (args.positionals.length > 1) throw new UsageError(`${command} takes one ${what.replace(/^(a|an) /, '')}, got ${args.positionals.length}: ${args.positionals.join(' ')}`, command);
+  if (args.positionals.length > 1)
+    throw new UsageError(`${command} takes one ${what.replace(/^(a|an) /, '')}, got ${args.positionals.length}: ${args.positionals.join(' ')}`, command);
   return args.positionals[0]!;
 }
 
@@ -153,7 +154,8 @@ export async function publish(ctx: CommandContext): Promise<void> {
   if (identity.id !== undefined) {
     existing = (
       await ctx.api.request<ArticleSummary>('GET', `/api/articles/${encodeURIComponent(identity.id)}`).catch((e: unknown) => {
-        if (e instanceof CliError && e.code === 'article.notFound') throw new CliError(`${ctx.args.positionals[0]} names article ${identity.id} in its front matter, and there is no such article`);
+        if (e instanceof CliError && e.code === 'article.notFound')
+          throw new CliError(`${ctx.args.positionals[0]} names article ${identity.id} in its front matter, and there is no such article`);
         throw e;
       })
     ).body;
@@ -234,9 +236,12 @@ export async function edit(ctx: CommandContext): Promise<void> {
   if (args.tags.length) patch.tags = args.tags.filter((t) => t !== '');
   if (args.authors.length) patch.authors = args.authors.filter((a) => a !== '').map(parseAuthor);
   if (args.body !== undefined) {
-    const doc = readDocument(args.body, await ctx.readFile(args.body).catch((e: NodeJS.ErrnoException) => {
-      throw new CliError(`cannot read ${args.body}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-    }));
+    const doc = readDocument(
+      args.body,
+      await ctx.readFile(args.body).catch((e: NodeJS.ErrnoException) => {
+        throw new CliError(`cannot read ${args.body}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+      }),
+    );
     patch.body = doc.body;
     patch.bodyFormat = doc.bodyFormat;
   }
@@ -272,7 +277,12 @@ export async function list(ctx: CommandContext): Promise<void> {
     ctx.stdout.write(args.status ? `No ${args.status} articles.\n` : 'No articles.\n');
     return;
   }
-  ctx.stdout.write(table(['ID', 'STATUS', 'DATE', 'TITLE'], items.map((a) => [a.id, a.status, shownDate(a), a.title])));
+  ctx.stdout.write(
+    table(
+      ['ID', 'STATUS', 'DATE', 'TITLE'],
+      items.map((a) => [a.id, a.status, shownDate(a), a.title]),
+    ),
+  );
 }
 
 function shownDate(a: ArticleSummary): string {

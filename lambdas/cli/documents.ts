@@ -165,11 +165,15 @@ function readMarkdown(path: string, text: string): ArticleDocument {
         if (one) doc.url = one;
         break;
       case 'id':
-        if (!/^[a-z0-9]{1,64}$/.test(one)) throw new CliError(`${path}: front matter ${rawKey} "${one}" is not an article id (lower-case letters and digits, as inkwire list shows)`);
+        if (!/^[a-z0-9]{1,64}$/.test(one))
+          throw new CliError(`${path}: front matter ${rawKey} "${one}" is not an article id (lower-case letters and digits, as inkwire list shows)`);
         doc.id = one;
         break;
       case 'slug':
-        if (!SLUG.test(one)) throw new CliError(`${path}: front matter ${rawKey} "${one}" is not a slug; use lower-case letters and digits joined by single hyphens, e.g. us-drone-strike`);
+        if (!SLUG.test(one))
+          throw new CliError(
+            `${path}: front matter ${rawKey} "${one}" is not a slug; use lower-case letters and digits joined by single hyphens, e.g. us-drone-strike`,
+          );
         doc.slug = one;
         break;
       case 'tags':
@@ -228,7 +232,8 @@ export function splitFrontMatter(path: string, text: string): { data: Record<str
     throw new CliError(`${path}: the front matter is not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`);
   }
   if (data === null || data === undefined) return { data: {}, body: lines.slice(end + 1).join('\n') };
-  if (typeof data !== 'object' || Array.isArray(data)) throw new CliError(`${path}: the front matter must be "key: value" pairs, not a ${Array.isArray(data) ? 'list' : 'single value'}`);
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new CliError(`${path}: the front matter must be "key: value" pairs, not a ${Array.isArray(data) ? 'list' : 'single value'}`);
   return { data: data as Record<string, unknown>, body: lines.slice(end + 1).join('\n') };
 }
 
@@ -247,7 +252,9 @@ function readHtml(text: string): ArticleDocument {
   const titleTag = innerText(/<title\b[^>]*>([\s\S]*?)<\/title\s*>/i.exec(text)?.[1]);
   const description = /<meta\b(?=[^>]*\bname\s*=\s*["']?description["']?)[^>]*\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>/i.exec(text);
 
-  let body = /<body\b[^>]*>([\s\S]*?)(?:<\/body\s*>|$)/i.exec(text)?.[1] ?? text.replace(/<head\b[\s\S]*?<\/head\s*>/i, '').replace(/<!doctype[^>]*>|<\/?html\b[^>]*>/gi, '');
+  let body =
+    /<body\b[^>]*>([\s\S]*?)(?:<\/body\s*>|$)/i.exec(text)?.[1] ??
+    text.replace(/<head\b[\s\S]*?<\/head\s*>/i, '').replace(/<!doctype[^>]*>|<\/?html\b[^>]*>/gi, '');
   body = body.trim();
 
   const firstH1 = /<h1\b[^>]*>([\s\S]*?)<\/h1\s*>/i.exec(body);
@@ -273,8 +280,20 @@ function innerText(html: string | undefined): string {
 }
 
 const NAMED_ENTITIES: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', ndash: '\u2013', mdash: '\u2014',
-  lsquo: '\u2018', rsquo: '\u2019', ldquo: '\u201c', rdquo: '\u201d', hellip: '\u2026', copy: '\u00a9',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+  ndash: '\u2013',
+  mdash: '\u2014',
+  lsquo: '\u2018',
+  rsquo: '\u2019',
+  ldquo: '\u201c',
+  rdquo: '\u201d',
+  hellip: '\u2026',
+  copy: '\u00a9',
 };
 
 function decodeEntities(s: string): string {

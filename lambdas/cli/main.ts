@@ -103,10 +103,14 @@ export const diskFiles: FileIo = {
     let bytes = 0;
     const out = createWriteStream(path);
     await (body as unknown as NodeReadableStream<Uint8Array>)
-      .pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => {
-          bytes += chunk.length;
-          c.enqueue(chunk);
-        }, }) as never)
+      .pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform: (chunk, c) => {
+            bytes += chunk.length;
+            c.enqueue(chunk);
+          },
+        }) as never,
+      )
       .pipeTo(Writable.toWeb(out));
     return bytes;
   },

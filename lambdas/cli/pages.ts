@@ -34,6 +34,10 @@ export async function collectPages<T>(api: ApiClient, path: string, query: URLSe
 export function table(header: string[], rows: string[][]): string {
   const last = header.length - 1;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i < last ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i < last ? c.padEnd(widths[i]!) : c))
+      .join('  ')
+      .trimEnd();
   return `${[header, ...rows].map(line).join('\n')}\n`;
 }

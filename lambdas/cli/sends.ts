@@ -68,11 +68,16 @@ export async function send(ctx: SendCommandContext): Promise<void> {
     req.frequency = frequency;
     if (args.intro !== undefined) req.intro = args.intro;
   } else {
-    if (rest.length !== 1) throw new UsageError(rest.length ? `send article takes one article, got ${rest.length}: ${rest.join(' ')}` : 'send article needs an article id or slug', 'send');
+    if (rest.length !== 1)
+      throw new UsageError(
+        rest.length ? `send article takes one article, got ${rest.length}: ${rest.join(' ')}` : 'send article needs an article id or slug',
+        'send',
+      );
     if (args.intro !== undefined) throw new UsageError('--intro is for digests', 'send');
     req.articleId = await articleId(ctx.api, rest[0]!);
     if (args.frequency !== undefined) {
-      if (!['instant', 'daily', 'weekly', 'all'].includes(args.frequency)) throw new UsageError(`an article's --frequency is instant, daily, weekly or all, not "${args.frequency}"`, 'send');
+      if (!['instant', 'daily', 'weekly', 'all'].includes(args.frequency))
+        throw new UsageError(`an article's --frequency is instant, daily, weekly or all, not "${args.frequency}"`, 'send');
       req.frequency = args.frequency;
     }
   }
@@ -124,7 +129,10 @@ async function preview(ctx: SendCommandContext, req: Record<string, unknown>): P
     return;
   }
   const who = ctx.args.subscriber ? `as ${ctx.args.subscriber} would get it` : 'as a subscriber of every topic would get it';
-  const lines = [`Preview ${who}${p.window ? `: articles published after ${p.window.since || 'the start'} up to ${p.window.until}` : ''}`, `Subject: ${p.subject}`];
+  const lines = [
+    `Preview ${who}${p.window ? `: articles published after ${p.window.since || 'the start'} up to ${p.window.until}` : ''}`,
+    `Subject: ${p.subject}`,
+  ];
   if (p.articles.length) lines.push(`Articles (${p.articles.length}):`, ...p.articles.map((a) => `  ${a.title}  ${a.url}`));
   if (ctx.args.out !== undefined) lines.push(`HTML written to ${ctx.args.out}`);
   ctx.stdout.write(`${lines.join('\n')}\n\n${p.text.replace(/\n*$/, '\n')}`);

@@ -20,7 +20,6 @@ export interface SubscriberCommandContext extends CommandContext {
   files: FileIo;
 }
 
-
 interface ImportJob {
   id: string;
   status: 'awaiting-upload' | 'running' | 'completed' | 'failed' | 'expired';
@@ -56,7 +55,9 @@ export async function subscribers(ctx: SubscriberCommandContext): Promise<void> 
   if (sub === 'list') return listSubscribers(ctx, rest);
   if (sub === 'counts') return countSubscribers(ctx, rest);
   throw new UsageError(
-    sub === undefined ? 'subscribers needs "list", "find", "counts", "import" or "export"' : `unknown subscribers command "${sub}": use list, find, counts, import or export`,
+    sub === undefined
+      ? 'subscribers needs "list", "find", "counts", "import" or "export"'
+      : `unknown subscribers command "${sub}": use list, find, counts, import or export`,
     'subscribers',
   );
 }
@@ -74,7 +75,8 @@ function onlyOptions(ctx: SubscriberCommandContext, positionals: string[], comma
     ['--limit', args.limit !== undefined],
   ];
   const wrong = given.filter(([name, on]) => on && !allowed.includes(name)).map(([name]) => name);
-  if (wrong.length) throw new UsageError(`${wrong.join(', ')} ${wrong.length > 1 ? 'are not options' : 'is not an option'} of "subscribers ${command}"`, 'subscribers');
+  if (wrong.length)
+    throw new UsageError(`${wrong.join(', ')} ${wrong.length > 1 ? 'are not options' : 'is not an option'} of "subscribers ${command}"`, 'subscribers');
 }
 
 /** `inkwire subscribers list`: newest first, every page (or `--limit`). */
@@ -95,7 +97,14 @@ async function listSubscribers(ctx: SubscriberCommandContext, positionals: strin
     ctx.stdout.write(args.status ? `No ${args.status} subscribers.\n` : 'No subscribers.\n');
     return;
   }
-  const rows = items.map((s) => [s.id, s.status, `${s.frequency}${s.paused ? ' (paused)' : ''}`, s.topics.length ? s.topics.join(',') : 'all', s.createdAt.slice(0, 10), s.email]);
+  const rows = items.map((s) => [
+    s.id,
+    s.status,
+    `${s.frequency}${s.paused ? ' (paused)' : ''}`,
+    s.topics.length ? s.topics.join(',') : 'all',
+    s.createdAt.slice(0, 10),
+    s.email,
+  ]);
   ctx.stdout.write(table(['ID', 'STATUS', 'FREQUENCY', 'TOPICS', 'SINCE', 'EMAIL'], rows));
 }
 
@@ -147,7 +156,12 @@ interface SubscriberOutput {
 async function findSubscriber(ctx: SubscriberCommandContext, positionals: string[]): Promise<void> {
   const { args } = ctx;
   if (positionals.length !== 1) {
-    throw new UsageError(positionals.length ? `subscribers find takes one address, got ${positionals.length}: ${positionals.join(' ')}` : 'subscribers find needs an email address', 'subscribers');
+    throw new UsageError(
+      positionals.length
+        ? `subscribers find takes one address, got ${positionals.length}: ${positionals.join(' ')}`
+        : 'subscribers find needs an email address',
+      'subscribers',
+    );
   }
   if (args.out !== undefined || args.consent !== undefined || args.sendConfirmation) {
     throw new UsageError('--out, --consent and --send-confirmation are not options of "subscribers find"', 'subscribers');
@@ -171,7 +185,10 @@ async function findSubscriber(ctx: SubscriberCommandContext, positionals: string
 async function importSubscribers(ctx: SubscriberCommandContext, positionals: string[]): Promise<void> {
   const { args } = ctx;
   if (positionals.length !== 1) {
-    throw new UsageError(positionals.length ? `subscribers import takes one file, got ${positionals.length}: ${positionals.join(' ')}` : 'subscribers import needs a CSV file', 'subscribers');
+    throw new UsageError(
+      positionals.length ? `subscribers import takes one file, got ${positionals.length}: ${positionals.join(' ')}` : 'subscribers import needs a CSV file',
+      'subscribers',
+    );
   }
   if (args.out !== undefined) throw new UsageError('--out is an option of "subscribers export"', 'subscribers');
   const consent = args.consent ?? 'none';
@@ -207,9 +224,16 @@ async function importSubscribers(ctx: SubscriberCommandContext, positionals: str
   let res: Response;
   try {
     // Content-Length, not chunked: S3 takes a presigned PUT only with its length.
-    res = await ctx.fetch(upload.url, { method: upload.method, headers: { ...upload.headers, 'content-length': String(file.size) }, body: file.body, duplex: 'half' } as RequestInit);
+    res = await ctx.fetch(upload.url, {
+      method: upload.method,
+      headers: { ...upload.headers, 'content-length': String(file.size) },
+      body: file.body,
+      duplex: 'half',
+    } as RequestInit);
   } catch (err) {
-    throw new CliError(`the upload of ${path} failed: ${(err as Error).message}`, [`import job ${job.id} is waiting for its file; run the command again to start over`]);
+    throw new CliError(`the upload of ${path} failed: ${(err as Error).message}`, [
+      `import job ${job.id} is waiting for its file; run the command again to start over`,
+    ]);
   }
   if (!res.ok) {
     const text = await res.text().catch(() => '');
@@ -231,7 +255,9 @@ function describeReport(path: string, id: string, r: ImportReport): string {
     `  skipped: ${n(r.skippedSuppressed)} suppressed, ${n(r.skippedUnsubscribed)} unsubscribed; refused: ${n(r.invalid)}`,
   ];
   if (r.confirmationsRequested) {
-    lines.push(`  confirmation emails: ${n(r.confirmationsRequested)} requested${r.confirmationSendId ? `, sent by send ${r.confirmationSendId} (GET /api/sends/${r.confirmationSendId})` : ''}`);
+    lines.push(
+      `  confirmation emails: ${n(r.confirmationsRequested)} requested${r.confirmationSendId ? `, sent by send ${r.confirmationSendId} (GET /api/sends/${r.confirmationSendId})` : ''}`,
+    );
   }
   if (r.errors.length) {
     lines.push('Refused rows:');
@@ -248,9 +274,12 @@ function describeReport(path: string, id: string, r: ImportReport): string {
 
 async function exportSubscribers(ctx: SubscriberCommandContext, positionals: string[]): Promise<void> {
   const { args } = ctx;
-  if (positionals.length) throw new UsageError(`subscribers export takes no arguments, got: ${positionals.join(' ')} (write to a file with --out)`, 'subscribers');
-  if (args.consent !== undefined || args.sendConfirmation) throw new UsageError('--consent and --send-confirmation are options of "subscribers import"', 'subscribers');
-  if (args.json && args.out === undefined) throw new UsageError('--json prints the job; give the file with --out so the CSV does not mix with it', 'subscribers');
+  if (positionals.length)
+    throw new UsageError(`subscribers export takes no arguments, got: ${positionals.join(' ')} (write to a file with --out)`, 'subscribers');
+  if (args.consent !== undefined || args.sendConfirmation)
+    throw new UsageError('--consent and --send-confirmation are options of "subscribers import"', 'subscribers');
+  if (args.json && args.out === undefined)
+    throw new UsageError('--json prints the job; give the file with --out so the CSV does not mix with it', 'subscribers');
 
   const created = (await ctx.api.request<ExportJob>('POST', '/api/subscribers/exports')).body;
   ctx.stderr.write(`inkwire: exporting subscribers (job ${created.id})\n`);
@@ -284,14 +313,21 @@ async function exportSubscribers(ctx: SubscriberCommandContext, positionals: str
 }
 
 /** Polls a job until `pending` says it is done, telling progress on stderr as its row count moves. */
-async function poll<T extends { status: string; rows: number }>(ctx: SubscriberCommandContext, path: string, what: string, pending: (job: T) => boolean): Promise<T> {
+async function poll<T extends { status: string; rows: number }>(
+  ctx: SubscriberCommandContext,
+  path: string,
+  what: string,
+  pending: (job: T) => boolean,
+): Promise<T> {
   const started = Date.now();
   let shownRows = 0;
   for (let attempt = 0; ; attempt++) {
     const job = (await ctx.api.request<T>('GET', path)).body;
     if (!pending(job)) return job;
     if (job.status === 'awaiting-upload' && Date.now() - started > START_TIMEOUT_MS) {
-      throw new CliError(`the file was uploaded but the ${what} has not started after ${START_TIMEOUT_MS / 60_000} minutes`, [`check again later: GET ${path}`]);
+      throw new CliError(`the file was uploaded but the ${what} has not started after ${START_TIMEOUT_MS / 60_000} minutes`, [
+        `check again later: GET ${path}`,
+      ]);
     }
     if (job.rows > shownRows) {
       shownRows = job.rows;

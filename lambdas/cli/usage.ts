@@ -2,7 +2,8 @@ export const COMMANDS = ['publish', 'list', 'show', 'edit', 'unpublish', 'delete
 export type Command = (typeof COMMANDS)[number];
 
 export const USAGE: Record<Command, string> = {
-  publish: 'inkwire publish <file.md|file.html|file.txt> [--title T] [--tag t]... [--author "Name <email>"]... [--draft | --schedule <ISO date-time>] [--summary S] [--url U] [--json]',
+  publish:
+    'inkwire publish <file.md|file.html|file.txt> [--title T] [--tag t]... [--author "Name <email>"]... [--draft | --schedule <ISO date-time>] [--summary S] [--url U] [--json]',
   list: 'inkwire list [--status draft|published|scheduled] [--limit N] [--json]',
   show: 'inkwire show <id|slug> [--text] [--json]',
   edit: 'inkwire edit <id|slug> [--title T] [--tag t]... [--author A]... [--summary S] [--url U] [--body <file>] [--draft | --publish | --schedule <ISO date-time>] [--json]',

@@ -52,14 +52,22 @@ export function subscriberHttp(
   const rateLimiter = new DynamoRateLimiter(options.db, options.table);
   const clientAddress = clientAddressResolver({ trustedProxyHops: env.TRUSTED_PROXY_HOPS, socket: options.socketAddress });
   // First: its `/subscribers/growth` would otherwise be taken for `/subscribers/{id}`.
-  const stats = { path: '/api', app: subscriberStatsRoutes({ subscribers: deps.subscribers, history: new DynamoSubscriberHistory(options.db, options.table), clock: deps.clock }) };
+  const stats = {
+    path: '/api',
+    app: subscriberStatsRoutes({ subscribers: deps.subscribers, history: new DynamoSubscriberHistory(options.db, options.table), clock: deps.clock }),
+  };
   const mounts = subscriberMounts({
     subscribers: deps,
     rateLimiter,
-    pages: createPageRenderer({ templatesDir: `${options.templatesDir}/pages`, site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language } }),
+    pages: createPageRenderer({
+      templatesDir: `${options.templatesDir}/pages`,
+      site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language },
+    }),
     clientAddress,
     // The configured list when there is one; else the tags of published articles (read at most once a minute).
-    topicChoices: env.SUBSCRIBE_TOPICS?.trim() ? parseTopicChoices(env.SUBSCRIBE_TOPICS) : cachedTopicChoices(() => tagsInUse(new DynamoArticleRepository(options.db, options.table))),
+    topicChoices: env.SUBSCRIBE_TOPICS?.trim()
+      ? parseTopicChoices(env.SUBSCRIBE_TOPICS)
+      : cachedTopicChoices(() => tagsInUse(new DynamoArticleRepository(options.db, options.table))),
     maxImportBytes: env.MAX_IMPORT_BYTES,
   });
   const all = [stats, ...mounts, ...(options.jobs ? [{ path: '/api', app: subscriberJobRoutes(options.jobs) }] : [])];
@@ -68,7 +76,12 @@ export function subscriberHttp(
   const domain = env.MAIL_FROM.split('@')[1]!.toLowerCase();
   const settings = async (): Promise<ConsoleSettings> => {
     const [quota, dns] = await Promise.all([
-      c.quota ? c.quota().then((q) => ({ quota: q }), (e: unknown) => ({ quotaError: e instanceof Error ? e.message : String(e) })) : Promise.resolve({ quotaError: 'not available here' }),
+      c.quota
+        ? c.quota().then(
+            (q) => ({ quota: q }),
+            (e: unknown) => ({ quotaError: e instanceof Error ? e.message : String(e) }),
+          )
+        : Promise.resolve({ quotaError: 'not available here' }),
       checkDns({ domain, mailFromDomain: `mail.${domain}`, region: c.region, dkimTokens: c.dkimTokens }, c.dns ?? systemDnsLookup()),
     ]);
     return {
@@ -96,7 +109,10 @@ export function subscriberHttp(
   const admin = consoleRoutes({
     keys: c.keys,
     api: c.api,
-    pages: createPageRenderer({ templatesDir: `${options.templatesDir}/console`, site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language } }),
+    pages: createPageRenderer({
+      templatesDir: `${options.templatesDir}/console`,
+      site: { title: deps.site.title, siteUrl: deps.site.siteUrl, language: deps.site.language },
+    }),
     rateLimiter,
     revocations: new DynamoSessionRevocations(options.db, options.table),
     clientAddress,

@@ -11,7 +11,12 @@ import type { MailEnv } from '../config.ts';
  * import function, which carries no mailer, templates or token key (kept apart from compose/mail.ts, whose
  * email renderer would otherwise come along in that function's bundle).
  */
-export function importDeps(env: Pick<MailEnv, 'DEFAULT_FREQUENCY' | 'SOFT_BOUNCE_THRESHOLD'>, db: DynamoDBDocumentClient, table: string, clock: Clock): ImportDeps {
+export function importDeps(
+  env: Pick<MailEnv, 'DEFAULT_FREQUENCY' | 'SOFT_BOUNCE_THRESHOLD'>,
+  db: DynamoDBDocumentClient,
+  table: string,
+  clock: Clock,
+): ImportDeps {
   return {
     subscribers: new DynamoSubscriberRepository(db, table),
     clock,
@@ -20,4 +25,3 @@ export function importDeps(env: Pick<MailEnv, 'DEFAULT_FREQUENCY' | 'SOFT_BOUNCE
     confirmations: { request: (importId) => requestImportConfirmations({ sends: new DynamoSendRepository(db, table), clock }, importId) },
   };
 }
-

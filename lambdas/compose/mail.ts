@@ -38,7 +38,15 @@ export function mailParts(env: MailEnv, site: SiteConfig, options: { mailer: Mai
   };
 }
 
-export function subscriberDeps(env: MailEnv, site: SiteConfig, parts: MailParts, db: DynamoDBDocumentClient, table: string, clock: Clock, log?: (m: string, d: unknown) => void): SubscriberDeps {
+export function subscriberDeps(
+  env: MailEnv,
+  site: SiteConfig,
+  parts: MailParts,
+  db: DynamoDBDocumentClient,
+  table: string,
+  clock: Clock,
+  log?: (m: string, d: unknown) => void,
+): SubscriberDeps {
   return {
     ...importDeps(env, db, table, clock),
     mailer: parts.mailer,

@@ -45,7 +45,9 @@ export interface SendingBase {
 }
 
 /** Planning, the digest schedule and the API's bookkeeping: no mailer, no renderer. */
-export function planningDeps(o: SendingBase & { queue: SendQueue; store?: DocumentStore | undefined; quota?: Pick<Mailer, 'getSendQuota'> | undefined }): SendDeps {
+export function planningDeps(
+  o: SendingBase & { queue: SendQueue; store?: DocumentStore | undefined; quota?: Pick<Mailer, 'getSendQuota'> | undefined },
+): SendDeps {
   const articles = new DynamoArticleRepository(o.db, o.table);
   return {
     sends: new DynamoSendRepository(o.db, o.table),
@@ -68,7 +70,10 @@ export function deadLetterDeps(o: Pick<SendingBase, 'db' | 'table' | 'time' | 'l
 }
 
 /** A limiter on the account's shared sending instants, as every sender (workers, the API) uses. */
-export function accountLimiter(o: Pick<SendingBase, 'db' | 'table' | 'limits' | 'time'>, inFlight = 1): Pick<DeliveryDeps, 'limiter' | 'providerSlots' | 'sleep'> {
+export function accountLimiter(
+  o: Pick<SendingBase, 'db' | 'table' | 'limits' | 'time'>,
+  inFlight = 1,
+): Pick<DeliveryDeps, 'limiter' | 'providerSlots' | 'sleep'> {
   const time = o.time ?? systemTime;
   return pacingFor({
     ledger: new DynamoRateLedger(o.db, o.table),

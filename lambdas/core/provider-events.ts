@@ -24,7 +24,10 @@ export interface ProviderEventResult {
 const Tagged = z
   .object({
     eventType: z.string().optional(),
-    mail: z.object({ messageId: z.string().optional(), timestamp: z.string().optional(), tags: z.record(z.string(), z.array(z.string())).optional() }).loose().optional(),
+    mail: z
+      .object({ messageId: z.string().optional(), timestamp: z.string().optional(), tags: z.record(z.string(), z.array(z.string())).optional() })
+      .loose()
+      .optional(),
     bounce: z.object({ bounceType: z.string(), timestamp: z.string().optional() }).loose().optional(),
     complaint: z.object({ complaintFeedbackType: z.string().optional(), timestamp: z.string().optional() }).loose().optional(),
     delivery: z.object({ timestamp: z.string().optional() }).loose().optional(),

@@ -33,7 +33,12 @@ const httpOptions = {
 };
 // The console's own API calls stay in this process, so they carry no origin secret: they go to this app,
 // the same routes without the origin check, which nothing outside the process can reach.
-const inProcess = createApp({ articles, log: awsLog, apiKeys, mounts: [{ path: '/api', app: sendRoutes(deliveryDeps) }, ...subscriberHttp(env, subscriberDeps, httpOptions)] });
+const inProcess = createApp({
+  articles,
+  log: awsLog,
+  apiKeys,
+  mounts: [{ path: '/api', app: sendRoutes(deliveryDeps) }, ...subscriberHttp(env, subscriberDeps, httpOptions)],
+});
 const app = createApp({
   origin: originSecretArn ? { load: () => currentAndPreviousValues(secretsClient!, originSecretArn), publicUrl: env.PUBLIC_URL } : undefined,
   articles,

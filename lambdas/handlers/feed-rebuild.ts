@@ -51,7 +51,8 @@ export function createFeedRebuildHandler(deps: FeedRebuildHandlerDeps | (() => P
     const started = performance.now();
     try {
       await rebuildFeeds(resolved, targets);
-      if (resolved.pages) await rebuildSite({ index: resolved.index, store: resolved.pages, site: resolved.site }, { feeds: targets, entries: changedEntries(event.Records) });
+      if (resolved.pages)
+        await rebuildSite({ index: resolved.index, store: resolved.pages, site: resolved.site }, { feeds: targets, entries: changedEntries(event.Records) });
       metrics.milliseconds(METRICS.feedRebuildTime, performance.now() - started);
       metrics.count(METRICS.feedsRebuilt, targets.size);
       return { batchItemFailures: [] };
@@ -65,4 +66,7 @@ export function createFeedRebuildHandler(deps: FeedRebuildHandlerDeps | (() => P
 }
 
 /** Lambda entry point: the table's stream, filtered to feed entries (FEED_REBUILD_FILTER). */
-export const handler = lambdaEntry('feedRebuild', createFeedRebuildHandler(async () => (await import('./aws/feeds.ts')).feedRebuildDeps()));
+export const handler = lambdaEntry(
+  'feedRebuild',
+  createFeedRebuildHandler(async () => (await import('./aws/feeds.ts')).feedRebuildDeps()),
+);

@@ -16,9 +16,7 @@ export function createPublishScheduledHandler(deps: PublishDeps | (() => Promise
   return async (event: PublishScheduledEvent = {}): Promise<{ published: string[]; skipped: string[] }> => {
     const resolved = typeof deps === 'function' ? await deps() : deps;
     const ids =
-      typeof event?.articleId === 'string'
-        ? [event.articleId]
-        : (await resolved.articles.listDue(resolved.clock.now().toISOString(), 100)).map((a) => a.id);
+      typeof event?.articleId === 'string' ? [event.articleId] : (await resolved.articles.listDue(resolved.clock.now().toISOString(), 100)).map((a) => a.id);
     const out = { published: [] as string[], skipped: [] as string[] };
     for (const id of ids) out[(await publishScheduledArticle(resolved, id)) === 'published' ? 'published' : 'skipped'].push(id);
     return out;

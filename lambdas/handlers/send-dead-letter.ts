@@ -34,7 +34,9 @@ export function createSendDeadLetterHandler(deps: DeadLetterDeps | (() => Promis
       await withCorrelation({ send_id: msg.sendId, batch_id: msg.batchId, message_id: record.messageId }, async () => {
         try {
           const outcome = await settleGivenUpBatch(resolved, msg, attempts);
-          log(`send ${msg.sendId}: batch ${msg.batchId} (generation ${msg.generation}, ${msg.recipients.length} recipients) was given up after ${attempts} attempts: ${outcome}`);
+          log(
+            `send ${msg.sendId}: batch ${msg.batchId} (generation ${msg.generation}, ${msg.recipients.length} recipients) was given up after ${attempts} attempts: ${outcome}`,
+          );
         } catch (e) {
           log(`send ${msg.sendId}: given-up batch ${msg.batchId} could not be settled; it stays in the dead-letter queue`, e);
           failures.push({ itemIdentifier: record.messageId });
@@ -46,4 +48,7 @@ export function createSendDeadLetterHandler(deps: DeadLetterDeps | (() => Promis
 }
 
 /** Lambda entry point (AWS composition in ./aws/plan.ts). */
-export const handler = lambdaEntry('sendDeadLetter', createSendDeadLetterHandler(async () => (await import('./aws/plan.ts')).awsDeadLetterDeps()));
+export const handler = lambdaEntry(
+  'sendDeadLetter',
+  createSendDeadLetterHandler(async () => (await import('./aws/plan.ts')).awsDeadLetterDeps()),
+);

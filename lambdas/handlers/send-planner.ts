@@ -53,4 +53,7 @@ export function createSendPlannerHandler(deps: SendDeps | (() => Promise<SendDep
 }
 
 /** Lambda entry point (AWS composition in ./aws/plan.ts). */
-export const handler = lambdaEntry('sendPlanner', createSendPlannerHandler(async () => (await import('./aws/plan.ts')).awsPlanDeps()));
+export const handler = lambdaEntry(
+  'sendPlanner',
+  createSendPlannerHandler(async () => (await import('./aws/plan.ts')).awsPlanDeps()),
+);

@@ -51,5 +51,7 @@ export function createSendWorkerHandler(deps: WorkerDeps | (() => Promise<Worker
 /** Lambda entry point (AWS composition in ./aws/sends.ts). */
 export const handler = lambdaEntry(
   'sendWorker',
-  createSendWorkerHandler(async () => (await import('./aws/sends.ts')).awsDeliveryDeps(), { messagesAtOnce: deploymentLimits(Number(process.env.SES_MAX_SEND_RATE ?? 1)).sendWorker.messagesAtOnce }),
+  createSendWorkerHandler(async () => (await import('./aws/sends.ts')).awsDeliveryDeps(), {
+    messagesAtOnce: deploymentLimits(Number(process.env.SES_MAX_SEND_RATE ?? 1)).sendWorker.messagesAtOnce,
+  }),
 );

@@ -32,12 +32,18 @@ export function createSesEventsHandler(deps: ProviderEventDeps | (() => Promise<
         const body = JSON.parse(envelope.Message) as { mail?: { tags?: { send_id?: unknown[] } } } | null;
         // The event's send (its message tag), so a send's SES events are found with its other lines.
         const sendId = body?.mail?.tags?.send_id?.[0];
-        await withCorrelation({ message_id: record.messageId, sns_message_id: envelope.MessageId, send_id: typeof sendId === 'string' ? sendId : undefined }, async () => {
-          const result = await handleProviderEvent(resolved, envelope.MessageId!, body as unknown);
-          log('ses event', { snsMessageId: envelope.MessageId, ...result });
-        });
+        await withCorrelation(
+          { message_id: record.messageId, sns_message_id: envelope.MessageId, send_id: typeof sendId === 'string' ? sendId : undefined },
+          async () => {
+            const result = await handleProviderEvent(resolved, envelope.MessageId!, body as unknown);
+            log('ses event', { snsMessageId: envelope.MessageId, ...result });
+          },
+        );
       } catch (e) {
-        log('ses event: could not be handled; the queue will deliver it again', { messageId: record.messageId, error: e instanceof Error ? e.message : String(e) });
+        log('ses event: could not be handled; the queue will deliver it again', {
+          messageId: record.messageId,
+          error: e instanceof Error ? e.message : String(e),
+        });
         failures.push({ itemIdentifier: record.messageId });
       }
     }
@@ -46,4 +52,7 @@ export function createSesEventsHandler(deps: ProviderEventDeps | (() => Promise<
 }
 
 /** Lambda entry point (AWS composition in ./aws/events.ts). */
-export const handler = lambdaEntry('sesEvents', createSesEventsHandler(async () => (await import('./aws/events.ts')).awsProviderEventDeps()));
+export const handler = lambdaEntry(
+  'sesEvents',
+  createSesEventsHandler(async () => (await import('./aws/events.ts')).awsProviderEventDeps()),
+);

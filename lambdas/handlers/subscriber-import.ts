@@ -18,7 +18,11 @@ export function createSubscriberImportHandler(deps: ImportRunDeps | (() => Promi
       const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
       await withCorrelation({ upload_key: key }, async () => {
         try {
-          await runUploadedImport(resolved, { key, size: record.s3.object.size }, { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
+          await runUploadedImport(
+            resolved,
+            { key, size: record.s3.object.size },
+            { remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined },
+          );
         } catch (e) {
           (resolved.log ?? console.error)(`import of ${key} failed`, e);
           failure ??= e;
@@ -30,4 +34,7 @@ export function createSubscriberImportHandler(deps: ImportRunDeps | (() => Promi
 }
 
 /** Lambda entry point (AWS composition in ./aws/jobs-import.ts). */
-export const handler = lambdaEntry('subscriberImport', createSubscriberImportHandler(async () => (await import('./aws/jobs-import.ts')).awsImportRunDeps()));
+export const handler = lambdaEntry(
+  'subscriberImport',
+  createSubscriberImportHandler(async () => (await import('./aws/jobs-import.ts')).awsImportRunDeps()),
+);

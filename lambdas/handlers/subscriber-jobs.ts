@@ -33,4 +33,7 @@ export function createSubscriberJobsHandler(deps: ExportRunDeps | (() => Promise
 }
 
 /** Lambda entry point (AWS composition in ./aws/jobs.ts). */
-export const handler = lambdaEntry('subscriberJobs', createSubscriberJobsHandler(async () => (await import('./aws/jobs.ts')).awsExportRunDeps()));
+export const handler = lambdaEntry(
+  'subscriberJobs',
+  createSubscriberJobsHandler(async () => (await import('./aws/jobs.ts')).awsExportRunDeps()),
+);

@@ -5,7 +5,7 @@ import { AppError } from '../core/errors.ts';
 import type { ApiKeyVerifier } from '../core/auth.ts';
 import type { ArticleDeps } from '../core/articles/use-cases.ts';
 import { toErrorResponse } from './errors.ts';
-import { ErrorSchema, newRouter, } from './router.ts';
+import { ErrorSchema, newRouter } from './router.ts';
 import { originGuard, type OriginGuardOptions } from './origin-guard.ts';
 import { articleRoutes } from './routes/articles.ts';
 import { docsPage } from './docs-page.ts';
@@ -74,7 +74,8 @@ export function createApp(deps: AppDeps) {
   app.use('/api/*', async (c, next) => {
     if (PUBLIC_API_PATHS.has(c.req.path)) return next();
     const header = c.req.header('authorization');
-    if (!header) throw new AppError('auth.missingKey', 'send the publisher API key as `Authorization: Bearer <key>`', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    if (!header)
+      throw new AppError('auth.missingKey', 'send the publisher API key as `Authorization: Bearer <key>`', { headers: { 'WWW-Authenticate': 'Bearer' } });
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match || !(await deps.apiKeys.verify(match[1]!))) {
       throw new AppError('auth.invalidKey', 'the API key is not valid', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
@@ -126,7 +127,8 @@ export function createApp(deps: AppDeps) {
     info: {
       title: 'Inkwire API',
       version: '0.1.0',
-      description: 'Publish articles, manage subscribers and send newsletters. Feeds are static documents at /feed.xml, /atom.xml and /feed.json (and per tag and author).',
+      description:
+        'Publish articles, manage subscribers and send newsletters. Feeds are static documents at /feed.xml, /atom.xml and /feed.json (and per tag and author).',
     },
   });
   app.get('/api/docs', (c) => c.html(docsPage('/api/openapi.json')));
@@ -154,9 +156,10 @@ export function createApp(deps: AppDeps) {
       };
       const inm = c.req.header('if-none-match');
       const ims = c.req.header('if-modified-since');
-      const notModified = inm !== undefined
-        ? inm.split(',').some((t) => t.trim() === doc.etag || t.trim() === `W/${doc.etag}` || t.trim() === '*')
-        : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Math.floor(doc.lastModified.getTime() / 1000) <= Math.floor(Date.parse(ims) / 1000);
+      const notModified =
+        inm !== undefined
+          ? inm.split(',').some((t) => t.trim() === doc.etag || t.trim() === `W/${doc.etag}` || t.trim() === '*')
+          : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Math.floor(doc.lastModified.getTime() / 1000) <= Math.floor(Date.parse(ims) / 1000);
       if (notModified) return c.body(null, 304, headers);
       if (c.req.method === 'HEAD') return c.body(null, 200, { ...headers, 'Content-Length': String(doc.body.length) });
       return c.body(new Uint8Array(doc.body), 200, { ...headers, 'Content-Length': String(doc.body.length) });

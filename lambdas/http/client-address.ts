@@ -71,7 +71,10 @@ export function clientAddressResolver(options: ClientAddressOptions): (c: Contex
       if (viewer) return viewer;
     }
     if (hops > 0) {
-      const chain = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const chain = (c.req.header('x-forwarded-for') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const candidate = chain[chain.length - hops];
       if (candidate && /^[0-9A-Fa-f:.]{2,45}$/.test(candidate)) return candidate;
     }

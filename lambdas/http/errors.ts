@@ -31,7 +31,8 @@ export function fromZod(error: ZodError, where: 'body' | 'query' | 'path' | 'hea
       const received = /received (\w+)$/.exec(i.message)?.[1];
       message = received === 'undefined' && raw === undefined ? 'is required' : `expected ${i.expected}${received ? `, received ${received}` : ''}`;
     }
-    if (raw !== undefined) message = `${message.replace(/, received [^,]*$/, '')}, received ${JSON.stringify(raw.length > 100 ? `${raw.slice(0, 100)}…` : raw)}`;
+    if (raw !== undefined)
+      message = `${message.replace(/, received [^,]*$/, '')}, received ${JSON.stringify(raw.length > 100 ? `${raw.slice(0, 100)}…` : raw)}`;
     return [{ path: at(i.path), message }];
   });
   const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
@@ -46,7 +47,8 @@ export function toErrorResponse(err: unknown, c: Context, log: (msg: string, det
   else if (err instanceof HTTPException) {
     if (err.status === 413) appError = new AppError('request.tooLarge', err.message || 'request body is too large');
     else if (err.status === 400 && /json/i.test(err.message)) appError = new AppError('request.malformedJson', 'request body is not valid JSON');
-    else if (/unsupported media type/i.test(err.message)) appError = new AppError('request.unsupportedMediaType', 'send the body as JSON with Content-Type: application/json');
+    else if (/unsupported media type/i.test(err.message))
+      appError = new AppError('request.unsupportedMediaType', 'send the body as JSON with Content-Type: application/json');
     else if (err.status >= 400 && err.status < 500) {
       appError = new AppError('request.invalid', err.message || 'bad request');
     } else appError = new AppError('internal.unexpected', 'unexpected error', { cause: err });

@@ -16,7 +16,14 @@ export interface PageRenderer {
 
 /** Liquid over `templates/pages/`, every output HTML-escaped unless a template says otherwise. */
 export function createPageRenderer(options: { templatesDir: string; site: PageSite }): PageRenderer {
-  const engine = new Liquid({ root: options.templatesDir, extname: '.liquid', cache: true, outputEscape: 'escape', strictFilters: true, ownPropertyOnly: true });
+  const engine = new Liquid({
+    root: options.templatesDir,
+    extname: '.liquid',
+    cache: true,
+    outputEscape: 'escape',
+    strictFilters: true,
+    ownPropertyOnly: true,
+  });
   return {
     render: async (name, data) => (await engine.renderFile(name, { site: options.site, ...data })) as string,
   };
@@ -28,7 +35,10 @@ export function createPageRenderer(options: { templatesDir: string; site: PageSi
  */
 export function parseTopicChoices(value: string | undefined): { slug: string; name: string }[] {
   const seen = new Map<string, string>();
-  for (const name of (value ?? '').split(',').map((t) => t.trim()).filter(Boolean)) {
+  for (const name of (value ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)) {
     const [slug] = normalizeTopics([name]);
     if (slug && !seen.has(slug)) seen.set(slug, name);
   }

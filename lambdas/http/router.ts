@@ -21,12 +21,7 @@ const LIMIT_MESSAGE = 'expected a whole number from 1 to 100';
 
 /** The `limit` query parameter of every list: a whole number from 1 to 100, `def` when absent. */
 export const pageLimit = (def: number) =>
-  z.coerce
-    .number({ error: LIMIT_MESSAGE })
-    .int({ error: LIMIT_MESSAGE })
-    .min(1, { error: LIMIT_MESSAGE })
-    .max(100, { error: LIMIT_MESSAGE })
-    .default(def);
+  z.coerce.number({ error: LIMIT_MESSAGE }).int({ error: LIMIT_MESSAGE }).min(1, { error: LIMIT_MESSAGE }).max(100, { error: LIMIT_MESSAGE }).default(def);
 
 export const ErrorSchema = z
   .object({
@@ -45,7 +40,19 @@ export const errorResponses = (...statuses: number[]) =>
       s,
       {
         description:
-          ({ 400: 'Invalid input: the message and issues name each field and problem', 401: 'Missing or wrong API key', 404: 'Not found', 409: 'Conflict', 410: 'Gone', 413: 'Body too large', 415: 'Content-Type must be application/json', 422: 'Idempotency-Key reused with a different body', 429: 'Too many requests; see Retry-After' } as Record<number, string>)[s] ?? 'Error',
+          (
+            {
+              400: 'Invalid input: the message and issues name each field and problem',
+              401: 'Missing or wrong API key',
+              404: 'Not found',
+              409: 'Conflict',
+              410: 'Gone',
+              413: 'Body too large',
+              415: 'Content-Type must be application/json',
+              422: 'Idempotency-Key reused with a different body',
+              429: 'Too many requests; see Retry-After',
+            } as Record<number, string>
+          )[s] ?? 'Error',
         content: { 'application/json': { schema: ErrorSchema } },
       },
     ]),

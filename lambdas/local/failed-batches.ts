@@ -24,7 +24,15 @@ export class LocalFailedBatches {
 
   async put(failure: StreamFailure, at: Date): Promise<string> {
     await mkdir(this.dir, { recursive: true });
-    const record = localFailureRecord({ functionName: failure.consumer, shardId: failure.shardId, records: failure.records, attempts: failure.attempts, reason: failure.reason, at, streamArn: 'local' });
+    const record = localFailureRecord({
+      functionName: failure.consumer,
+      shardId: failure.shardId,
+      records: failure.records,
+      attempts: failure.attempts,
+      reason: failure.reason,
+      at,
+      streamArn: 'local',
+    });
     const key = `${at.toISOString().replace(/[:.]/g, '-')}-${failure.consumer}-${record.requestContext.requestId}.json`;
     await writeFile(join(this.dir, `.${key}.tmp`), JSON.stringify(record, null, 2));
     await rename(join(this.dir, `.${key}.tmp`), join(this.dir, key));

@@ -54,7 +54,8 @@ export class InstancePool<H> {
   killed = 0;
 
   constructor(consumer: Consumer<H>) {
-    if (typeof consumer === 'object' && consumer !== null && 'instance' in consumer && typeof consumer.instance === 'function') this.factory = consumer.instance;
+    if (typeof consumer === 'object' && consumer !== null && 'instance' in consumer && typeof consumer.instance === 'function')
+      this.factory = consumer.instance;
     else {
       this.shared = { handler: consumer as H };
       this.created = 1;
@@ -113,7 +114,12 @@ export type CallOutcome<R> =
  * Calls `handler` as Lambda does: with a context whose `getRemainingTimeInMillis()` counts down from
  * `timeoutMs` on `time`, and gives up on the call when it runs out. Never rejects.
  */
-export async function invokeWithTimeout<E, R>(handler: (event: E, context: LambdaContext) => Promise<R> | R, event: E, timeoutMs: number, time: TimeSource = systemTime): Promise<CallOutcome<R>> {
+export async function invokeWithTimeout<E, R>(
+  handler: (event: E, context: LambdaContext) => Promise<R> | R,
+  event: E,
+  timeoutMs: number,
+  time: TimeSource = systemTime,
+): Promise<CallOutcome<R>> {
   const deadline = time.nowMs() + timeoutMs;
   const context: LambdaContext = { getRemainingTimeInMillis: () => Math.max(0, deadline - time.nowMs()) };
   let settled = false;
@@ -125,7 +131,9 @@ export async function invokeWithTimeout<E, R>(handler: (event: E, context: Lambd
   void result.finally(() => {
     settled = true;
   });
-  const timedOut = sleepUntil(time, deadline, () => settled).then((reached) => (reached ? ({ status: 'timedOut', late: result } as CallOutcome<R>) : new Promise<never>(() => undefined)));
+  const timedOut = sleepUntil(time, deadline, () => settled).then((reached) =>
+    reached ? ({ status: 'timedOut', late: result } as CallOutcome<R>) : new Promise<never>(() => undefined),
+  );
   return Promise.race([result, timedOut]);
 }
 
@@ -309,7 +317,10 @@ export interface AsyncFailure<E> {
   error: unknown;
 }
 
-export type AsyncOutcome<R> = { status: 'succeeded'; value: R; attempts: number } | { status: 'failed'; failure: AsyncFailure<unknown> } | { status: 'dropped'; attempts: number };
+export type AsyncOutcome<R> =
+  | { status: 'succeeded'; value: R; attempts: number }
+  | { status: 'failed'; failure: AsyncFailure<unknown> }
+  | { status: 'dropped'; attempts: number };
 
 export interface InvokeAsyncExtras {
   log?: (msg: string, detail?: unknown) => void;
@@ -350,7 +361,11 @@ export async function invokeAsync<E, R>(
       } catch (e) {
         log(`[${name}] the on-failure destination threw`, e);
       }
-    } else log(`[${name}] invocation failed for good (${failure.condition} after ${failure.attempts} attempt(s)); the event goes to the on-failure destination`, { event: failure.event, error: failure.error });
+    } else
+      log(`[${name}] invocation failed for good (${failure.condition} after ${failure.attempts} attempt(s)); the event goes to the on-failure destination`, {
+        event: failure.event,
+        error: failure.error,
+      });
     return { status: 'failed', failure: failure as AsyncFailure<unknown> };
   };
   for (let attempt = 1; ; attempt++) {

@@ -49,8 +49,17 @@ function mailOf(m: OutboxSidecar & { configurationSet: string }) {
     messageId: m.messageId,
     destination: m.destinations,
     headersTruncated: false,
-    commonHeaders: { ...(m.from ? { from: [m.from] } : {}), ...(m.to ? { to: [m.to] } : {}), ...(m.subject !== undefined ? { subject: m.subject } : {}), messageId: m.messageId },
-    tags: { 'ses:configuration-set': [m.configurationSet], 'ses:source-ip': ['127.0.0.1'], ...Object.fromEntries(Object.entries(m.tags).map(([k, v]) => [k, [v]])) },
+    commonHeaders: {
+      ...(m.from ? { from: [m.from] } : {}),
+      ...(m.to ? { to: [m.to] } : {}),
+      ...(m.subject !== undefined ? { subject: m.subject } : {}),
+      messageId: m.messageId,
+    },
+    tags: {
+      'ses:configuration-set': [m.configurationSet],
+      'ses:source-ip': ['127.0.0.1'],
+      ...Object.fromEntries(Object.entries(m.tags).map(([k, v]) => [k, [v]])),
+    },
   };
 }
 
@@ -65,7 +74,11 @@ export function sendEvent(m: OutboxSidecar): Record<string, unknown> | undefined
  * recipient on the account's suppression list (`suppressed`) bounces as `suppressionlist@` does: SES
  * accepts the call, delivers nothing and reports the bounce.
  */
-export function simulatedEvents(m: OutboxSidecar, now: Date, suppressed: (address: string, configurationSet: string) => boolean = () => false): Record<string, unknown>[] {
+export function simulatedEvents(
+  m: OutboxSidecar,
+  now: Date,
+  suppressed: (address: string, configurationSet: string) => boolean = () => false,
+): Record<string, unknown>[] {
   if (!m.configurationSet) return [];
   const at = now.toISOString();
   const mail = mailOf({ ...m, configurationSet: m.configurationSet });
@@ -74,9 +87,16 @@ export function simulatedEvents(m: OutboxSidecar, now: Date, suppressed: (addres
   const delivered = [...by('delivery'), ...by('complaint')];
   const events: Record<string, unknown>[] = [{ eventType: 'Send', mail, send: {} }];
   if (delivered.length) {
-    events.push({ eventType: 'Delivery', mail, delivery: { timestamp: at, processingTimeMillis: 0, recipients: delivered, smtpResponse: '250 2.6.0 Message received', reportingMTA: 'local.inkwire' } });
+    events.push({
+      eventType: 'Delivery',
+      mail,
+      delivery: { timestamp: at, processingTimeMillis: 0, recipients: delivered, smtpResponse: '250 2.6.0 Message received', reportingMTA: 'local.inkwire' },
+    });
   }
-  for (const [outcome, subType] of [['bounce', 'General'], ['suppressionlist', 'OnAccountSuppressionList']] as const) {
+  for (const [outcome, subType] of [
+    ['bounce', 'General'],
+    ['suppressionlist', 'OnAccountSuppressionList'],
+  ] as const) {
     const bounced = by(outcome);
     if (!bounced.length) continue;
     events.push({
@@ -99,7 +119,14 @@ export function simulatedEvents(m: OutboxSidecar, now: Date, suppressed: (addres
     events.push({
       eventType: 'Complaint',
       mail,
-      complaint: { complainedRecipients: complained.map((emailAddress) => ({ emailAddress })), timestamp: at, feedbackId: randomUUID(), userAgent: 'Amazon SES Mailbox Simulator', complaintFeedbackType: 'abuse', arrivalDate: at },
+      complaint: {
+        complainedRecipients: complained.map((emailAddress) => ({ emailAddress })),
+        timestamp: at,
+        feedbackId: randomUUID(),
+        userAgent: 'Amazon SES Mailbox Simulator',
+        complaintFeedbackType: 'abuse',
+        arrivalDate: at,
+      },
     });
   }
   return events;

@@ -51,7 +51,10 @@ function decodeBytes(bytes: Buffer, charset: string | undefined): string {
 }
 
 function decodeQ(s: string): Buffer {
-  return Buffer.from(s.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  return Buffer.from(
+    s.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  );
 }
 
 /**
@@ -91,13 +94,20 @@ function parseParams(value: string): { value: string; params: Record<string, str
   for (const p of rest) {
     const i = p.indexOf('=');
     if (i < 0) continue;
-    params[p.slice(0, i).trim().toLowerCase()] = p.slice(i + 1).trim().replace(/^"(.*)"$/, '$1').replace(/\\(.)/g, '$1');
+    params[p.slice(0, i).trim().toLowerCase()] = p
+      .slice(i + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .replace(/\\(.)/g, '$1');
   }
   return { value: (first ?? '').trim().toLowerCase(), params };
 }
 
 function decodeQuotedPrintable(s: string): Buffer {
-  return Buffer.from(s.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  return Buffer.from(
+    s.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  );
 }
 
 function parseEntity(s: string, into: ParsedPart[], depth: number): Array<[string, string]> {
@@ -117,7 +127,8 @@ function parseEntity(s: string, into: ParsedPart[], depth: number): Array<[strin
     return headers;
   }
   const cte = (get('content-transfer-encoding') ?? '7bit').toLowerCase();
-  const bytes = cte === 'base64' ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : cte === 'quoted-printable' ? decodeQuotedPrintable(body) : Buffer.from(body, 'latin1');
+  const bytes =
+    cte === 'base64' ? Buffer.from(body.replace(/\s+/g, ''), 'base64') : cte === 'quoted-printable' ? decodeQuotedPrintable(body) : Buffer.from(body, 'latin1');
   into.push({ contentType: ct.value, charset: ct.params.charset, headers, body: bytes });
   return headers;
 }
@@ -142,4 +153,3 @@ export function parseMessage(raw: Buffer | string): ParsedMessage {
     html: textOf('text/html'),
   };
 }
-

@@ -67,7 +67,10 @@ export async function listOutbox(outboxDir: string, options: { limit?: number; b
   const beforeFile = cursor ? basename(cursor.eml) : undefined;
   let days: string[];
   try {
-    days = (await readdir(outboxDir)).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d)).sort().reverse();
+    days = (await readdir(outboxDir))
+      .filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d))
+      .sort()
+      .reverse();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [] };
     throw e;
@@ -75,7 +78,10 @@ export async function listOutbox(outboxDir: string, options: { limit?: number; b
   const ids: string[] = [];
   for (const day of days) {
     if (beforeDay && day > beforeDay) continue;
-    const names = (await readdir(join(outboxDir, day))).filter((n) => n.endsWith('.eml') && !n.startsWith('.')).sort().reverse();
+    const names = (await readdir(join(outboxDir, day)))
+      .filter((n) => n.endsWith('.eml') && !n.startsWith('.'))
+      .sort()
+      .reverse();
     for (const name of names) {
       if (day === beforeDay && name >= beforeFile!) continue;
       const id = messageIdFromFileName(name);

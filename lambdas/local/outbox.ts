@@ -70,7 +70,15 @@ ${entries.length === 0 ? html`<p>No messages${before ? ' before this point' : ' 
     const sc = found.sidecar;
     const body = html`<p><a href="${base}/">← Outbox</a> · <a href="${base}/${id}/raw">Raw .eml</a></p>
 <h1>${msg.header('subject') ?? '(no subject)'}</h1>
-${sc ? html`<p>Envelope to <strong>${sc.destinations.join(', ')}</strong> via configuration set <code>${sc.configurationSet ?? '(none)'}</code>; tags <code>${Object.entries(sc.tags).map(([k, v]) => `${k}=${v}`).join(' ')}</code>; ${sc.bytes} bytes.</p>` : ''}
+${
+  sc
+    ? html`<p>Envelope to <strong>${sc.destinations.join(', ')}</strong> via configuration set <code>${sc.configurationSet ?? '(none)'}</code>; tags <code>${Object.entries(
+        sc.tags,
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}</code>; ${sc.bytes} bytes.</p>`
+    : ''
+}
 <h2>HTML part</h2>${msg.html !== undefined ? html`<iframe sandbox title="HTML part" src="${base}/${id}/html"></iframe>` : html`<p>(none)</p>`}
 <h2>Text part</h2><pre>${msg.text ?? '(none)'}</pre>
 <h2>Headers</h2><table>${headerRows}</table>`;

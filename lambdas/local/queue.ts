@@ -72,7 +72,9 @@ export interface InProcessQueueOptions {
  * The options of a queue driving a function with these limits. (`maxBatchingWindowSeconds` is not
  * emulated: a call takes the messages visible when a slot is free; every queue here has no window.)
  */
-export function queueOptionsFrom(limits: QueueConsumerLimits): Required<Pick<InProcessQueueOptions, 'batchSize' | 'concurrency' | 'maxReceives' | 'timeoutMs' | 'visibilityTimeoutMs'>> {
+export function queueOptionsFrom(
+  limits: QueueConsumerLimits,
+): Required<Pick<InProcessQueueOptions, 'batchSize' | 'concurrency' | 'maxReceives' | 'timeoutMs' | 'visibilityTimeoutMs'>> {
   return {
     batchSize: limits.batchSize,
     concurrency: limits.maximumConcurrency,
@@ -139,7 +141,10 @@ export class InProcessQueue implements SendQueue {
   }
 
   async enqueue(messages: BatchMessage[], options: { delaySeconds?: number | undefined } = {}): Promise<void> {
-    this.sendBodies(messages.map((m) => JSON.stringify(m)), options.delaySeconds);
+    this.sendBodies(
+      messages.map((m) => JSON.stringify(m)),
+      options.delaySeconds,
+    );
   }
 
   /** Adds raw message bodies (as SQS SendMessage would), visible after `delaySeconds` (SQS's DelaySeconds, at most 900). */
@@ -279,9 +284,15 @@ export class InProcessQueue implements SendQueue {
       // Lambda ends the call here: nothing it returns later counts, and its environment is gone.
       this.abandoned++;
       pool.discard(instance);
-      log?.(`[queue:${name}] a call ran past its ${timeoutMs} ms timeout and was abandoned; its ${batch.length} message(s) come back after their visibility timeout`);
+      log?.(
+        `[queue:${name}] a call ran past its ${timeoutMs} ms timeout and was abandoned; its ${batch.length} message(s) come back after their visibility timeout`,
+      );
       if (!instance.kill) {
-        void outcome.late.then(() => log?.(`[queue:${name}] a call abandoned at its timeout finished later; in Lambda it would have been stopped (start the queue with killable instances)`));
+        void outcome.late.then(() =>
+          log?.(
+            `[queue:${name}] a call abandoned at its timeout finished later; in Lambda it would have been stopped (start the queue with killable instances)`,
+          ),
+        );
       }
       failed = new Set(batch.map((m) => m.messageId));
     }
@@ -320,7 +331,8 @@ export class InProcessQueue implements SendQueue {
     const handing: Promise<void> = (async () => {
       try {
         const res = await this.options.onDeadLetter!(record);
-        if (res?.batchItemFailures?.length) this.options.log?.(`[queue:${this.options.name}] the dead-letter consumer could not settle message ${m.messageId}; it stays in the dead-letter list`);
+        if (res?.batchItemFailures?.length)
+          this.options.log?.(`[queue:${this.options.name}] the dead-letter consumer could not settle message ${m.messageId}; it stays in the dead-letter list`);
       } catch (e) {
         this.options.log?.(`[queue:${this.options.name}] the dead-letter consumer threw on message ${m.messageId}; it stays in the dead-letter list`, e);
       }

@@ -51,7 +51,9 @@ async function main(argv: string[]): Promise<number> {
       progress: number;
       eta?: string;
     };
-    const counts = Object.entries(s.counts).map(([k, v]) => `${k} ${v}`).join(', ');
+    const counts = Object.entries(s.counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     console.log(`  ${s.status} ${(s.progress * 100).toFixed(0)}%  ${counts}${s.eta ? `  eta ${s.eta}` : ''}`);
     if (FINAL.has(s.status)) {
       if (s.reason) console.log(`  ${s.reason}`);

@@ -23,7 +23,7 @@ import { createApp } from '../http/app.ts';
 import { createFeedRebuildHandler } from '../handlers/feed-rebuild.ts';
 import { createPublishScheduledHandler } from '../handlers/publish-scheduled.ts';
 import { FEED_REBUILD_FILTER } from '../handlers/stream-filters.ts';
-import { parseEnv, siteConfigFrom, } from '../config.ts';
+import { parseEnv, siteConfigFrom } from '../config.ts';
 import { mailParts, subscriberDeps } from '../compose/mail.ts';
 import { subscriberHttp } from '../compose/http.ts';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -100,7 +100,9 @@ export const LOCAL_SES_RATE = 14;
  * `time`: what the runtime runs on (a ScaledTime in tests runs every timeout and wait faster, together);
  * `clock`: the engine's clock only, when a test must hold it still.
  */
-export async function startLocalRuntime(options: { env?: Record<string, string | undefined>; clock?: Clock; time?: TimeSource; log?: (m: string, d?: unknown) => void } = {}): Promise<LocalRuntime> {
+export async function startLocalRuntime(
+  options: { env?: Record<string, string | undefined>; clock?: Clock; time?: TimeSource; log?: (m: string, d?: unknown) => void } = {},
+): Promise<LocalRuntime> {
   const env = parseEnv(LocalEnvSchema, options.env ?? process.env);
   // Readable single lines on stderr (the AWS functions write JSON through Powertools instead).
   const log = options.log ?? consoleLog();
@@ -149,14 +151,23 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       enforceRate: true,
       time,
       suppressionListFile: join(dataDir, 'ses-suppression-list.json'),
-      suppressedReasons: { [env.SES_CONFIGURATION_SET_NEWSLETTER]: CONFIGURATION_SETS.newsletter.suppressedReasons, [env.SES_CONFIGURATION_SET_TRANSACTIONAL]: CONFIGURATION_SETS.transactional.suppressedReasons },
+      suppressedReasons: {
+        [env.SES_CONFIGURATION_SET_NEWSLETTER]: CONFIGURATION_SETS.newsletter.suppressedReasons,
+        [env.SES_CONFIGURATION_SET_TRANSACTIONAL]: CONFIGURATION_SETS.transactional.suppressedReasons,
+      },
     });
     stops.push(() => ses.stop());
     // SES's account-level suppression list, kept in step with ours, on the local endpoint (SES v2 API).
     const providerSuppressions = new SesSuppressionList(new SESv2Client({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
     // The production Mailer, unchanged, pointed at the local endpoint, with the worker's request timeout.
     const mailer = new SesMailer({
-      client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1, requestHandler: { requestTimeout: limits.sendWorker.sesRequestTimeoutSeconds * 1000 } }),
+      client: new SESClient({
+        endpoint: ses.url,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        maxAttempts: 1,
+        requestHandler: { requestTimeout: limits.sendWorker.sesRequestTimeoutSeconds * 1000 },
+      }),
     });
 
     // A newcomer's key is printed at every start; the token key signs confirmation and unsubscribe links.
@@ -220,7 +231,11 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     stops.push(async () => clearInterval(uploadSweeper));
     const importUploaded = (event: Parameters<typeof runImport>[0]) => {
       // S3 invokes the import function asynchronously: its timeout, Lambda's two retries, then the on-failure destination.
-      const run: Promise<void> = invokeAsync((e: typeof event, context) => runImport(e, context), event, limits.subscriberImport, time, undefined, { log, name: 'subscriber-import', cancelled: () => stopping })
+      const run: Promise<void> = invokeAsync((e: typeof event, context) => runImport(e, context), event, limits.subscriberImport, time, undefined, {
+        log,
+        name: 'subscriber-import',
+        cancelled: () => stopping,
+      })
         .then(() => undefined)
         .finally(() => importsRunning.delete(run));
       importsRunning.add(run);
@@ -232,7 +247,13 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     // concurrent call runs in its own worker instance (its own limiter and call slots, killed when a call
     // runs past the timeout); their instants come from the account's shared rate, as in AWS. A batch given
     // up after its last receive goes to the same handler as the send dead-letter queue's in AWS.
-    const sendQueue = new InProcessQueue({ name: 'send', ...queueOptionsFrom(limits.sendWorker), time, log, onDeadLetter: (record) => settleGivenUp({ Records: [record] }) });
+    const sendQueue = new InProcessQueue({
+      name: 'send',
+      ...queueOptionsFrom(limits.sendWorker),
+      time,
+      log,
+      onDeadLetter: (record) => settleGivenUp({ Records: [record] }),
+    });
     const planning = planningDeps({ ...sending, queue: sendQueue, store: documents, quota: mailer });
     const mailing: MailingParts = {
       mailer,
@@ -256,7 +277,10 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     // The stream consumers' on-failure destination (an S3 bucket in AWS): batches given up after their
     // retries are kept under DATA_DIR/failed-batches/ in Lambda's format, replayable through the same handlers.
     const failedBatches = new LocalFailedBatches(join(dataDir, 'failed-batches'));
-    const streamHandlers = { 'feed-rebuild': createFeedRebuildHandler({ ...feedDeps, pages: documents, log }), 'send-planner': createSendPlannerHandler(planning) };
+    const streamHandlers = {
+      'feed-rebuild': createFeedRebuildHandler({ ...feedDeps, pages: documents, log }),
+      'send-planner': createSendPlannerHandler(planning),
+    };
 
     let ready = false;
     const app = createApp({
@@ -265,7 +289,14 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
       documents,
       mounts: [
         { path: '/api', app: sendRoutes(sendDeps) },
-        ...subscriberHttp(env, subscribers, { db: doc, table: env.TABLE_NAME, templatesDir: env.TEMPLATES_DIR, socketAddress: (c) => getConnInfo(c).remote.address, jobs: jobDeps, console: { keys: async () => [apiKey], api: (r) => appRef.fetch(r), site, documents, quota: () => mailer.getSendQuota(), region: LOCAL_REGION } }),
+        ...subscriberHttp(env, subscribers, {
+          db: doc,
+          table: env.TABLE_NAME,
+          templatesDir: env.TEMPLATES_DIR,
+          socketAddress: (c) => getConnInfo(c).remote.address,
+          jobs: jobDeps,
+          console: { keys: async () => [apiKey], api: (r) => appRef.fetch(r), site, documents, quota: () => mailer.getSendQuota(), region: LOCAL_REGION },
+        }),
         { path: '/_dev/outbox', app: createOutboxApp(outboxDir, { basePath: '/_dev/outbox' }) },
         { path: '/_dev/failed-batches', app: failedBatchesApp(failedBatches, streamHandlers) },
         { path: '/_dev/limits', app: limitsApp(() => emulatedLimits(limits, { sendQueue, jobsQueue, sesEventsQueue, feedPoller, sendPoller })) },
@@ -277,7 +308,11 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     appRef = app;
 
     // One poller per stream consumer, as Lambda runs one event source mapping per function, each under its limits.
-    const startPoller = async (name: 'feed-rebuild' | 'send-planner', filter: typeof FEED_REBUILD_FILTER, consumerLimits: Parameters<typeof streamConsumerOptionsFrom>[0]) => {
+    const startPoller = async (
+      name: 'feed-rebuild' | 'send-planner',
+      filter: typeof FEED_REBUILD_FILTER,
+      consumerLimits: Parameters<typeof streamConsumerOptionsFrom>[0],
+    ) => {
       const poller = new StreamPoller({
         ddb,
         streams,
@@ -334,7 +369,11 @@ export async function startLocalRuntime(options: { env?: Record<string, string |
     const publishScheduled = createPublishScheduledHandler(articleDeps);
     const ticker = (async () => {
       while (!stopping) {
-        await invokeAsync(() => publishScheduled({}), {}, limits.publishScheduled, time, undefined, { log, name: 'publish-scheduled', cancelled: () => stopping });
+        await invokeAsync(() => publishScheduled({}), {}, limits.publishScheduled, time, undefined, {
+          log,
+          name: 'publish-scheduled',
+          cancelled: () => stopping,
+        });
         await time.sleep(1000);
       }
     })();

@@ -273,11 +273,13 @@ function accountSettingsError(s: Record<string, unknown>): string | undefined {
   const unknown = Object.keys(s).filter((k) => !known.has(k));
   if (unknown.length) return `unknown account setting(s): ${unknown.join(', ')}`;
   const { maxSendRate, max24HourSend, sentLast24Hours, enforceRate } = s;
-  if (maxSendRate !== undefined && !(typeof maxSendRate === 'number' && Number.isFinite(maxSendRate) && maxSendRate > 0)) return 'maxSendRate must be a positive number';
+  if (maxSendRate !== undefined && !(typeof maxSendRate === 'number' && Number.isFinite(maxSendRate) && maxSendRate > 0))
+    return 'maxSendRate must be a positive number';
   if (max24HourSend !== undefined && !(typeof max24HourSend === 'number' && Number.isFinite(max24HourSend) && (max24HourSend >= 0 || max24HourSend === -1))) {
     return 'max24HourSend must be a number from 0 up, or -1 for no limit';
   }
-  if (sentLast24Hours !== undefined && !(typeof sentLast24Hours === 'number' && Number.isFinite(sentLast24Hours) && sentLast24Hours >= 0)) return 'sentLast24Hours must be a number from 0 up';
+  if (sentLast24Hours !== undefined && !(typeof sentLast24Hours === 'number' && Number.isFinite(sentLast24Hours) && sentLast24Hours >= 0))
+    return 'sentLast24Hours must be a number from 0 up';
   if (enforceRate !== undefined && typeof enforceRate !== 'boolean') return 'enforceRate must be true or false';
   return undefined;
 }
@@ -294,7 +296,10 @@ function tagsParam(params: URLSearchParams): Record<string, string> {
     const name = params.get(`Tags.member.${i}.Name`)!;
     const value = params.get(`Tags.member.${i}.Value`) ?? '';
     if (!TAG_PART.test(name) || !TAG_PART.test(value)) {
-      throw new SesFault('InvalidParameterValue', `Invalid tag name or value <${name}=${value}>: only ASCII letters, numbers, underscores and dashes are allowed.`);
+      throw new SesFault(
+        'InvalidParameterValue',
+        `Invalid tag name or value <${name}=${value}>: only ASCII letters, numbers, underscores and dashes are allowed.`,
+      );
     }
     tags[name] = value;
   }
@@ -343,7 +348,12 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
   const suppressionList = new Map<string, { EmailAddress: string; Reason: 'BOUNCE' | 'COMPLAINT'; LastUpdateTime: string }>();
   if (options.suppressionListFile) {
     try {
-      for (const e of JSON.parse(await readFile(options.suppressionListFile, 'utf8')) as { EmailAddress: string; Reason: 'BOUNCE' | 'COMPLAINT'; LastUpdateTime: string }[]) suppressionList.set(e.EmailAddress.toLowerCase(), e);
+      for (const e of JSON.parse(await readFile(options.suppressionListFile, 'utf8')) as {
+        EmailAddress: string;
+        Reason: 'BOUNCE' | 'COMPLAINT';
+        LastUpdateTime: string;
+      }[])
+        suppressionList.set(e.EmailAddress.toLowerCase(), e);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
@@ -419,7 +429,7 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     if (set !== undefined && configurationSets && !configurationSets.has(set)) {
       throw new SesFault('ConfigurationSetDoesNotExist', `Configuration set <${set}> does not exist.`);
     }
-    if (recipients === 0) throw new SesFault('InvalidParameterValue', 'Missing final \'@domain\'');
+    if (recipients === 0) throw new SesFault('InvalidParameterValue', "Missing final '@domain'");
     if (recipients > 50) throw new SesFault('InvalidParameterValue', 'Recipient count exceeds 50.');
   }
 
@@ -464,7 +474,11 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
   async function sendRawEmail(params: URLSearchParams, arrivalMs: number): Promise<string> {
     const now = new Date(Math.floor(arrivalMs));
     const data = (params.get('RawMessage.Data') ?? '').replace(/ /g, '+').replace(/\s+/g, '');
-    if (!data) throw new SesFault('ValidationError', "1 validation error detected: Value null at 'rawMessage.data' failed to satisfy constraint: Member must not be null");
+    if (!data)
+      throw new SesFault(
+        'ValidationError',
+        "1 validation error detected: Value null at 'rawMessage.data' failed to satisfy constraint: Member must not be null",
+      );
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw new SesFault('InvalidParameterValue', 'RawMessage.Data is not valid base64.');
     const raw = Buffer.from(data, 'base64');
     if (raw.byteLength > MAX_RAW_BYTES) throw new SesFault('MessageRejected', 'Message length is more than 10485760 bytes long.');
@@ -474,7 +488,7 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
     const get = (name: string) => headers.filter(([k]) => k.toLowerCase() === name).map(([, v]) => v);
     const source = params.get('Source') ?? undefined;
     const from = get('from')[0];
-    if (!from && !source) throw new SesFault('MessageRejected', 'Missing required header \'From\'.');
+    if (!from && !source) throw new SesFault('MessageRejected', "Missing required header 'From'.");
     let destinations = listParam(params, 'Destinations');
     if (destinations.length === 0) destinations = addresses(addressparser([...get('to'), ...get('cc'), ...get('bcc')].join(', ')));
     const tags = tagsParam(params);
@@ -502,7 +516,8 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
   async function sendEmail(params: URLSearchParams, arrivalMs: number): Promise<string> {
     const now = new Date(Math.floor(arrivalMs));
     const source = params.get('Source');
-    if (!source) throw new SesFault('ValidationError', "1 validation error detected: Value null at 'source' failed to satisfy constraint: Member must not be null");
+    if (!source)
+      throw new SesFault('ValidationError', "1 validation error detected: Value null at 'source' failed to satisfy constraint: Member must not be null");
     const to = listParam(params, 'Destination.ToAddresses');
     const cc = listParam(params, 'Destination.CcAddresses');
     const bcc = listParam(params, 'Destination.BccAddresses');
@@ -624,7 +639,8 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
       } catch {
         return restError(400, 'BadRequestException', 'The request body is not JSON.');
       }
-      if (typeof body.EmailAddress !== 'string' || !body.EmailAddress.includes('@')) return restError(400, 'BadRequestException', 'EmailAddress must be an email address.');
+      if (typeof body.EmailAddress !== 'string' || !body.EmailAddress.includes('@'))
+        return restError(400, 'BadRequestException', 'EmailAddress must be an email address.');
       if (body.Reason !== 'BOUNCE' && body.Reason !== 'COMPLAINT') return restError(400, 'BadRequestException', 'Reason must be BOUNCE or COMPLAINT.');
       suppressionList.set(body.EmailAddress.toLowerCase(), { EmailAddress: body.EmailAddress, Reason: body.Reason, LastUpdateTime: time.now().toISOString() });
       await saveSuppressionList();
@@ -681,7 +697,8 @@ export async function startSesEndpoint(options: SesEndpointOptions): Promise<Ses
           throw new SesFault('InvalidAction', `The action ${action || '(none)'} is not valid for this endpoint.`);
       }
     } catch (e) {
-      const fault = e instanceof SesFault ? e : new SesFault('InternalFailure', 'The request processing has failed because of an unknown error.', 'Receiver', 500);
+      const fault =
+        e instanceof SesFault ? e : new SesFault('InternalFailure', 'The request processing has failed because of an unknown error.', 'Receiver', 500);
       if (!(e instanceof SesFault)) console.error('local SES endpoint:', e);
       if (fault.throttle === 'dailyQuota') counters.throttledDailyQuota++;
       else if (fault.throttle === 'rate') counters.throttledRate++;

@@ -38,7 +38,12 @@ export interface StreamConsumer extends StreamConsumerOptions {
 
 /** The consumer options of a function with these limits (seconds to milliseconds). */
 export function streamConsumerOptionsFrom(limits: StreamConsumerLimits): Required<StreamConsumerOptions> {
-  return { batchSize: limits.batchSize, maxBatchingWindowMs: limits.maxBatchingWindowSeconds * 1000, retryAttempts: limits.retryAttempts, timeoutMs: limits.timeoutSeconds * 1000 };
+  return {
+    batchSize: limits.batchSize,
+    maxBatchingWindowMs: limits.maxBatchingWindowSeconds * 1000,
+    retryAttempts: limits.retryAttempts,
+    timeoutMs: limits.timeoutSeconds * 1000,
+  };
 }
 
 /** Records the consumer failed on for good, as the on-failure destination receives them. */
@@ -141,11 +146,16 @@ export class StreamPoller {
       log?: (msg: string, detail?: unknown) => void;
     },
   ) {
-    if ('maxRetries' in opts) throw new Error('StreamPoller: maxRetries is now the consumer\'s retryAttempts');
+    if ('maxRetries' in opts) throw new Error("StreamPoller: maxRetries is now the consumer's retryAttempts");
     this.time = opts.time ?? systemTime;
     this.pool = new InstancePool(opts.consumer.handler);
     const c = opts.consumer;
-    this.limits = { batchSize: Math.max(1, c.batchSize), maxBatchingWindowMs: c.maxBatchingWindowMs ?? 0, retryAttempts: c.retryAttempts ?? 5, timeoutMs: c.timeoutMs ?? 15 * 60_000 };
+    this.limits = {
+      batchSize: Math.max(1, c.batchSize),
+      maxBatchingWindowMs: c.maxBatchingWindowMs ?? 0,
+      retryAttempts: c.retryAttempts ?? 5,
+      timeoutMs: c.timeoutMs ?? 15 * 60_000,
+    };
   }
 
   /** The limits this poller runs its consumer with (what `GET /_dev/limits` shows). */
@@ -300,7 +310,14 @@ export class StreamPoller {
       const from = batch.findIndex((r) => r.dynamodb?.SequenceNumber === failedAt);
       batch = batch.slice(Math.max(0, from));
       if (attempt > retryAttempts) {
-        const failure: StreamFailure = { consumer: consumer.name, shardId, records: batch, attempts: attempt, reason, ...(error === undefined ? {} : { error }) };
+        const failure: StreamFailure = {
+          consumer: consumer.name,
+          shardId,
+          records: batch,
+          attempts: attempt,
+          reason,
+          ...(error === undefined ? {} : { error }),
+        };
         this.failed.push(failure);
         this.log(`giving up on ${batch.length} record(s) from ${failedAt} after ${attempt} attempts; they go to the on-failure destination`);
         try {

@@ -42,7 +42,13 @@ export async function replayBucket(clients: ReplayClients, bucket: string, optio
         continue;
       }
       try {
-        const out = await clients.lambda.send(new InvokeCommand({ FunctionName: batch.functionArn, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(batch.event)) }));
+        const out = await clients.lambda.send(
+          new InvokeCommand({
+            FunctionName: batch.functionArn,
+            InvocationType: 'RequestResponse',
+            Payload: new TextEncoder().encode(JSON.stringify(batch.event)),
+          }),
+        );
         const answer = out.Payload ? new TextDecoder().decode(out.Payload) : '';
         if (out.FunctionError) throw new Error(`${out.FunctionError}: ${answer.slice(0, 500)}`);
         const failures = (answer ? (JSON.parse(answer) as { batchItemFailures?: unknown[] } | null) : null)?.batchItemFailures ?? [];
@@ -68,10 +74,17 @@ export function summary(r: ReplayReport): string {
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { bucket: { type: 'string' }, region: { type: 'string' }, local: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      bucket: { type: 'string' },
+      region: { type: 'string' },
+      local: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
-  const usage = 'usage: npm run replay-failed -- --bucket <FailedBatchesBucketName> [--region <region>] [--dry-run]\n       npm run replay-failed -- --local [http://localhost:3000]';
+  const usage =
+    'usage: npm run replay-failed -- --bucket <FailedBatchesBucketName> [--region <region>] [--dry-run]\n       npm run replay-failed -- --local [http://localhost:3000]';
   if (values.help) {
     console.log(usage);
     return 0;
@@ -84,7 +97,9 @@ async function main(): Promise<number> {
     report = (await res.json()) as ReplayReport;
   } else if (values.bucket) {
     const region = values.region;
-    report = await replayBucket({ s3: new S3Client(region ? { region } : {}), lambda: new LambdaClient(region ? { region } : {}) }, values.bucket, { dryRun: values['dry-run'] === true });
+    report = await replayBucket({ s3: new S3Client(region ? { region } : {}), lambda: new LambdaClient(region ? { region } : {}) }, values.bucket, {
+      dryRun: values['dry-run'] === true,
+    });
   } else {
     console.error(usage);
     return 2;

@@ -85,7 +85,13 @@ export interface DeliveryRun {
   queueMessages: number;
   workerInvocations: number;
   /** USD per 1,000 emails beyond SES's $0.10, by service, with the Lambda time paced at each SES rate. */
-  costPer1000: { dynamodb: number; sqs: number; lambdaRequests: number; lambdaComputeBySesRate: Record<string, number>; totalBySesRate: Record<string, number> };
+  costPer1000: {
+    dynamodb: number;
+    sqs: number;
+    lambdaRequests: number;
+    lambdaComputeBySesRate: Record<string, number>;
+    totalBySesRate: Record<string, number>;
+  };
 }
 
 /**
@@ -233,18 +239,28 @@ const ownCpuSeconds = () => {
 /** A bare loop: SesMailer.send (MIME build + SendRawEmail) at `concurrency`, nothing else. */
 async function bareLoop(sesUrl: string, concurrency: number, messages: number): Promise<{ rate: number; cpuMsPerMessage: number }> {
   const mailer = new SesMailer({ client: new SESClient({ endpoint: sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }) });
-  const renderer = createEmailRenderer({ templatesDir: join(import.meta.dirname, '..', '..', 'templates', 'email'), branding: { siteName: TEST_SITE.title, siteUrl: TEST_SITE.siteUrl, postalAddress: '1 Main Street, Springfield' } });
+  const renderer = createEmailRenderer({
+    templatesDir: join(import.meta.dirname, '..', '..', 'templates', 'email'),
+    branding: { siteName: TEST_SITE.title, siteUrl: TEST_SITE.siteUrl, postalAddress: '1 Main Street, Springfield' },
+  });
   const now = Date.now();
   const prepared = await renderer.prepare('digest', { period: 'daily', articles: [0, 1, 2].map((i) => article(i, now)) });
   const links = testLinks();
-  const mail = { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', transactionalConfigurationSet: 'transactional', listId: 'Thin Line News <news.example.com>' };
+  const mail = {
+    from: { name: TEST_SITE.title, address: 'news@news.example.com' },
+    configurationSet: 'newsletter',
+    transactionalConfigurationSet: 'transactional',
+    listId: 'Thin Line News <news.example.com>',
+  };
   let next = 0;
   const cpu = ownCpuSeconds();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let i = next++; i < messages; i = next++) {
-        await mailer.send(composeEmail({ links, mail }, { id: 'bare', kind: 'digest', subject: undefined }, prepared, { id: `b${i}`, email: `b${i}@example.org` }));
+        await mailer.send(
+          composeEmail({ links, mail }, { id: 'bare', kind: 'digest', subject: undefined }, prepared, { id: `b${i}`, email: `b${i}@example.org` }),
+        );
       }
     }),
   );
@@ -314,7 +330,16 @@ async function audienceTable(endpoint: string, n: number, now: number) {
   await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }));
   for (let from = 0; from < n; from += 10_000) {
     const ids = Array.from({ length: Math.min(10_000, n - from) }, (_, i) => from + i);
-    await seedSubscribers(doc, tableName, ids.map((i) => ({ id: `b${String(i).padStart(7, '0')}`, frequency: 'daily', confirmedAt: new Date(now - 30 * 86_400_000).toISOString(), lastDigestAt: { daily: new Date(now - 86_400_000).toISOString() } })));
+    await seedSubscribers(
+      doc,
+      tableName,
+      ids.map((i) => ({
+        id: `b${String(i).padStart(7, '0')}`,
+        frequency: 'daily',
+        confirmedAt: new Date(now - 30 * 86_400_000).toISOString(),
+        lastDigestAt: { daily: new Date(now - 86_400_000).toISOString() },
+      })),
+    );
   }
   await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
   const repo = new DynamoArticleRepository(doc, tableName);
@@ -329,7 +354,16 @@ const finished = (s: Send) => ['completed', 'paused', 'cancelled', 'expired', 'f
  * a bare loop, the unpaced pipeline's send (after a warm-up), a bare loop again; `process.cpuUsage()` of
  * this process around each.
  */
-async function isolatedCpu(o: { dir: string; ddbEndpoint: string; ddbPid: number | undefined; recipients: number; bareMessages: number; concurrency: number; workers: number; log: (l: string) => void }): Promise<IsolatedCpu> {
+async function isolatedCpu(o: {
+  dir: string;
+  ddbEndpoint: string;
+  ddbPid: number | undefined;
+  recipients: number;
+  bareMessages: number;
+  concurrency: number;
+  workers: number;
+  log: (l: string) => void;
+}): Promise<IsolatedCpu> {
   const { log } = o;
   const ses = await startChildSesEndpoint(o.dir);
   let pipeline: Awaited<ReturnType<typeof startDeliveryPipeline>> | undefined;
@@ -342,15 +376,32 @@ async function isolatedCpu(o: { dir: string; ddbEndpoint: string; ddbPid: number
     };
     await bareLoop(ses.url, o.concurrency, 1000); // warm-up: the new endpoint's sockets and JIT
     const before = await bare();
-    log(`  bare loop: ${before.rate.toFixed(0)} messages/s, client ${before.cpuMsPerMessage.toFixed(3)} ms CPU per message, endpoint ${before.childMsPerMessage.toFixed(3)} ms`);
+    log(
+      `  bare loop: ${before.rate.toFixed(0)} messages/s, client ${before.cpuMsPerMessage.toFixed(3)} ms CPU per message, endpoint ${before.childMsPerMessage.toFixed(3)} ms`,
+    );
     const now = Date.now();
     log(`  ${o.recipients} subscribers: seeding...`);
     const t = await audienceTable(o.ddbEndpoint, o.recipients, now);
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: o.ddbEndpoint, tableName: t.tableName, sesUrl: ses.url, dataDir: join(o.dir, t.tableName), workers: o.workers, inFlight: o.concurrency });
+    pipeline = await startDeliveryPipeline({
+      dynamoEndpoint: o.ddbEndpoint,
+      tableName: t.tableName,
+      sesUrl: ses.url,
+      dataDir: join(o.dir, t.tableName),
+      workers: o.workers,
+      inFlight: o.concurrency,
+    });
     await pipeline.idle();
     const warmUp = 1000;
     log(`  warm-up: a weekly digest to ${warmUp} other subscribers...`);
-    await seedSubscribers(t.doc, t.tableName, Array.from({ length: warmUp }, (_, i) => ({ id: `w${String(i).padStart(7, '0')}`, frequency: 'weekly' as const, confirmedAt: new Date(now - 30 * 86_400_000).toISOString() })));
+    await seedSubscribers(
+      t.doc,
+      t.tableName,
+      Array.from({ length: warmUp }, (_, i) => ({
+        id: `w${String(i).padStart(7, '0')}`,
+        frequency: 'weekly' as const,
+        confirmedAt: new Date(now - 30 * 86_400_000).toISOString(),
+      })),
+    );
     const w = await createSend(pipeline.deps, { kind: 'digest', frequency: 'weekly' });
     await waitForSend(t.watcher, w.body.id, (s) => s.status === 'completed', 600_000);
     await pipeline.idle();
@@ -359,14 +410,22 @@ async function isolatedCpu(o: { dir: string; ddbEndpoint: string; ddbPid: number
     const created = await createSend(pipeline.deps, { kind: 'digest', frequency: 'daily' });
     const send = await waitForSend(t.watcher, created.body.id, finished, 3_600_000);
     const seconds = (performance.now() - started) / 1000;
-    const cpu = { own: ownCpuSeconds() - cpu0.own, child: (await processCpuSeconds(ses.pid)) - cpu0.child, java: (await processCpuSeconds(o.ddbPid)) - cpu0.java };
+    const cpu = {
+      own: ownCpuSeconds() - cpu0.own,
+      child: (await processCpuSeconds(ses.pid)) - cpu0.child,
+      java: (await processCpuSeconds(o.ddbPid)) - cpu0.java,
+    };
     await pipeline.stop();
     pipeline = undefined;
     const sent = Math.max(1, send.counts.submitted);
     const workerMs = (cpu.own * 1000) / sent;
-    log(`  pipeline (${send.status}, ${send.counts.submitted} submitted): ${(send.counts.submitted / seconds).toFixed(0)} messages/s, this process ${workerMs.toFixed(3)} ms CPU per email, endpoint ${((cpu.child * 1000) / sent).toFixed(3)} ms, DynamoDB Local ${((cpu.java * 1000) / sent).toFixed(3)} ms`);
+    log(
+      `  pipeline (${send.status}, ${send.counts.submitted} submitted): ${(send.counts.submitted / seconds).toFixed(0)} messages/s, this process ${workerMs.toFixed(3)} ms CPU per email, endpoint ${((cpu.child * 1000) / sent).toFixed(3)} ms, DynamoDB Local ${((cpu.java * 1000) / sent).toFixed(3)} ms`,
+    );
     const after = await bare();
-    log(`  bare loop again: ${after.rate.toFixed(0)} messages/s, client ${after.cpuMsPerMessage.toFixed(3)} ms CPU per message, endpoint ${after.childMsPerMessage.toFixed(3)} ms`);
+    log(
+      `  bare loop again: ${after.rate.toFixed(0)} messages/s, client ${after.cpuMsPerMessage.toFixed(3)} ms CPU per message, endpoint ${after.childMsPerMessage.toFixed(3)} ms`,
+    );
     const bareMs = (before.cpuMsPerMessage + after.cpuMsPerMessage) / 2;
     return {
       recipients: o.recipients,
@@ -389,7 +448,14 @@ async function isolatedCpu(o: { dir: string; ddbEndpoint: string; ddbPid: number
  * One paced run: the pipeline under `deploymentLimits(rate)` (its workers pacing through the account's
  * shared sending instants) against an in-process endpoint enforcing `rate`, both on the same time.
  */
-async function pacedRun(o: { dir: string; ddbEndpoint: string; rate: number; recipients: number; timeFactor: number; log: (l: string) => void }): Promise<PacedRun> {
+async function pacedRun(o: {
+  dir: string;
+  ddbEndpoint: string;
+  rate: number;
+  recipients: number;
+  timeFactor: number;
+  log: (l: string) => void;
+}): Promise<PacedRun> {
   const { rate, recipients, log } = o;
   const time: TimeSource = o.timeFactor === 1 ? systemTime : new ScaledTime(o.timeFactor);
   const pacedRate = deploymentLimits(rate).ses.pacedRate;
@@ -432,7 +498,14 @@ async function pacedRun(o: { dir: string; ddbEndpoint: string; rate: number; rec
     log(`paced at ${rate}/s: ${recipients} subscribers${o.timeFactor === 1 ? '' : ` (time ${o.timeFactor}x faster than the wall clock)`}: seeding...`);
     const t = await audienceTable(o.ddbEndpoint, recipients, time.nowMs());
     ses = await startSesEndpoint({ outboxDir: join(o.dir, `paced-${rate}-outbox`), quota: { maxSendRate: rate }, enforceRate: true, time });
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: o.ddbEndpoint, tableName: t.tableName, sesUrl: ses.url, dataDir: join(o.dir, t.tableName), maxSendRate: rate, time });
+    pipeline = await startDeliveryPipeline({
+      dynamoEndpoint: o.ddbEndpoint,
+      tableName: t.tableName,
+      sesUrl: ses.url,
+      dataDir: join(o.dir, t.tableName),
+      maxSendRate: rate,
+      time,
+    });
     await pipeline.idle();
     startMs = time.nowMs();
     const created = await createSend(pipeline.deps, { kind: 'digest', frequency: 'daily' });
@@ -446,7 +519,9 @@ async function pacedRun(o: { dir: string; ddbEndpoint: string; rate: number; rec
       if ((send && finished(send)) || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const run = figures(send && finished(send) ? undefined : `not finished after ${Math.round(limitMs / 1000)} s (real): figures over what was accepted by then`);
+    const run = figures(
+      send && finished(send) ? undefined : `not finished after ${Math.round(limitMs / 1000)} s (real): figures over what was accepted by then`,
+    );
     log(`  ${JSON.stringify(run)}`);
     return run;
   } catch (e) {
@@ -492,7 +567,16 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const seedStart = performance.now();
       for (let from = 0; from < n; from += 10_000) {
         const ids = Array.from({ length: Math.min(10_000, n - from) }, (_, i) => from + i);
-        await seedSubscribers(doc, tableName, ids.map((i) => ({ id: `b${String(i).padStart(7, '0')}`, frequency: 'daily', confirmedAt: new Date(now - 30 * 86_400_000).toISOString(), lastDigestAt: { daily: new Date(now - 86_400_000).toISOString() } })));
+        await seedSubscribers(
+          doc,
+          tableName,
+          ids.map((i) => ({
+            id: `b${String(i).padStart(7, '0')}`,
+            frequency: 'daily',
+            confirmedAt: new Date(now - 30 * 86_400_000).toISOString(),
+            lastDigestAt: { daily: new Date(now - 86_400_000).toISOString() },
+          })),
+        );
       }
       log(`  seeded in ${((performance.now() - seedStart) / 1000).toFixed(0)} s`);
       await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
@@ -501,14 +585,30 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const watcher = new DynamoSendRepository(doc, tableName);
       for (let i = 0; i < 3; i++) await repo.create(article(i, now));
       const counter = new RequestCounter();
-      const pipeline = await startDeliveryPipeline({ dynamoEndpoint: ddb.endpoint, tableName, sesUrl: ses.url, dataDir: join(dir, tableName), workers, inFlight: concurrency, counter });
+      const pipeline = await startDeliveryPipeline({
+        dynamoEndpoint: ddb.endpoint,
+        tableName,
+        sesUrl: ses.url,
+        dataDir: join(dir, tableName),
+        workers,
+        inFlight: concurrency,
+        counter,
+      });
       await pipeline.idle();
       // Warm-up, as the bare loop has one: a weekly digest to other subscribers (not the measured daily
       // audience), so the measured send does not pay for a cold JVM and JIT in this fresh DynamoDB Local.
       const warmUp = opts.warmUpRecipients ?? 2000;
       if (warmUp > 0) {
         log(`  warm-up: a weekly digest to ${warmUp} other subscribers...`);
-        await seedSubscribers(doc, tableName, Array.from({ length: warmUp }, (_, i) => ({ id: `w${String(i).padStart(7, '0')}`, frequency: 'weekly' as const, confirmedAt: new Date(now - 30 * 86_400_000).toISOString() })));
+        await seedSubscribers(
+          doc,
+          tableName,
+          Array.from({ length: warmUp }, (_, i) => ({
+            id: `w${String(i).padStart(7, '0')}`,
+            frequency: 'weekly' as const,
+            confirmedAt: new Date(now - 30 * 86_400_000).toISOString(),
+          })),
+        );
         const w = await createSend(pipeline.deps, { kind: 'digest', frequency: 'weekly' });
         await waitForSend(watcher, w.body.id, (s) => s.status === 'completed', 600_000);
         await pipeline.idle();
@@ -590,7 +690,16 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
     if (isolatedRecipients > 0) {
       try {
         ddb = await startDynamoDbLocal();
-        isolated = await isolatedCpu({ dir, ddbEndpoint: ddb.endpoint, ddbPid: ddb.pid, recipients: isolatedRecipients, bareMessages: opts.bareMessages ?? 3000, concurrency, workers, log });
+        isolated = await isolatedCpu({
+          dir,
+          ddbEndpoint: ddb.endpoint,
+          ddbPid: ddb.pid,
+          recipients: isolatedRecipients,
+          bareMessages: opts.bareMessages ?? 3000,
+          concurrency,
+          workers,
+          log,
+        });
       } catch (e) {
         log(`  CPU isolation not measured: ${e instanceof Error ? e.message : String(e)}`);
       } finally {
@@ -619,7 +728,9 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       ...(small && large
         ? {
             memory100kVs10k: Math.round((large.peakRssMb / small.peakRssMb) * 100) / 100,
-            ...(small.peakLiveHeapMb && large.peakLiveHeapMb ? { liveHeap100kVs10k: Math.round((large.peakLiveHeapMb / small.peakLiveHeapMb) * 100) / 100 } : {}),
+            ...(small.peakLiveHeapMb && large.peakLiveHeapMb
+              ? { liveHeap100kVs10k: Math.round((large.peakLiveHeapMb / small.peakLiveHeapMb) * 100) / 100 }
+              : {}),
           }
         : {}),
       assumptions: [
@@ -644,31 +755,52 @@ export function deliverySummary(f: DeliveryFigures): string[] {
   const usd = (x: number) => `$${x.toFixed(4)}`;
   const out: string[] = [];
   out.push(`  ${f.cpus} CPUs; provider calls in flight: ${f.concurrency} (pipeline and bare loop alike)`);
-  out.push(`  bare SendRawEmail loop (SES endpoint in this process): ${f.bareLoopMessagesPerSecond} messages/s (runs ${f.bareLoopRuns.join(', ')}), ${f.bareCpuMsPerMessage.toFixed(2)} ms CPU per message (client + endpoint)`);
+  out.push(
+    `  bare SendRawEmail loop (SES endpoint in this process): ${f.bareLoopMessagesPerSecond} messages/s (runs ${f.bareLoopRuns.join(', ')}), ${f.bareCpuMsPerMessage.toFixed(2)} ms CPU per message (client + endpoint)`,
+  );
   for (const r of f.runs) {
-    out.push(`  ${String(r.recipients).padStart(6)} recipients, unpaced: ${r.messagesPerSecond} messages/s (${r.submitted} in ${r.seconds} s), ${r.vsBare.toFixed(2)}x the bare loop`);
-    out.push(`         CPU per message: ${r.cpuMsPerMessage.node.toFixed(2)} ms this process (worker, planner, clients, SES endpoint) + ${r.cpuMsPerMessage.dynamodbLocal.toFixed(2)} ms DynamoDB Local = ${r.cpuMsPerMessage.total.toFixed(2)} ms; peak RSS ${r.peakRssMb} MB`);
-    out.push(`         DynamoDB: ${r.dynamoRequestsPerRecipient} requests per recipient, ${r.readUnitsPerRecipient} RCU + ${r.writeUnitsPerRecipient} WCU per recipient`);
+    out.push(
+      `  ${String(r.recipients).padStart(6)} recipients, unpaced: ${r.messagesPerSecond} messages/s (${r.submitted} in ${r.seconds} s), ${r.vsBare.toFixed(2)}x the bare loop`,
+    );
+    out.push(
+      `         CPU per message: ${r.cpuMsPerMessage.node.toFixed(2)} ms this process (worker, planner, clients, SES endpoint) + ${r.cpuMsPerMessage.dynamodbLocal.toFixed(2)} ms DynamoDB Local = ${r.cpuMsPerMessage.total.toFixed(2)} ms; peak RSS ${r.peakRssMb} MB`,
+    );
+    out.push(
+      `         DynamoDB: ${r.dynamoRequestsPerRecipient} requests per recipient, ${r.readUnitsPerRecipient} RCU + ${r.writeUnitsPerRecipient} WCU per recipient`,
+    );
     const c = r.costPer1000;
     const rates = Object.keys(c.totalBySesRate);
-    out.push(`         cost per 1,000 emails beyond SES's $0.10: DynamoDB ${usd(c.dynamodb)}, SQS ${usd(c.sqs)}, Lambda requests ${usd(c.lambdaRequests)}, Lambda compute ${rates.map((k) => `${usd(c.lambdaComputeBySesRate[k]!)} at ${k}`).join(' / ')}; total ${rates.map((k) => `${usd(c.totalBySesRate[k]!)} at ${k}`).join(' / ')}`);
+    out.push(
+      `         cost per 1,000 emails beyond SES's $0.10: DynamoDB ${usd(c.dynamodb)}, SQS ${usd(c.sqs)}, Lambda requests ${usd(c.lambdaRequests)}, Lambda compute ${rates.map((k) => `${usd(c.lambdaComputeBySesRate[k]!)} at ${k}`).join(' / ')}; total ${rates.map((k) => `${usd(c.totalBySesRate[k]!)} at ${k}`).join(' / ')}`,
+    );
   }
   const i = f.isolatedCpu;
   if (i) {
     out.push(`  CPU per email, SES endpoint in a child process (process.cpuUsage() of the bench process only):`);
-    out.push(`    worker:           ${i.workerCpuMsPerEmail.toFixed(3)} ms per email (unpaced send to ${i.recipients}, ${i.pipelineMessagesPerSecond}/s; includes the send worker, the planner, the DynamoDB and SES clients, the bench's status polling; not the SES endpoint, not DynamoDB Local)`);
-    out.push(`    bare loop client: ${i.bareClientCpuMsPerEmail.toFixed(3)} ms per email (2 x ${i.bareMessages} messages, ${i.bareMessagesPerSecond}/s; includes SesMailer's MIME build and SESClient's SendRawEmail: signing, HTTP, XML; not the SES endpoint)`);
+    out.push(
+      `    worker:           ${i.workerCpuMsPerEmail.toFixed(3)} ms per email (unpaced send to ${i.recipients}, ${i.pipelineMessagesPerSecond}/s; includes the send worker, the planner, the DynamoDB and SES clients, the bench's status polling; not the SES endpoint, not DynamoDB Local)`,
+    );
+    out.push(
+      `    bare loop client: ${i.bareClientCpuMsPerEmail.toFixed(3)} ms per email (2 x ${i.bareMessages} messages, ${i.bareMessagesPerSecond}/s; includes SesMailer's MIME build and SESClient's SendRawEmail: signing, HTTP, XML; not the SES endpoint)`,
+    );
     out.push(`    worker / bare client: ${i.workerVsBare.toFixed(2)}x`);
-    out.push(`    elsewhere (/proc): SES endpoint child ${i.endpointCpuMsPerEmail.pipeline.toFixed(3)} ms per email under the pipeline, ${i.endpointCpuMsPerEmail.bare.toFixed(3)} under the bare loop; DynamoDB Local ${i.dynamodbLocalCpuMsPerEmail.toFixed(3)} ms per email`);
+    out.push(
+      `    elsewhere (/proc): SES endpoint child ${i.endpointCpuMsPerEmail.pipeline.toFixed(3)} ms per email under the pipeline, ${i.endpointCpuMsPerEmail.bare.toFixed(3)} under the bare loop; DynamoDB Local ${i.dynamodbLocalCpuMsPerEmail.toFixed(3)} ms per email`,
+    );
   } else {
     out.push(`  CPU per email with the SES endpoint in a child process: not measured`);
   }
-  if (f.paced.length > 0) out.push(`  paced to the account's SES rate (startDeliveryPipeline maxSendRate: deploymentLimits(rate); endpoint quota maxSendRate = rate, enforceRate):`);
+  if (f.paced.length > 0)
+    out.push(`  paced to the account's SES rate (startDeliveryPipeline maxSendRate: deploymentLimits(rate); endpoint quota maxSendRate = rate, enforceRate):`);
   for (const p of f.paced) {
     const time = p.timeFactor === 1 ? 'real time' : `ScaledTime x${p.timeFactor} shared by pipeline and endpoint, seconds and rates on that time`;
     out.push(`    ${String(p.configuredRate).padStart(3)}/s, ${p.recipients} recipients (${time}):${p.error ? ` INCOMPLETE: ${p.error}` : ''}`);
-    out.push(`         ${p.accepted} accepted (${p.status}, ${p.submitted} submitted); ${p.secondsToLastAccepted} s from the send's start to the last accepted message (first after ${p.secondsToFirstAccepted} s)`);
-    out.push(`         achieved ${p.achievedPerSecond.toFixed(2)} messages/s = ${p.achievedVsConfiguredPct.toFixed(1)}% of the configured ${p.configuredRate}/s; paced rate the limits allow ${p.pacedRate.toFixed(2)}/s -> ${p.achievedVsPacedPct.toFixed(1)}% of it; steady ${p.steadyPerSecond.toFixed(2)}/s from the first accepted`);
+    out.push(
+      `         ${p.accepted} accepted (${p.status}, ${p.submitted} submitted); ${p.secondsToLastAccepted} s from the send's start to the last accepted message (first after ${p.secondsToFirstAccepted} s)`,
+    );
+    out.push(
+      `         achieved ${p.achievedPerSecond.toFixed(2)} messages/s = ${p.achievedVsConfiguredPct.toFixed(1)}% of the configured ${p.configuredRate}/s; paced rate the limits allow ${p.pacedRate.toFixed(2)}/s -> ${p.achievedVsPacedPct.toFixed(1)}% of it; steady ${p.steadyPerSecond.toFixed(2)}/s from the first accepted`,
+    );
     out.push(`         throttles (rate): ${p.throttles}; endpoint's maxPerSecond: ${p.maxPerSecond} (limit ${Math.max(1, Math.floor(p.configuredRate))})`);
   }
   return out;

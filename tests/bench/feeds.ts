@@ -121,7 +121,12 @@ async function prepare(doc: DynamoDBDocumentClient, ddb: DynamoDBClient, count: 
   const table = `bench-${count}-${Date.now()}`;
   await ensureTable(ddb, table);
   const repo = new DynamoArticleRepository(doc, table);
-  const deps: ArticleDeps = { articles: repo, scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: new FixedClock(NOW), site: SITE };
+  const deps: ArticleDeps = {
+    articles: repo,
+    scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+    clock: new FixedClock(NOW),
+    site: SITE,
+  };
   const dir = await mkdtemp(join(tmpdir(), 'inkwire-bench-'));
   const store = new FsDocumentStore(dir);
   const feedDeps: FeedRebuildDeps = { index: repo, store, site: SITE };
@@ -156,9 +161,16 @@ async function round(p: Prepared, r: number, body: string): Promise<void> {
   const t1 = performance.now();
   for (const arts of docs) {
     const feedDoc = {
-      kind: 'subscription' as const, id: 'tag:x,2024:feed', title: SITE.title, description: SITE.description, language: SITE.language,
-      homeUrl: `${SITE.siteUrl}/`, self: { rss: 'https://x/feed.xml', atom: 'https://x/atom.xml', json: 'https://x/feed.json' },
-      updated: arts[0]!.updatedAt, copyright: SITE.copyright, generator: { name: 'Inkwire', uri: 'https://x/', version: '0' },
+      kind: 'subscription' as const,
+      id: 'tag:x,2024:feed',
+      title: SITE.title,
+      description: SITE.description,
+      language: SITE.language,
+      homeUrl: `${SITE.siteUrl}/`,
+      self: { rss: 'https://x/feed.xml', atom: 'https://x/atom.xml', json: 'https://x/feed.json' },
+      updated: arts[0]!.updatedAt,
+      copyright: SITE.copyright,
+      generator: { name: 'Inkwire', uri: 'https://x/', version: '0' },
       entries: arts.map((a) => toFeedEntry(SITE, a)),
     };
     for (const f of ['rss', 'atom', 'json'] as const) renderFeed(feedDoc, f);
@@ -205,7 +217,7 @@ export async function benchFeedRebuild(rounds = 21): Promise<RebuildFigures[]> {
 async function countSiteDocuments(dir: string): Promise<number> {
   const { readdir } = await import('node:fs/promises');
   const names = await readdir(dir, { recursive: true });
-  return names.map(String).filter((n) => n.endsWith('.html') || /sitemap/.test(n) && n.endsWith('.xml')).length;
+  return names.map(String).filter((n) => n.endsWith('.html') || (/sitemap/.test(n) && n.endsWith('.xml'))).length;
 }
 
 function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promise<string> {

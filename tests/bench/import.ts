@@ -63,7 +63,11 @@ async function run(h: SubscriberHarness, rows: number): Promise<ImportFigures> {
   const timer = setInterval(sample, 25);
   const started = performance.now();
   try {
-    const res = await h.api('/api/subscribers/import?consent=confirmed', { method: 'POST', body: csvStream(rows, `bench${rows}-${newId()}`), headers: { 'content-type': 'text/csv' } });
+    const res = await h.api('/api/subscribers/import?consent=confirmed', {
+      method: 'POST',
+      body: csvStream(rows, `bench${rows}-${newId()}`),
+      headers: { 'content-type': 'text/csv' },
+    });
     const report = (await res.json()) as ImportReport;
     if (res.status !== 200) throw new Error(`import answered ${res.status}: ${JSON.stringify(report)}`);
     if (report.created !== rows) throw new Error(`expected ${rows} rows created, got ${JSON.stringify(report)}`);

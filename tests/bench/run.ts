@@ -12,14 +12,18 @@ if (all || wanted.has('feeds') || wanted.has('site')) {
   line('== Feed rebuild after one publish (site feed: newest 50 + the month page, 3 formats each)');
   const [small, large] = await benchFeedRebuild();
   for (const f of [small!, large!]) {
-    line(`  ${String(f.articles).padStart(6)} articles stored: rebuild median ${f.rebuildMedianMs.toFixed(1)} ms (p95 ${f.rebuildP95Ms.toFixed(1)} ms); render only ${f.renderOnlyMedianMs.toFixed(2)} ms; feed package render ${f.feedPackageMedianMs.toFixed(2)} ms`);
+    line(
+      `  ${String(f.articles).padStart(6)} articles stored: rebuild median ${f.rebuildMedianMs.toFixed(1)} ms (p95 ${f.rebuildP95Ms.toFixed(1)} ms); render only ${f.renderOnlyMedianMs.toFixed(2)} ms; feed package render ${f.feedPackageMedianMs.toFixed(2)} ms`,
+    );
   }
   line(`  10,000 vs 100: ${(large!.rebuildMedianMs / small!.rebuildMedianMs).toFixed(2)}x (goal: within 1.3x)`);
   line(`  our render vs feed package (same documents): ${(large!.renderOnlyMedianMs / large!.feedPackageMedianMs).toFixed(2)}x the time`);
   line();
   line('== Site pages after the same publish (home, month page, article and its neighbour, sitemap), beside the feed rebuild');
   for (const f of [small!, large!]) {
-    line(`  ${String(f.articles).padStart(6)} articles stored: site rebuild median ${f.siteRebuildMedianMs.toFixed(1)} ms (p95 ${f.siteRebuildP95Ms.toFixed(1)} ms) vs feed rebuild ${f.rebuildMedianMs.toFixed(1)} ms; documents written per publish ${f.siteWrittenMedian}, rendered unchanged ${f.siteUnchangedMedian}, of ${f.siteStored} pages and sitemaps stored`);
+    line(
+      `  ${String(f.articles).padStart(6)} articles stored: site rebuild median ${f.siteRebuildMedianMs.toFixed(1)} ms (p95 ${f.siteRebuildP95Ms.toFixed(1)} ms) vs feed rebuild ${f.rebuildMedianMs.toFixed(1)} ms; documents written per publish ${f.siteWrittenMedian}, rendered unchanged ${f.siteUnchangedMedian}, of ${f.siteStored} pages and sitemaps stored`,
+    );
   }
   line(`  10,000 vs 100: ${(large!.siteRebuildMedianMs / small!.siteRebuildMedianMs).toFixed(2)}x (goal: within 1.3x)`);
   line();
@@ -30,7 +34,9 @@ if (all || wanted.has('serve')) {
   const rows = await benchFeedServing();
   for (const r of rows) line(`  ${r.variant.padEnd(20)} ${String(r.rps).padStart(7)} req/s  p99 ${r.p99Ms} ms`);
   const get = (v: string) => rows.find((r) => r.variant === v)!.rps;
-  line(`  inkwire/bare: 200 ${(get('inkwire 200') / get('bare node:http 200')).toFixed(2)}x, 304 ${(get('inkwire 304') / get('bare node:http 304')).toFixed(2)}x`);
+  line(
+    `  inkwire/bare: 200 ${(get('inkwire 200') / get('bare node:http 200')).toFixed(2)}x, 304 ${(get('inkwire 304') / get('bare node:http 304')).toFixed(2)}x`,
+  );
   line();
 }
 

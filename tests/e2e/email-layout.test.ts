@@ -52,7 +52,12 @@ afterAll(async () => {
 async function renderAll() {
   const r = createEmailRenderer({
     templatesDir,
-    branding: { siteName: 'Thin Line News', siteUrl: 'https://news.example.com', postalAddress: 'Thin Line News Ltd\n12 Harbour Street, Bristol BS1 4AB, UK', footerText: `Subscribed at ${article.url}` },
+    branding: {
+      siteName: 'Thin Line News',
+      siteUrl: 'https://news.example.com',
+      postalAddress: 'Thin Line News Ltd\n12 Harbour Street, Bristol BS1 4AB, UK',
+      footerText: `Subscribed at ${article.url}`,
+    },
   });
   return {
     confirm: await r.render('confirm', { recipient: { name: recipient.name, confirmUrl: `https://news.example.com/confirm?token=${token}` } }),
@@ -73,7 +78,10 @@ describe('emails on a narrow screen', () => {
       await page.route('**/*', (route) => route.abort());
       for (const [name, email] of Object.entries(all)) {
         await page.setContent(email.html);
-        const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth as number, innerWidth: window.innerWidth as number }));
+        const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+          scrollWidth: document.documentElement.scrollWidth as number,
+          innerWidth: window.innerWidth as number,
+        }));
         if (scrollWidth > innerWidth) overflowing.push(`${name} at ${width} px: ${scrollWidth} px wide`);
       }
       await context.close();

@@ -21,7 +21,16 @@ interface Started {
 /** `npm start`'s entry point, as a real process, on a free port, with nothing but DATA_DIR and PORT set. */
 async function start(dataDir: string, port: number): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'lambdas/local/main.ts'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, INKWIRE_API_KEY: '', SITE_URL: '', PUBLIC_URL: '', DIGEST_DAILY_AT: 'off', DIGEST_WEEKLY_AT: 'off' },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      INKWIRE_API_KEY: '',
+      SITE_URL: '',
+      PUBLIC_URL: '',
+      DIGEST_DAILY_AT: 'off',
+      DIGEST_WEEKLY_AT: 'off',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -101,7 +110,20 @@ describe('the local runtime, end to end', () => {
   });
 
   it('publishes the sample article with the command-line tool and reads it back through a feed parser, text intact', async () => {
-    const { stdout } = await run(process.execPath, ['bin/inkwire.mjs', 'publish', SAMPLE, '--tag', 'Middle East', '--author', 'Thin Line Staff', '--api', rt.url, '--key', rt.key, '--json']);
+    const { stdout } = await run(process.execPath, [
+      'bin/inkwire.mjs',
+      'publish',
+      SAMPLE,
+      '--tag',
+      'Middle East',
+      '--author',
+      'Thin Line Staff',
+      '--api',
+      rt.url,
+      '--key',
+      rt.key,
+      '--json',
+    ]);
     const article = JSON.parse(stdout);
     expect(article.status).toBe('published');
     expect(article.publishedAt).toBe('2024-02-11T00:00:00.000Z');
@@ -128,7 +150,11 @@ describe('the local runtime, end to end', () => {
     const res = await fetch(`${rt.url}/api/articles`, {
       method: 'POST',
       headers: { authorization: `Bearer ${rt.key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ title: 'U.S. Led Drone Strike Kills Iranian-Backed Militia Leader — analysis', body: `## Background\n\n${body}`, status: 'published' }),
+      body: JSON.stringify({
+        title: 'U.S. Led Drone Strike Kills Iranian-Backed Militia Leader — analysis',
+        body: `## Background\n\n${body}`,
+        status: 'published',
+      }),
     });
     expect(res.status).toBe(201);
     const a = (await res.json()) as { id: string };
@@ -192,7 +218,11 @@ describe('the local runtime, end to end', () => {
     });
     expect(res.status).toBe(200);
     // The local SES endpoint publishes a Send and a Delivery event for each message; the SesEvents handler logs each.
-    const sesLines = () => rt.output().split('\n').filter((l) => l.startsWith('ses event '));
+    const sesLines = () =>
+      rt
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('ses event '));
     const deadline = Date.now() + 20_000;
     while (sesLines().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const lines = rt.output().split('\n');

@@ -205,7 +205,16 @@ describe('the public site', () => {
     }
     expect(dead).toEqual([]);
     // The crawl reached every kind of page.
-    for (const path of ['/', '/page/2024-01/', pagePath('feature'), '/tags/politics/', '/tags/', '/authors/jane-doe/', '/authors/jane-doe/page/2024-02/', '/archive/']) {
+    for (const path of [
+      '/',
+      '/page/2024-01/',
+      pagePath('feature'),
+      '/tags/politics/',
+      '/tags/',
+      '/authors/jane-doe/',
+      '/authors/jane-doe/page/2024-02/',
+      '/archive/',
+    ]) {
       expect(pages.has(path), path).toBe(true);
     }
     expect(seen.has('/tags/politics/feed.xml')).toBe(true);
@@ -238,7 +247,9 @@ describe('the public site', () => {
         (e: { stdout: string }) => ({ stdout: e.stdout }),
       );
       const messages = (JSON.parse(stdout) as { messages: { type: string; subType?: string; url: string; message: string; extract?: string }[] }).messages;
-      const errors = messages.filter((m) => m.type === 'error' || m.subType === 'fatal').map((m) => `${m.url.slice(m.url.lastIndexOf('/') + 1)}: ${m.message} ${m.extract ?? ''}`);
+      const errors = messages
+        .filter((m) => m.type === 'error' || m.subType === 'fatal')
+        .map((m) => `${m.url.slice(m.url.lastIndexOf('/') + 1)}: ${m.message} ${m.extract ?? ''}`);
       // The control page proves the checker read the files: its error, and nothing else.
       expect(errors.filter((e) => e.startsWith('control.html'))).not.toEqual([]);
       expect(errors.filter((e) => !e.startsWith('control.html'))).toEqual([]);
@@ -250,15 +261,22 @@ describe('the public site', () => {
   it('passes axe-core on the home, an article, a tag page and the 404 page, phone and desktop, light and dark', async () => {
     const axeSource = await readFile(AXE_SCRIPT, 'utf8');
     const report: string[] = [];
-    for (const viewport of [{ width: 320, height: 640 }, { width: 1280, height: 800 }]) {
+    for (const viewport of [
+      { width: 320, height: 640 },
+      { width: 1280, height: 800 },
+    ]) {
       for (const colorScheme of ['light', 'dark'] as const) {
         const context = await browser.newContext({ viewport, colorScheme, javaScriptEnabled: true });
         const page = await context.newPage();
         for (const path of ['/', pagePath('feature'), '/tags/politics/', '/no/such/page']) {
           await page.goto(rt.url + path);
           await page.addScriptTag({ content: axeSource });
-          const violations = (await page.evaluate(async () => (await axe.run(document, { resultTypes: ['violations'] })).violations)) as { id: string; nodes: { target: string[] }[] }[];
-          for (const v of violations) report.push(`${path} ${viewport.width}px ${colorScheme}: ${v.id} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+          const violations = (await page.evaluate(async () => (await axe.run(document, { resultTypes: ['violations'] })).violations)) as {
+            id: string;
+            nodes: { target: string[] }[];
+          }[];
+          for (const v of violations)
+            report.push(`${path} ${viewport.width}px ${colorScheme}: ${v.id} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
           // Readable at 320 px: nothing scrolls sideways.
           const overflow = (await page.evaluate(() => document.documentElement.scrollWidth)) as number;
           if (overflow > viewport.width) report.push(`${path} ${viewport.width}px: ${overflow}px wide`);
@@ -276,7 +294,10 @@ describe('the public site', () => {
       expect(bytes, path).toBeLessThan(30 * 1024);
       expect(gzipSync(body).length, path).toBeLessThan(30 * 1024);
       const scripts = [...body.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
-      expect(scripts.every((attrs) => attrs === ' type="application/ld+json"'), path).toBe(true);
+      expect(
+        scripts.every((attrs) => attrs === ' type="application/ld+json"'),
+        path,
+      ).toBe(true);
       expect(body).not.toMatch(/<link[^>]+rel="stylesheet"/);
     }
   });

@@ -54,10 +54,12 @@ async function tabOrder(page: Page, presses: number): Promise<string[]> {
   const order: string[] = [];
   for (let i = 0; i < presses; i++) {
     await page.keyboard.press('Tab');
-    order.push(await page.evaluate(() => {
-      const el = document.activeElement as Focusable;
-      return el.id || el.name || el.textContent?.trim() || el.tagName;
-    }));
+    order.push(
+      await page.evaluate(() => {
+        const el = document.activeElement as Focusable;
+        return el.id || el.name || el.textContent?.trim() || el.tagName;
+      }),
+    );
   }
   return order;
 }
@@ -68,7 +70,13 @@ describe('subscriber pages in Chromium', () => {
 
   beforeAll(async () => {
     // A phone-sized window with JavaScript off: every step works with the HTML alone.
-    context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    context = await browser.newContext({
+      javaScriptEnabled: false,
+      viewport: { width: 360, height: 740 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+    });
     page = await context.newPage();
   });
   afterAll(async () => {
@@ -78,7 +86,16 @@ describe('subscriber pages in Chromium', () => {
   it('subscribe: a labelled form in a sensible focus order, then a "check your inbox" page', async () => {
     await page.goto(`${h.url}/subscribe`);
     await checkPage(page);
-    expect(await tabOrder(page, 8)).toEqual(['Skip to content', 'Thin Line News', 'email', 'name', 'frequency-weekly', 'topic-politics', 'topic-science', 'Subscribe']);
+    expect(await tabOrder(page, 8)).toEqual([
+      'Skip to content',
+      'Thin Line News',
+      'email',
+      'name',
+      'frequency-weekly',
+      'topic-politics',
+      'topic-science',
+      'Subscribe',
+    ]);
 
     await page.getByLabel('Email address').fill('not an address');
     await page.getByRole('button', { name: 'Subscribe' }).click();
@@ -170,7 +187,11 @@ describe('subscriber pages in Chromium', () => {
     await page.getByRole('button', { name: 'Confirm my subscription' }).click();
     await expect.poll(async () => (await find('oneclick@example.org'))?.status).toBe('confirmed');
     const unsubscribeUrl = linkIn((await h.waitForMail('oneclick@example.org', 2)).text, `${h.url}/unsubscribe?token=`);
-    const res = await context.request.post(unsubscribeUrl, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, data: 'List-Unsubscribe=One-Click', maxRedirects: 0 });
+    const res = await context.request.post(unsubscribeUrl, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      data: 'List-Unsubscribe=One-Click',
+      maxRedirects: 0,
+    });
     expect(res.status()).toBe(200);
     expect((await find('oneclick@example.org'))!.status).toBe('unsubscribed');
   });
@@ -190,7 +211,9 @@ describe('with JavaScript and a desktop window', () => {
       const page = await context.newPage();
       await page.goto(`${h.url}/subscribe`);
       await checkPage(page);
-      const mainWidth = await page.locator('main').evaluate((el) => (el as unknown as { getBoundingClientRect(): { width: number } }).getBoundingClientRect().width);
+      const mainWidth = await page
+        .locator('main')
+        .evaluate((el) => (el as unknown as { getBoundingClientRect(): { width: number } }).getBoundingClientRect().width);
       expect(mainWidth).toBeLessThan(700);
       await page.getByLabel('Email address').fill('desktop@example.org');
       await page.getByRole('button', { name: 'Subscribe' }).click();

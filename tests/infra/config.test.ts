@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { checkRecordedContext, CONFIG_KEYS, ConfigError, EXAMPLE_CONTEXT, parseConfig, readContext } from '../../infra/config.ts';
 import { DEFAULT_SUBSCRIBER_FREQUENCY, MailEnvSchema } from '../../lambdas/config.ts';
 
-
 const MINIMAL = { domain: 'news.example.com', postalAddress: 'Example Media, 1 Main St, Springfield, USA' };
 
 function problemsOf(raw: Record<string, unknown>): string[] {
@@ -141,7 +140,7 @@ describe('settings recorded in cdk.json', () => {
     ]);
     // The suggested entry has the value's JSON type.
     expect(refusals({ ...MINIMAL, sesMaxSendRate: '14' }, MINIMAL)).toEqual([
-      "sesMaxSendRate is 14 on the command line but not recorded in cdk.json: record it in cdk.json's context (\"sesMaxSendRate\": 14) so every deploy uses it",
+      'sesMaxSendRate is 14 on the command line but not recorded in cdk.json: record it in cdk.json\'s context ("sesMaxSendRate": 14) so every deploy uses it',
     ]);
     // Only configuration a deploy depends on is recorded: nothing at all in cdk.json means every -c is refused.
     expect(refusals({ domain: 'news.example.com', postalAddress: MINIMAL.postalAddress }, {})).toHaveLength(2);
@@ -195,7 +194,9 @@ describe('the site\u2019s pages (sitePages)', () => {
   });
 
   it('take their look from the configuration, checked', () => {
-    expect(parseConfig({ ...MINIMAL, siteAccentColor: '#aa3300', siteFooterText: 'By Example Media', siteLogoUrl: 'https://news.example.com/logo.png' })).toMatchObject({
+    expect(
+      parseConfig({ ...MINIMAL, siteAccentColor: '#aa3300', siteFooterText: 'By Example Media', siteLogoUrl: 'https://news.example.com/logo.png' }),
+    ).toMatchObject({
       siteAccentColor: '#aa3300',
       siteFooterText: 'By Example Media',
       siteLogoUrl: 'https://news.example.com/logo.png',

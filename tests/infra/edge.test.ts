@@ -74,11 +74,15 @@ describe('edge (production configuration, no WAF)', () => {
     expect(fn.Properties.FunctionCode).toBe(VIEWER_ADDRESS_FUNCTION_CODE);
     for (const behavior of config.CacheBehaviors) {
       expect(behavior.OriginRequestPolicyId, behavior.PathPattern).toBe(OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER.originRequestPolicyId);
-      expect(behavior.FunctionAssociations, behavior.PathPattern).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fnId, 'FunctionARN'] } }]);
+      expect(behavior.FunctionAssociations, behavior.PathPattern).toEqual([
+        { EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fnId, 'FunctionARN'] } },
+      ]);
     }
     // Documents get the page-path function instead.
     const pageFnId = logicalId(s.service, s.service.edge.pagePathFunction);
-    expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [pageFnId, 'FunctionARN'] } }]);
+    expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([
+      { EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [pageFnId, 'FunctionARN'] } },
+    ]);
   });
 
   it('serves the site: `/` is the home page, a page address its index.html, a missing document the 404 page', () => {
@@ -102,12 +106,16 @@ describe('edge (production configuration, no WAF)', () => {
     expect(run('/tags/politics/atom.xml').uri).toBe('/tags/politics/atom.xml');
     expect(run('/sitemap.xml').uri).toBe('/sitemap.xml');
     expect(run('/articles/hello')).toMatchObject({ statusCode: 301, headers: { location: { value: '/articles/hello/' } } });
-    expect(run('/articles/hello', { a: { value: '1' }, b: { value: '', multiValue: [{ value: '' }, { value: 'x' }] } }).headers!.location!.value).toBe('/articles/hello/?a=1&b&b=x');
+    expect(run('/articles/hello', { a: { value: '1' }, b: { value: '', multiValue: [{ value: '' }, { value: 'x' }] } }).headers!.location!.value).toBe(
+      '/articles/hello/?a=1&b&b=x',
+    );
   });
 
   it('the edge function writes the viewer\u2019s IP over whatever the viewer sent under that name', () => {
     const run = (ip: string, headers: Record<string, { value: string }>) =>
-      runInNewContext(`${VIEWER_ADDRESS_FUNCTION_CODE}; handler(event)`, { event: { viewer: { ip }, request: { uri: '/subscribe', headers } } }) as { headers: Record<string, { value: string }> };
+      runInNewContext(`${VIEWER_ADDRESS_FUNCTION_CODE}; handler(event)`, { event: { viewer: { ip }, request: { uri: '/subscribe', headers } } }) as {
+        headers: Record<string, { value: string }>;
+      };
     expect(run('2001:db8::1', {}).headers[VIEWER_ADDRESS_HEADER]).toEqual({ value: '2001:db8::1' });
     const out = run('203.0.113.7', { [VIEWER_ADDRESS_HEADER]: { value: '192.0.2.1' }, accept: { value: '*/*' } });
     expect(out.headers[VIEWER_ADDRESS_HEADER]).toEqual({ value: '203.0.113.7' });
@@ -124,7 +132,17 @@ describe('edge (production configuration, no WAF)', () => {
     expect(read.Condition).toEqual({
       StringEquals: {
         'AWS:SourceArn': {
-          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: logicalId(s.service, s.service.edge.distribution) }]],
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':cloudfront::',
+              { Ref: 'AWS::AccountId' },
+              ':distribution/',
+              { Ref: logicalId(s.service, s.service.edge.distribution) },
+            ],
+          ],
         },
       },
     });
@@ -172,7 +190,12 @@ describe('edge with wafRateLimit', () => {
       EvaluationWindowSec: 300,
       AggregateKeyType: 'IP',
       ScopeDownStatement: {
-        ByteMatchStatement: { FieldToMatch: { UriPath: {} }, PositionalConstraint: 'STARTS_WITH', SearchString: '/subscribe', TextTransformations: [{ Priority: 0, Type: 'NONE' }] },
+        ByteMatchStatement: {
+          FieldToMatch: { UriPath: {} },
+          PositionalConstraint: 'STARTS_WITH',
+          SearchString: '/subscribe',
+          TextTransformations: [{ Priority: 0, Type: 'NONE' }],
+        },
       },
     });
     const distribution = only(service, 'AWS::CloudFront::Distribution');

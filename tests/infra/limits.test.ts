@@ -22,8 +22,25 @@ type StreamDriven = Extract<DrivenFunction, 'sendPlanner' | 'feedRebuild'>;
 /** SQS's visibility timeout for a queue whose template does not set one. */
 const SQS_DEFAULT_VISIBILITY_SECONDS = 30;
 
-const QUEUE_FIELDS = ['timeoutSeconds', 'memoryMb', 'batchSize', 'maxBatchingWindowSeconds', 'maximumConcurrency', 'visibilityTimeoutSeconds', 'maxReceiveCount'] as const;
-const STREAM_FIELDS = ['timeoutSeconds', 'memoryMb', 'batchSize', 'maxBatchingWindowSeconds', 'retryAttempts', 'maxRecordAgeSeconds', 'parallelizationFactor', 'bisectBatchOnError'] as const;
+const QUEUE_FIELDS = [
+  'timeoutSeconds',
+  'memoryMb',
+  'batchSize',
+  'maxBatchingWindowSeconds',
+  'maximumConcurrency',
+  'visibilityTimeoutSeconds',
+  'maxReceiveCount',
+] as const;
+const STREAM_FIELDS = [
+  'timeoutSeconds',
+  'memoryMb',
+  'batchSize',
+  'maxBatchingWindowSeconds',
+  'retryAttempts',
+  'maxRecordAgeSeconds',
+  'parallelizationFactor',
+  'bisectBatchOnError',
+] as const;
 const ASYNC_FIELDS = ['timeoutSeconds', 'memoryMb', 'retryAttempts', 'maxEventAgeSeconds'] as const;
 const pick = (o: object, keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, (o as Record<string, unknown>)[k]]));
 
@@ -56,7 +73,11 @@ function view(s: Synthesized) {
     subscriberJobs: subscriberJobs.queue,
   };
   /** Where each asynchronously invoked function's failed events go. */
-  const failureQueue: Record<AsyncFunction, IQueue> = { subscriberImport: subscriberJobs.deadLetterQueue, digest: queues.failedEvents, publishScheduled: queues.failedEvents };
+  const failureQueue: Record<AsyncFunction, IQueue> = {
+    subscriberImport: subscriberJobs.deadLetterQueue,
+    digest: queues.failedEvents,
+    publishScheduled: queues.failedEvents,
+  };
 
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   /** The resources of `type` whose FunctionName is this function's (`stack.resolve(fn.functionName)`: its Ref). */
@@ -146,11 +167,14 @@ describe.each([
     expected = describeLimits(deploymentLimits(rate));
   });
 
-  it.each(['sendWorker', 'sendDeadLetter', 'sesEvents', 'subscriberJobs'] as const)('runs the queue-driven %s, its event source and its queue under the limits', (name) => {
-    const inTemplate = t.queueConsumer(name);
-    expect(pick(inTemplate, QUEUE_FIELDS)).toEqual(pick(expected[name], QUEUE_FIELDS));
-    expect(inTemplate.reportsBatchItemFailures).toBe(true);
-  });
+  it.each(['sendWorker', 'sendDeadLetter', 'sesEvents', 'subscriberJobs'] as const)(
+    'runs the queue-driven %s, its event source and its queue under the limits',
+    (name) => {
+      const inTemplate = t.queueConsumer(name);
+      expect(pick(inTemplate, QUEUE_FIELDS)).toEqual(pick(expected[name], QUEUE_FIELDS));
+      expect(inTemplate.reportsBatchItemFailures).toBe(true);
+    },
+  );
 
   it.each(['sendPlanner', 'feedRebuild'] as const)('runs the stream-driven %s and its event source under the limits', (name) => {
     const inTemplate = t.streamConsumer(name);
@@ -227,10 +251,13 @@ describe('the local runtime and the template at the same SES rate', () => {
   }, 120_000);
   afterAll(async () => rt?.cleanup());
 
-  it.each(['sendWorker', 'sesEvents', 'subscriberJobs'] as const)('emulates the queue-driven %s: timeout, batch size, concurrency, visibility, receives', (name) => {
-    const fields = ['timeoutSeconds', 'batchSize', 'maxBatchingWindowSeconds', 'maximumConcurrency', 'visibilityTimeoutSeconds', 'maxReceiveCount'] as const;
-    expect(pick(local[name]!, fields)).toEqual(pick(t.queueConsumer(name), fields));
-  });
+  it.each(['sendWorker', 'sesEvents', 'subscriberJobs'] as const)(
+    'emulates the queue-driven %s: timeout, batch size, concurrency, visibility, receives',
+    (name) => {
+      const fields = ['timeoutSeconds', 'batchSize', 'maxBatchingWindowSeconds', 'maximumConcurrency', 'visibilityTimeoutSeconds', 'maxReceiveCount'] as const;
+      expect(pick(local[name]!, fields)).toEqual(pick(t.queueConsumer(name), fields));
+    },
+  );
 
   it.each(['sendPlanner', 'feedRebuild'] as const)('emulates the stream-driven %s: timeout, batch size, batching window, retries', (name) => {
     const fields = ['timeoutSeconds', 'batchSize', 'maxBatchingWindowSeconds', 'retryAttempts'] as const;

@@ -93,7 +93,11 @@ describe('the nag check itself', () => {
     const app = new App();
     const stack = new Stack(app, 'ServerlessControl');
     new Queue(stack, 'PlainQueue', { enforceSSL: true });
-    new LambdaFunction(stack, 'PlainFunction', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => {}') });
+    new LambdaFunction(stack, 'PlainFunction', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => {}'),
+    });
     const ruleNames = new ServerlessChecks().validateScope(app).violations.map((v) => v.ruleName);
     expect(ruleNames).toEqual(expect.arrayContaining(['Serverless-LambdaTracing', 'Serverless-LambdaDLQ', 'Serverless-SQSRedrivePolicy']));
   });
@@ -103,7 +107,10 @@ describe('the nag check itself', () => {
     const { service } = addInkwireStacks(app, parseConfig({ example: 'true' }));
     // Compliant for AwsSolutions (encrypted, TLS only, it has a dead-letter queue of its own) but not for Serverless.
     const dlq = new Queue(service, 'ControlDeadLetters', { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED });
-    Validations.of(dlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'A control queue of this test: it is the dead-letter queue, and Serverless-SQSRedrivePolicy must still fire on it.' });
+    Validations.of(dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'A control queue of this test: it is the dead-letter queue, and Serverless-SQSRedrivePolicy must still fire on it.',
+    });
     new Queue(service, 'ControlQueue', { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED, deadLetterQueue: { queue: dlq, maxReceiveCount: 3 } });
     expect(() => app.synth()).toThrow(/Serverless-SQSRedrivePolicy/);
   });

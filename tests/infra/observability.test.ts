@@ -48,7 +48,13 @@ describe('X-Ray tracing', () => {
 });
 
 describe('alarms added for operations', () => {
-  const expectToTopic = (a: Json) => expect(a).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', AlarmActions: [alarmTopic()], OKActions: [alarmTopic()], TreatMissingData: 'notBreaching' });
+  const expectToTopic = (a: Json) =>
+    expect(a).toMatchObject({
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [alarmTopic()],
+      OKActions: [alarmTopic()],
+      TreatMissingData: 'notBreaching',
+    });
 
   it('alarms on API Gateway 5xx answers of the HTTP API', () => {
     const [api5xx, ...more] = alarms().filter((a) => a.Namespace === 'AWS/ApiGateway' && a.MetricName === '5xx');
@@ -89,7 +95,9 @@ describe('alarms added for operations', () => {
     expect(expression.ReturnData).toBe(true);
     // A missing series (no throttles of that operation) must not blank the sum.
     expect(expression.Expression).toBe(series.map((m: Json) => `FILL(${m.Id}, 0)`).join(' + '));
-    expect(series.map((m: Json) => m.MetricStat.Metric.Dimensions.find((d: Json) => d.Name === 'Operation').Value).sort()).toEqual([...TABLE_OPERATIONS].sort());
+    expect(series.map((m: Json) => m.MetricStat.Metric.Dimensions.find((d: Json) => d.Name === 'Operation').Value).sort()).toEqual(
+      [...TABLE_OPERATIONS].sort(),
+    );
     for (const m of series) {
       expect(m.MetricStat).toMatchObject({ Stat: 'Sum', Period: 300, Metric: { Namespace: 'AWS/DynamoDB', MetricName: 'ThrottledRequests' } });
       expect(JSON.stringify(m.MetricStat.Metric.Dimensions)).toMatch(/TableName.*Inkwire-Data:ExportsOutputRefTable/);
@@ -112,7 +120,11 @@ describe('the monthly budget', () => {
     const budget = budgets[0]![1];
     expect(budget.Properties.Budget).toMatchObject({ BudgetType: 'COST', TimeUnit: 'MONTHLY', BudgetLimit: { Amount: 120, Unit: 'USD' } });
     const notifications = budget.Properties.NotificationsWithSubscribers;
-    expect(notifications.map((n: Json) => `${n.Notification.NotificationType} ${n.Notification.Threshold}`)).toEqual(['ACTUAL 80', 'ACTUAL 100', 'FORECASTED 100']);
+    expect(notifications.map((n: Json) => `${n.Notification.NotificationType} ${n.Notification.Threshold}`)).toEqual([
+      'ACTUAL 80',
+      'ACTUAL 100',
+      'FORECASTED 100',
+    ]);
     for (const n of notifications) {
       expect(n.Notification).toMatchObject({ ComparisonOperator: 'GREATER_THAN', ThresholdType: 'PERCENTAGE' });
       expect(n.Subscribers).toEqual([{ SubscriptionType: 'SNS', Address: alarmTopic() }]);
@@ -124,7 +136,12 @@ describe('the monthly budget', () => {
     expect(policies).toHaveLength(1);
     const statements = policies[0]![1].Properties.PolicyDocument.Statement.filter((st: Json) => st.Principal?.Service === 'budgets.amazonaws.com');
     expect(statements).toEqual([
-      expect.objectContaining({ Effect: 'Allow', Action: 'sns:Publish', Resource: alarmTopic(), Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } }),
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: 'sns:Publish',
+        Resource: alarmTopic(),
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      }),
     ]);
   });
 });
@@ -148,12 +165,16 @@ describe('the monthlyBudgetUsd setting', () => {
   });
 
   it('refuses an amount that is not a positive number, saying how to record one', () => {
-    expect(problemsOf({ ...MINIMAL, monthlyBudgetUsd: 'lots' })).toEqual([expect.stringMatching(/^context `monthlyBudgetUsd` must be a number of US dollars \(got "lots"\).*"monthlyBudgetUsd": 50/)]);
+    expect(problemsOf({ ...MINIMAL, monthlyBudgetUsd: 'lots' })).toEqual([
+      expect.stringMatching(/^context `monthlyBudgetUsd` must be a number of US dollars \(got "lots"\).*"monthlyBudgetUsd": 50/),
+    ]);
     expect(problemsOf({ ...MINIMAL, monthlyBudgetUsd: 0 })).toEqual([expect.stringMatching(/^context `monthlyBudgetUsd` must be greater than 0/)]);
   });
 
   it('is refused on the command line unless cdk.json records it', () => {
-    expect(() => checkRecordedContext({ ...MINIMAL, monthlyBudgetUsd: '80' }, MINIMAL)).toThrow(/monthlyBudgetUsd is 80 on the command line but not recorded in cdk\.json/);
+    expect(() => checkRecordedContext({ ...MINIMAL, monthlyBudgetUsd: '80' }, MINIMAL)).toThrow(
+      /monthlyBudgetUsd is 80 on the command line but not recorded in cdk\.json/,
+    );
     expect(() => checkRecordedContext({ ...MINIMAL, monthlyBudgetUsd: '80' }, { ...MINIMAL, monthlyBudgetUsd: 80 })).not.toThrow();
   });
 });

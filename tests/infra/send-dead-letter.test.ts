@@ -35,7 +35,10 @@ function statements(): Statement[] {
     .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((ref: Json) => ref.Ref === roleId))
     .flatMap((r) => r.Properties.PolicyDocument.Statement);
 }
-const alarms = () => Object.values<Json>(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
+const alarms = () =>
+  Object.values<Json>(resources)
+    .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+    .map((r) => r.Properties);
 
 describe('the send dead-letter handler', () => {
   it('runs like every function (nodejs22.x, arm64, its own log group, no managed policy) with the shared settings and no variable naming a resource it may not use', () => {
@@ -45,13 +48,22 @@ describe('the send dead-letter handler', () => {
     expect(resources[logicalId(s.service, deadLetter.handler.role)].Properties.ManagedPolicyArns).toBeUndefined();
     const env = Object.keys(props.Environment.Variables);
     expect(env).toContain('TABLE_NAME');
-    for (const name of ['SEND_QUEUE_URL', 'TOKEN_SECRET_ARN', 'PUBLISHER_KEY_SECRET_ARN', 'SCHEDULER_GROUP_NAME', 'SCHEDULER_ROLE_ARN', 'PUBLISH_FUNCTION_ARN']) {
+    for (const name of [
+      'SEND_QUEUE_URL',
+      'TOKEN_SECRET_ARN',
+      'PUBLISHER_KEY_SECRET_ARN',
+      'SCHEDULER_GROUP_NAME',
+      'SCHEDULER_ROLE_ARN',
+      'PUBLISH_FUNCTION_ARN',
+    ]) {
       expect(env).not.toContain(name);
     }
   });
 
   it('consumes the send dead-letter queue with partial batch failures, within the queue\u2019s visibility timeout', () => {
-    const mappings = Object.values<Json>(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === logicalId(s.service, deadLetter.handler.fn));
+    const mappings = Object.values<Json>(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === logicalId(s.service, deadLetter.handler.fn),
+    );
     expect(mappings).toHaveLength(1);
     expect(mappings[0].Properties).toMatchObject({
       EventSourceArn: arnOf(s.service.queues.sendDeadLetter),
@@ -82,16 +94,26 @@ describe('the send dead-letter handler', () => {
     expect(JSON.stringify(table[0]!.Resource)).not.toContain('/index/');
     const actions = all.flatMap(actionsOf);
     expect(actions.filter((a) => /^(ses|s3|secretsmanager|scheduler|iam):/.test(a) || a === 'sqs:SendMessage' || a.includes('*'))).toEqual([]);
-    for (const st of all.filter((x) => actionsOf(x).some((a) => a.startsWith('sqs:')))) expect(resourcesOf(st)).toEqual([arnOf(s.service.queues.sendDeadLetter)]);
+    for (const st of all.filter((x) => actionsOf(x).some((a) => a.startsWith('sqs:'))))
+      expect(resourcesOf(st)).toEqual([arnOf(s.service.queues.sendDeadLetter)]);
   });
 
   it('alarms when a batch reaches the dead-letter queue although it drains it at once, and on its own errors; the queue\u2019s messages-visible alarm stays', () => {
     const topic = { Ref: logicalId(s.service, s.service.alarms.topic) };
     const dlqName = { 'Fn::GetAtt': [logicalId(s.service, s.service.queues.sendDeadLetter), 'QueueName'] };
-    const onQueue = (metric: string) => alarms().filter((a) => a.MetricName === metric && JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'QueueName', Value: dlqName }]));
+    const onQueue = (metric: string) =>
+      alarms().filter((a) => a.MetricName === metric && JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'QueueName', Value: dlqName }]));
     const received = onQueue('NumberOfMessagesReceived');
     expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ Namespace: 'AWS/SQS', Statistic: 'Sum', Period: 300, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', AlarmActions: [topic], OKActions: [topic] });
+    expect(received[0]).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
     expect(onQueue('ApproximateNumberOfMessagesVisible')).toHaveLength(1);
     const errors = alarms().filter((a) => a.MetricName === 'Errors' && a.Dimensions[0].Value.Ref === logicalId(s.service, deadLetter.handler.fn));
     expect(errors).toHaveLength(1);

@@ -32,8 +32,7 @@ beforeAll(() => {
   limits = deploymentLimits(Number(PRODUCTION_CONTEXT.sesMaxSendRate));
 });
 
-const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) =>
-  stack.getLogicalId(construct.node.defaultChild as CfnElement);
+const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
 const functionProps = (f: InkwireFunction): Json => serviceJson.Resources[logicalId(s.service, f.fn)].Properties;
 const actionsOf = (st: Statement) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
 const resourcesOf = (st: Statement): Json[] => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]);
@@ -85,7 +84,9 @@ describe('data stack (stateful)', () => {
       LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(s.data, s.data.logBucket) } },
     });
     // The bucket's one policy names the distribution, so it is written in the service stack.
-    expect(Object.values<Json>(data.toJSON().Resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket?.Ref === feedBucketId)).toEqual([]);
+    expect(Object.values<Json>(data.toJSON().Resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket?.Ref === feedBucketId)).toEqual(
+      [],
+    );
     data.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
   });
 
@@ -241,7 +242,11 @@ describe('permissions (least privilege per function)', () => {
     expect(actionsOfFunction(api)).not.toContain('dynamodb:*');
     expect(actionsOfFunction(api)).not.toContain('dynamodb:Scan');
     // Only to presign subscriber job files (imports/ and exports/ of the jobs bucket): see subscriber-jobs.test.ts.
-    expect(actionsOfFunction(api).filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(
+      actionsOfFunction(api)
+        .filter((a) => a.startsWith('s3:'))
+        .sort(),
+    ).toEqual(['s3:GetObject', 's3:PutObject']);
   });
 
   it('scopes ses:SendRawEmail to the domain identity plus one configuration set (newsletter for the worker; transactional, and newsletter for test sends, for the api)', () => {
@@ -268,9 +273,18 @@ describe('permissions (least privilege per function)', () => {
     // The SES events consumer sends nothing; it puts hard-bounced and complaining addresses on SES's
     // account-level suppression list. The api edits that list too (erasures, fresh confirmations).
     const listActions = ['ses:DeleteSuppressedDestination', 'ses:PutSuppressedDestination'];
-    expect(actionsOfFunction(sesEvents).filter((a) => a.startsWith('ses:')).sort()).toEqual(listActions);
-    expect(actionsOfFunction(api).filter((a) => a.includes('Suppressed')).sort()).toEqual(listActions);
-    for (const f of [sendWorker, sendPlanner, feedRebuild, publishScheduled, digest]) expect(actionsOfFunction(f).filter((a) => a.includes('Suppressed'))).toEqual([]);
+    expect(
+      actionsOfFunction(sesEvents)
+        .filter((a) => a.startsWith('ses:'))
+        .sort(),
+    ).toEqual(listActions);
+    expect(
+      actionsOfFunction(api)
+        .filter((a) => a.includes('Suppressed'))
+        .sort(),
+    ).toEqual(listActions);
+    for (const f of [sendWorker, sendPlanner, feedRebuild, publishScheduled, digest])
+      expect(actionsOfFunction(f).filter((a) => a.includes('Suppressed'))).toEqual([]);
   });
 
   it('lets the send planner write digest archive pages under archive/ in the feed bucket, and nowhere else', () => {
@@ -280,7 +294,11 @@ describe('permissions (least privilege per function)', () => {
     const [stmt, ...more] = statementWith(sendPlanner, 's3:PutObject').filter((st) => !JSON.stringify(st.Resource).includes(failedBatches));
     expect(more).toHaveLength(0);
     expect(actionsOf(stmt!).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
-    expect(resourcesOf(stmt!).map((r) => JSON.stringify(r)).join()).toMatch(/\/archive\/\*/);
+    expect(
+      resourcesOf(stmt!)
+        .map((r) => JSON.stringify(r))
+        .join(),
+    ).toMatch(/\/archive\/\*/);
   });
 
   it('lets the feed rebuilder only read the table and get/put/delete objects in the feed bucket', () => {
@@ -306,8 +324,19 @@ describe('permissions (least privilege per function)', () => {
     expect(JSON.stringify(table[0]!.Resource)).not.toContain('/index/');
     // Besides its logs and the table, only what the SQS event source needs on the events queue.
     const eventsQueueArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(s.service, s.service.mail.queue), 'Arn'] });
-    const others = statementsOf(sesEvents).filter((st) => !actionsOf(st).some((a) => a.startsWith('dynamodb:') || a.startsWith('logs:') || a.startsWith('secretsmanager:') || a.startsWith('ses:') || a.startsWith('xray:')));
-    expect(others.flatMap(actionsOf).sort()).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    const others = statementsOf(sesEvents).filter(
+      (st) =>
+        !actionsOf(st).some(
+          (a) => a.startsWith('dynamodb:') || a.startsWith('logs:') || a.startsWith('secretsmanager:') || a.startsWith('ses:') || a.startsWith('xray:'),
+        ),
+    );
+    expect(others.flatMap(actionsOf).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ]);
     for (const st of others) expect(resourcesOf(st).map((r) => JSON.stringify(r))).toEqual([eventsQueueArn]);
   });
 
@@ -369,14 +398,29 @@ describe('event sources', () => {
   it('keeps stream batches given up on, with their records, in a bucket that announces each on the alarm topic and keeps them 30 days', () => {
     const bucket = service.toJSON().Resources[logicalId(s.service, s.service.failedBatches.bucket)];
     expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })]);
-    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
     expect(bucket.DeletionPolicy).toBe('Retain');
     const notifications = Object.values<Json>(service.findResources('Custom::S3BucketNotifications'));
-    const forBucket = notifications.find((n) => JSON.stringify(n.Properties.BucketName) === JSON.stringify({ Ref: logicalId(s.service, s.service.failedBatches.bucket) }));
-    expect(forBucket?.Properties.NotificationConfiguration.TopicConfigurations).toEqual([{ Events: ['s3:ObjectCreated:*'], TopicArn: { Ref: logicalId(s.service, s.service.alarms.topic) } }]);
+    const forBucket = notifications.find(
+      (n) => JSON.stringify(n.Properties.BucketName) === JSON.stringify({ Ref: logicalId(s.service, s.service.failedBatches.bucket) }),
+    );
+    expect(forBucket?.Properties.NotificationConfiguration.TopicConfigurations).toEqual([
+      { Events: ['s3:ObjectCreated:*'], TopicArn: { Ref: logicalId(s.service, s.service.alarms.topic) } },
+    ]);
     // Both stream consumers may write there (the event source mapping writes as the function).
     for (const f of [s.service.functions.feedRebuild, s.service.functions.sendPlanner]) {
-      expect(JSON.stringify(statementsOf(f).filter((st) => actionsOf(st).includes('s3:PutObject')).map((st) => st.Resource))).toContain(logicalId(s.service, s.service.failedBatches.bucket));
+      expect(
+        JSON.stringify(
+          statementsOf(f)
+            .filter((st) => actionsOf(st).includes('s3:PutObject'))
+            .map((st) => st.Resource),
+        ),
+      ).toContain(logicalId(s.service, s.service.failedBatches.bucket));
     }
   });
 
@@ -677,7 +721,11 @@ describe('alarms', () => {
   });
 
   it('alarms on the SES account bounce rate above 5% and complaint rate above 0.1%', () => {
-    const ses = Object.fromEntries(alarms().filter((a) => a.Namespace === 'AWS/SES').map((a) => [a.MetricName, a]));
+    const ses = Object.fromEntries(
+      alarms()
+        .filter((a) => a.Namespace === 'AWS/SES')
+        .map((a) => [a.MetricName, a]),
+    );
     expect(ses['Reputation.BounceRate']).toMatchObject({ Threshold: 0.05, ComparisonOperator: 'GreaterThanThreshold', AlarmActions: [alarmTopic()] });
     expect(ses['Reputation.ComplaintRate']).toMatchObject({ Threshold: 0.001, ComparisonOperator: 'GreaterThanThreshold', AlarmActions: [alarmTopic()] });
   });

@@ -39,7 +39,11 @@ function statementsOf(f: InkwireFunction): Statement[] {
 /** `action on resource` for every allowed action of a service, resources written out. */
 const grants = (f: InkwireFunction, service: string) =>
   statementsOf(f)
-    .flatMap((st) => actionsOf(st).filter((a) => a.startsWith(`${service}:`)).flatMap((a) => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]).map((r: Json) => `${a} ${JSON.stringify(r)}`)))
+    .flatMap((st) =>
+      actionsOf(st)
+        .filter((a) => a.startsWith(`${service}:`))
+        .flatMap((a) => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]).map((r: Json) => `${a} ${JSON.stringify(r)}`)),
+    )
     .sort();
 
 describe('the jobs bucket (data stack)', () => {
@@ -78,7 +82,11 @@ describe('subscriber job functions', () => {
     ] as const) {
       expect(props(f)).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: l.timeoutSeconds, MemorySize: l.memoryMb });
       const env = props(f).Environment.Variables;
-      expect(env).toMatchObject({ SITE_URL: 'https://www.example.org', PUBLIC_URL: 'https://news.example.org', POSTAL_ADDRESS: PRODUCTION_CONTEXT.postalAddress });
+      expect(env).toMatchObject({
+        SITE_URL: 'https://www.example.org',
+        PUBLIC_URL: 'https://news.example.org',
+        POSTAL_ADDRESS: PRODUCTION_CONTEXT.postalAddress,
+      });
       expect(env.JOBS_BUCKET['Fn::ImportValue']).toMatch(/JobsBucket/);
       expect(env.JOBS_QUEUE_URL).toBeUndefined();
       expect(serviceJson.Resources[logicalId(s.service, f.role)].Properties.ManagedPolicyArns).toBeUndefined();
@@ -90,7 +98,9 @@ describe('subscriber job functions', () => {
 
   it('let the import read and delete uploads under imports/ only and write subscribers; it sends no mail (confirmations go out as a send)', () => {
     const f = s.service.subscriberJobs.importFunction;
-    expect(grants(f, 's3')).toEqual(['s3:DeleteObject', 's3:GetObject'].map((a) => `${a} {"Fn::Join":["",[{"Fn::ImportValue":"Inkwire-Data-JobsBucketArn"},"/imports/*"]]}`));
+    expect(grants(f, 's3')).toEqual(
+      ['s3:DeleteObject', 's3:GetObject'].map((a) => `${a} {"Fn::Join":["",[{"Fn::ImportValue":"Inkwire-Data-JobsBucketArn"},"/imports/*"]]}`),
+    );
     const table = statementsOf(f).filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
     expect(table).toHaveLength(1);
     expect(actionsOf(table[0]!).sort()).toEqual([...IMPORT_TABLE_ACTIONS].sort());
@@ -104,14 +114,22 @@ describe('subscriber job functions', () => {
 
   it('let the jobs function write exports under exports/ only, move job records and read the list by status, nothing more', () => {
     const f = s.service.subscriberJobs.jobsFunction;
-    expect(grants(f, 's3')).toEqual(['s3:AbortMultipartUpload', 's3:PutObject'].map((a) => `${a} {"Fn::Join":["",[{"Fn::ImportValue":"Inkwire-Data-JobsBucketArn"},"/exports/*"]]}`));
+    expect(grants(f, 's3')).toEqual(
+      ['s3:AbortMultipartUpload', 's3:PutObject'].map((a) => `${a} {"Fn::Join":["",[{"Fn::ImportValue":"Inkwire-Data-JobsBucketArn"},"/exports/*"]]}`),
+    );
     const dynamo = grants(f, 'dynamodb');
     expect(dynamo.filter((g) => !/ReceiveMessage|Stream/.test(g)).map((g) => g.split(' ')[0])).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
     expect(dynamo.find((g) => g.startsWith('dynamodb:Query'))).toContain('/index/GSI1');
     expect(grants(f, 'ses')).toEqual([]);
     expect(grants(f, 'secretsmanager')).toEqual([]);
     // The event source's own grant (CDK), on the jobs queue only.
-    expect(grants(f, 'sqs').map((g) => g.split(' ')[0])).toEqual(['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+    expect(grants(f, 'sqs').map((g) => g.split(' ')[0])).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ]);
     for (const g of grants(f, 'sqs')) expect(g).toContain(logicalId(s.service, s.service.subscriberJobs.queue));
   });
 
@@ -136,7 +154,14 @@ describe('how jobs start', () => {
         LambdaFunctionConfigurations: [
           {
             Events: ['s3:ObjectCreated:*'],
-            Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.csv' }, { Name: 'prefix', Value: 'imports/' }] } },
+            Filter: {
+              Key: {
+                FilterRules: [
+                  { Name: 'suffix', Value: '.csv' },
+                  { Name: 'prefix', Value: 'imports/' },
+                ],
+              },
+            },
             LambdaFunctionArn: importArn,
           },
         ],
@@ -160,7 +185,9 @@ describe('how jobs start', () => {
 
   it('consumes the jobs queue in batches of the limits\u2019 size, with partial failures, and parks a message after its last receive', () => {
     const jobs = s.service.subscriberJobs;
-    const mappings = Object.values<Json>(service.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: logicalId(s.service, jobs.jobsFunction.fn) } } }));
+    const mappings = Object.values<Json>(
+      service.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: logicalId(s.service, jobs.jobsFunction.fn) } } }),
+    );
     expect(mappings).toHaveLength(1);
     expect(mappings[0].Properties).toMatchObject({
       EventSourceArn: { 'Fn::GetAtt': [logicalId(s.service, jobs.queue), 'Arn'] },
@@ -185,9 +212,17 @@ describe('job alarms', () => {
     for (const f of [jobs.importFunction, jobs.jobsFunction]) {
       const [alarm, ...more] = alarms.filter((a) => a.MetricName === 'Errors' && a.Dimensions[0].Value.Ref === logicalId(s.service, f.fn));
       expect(more).toHaveLength(0);
-      expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [topic], OKActions: [topic] });
+      expect(alarm).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topic],
+        OKActions: [topic],
+      });
     }
-    const dlq = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Dimensions[0].Value['Fn::GetAtt']?.[0] === logicalId(s.service, jobs.deadLetterQueue));
+    const dlq = alarms.filter(
+      (a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && a.Dimensions[0].Value['Fn::GetAtt']?.[0] === logicalId(s.service, jobs.deadLetterQueue),
+    );
     expect(dlq).toHaveLength(1);
     expect(dlq[0]).toMatchObject({ Threshold: 0, AlarmActions: [topic] });
   });

@@ -172,7 +172,15 @@ describe('publisher API: articles', () => {
     const doc = await (await rt.get('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/api/articles', '/api/articles/{id}', '/api/subscribers', '/api/subscribers/import', '/api/sends', '/api/sends/{id}', '/subscribe']),
+      expect.arrayContaining([
+        '/api/articles',
+        '/api/articles/{id}',
+        '/api/subscribers',
+        '/api/subscribers/import',
+        '/api/sends',
+        '/api/sends/{id}',
+        '/subscribe',
+      ]),
     );
     expect(doc.paths['/api/articles'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ArticleInput' });
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
@@ -189,7 +197,9 @@ describe('stored size', () => {
   });
 
   it('publishes a rescheduled article at its new time, not its old publication date', async () => {
-    const a = await (await rt.api('/api/articles', { method: 'POST', json: { title: 'Rerun', body: 'x', status: 'published', publishAt: '2023-01-05T00:00:00Z' } })).json();
+    const a = await (
+      await rt.api('/api/articles', { method: 'POST', json: { title: 'Rerun', body: 'x', status: 'published', publishAt: '2023-01-05T00:00:00Z' } })
+    ).json();
     const at = new Date(Date.now() + 1200).toISOString();
     let now = await (await rt.api(`/api/articles/${a.id}`, { method: 'PATCH', json: { status: 'scheduled', publishAt: at } })).json();
     expect(now.status).toBe('scheduled');

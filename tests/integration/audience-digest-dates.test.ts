@@ -30,7 +30,15 @@ describe('digest dates (their own item beside the subscriber)', () => {
   });
 
   it('reads dates an older subscriber item still carries, taking the later of each', async () => {
-    await doc.send(new PutCommand({ TableName: tableName, Item: { ...subscriberItem({ id: 'dd2', frequency: 'weekly' }), lastDigestAt: { weekly: '2024-02-12T08:00:00.000Z', daily: '2024-01-01T08:00:00.000Z' } } }));
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...subscriberItem({ id: 'dd2', frequency: 'weekly' }),
+          lastDigestAt: { weekly: '2024-02-12T08:00:00.000Z', daily: '2024-01-01T08:00:00.000Z' },
+        },
+      }),
+    );
     await audience.markDigestsSent([{ subscriberId: 'dd2' }], 'daily', '2024-02-01T08:00:00.000Z');
     const r = (await audience.recipients([['dd2', '']])).get('dd2')!.recipient!;
     expect(r.lastDigestAt).toEqual({ daily: '2024-02-01T08:00:00.000Z', weekly: '2024-02-12T08:00:00.000Z' });

@@ -36,7 +36,15 @@ beforeAll(async () => {
     ['Harbour reopens', '2024-02-11T08:00:00.000Z'],
     ['Budget passes', '2024-03-02T08:00:00.000Z'],
   ] as const) {
-    await createArticle(deps, { title, body: `${title}.`, bodyFormat: 'markdown', authors: [{ name: 'Jane Doe' }], tags: ['City'], status: 'published', publishAt: at });
+    await createArticle(deps, {
+      title,
+      body: `${title}.`,
+      bodyFormat: 'markdown',
+      authors: [{ name: 'Jane Doe' }],
+      tags: ['City'],
+      status: 'published',
+      publishAt: at,
+    });
   }
 });
 afterAll(() => bucket.stop());
@@ -45,7 +53,16 @@ describe('npm run build-site', () => {
   it('writes every page from the table, and nothing again when nothing changed', async () => {
     const report = await buildSiteWith(functionEnv(), { ddb: table.client, s3: fakeS3Client(bucket) });
     const keys = [...bucket.objects.keys()];
-    for (const k of ['index.html', '404.html', 'robots.txt', 'articles/harbour-reopens/index.html', 'articles/budget-passes/index.html', 'tags/city/index.html', 'authors/jane-doe/index.html', 'sitemap.xml']) {
+    for (const k of [
+      'index.html',
+      '404.html',
+      'robots.txt',
+      'articles/harbour-reopens/index.html',
+      'articles/budget-passes/index.html',
+      'tags/city/index.html',
+      'authors/jane-doe/index.html',
+      'sitemap.xml',
+    ]) {
       expect(keys, k).toContain(k);
     }
     expect(bucket.objects.get('articles/harbour-reopens/index.html')!.body.toString()).toContain('Harbour reopens');

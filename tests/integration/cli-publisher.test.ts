@@ -23,7 +23,8 @@ afterAll(async () => {
 const run = cliAgainst(() => rt.url);
 const cli = (...argv: string[]) => run(argv);
 const file = fileIn(() => dir);
-const articles = async () => ((await (await rt.api('/api/articles?limit=100')).json()) as { items: { id: string; slug: string; title: string; status: string }[] }).items;
+const articles = async () =>
+  ((await (await rt.api('/api/articles?limit=100')).json()) as { items: { id: string; slug: string; title: string; status: string }[] }).items;
 
 /** Every message in the local outbox, by recipient, with its subject. */
 async function outbox(): Promise<{ to: string; subject: string }[]> {
@@ -103,9 +104,13 @@ describe('inkwire show and edit', () => {
 
 describe('inkwire subscribers list and counts', () => {
   it('lists and counts the subscribers', async () => {
-    const counted = async () => JSON.parse((await cli('subscribers', 'counts', '--json')).stdout) as { total: number; byStatus: { confirmed: number }; byFrequency: { weekly: number } };
+    const counted = async () =>
+      JSON.parse((await cli('subscribers', 'counts', '--json')).stdout) as { total: number; byStatus: { confirmed: number }; byFrequency: { weekly: number } };
     const before = await counted();
-    const csv = await file('list.csv', ['email,name,frequency,topics', 'dee@example.org,Dee,weekly,', 'eve@example.org,Eve,weekly,sport', 'fay@example.org,Fay,instant,'].join('\n'));
+    const csv = await file(
+      'list.csv',
+      ['email,name,frequency,topics', 'dee@example.org,Dee,weekly,', 'eve@example.org,Eve,weekly,sport', 'fay@example.org,Fay,instant,'].join('\n'),
+    );
     expect((await cli('subscribers', 'import', csv, '--consent', 'confirmed')).code).toBe(0);
     const list = await cli('subscribers', 'list', '--status', 'confirmed');
     expect(list.code).toBe(0);
@@ -126,7 +131,10 @@ describe('inkwire subscribers list and counts', () => {
 describe('inkwire send and sends', () => {
   beforeAll(async () => {
     // Daily readers, so the weekly subscribers of the other tests are not in these digests.
-    const csv = await file('readers.csv', ['email,name,frequency,topics', 'ann@example.org,Ann,daily,', 'bob@example.org,Bob,daily,sport', 'cy@example.org,Cy,instant,'].join('\n'));
+    const csv = await file(
+      'readers.csv',
+      ['email,name,frequency,topics', 'ann@example.org,Ann,daily,', 'bob@example.org,Bob,daily,sport', 'cy@example.org,Cy,instant,'].join('\n'),
+    );
     expect((await cli('subscribers', 'import', csv, '--consent', 'confirmed')).code).toBe(0);
     // Published after they confirmed: new for them (a digest never reaches back before a subscription).
     expect((await cli('publish', await file('ferry.md', '---\ntitle: Ferry timetable changes\ntags: [city]\n---\nNew times from Monday.\n'))).code).toBe(0);

@@ -2,7 +2,7 @@
  * `inkwire subscribers import|export` against the local runtime: the job flow end to end (create, upload
  * the file streamed, poll, report; export, download).
  */
-import { mkdtemp, readFile, rm, } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +37,11 @@ describe('inkwire subscribers import', () => {
 
     const again = await cli(['subscribers', 'import', path, '--json']);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'completed', options: { consent: 'none', sendConfirmation: false }, report: { created: 0, unchanged: 40 } });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      status: 'completed',
+      options: { consent: 'none', sendConfirmation: false },
+      report: { created: 0, unchanged: 40 },
+    });
   });
 
   it('asks pending rows to confirm with --send-confirmation, and says so', async () => {
@@ -85,7 +89,9 @@ describe('inkwire subscribers find', () => {
 
     const r = await cli(['subscribers', 'find', 'find.me@EXAMPLE.org']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^[0-9a-z]+ {2}Find\.Me@Example\.org \(Finn Dee\)\n {2}status confirmed, weekly, topics: all\n {2}created \S+, confirmed \S+, source import\n$/);
+    expect(r.stdout).toMatch(
+      /^[0-9a-z]+ {2}Find\.Me@Example\.org \(Finn Dee\)\n {2}status confirmed, weekly, topics: all\n {2}created \S+, confirmed \S+, source import\n$/,
+    );
 
     const json = await cli(['subscribers', 'find', 'FIND.ME@example.org', '--json']);
     expect(json.code).toBe(0);

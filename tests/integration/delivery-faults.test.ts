@@ -56,7 +56,11 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
     dir = await mkdtemp(join(tmpdir(), 'inkwire-faults-'));
     table = await freshTable('faults');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
-    await seedSubscribers(table.doc, table.tableName, Array.from({ length: RECIPIENTS }, (_, i) => ({ id: `k${String(i).padStart(4, '0')}` })));
+    await seedSubscribers(
+      table.doc,
+      table.tableName,
+      Array.from({ length: RECIPIENTS }, (_, i) => ({ id: `k${String(i).padStart(4, '0')}` })),
+    );
   });
 
   afterAll(async () => {
@@ -68,7 +72,12 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
   it('ends with every recipient mailed exactly once or reported uncertain, never twice', async () => {
     const sends = new DynamoSendRepository(table.doc, table.tableName);
     const article = await createArticle(
-      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
+      {
+        articles: new DynamoArticleRepository(table.doc, table.tableName),
+        scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+        clock: systemClock,
+        site: TEST_SITE,
+      },
       { title: 'Bridge closed', body: 'Traffic is diverted.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published' },
     );
     const sendId = `alert-${article.body.id}`;
@@ -103,7 +112,10 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
       await killHard(child);
       killedAt.push(accepted());
     }
-    expect(killedAt.some((n) => n > 0 && n < RECIPIENTS), `outbox sizes at the kills: ${killedAt.join(', ')}`).toBe(true);
+    expect(
+      killedAt.some((n) => n > 0 && n < RECIPIENTS),
+      `outbox sizes at the kills: ${killedAt.join(', ')}`,
+    ).toBe(true);
 
     // The last process runs to the end; it re-drives the send it finds active.
     const last = await startSender(config, log);
@@ -117,7 +129,13 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
     let start: Record<string, unknown> | undefined;
     do {
       const page = await table.doc.send(
-        new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)', ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' }, ExclusiveStartKey: start, ConsistentRead: true }),
+        new QueryCommand({
+          TableName: table.tableName,
+          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
+          ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
       );
       for (const d of page.Items ?? []) records.set(`${d.subscriberId as string}@example.org`, d.state as string);
       start = page.LastEvaluatedKey;
@@ -146,14 +164,26 @@ describe('a sending process killed with SIGKILL at random points during a 2,000-
     expect(send.counts.submitted + send.counts.uncertain).toBe(RECIPIENTS);
     expect(send.counts.uncertain).toBe(uncertain);
     expect(send.counts.planned).toBe(RECIPIENTS);
-    console.info(`kills at outbox sizes ${killedAt.join(', ')}; ${uncertain} recipient(s) reported uncertain (${neverCalled.length} whose call had not started), ${[...outbox.values()].length} mailed once`);
+    console.info(
+      `kills at outbox sizes ${killedAt.join(', ')}; ${uncertain} recipient(s) reported uncertain (${neverCalled.length} whose call had not started), ${[...outbox.values()].length} mailed once`,
+    );
 
     // SES publishes a Send event for every call it accepted (read back here from the endpoint's outbox, as
     // the local runtime does at start). The SES events consumer settles with them every uncertain recipient
     // whose call reached SES; those left uncertain are exactly the ones it never got.
     const events = await recentSendEvents(ses.outboxDir, new Date(0));
     expect(events).toHaveLength(outbox.size);
-    const consume = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, table.doc, table.tableName, systemClock, randomBytes(32).toString('base64url'), undefined, () => undefined));
+    const consume = createSesEventsHandler(
+      providerEventDeps(
+        { DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 },
+        table.doc,
+        table.tableName,
+        systemClock,
+        randomBytes(32).toString('base64url'),
+        undefined,
+        () => undefined,
+      ),
+    );
     const deliver = async () => {
       for (let i = 0; i < events.length; i += 10) {
         const records = events.slice(i, i + 10).map((e, j) => ({ messageId: `m${i + j}`, body: snsEnvelope(e, new Date()) }) as SQSRecord);

@@ -30,7 +30,11 @@ describe('SES throttling (the local endpoint answers Throttling to 40% of calls)
       // 5 tries each) now and then does that to a hand-on of one or two recipients.
       settings: { retryBaseMs: 20, retryCapMs: 200, maxRetries: 4, stallDelaySeconds: 0.1 },
     });
-    await seedSubscribers(table.doc, table.tableName, Array.from({ length: 400 }, (_, i) => ({ id: `t${String(i).padStart(3, '0')}` })));
+    await seedSubscribers(
+      table.doc,
+      table.tableName,
+      Array.from({ length: 400 }, (_, i) => ({ id: `t${String(i).padStart(3, '0')}` })),
+    );
   });
 
   afterAll(async () => {
@@ -41,8 +45,21 @@ describe('SES throttling (the local endpoint answers Throttling to 40% of calls)
 
   it('retries throttled calls until every recipient is submitted, never counting a throttle as sent and never sending twice', async () => {
     const article = await createArticle(
-      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
-      { title: 'Storm warning', body: 'Stay inside.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(Date.now() - 48 * 3_600_000).toISOString() },
+      {
+        articles: new DynamoArticleRepository(table.doc, table.tableName),
+        scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+        clock: systemClock,
+        site: TEST_SITE,
+      },
+      {
+        title: 'Storm warning',
+        body: 'Stay inside.',
+        bodyFormat: 'markdown',
+        authors: [],
+        tags: [],
+        status: 'published',
+        publishAt: new Date(Date.now() - 48 * 3_600_000).toISOString(),
+      },
     );
     const created = await createSend(pipeline.deps, { kind: 'article', articleId: article.body.id });
     const send = await waitForSend(pipeline.deps.sends, created.body.id, (s) => s.status === 'completed', 60_000);
@@ -61,8 +78,21 @@ describe('SES throttling (the local endpoint answers Throttling to 40% of calls)
     const acceptedBefore = ses.stats().accepted;
     ses.setFaults({ throttleShare: 1 });
     const article = await createArticle(
-      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
-      { title: 'Storm, again', body: 'Still inside.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(Date.now() - 48 * 3_600_000).toISOString() },
+      {
+        articles: new DynamoArticleRepository(table.doc, table.tableName),
+        scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+        clock: systemClock,
+        site: TEST_SITE,
+      },
+      {
+        title: 'Storm, again',
+        body: 'Still inside.',
+        bodyFormat: 'markdown',
+        authors: [],
+        tags: [],
+        status: 'published',
+        publishAt: new Date(Date.now() - 48 * 3_600_000).toISOString(),
+      },
     );
     const created = await createSend(pipeline.deps, { kind: 'article', articleId: article.body.id });
     // The storm lasts until a batch has run through without one message accepted and waits in the queue.

@@ -84,7 +84,15 @@ describe('feeds regenerated on publish', () => {
     await rt.waitFor('/tags/gone/feed.xml', (t) => t.includes(a.id) && t.includes(b.id));
     await rt.api(`/api/articles/${a.id}`, { method: 'PATCH', json: { status: 'draft' } });
     await rt.api(`/api/articles/${b.id}`, { method: 'DELETE' });
-    for (const p of ['/feed.xml', '/atom.xml', '/feed.json', '/tags/gone/feed.xml', '/tags/gone/atom.xml', '/tags/gone/feed.json', '/authors/temp-writer/feed.json']) {
+    for (const p of [
+      '/feed.xml',
+      '/atom.xml',
+      '/feed.json',
+      '/tags/gone/feed.xml',
+      '/tags/gone/atom.xml',
+      '/tags/gone/feed.json',
+      '/authors/temp-writer/feed.json',
+    ]) {
       await rt.waitFor(p, (t) => !t.includes(a.id) && !t.includes(b.id));
     }
     const json = JSON.parse(await rt.waitFor('/tags/gone/feed.json', () => true));
@@ -160,7 +168,9 @@ describe('feed history (RFC 5005) and size', () => {
 
 describe('instant alerts', () => {
   it('creates one alert Send on an article’s first publication, none for edits, none for a backdated import', async () => {
-    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: rt.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+    const doc = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: rt.dynamoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    );
     const table = rt.tableName;
     const fresh = await publish({ title: 'Fresh news' });
     const old = await publish({ title: 'Archive import', publishAt: '2024-02-11T00:00:00Z' });

@@ -33,20 +33,56 @@ describe('nothing a client sends produces a 500', () => {
     ['string body', '/api/articles', { method: 'POST', body: '"x"', headers: { ...auth, 'content-type': 'application/json' } }],
     ['empty body', '/api/articles', { method: 'POST', body: '', headers: { ...auth, 'content-type': 'application/json' } }],
     ['deeply nested', '/api/articles', { method: 'POST', body: '['.repeat(5000) + ']'.repeat(5000), headers: { ...auth, 'content-type': 'application/json' } }],
-    ['wrong types', '/api/articles', { method: 'POST', body: JSON.stringify({ title: 1, body: {}, tags: 'x', authors: [null] }), headers: { ...auth, 'content-type': 'application/json' } }],
-    ['impossible date', '/api/articles', { method: 'POST', body: JSON.stringify({ title: 't', body: 'b', status: 'published', publishAt: '2024-02-30T00:00:00Z' }), headers: { ...auth, 'content-type': 'application/json' } }],
-    ['ancient date', '/api/articles', { method: 'POST', body: JSON.stringify({ title: 't', body: 'b', status: 'published', publishAt: '0001-01-01T00:00:00Z' }), headers: { ...auth, 'content-type': 'application/json' } }],
-    ['NUL in body', '/api/articles', { method: 'POST', body: JSON.stringify({ title: 't', body: 'a\u0000b' }), headers: { ...auth, 'content-type': 'application/json' } }],
+    [
+      'wrong types',
+      '/api/articles',
+      { method: 'POST', body: JSON.stringify({ title: 1, body: {}, tags: 'x', authors: [null] }), headers: { ...auth, 'content-type': 'application/json' } },
+    ],
+    [
+      'impossible date',
+      '/api/articles',
+      {
+        method: 'POST',
+        body: JSON.stringify({ title: 't', body: 'b', status: 'published', publishAt: '2024-02-30T00:00:00Z' }),
+        headers: { ...auth, 'content-type': 'application/json' },
+      },
+    ],
+    [
+      'ancient date',
+      '/api/articles',
+      {
+        method: 'POST',
+        body: JSON.stringify({ title: 't', body: 'b', status: 'published', publishAt: '0001-01-01T00:00:00Z' }),
+        headers: { ...auth, 'content-type': 'application/json' },
+      },
+    ],
+    [
+      'NUL in body',
+      '/api/articles',
+      { method: 'POST', body: JSON.stringify({ title: 't', body: 'a\u0000b' }), headers: { ...auth, 'content-type': 'application/json' } },
+    ],
     ['lone surrogate', '/api/articles', { method: 'POST', body: '{"title":"\\ud800","body":"x"}', headers: { ...auth, 'content-type': 'application/json' } }],
-    ['tag of punctuation only', '/api/articles', { method: 'POST', body: JSON.stringify({ title: 't', body: 'b', tags: ['!!!'] }), headers: { ...auth, 'content-type': 'application/json' } }],
-    ['url with a javascript scheme', '/api/articles', { method: 'POST', body: JSON.stringify({ title: 't', body: 'b', url: 'javascript:alert(1)' }), headers: { ...auth, 'content-type': 'application/json' } }],
+    [
+      'tag of punctuation only',
+      '/api/articles',
+      { method: 'POST', body: JSON.stringify({ title: 't', body: 'b', tags: ['!!!'] }), headers: { ...auth, 'content-type': 'application/json' } },
+    ],
+    [
+      'url with a javascript scheme',
+      '/api/articles',
+      { method: 'POST', body: JSON.stringify({ title: 't', body: 'b', url: 'javascript:alert(1)' }), headers: { ...auth, 'content-type': 'application/json' } },
+    ],
     ['limit out of range', '/api/articles?limit=100000', { headers: auth }],
     ['limit not a number', '/api/articles?limit=abc', { headers: auth }],
     ['bad status filter', '/api/articles?status=deleted', { headers: auth }],
     ['garbage cursor', '/api/articles?cursor=%%%', { headers: auth }],
     ['id with dots', '/api/articles/..%2F..%2Fetc', { headers: auth }],
     ['very long id', `/api/articles/${'a'.repeat(5000)}`, { headers: auth }],
-    ['PATCH unknown article', '/api/articles/00000000000000000000000000', { method: 'PATCH', body: '{"title":"x"}', headers: { ...auth, 'content-type': 'application/json' } }],
+    [
+      'PATCH unknown article',
+      '/api/articles/00000000000000000000000000',
+      { method: 'PATCH', body: '{"title":"x"}', headers: { ...auth, 'content-type': 'application/json' } },
+    ],
     ['DELETE twice-unknown', '/api/articles/00000000000000000000000000', { method: 'DELETE', headers: auth }],
     ['unknown method', '/api/articles', { method: 'PROPFIND', headers: auth }],
     ['traversal in a feed path', '/tags/..%2F..%2Fapi-key/feed.xml', {}],
@@ -118,7 +154,13 @@ describe('malformed input is a 400 that says what was expected and what came', (
 
   for (const list of ['/api/articles', '/api/sends', '/api/subscribers']) {
     it(`GET ${list}?limit=abc says a whole number from 1 to 100 was expected and "abc" came`, async () => {
-      for (const [value, received] of [['abc', '"abc"'], ['1.5', '"1.5"'], ['0', '"0"'], ['1000', '"1000"'], ['', '""']]) {
+      for (const [value, received] of [
+        ['abc', '"abc"'],
+        ['1.5', '"1.5"'],
+        ['0', '"0"'],
+        ['1000', '"1000"'],
+        ['', '""'],
+      ]) {
         const res = await fetch(`${rt.url}${list}?limit=${value}`, { headers: auth });
         const body = (await res.json()) as { error: { message: string; issues: { path: string; message: string }[] } };
         expect(res.status).toBe(400);
@@ -128,11 +170,19 @@ describe('malformed input is a 400 that says what was expected and what came', (
   }
 
   it('an address with a bidi control is refused at /subscribe (JSON and form), saying so', async () => {
-    const json = await fetch(`${rt.url}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@b.c\u202e' }) });
+    const json = await fetch(`${rt.url}/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'a@b.c\u202e' }),
+    });
     const body = (await json.json()) as { error: { issues: { path: string; message: string }[] } };
     expect(json.status).toBe(400);
     expect(body.error.issues).toEqual([{ path: 'email', message: 'must not contain a bidirectional-text control (U+202E)' }]);
-    const form = await fetch(`${rt.url}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=a%40b.c%E2%80%AE' });
+    const form = await fetch(`${rt.url}/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'email=a%40b.c%E2%80%AE',
+    });
     expect(form.status).toBe(400);
     expect(await form.text()).toContain('bidirectional-text control (U+202E)');
   });
@@ -155,7 +205,13 @@ describe('bad-input sweep: every operation of the OpenAPI document and the publi
   // answer is a 413 that closes the connection before the request is read, which fetch reports as an error.
   const hugeFor = (path: string) => 'x'.repeat(path.startsWith('/api/') ? 25_000 : 3_000);
   const controls = '\u0000\u0007\u0085\u2028\u202e\ufffd';
-  const forgedCursors = ['e30', Buffer.from(JSON.stringify({ PK: 'x', SK: 'y', GSI1PK: 'z', GSI1SK: 'w' })).toString('base64url'), '%%%', '0.e30', 'x'.repeat(1999)];
+  const forgedCursors = [
+    'e30',
+    Buffer.from(JSON.stringify({ PK: 'x', SK: 'y', GSI1PK: 'z', GSI1SK: 'w' })).toString('base64url'),
+    '%%%',
+    '0.e30',
+    'x'.repeat(1999),
+  ];
   const queryValues = ['abc', '', '-1', '1e309', 'x'.repeat(5000), controls, '[object Object]'];
   const bodies: [string, RequestInit][] = [
     ['malformed JSON', { body: '{"a":', headers: { 'content-type': 'application/json' } }],
@@ -166,8 +222,28 @@ describe('bad-input sweep: every operation of the OpenAPI document and the publi
     ['malformed multipart', { body: 'abc', headers: { 'content-type': 'multipart/form-data' } }],
     ['multipart with a boundary and no parts', { body: 'abc', headers: { 'content-type': 'multipart/form-data; boundary=zz' } }],
     ['malformed urlencoded', { body: '%%%=%&a=%E2%80', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
-    ['control characters', { body: JSON.stringify({ title: controls, body: controls, email: `a${controls}@b.c`, name: controls, subject: controls, kind: controls, addresses: [controls] }), headers: { 'content-type': 'application/json' } }],
-    ['wrong types', { body: JSON.stringify({ title: 1, body: [], email: {}, kind: 7, limit: 'abc', addresses: 'x', topics: 'y' }), headers: { 'content-type': 'application/json' } }],
+    [
+      'control characters',
+      {
+        body: JSON.stringify({
+          title: controls,
+          body: controls,
+          email: `a${controls}@b.c`,
+          name: controls,
+          subject: controls,
+          kind: controls,
+          addresses: [controls],
+        }),
+        headers: { 'content-type': 'application/json' },
+      },
+    ],
+    [
+      'wrong types',
+      {
+        body: JSON.stringify({ title: 1, body: [], email: {}, kind: 7, limit: 'abc', addresses: 'x', topics: 'y' }),
+        headers: { 'content-type': 'application/json' },
+      },
+    ],
   ];
 
   const check = async (label: string, url: string, init: RequestInit) => {
@@ -182,7 +258,11 @@ describe('bad-input sweep: every operation of the OpenAPI document and the publi
     const doc = (await (await fetch(`${rt.url}/api/openapi.json`)).json()) as {
       paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>;
     };
-    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([m]) => ['get', 'post', 'put', 'patch', 'delete'].includes(m)).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([m]) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+        .map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
+    );
     expect(operations.length).toBeGreaterThan(10);
     const publicPages = ['/subscribe', '/confirm', '/preferences', '/unsubscribe'];
     for (const p of publicPages) if (!operations.some((o) => o.path === p && o.method === 'POST')) operations.push({ path: p, method: 'POST', op: {} });
@@ -203,7 +283,10 @@ describe('bad-input sweep: every operation of the OpenAPI document and the publi
           continue;
         }
         const huge = hugeFor(path);
-        const hugeBody: [string, RequestInit] = ['huge strings', { body: JSON.stringify({ title: huge, body: huge, email: huge, subject: huge }), headers: { 'content-type': 'application/json' } }];
+        const hugeBody: [string, RequestInit] = [
+          'huge strings',
+          { body: JSON.stringify({ title: huge, body: huge, email: huge, subject: huge }), headers: { 'content-type': 'application/json' } },
+        ];
         for (const [label, init] of [...bodies, hugeBody]) {
           await check(`${method} ${url} ${label}`, url, { ...init, method, headers: { ...auth, ...(init.headers as Record<string, string>) } });
           sent++;

@@ -7,7 +7,8 @@ describe('idempotency records', () => {
   it('replays a record within its lifetime and treats one past it as gone, though TTL has not deleted it yet', async () => {
     const { doc, tableName } = await freshTable('idem');
     const now = Date.now();
-    const claim = (key: string, expiresAt: number) => idempotencyPut(tableName, { scope: 's', key, requestHash: 'h', status: 201, response: { id: key }, expiresAt });
+    const claim = (key: string, expiresAt: number) =>
+      idempotencyPut(tableName, { scope: 's', key, requestHash: 'h', status: 201, response: { id: key }, expiresAt });
     await doc.send(new TransactWriteCommand({ TransactItems: [claim('fresh', Math.floor(now / 1000) + 3600), claim('stale', Math.floor(now / 1000) - 1)] }));
     expect(await readIdempotency(doc, tableName, 's', 'fresh', now)).toEqual({ requestHash: 'h', status: 201, response: { id: 'fresh' } });
     expect(await readIdempotency(doc, tableName, 's', 'stale', now)).toBeUndefined();

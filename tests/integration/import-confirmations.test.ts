@@ -38,7 +38,8 @@ async function waitForSend(id: string, timeoutMs = 30_000) {
   }
 }
 
-const importCsv = (csv: string, query: string) => rt.api(`/api/subscribers/import${query}`, { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
+const importCsv = (csv: string, query: string) =>
+  rt.api(`/api/subscribers/import${query}`, { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
 
 describe('an import with sendConfirmation=true', () => {
   it('asks every pending row to confirm in one paced send, once each, through the transactional configuration set', async () => {
@@ -50,7 +51,10 @@ describe('an import with sendConfirmation=true', () => {
     // Pending too, but not in the file: this import's confirmation send is not for them.
     expect((await rt.api('/subscribe', { method: 'POST', json: { email: 'elsewhere@example.org' }, headers: { authorization: '' } })).status).toBe(202);
 
-    const res = await importCsv('email,name\nnew-one@example.org,New One\nnew-two@example.org,\nwaiting@example.org,\nalready@example.org,\nnot-an-address,\n', '?sendConfirmation=true');
+    const res = await importCsv(
+      'email,name\nnew-one@example.org,New One\nnew-two@example.org,\nwaiting@example.org,\nalready@example.org,\nnot-an-address,\n',
+      '?sendConfirmation=true',
+    );
     expect(res.status).toBe(200);
     const report = await res.json();
     expect(report).toMatchObject({ status: 'pending', rows: 5, created: 2, unchanged: 2, invalid: 1, confirmationsRequested: 3 });
@@ -73,7 +77,11 @@ describe('an import with sendConfirmation=true', () => {
 
     // The link (to this server: the local runtime serves the pages itself) confirms.
     const token = new URL(link).searchParams.get('token')!;
-    const confirmed = await fetch(`${rt.url}/confirm`, { method: 'POST', body: new URLSearchParams({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const confirmed = await fetch(`${rt.url}/confirm`, {
+      method: 'POST',
+      body: new URLSearchParams({ token }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(confirmed.status).toBe(200);
     const list = await (await rt.api('/api/subscribers?status=confirmed')).json();
     expect(list.items.map((s: { email: string }) => s.email)).toContain('new-one@example.org');

@@ -54,7 +54,12 @@ const email = (to: string, configurationSet = 'newsletter'): OutgoingEmail => ({
   messageStreamKind: 'transactional',
 });
 
-const context = { awsRequestId: 'req-metrics', functionName: 'worker', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:worker', memoryLimitInMB: '512' } as Context;
+const context = {
+  awsRequestId: 'req-metrics',
+  functionName: 'worker',
+  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:worker',
+  memoryLimitInMB: '512',
+} as Context;
 
 let dir: string;
 let ses: SesEndpoint;
@@ -133,7 +138,11 @@ describe('the metered mailer (EmailsSubmitted, EmailsThrottled, EmailsFailed)', 
     await emfWritten(async () => {
       const sent = await mailer.send(email('g@example.com'));
       expect(sent.messageId).toMatch(/\S+/);
-      await expect(mailer.send(email('h@example.com', 'missing'))).rejects.toMatchObject({ name: 'MailerRejectedError', code: 'ConfigurationSetDoesNotExist', affectsAllMessages: true });
+      await expect(mailer.send(email('h@example.com', 'missing'))).rejects.toMatchObject({
+        name: 'MailerRejectedError',
+        code: 'ConfigurationSetDoesNotExist',
+        affectsAllMessages: true,
+      });
       expect(await mailer.getSendQuota()).toMatchObject({ maxSendRate: 14 });
     });
   });

@@ -29,7 +29,10 @@ async function captured(streams: NodeJS.WriteStream[], run: () => Promise<void>)
   } finally {
     for (const [i, stream] of streams.entries()) stream.write = saved[i]!;
   }
-  return chunks.join('').split('\n').filter((l) => l !== '');
+  return chunks
+    .join('')
+    .split('\n')
+    .filter((l) => l !== '');
 }
 /** Lambda sends both to the function's log group; Powertools writes ERROR lines to stderr, the rest to stdout. */
 const LAMBDA_OUTPUT = [process.stdout, process.stderr];
@@ -76,15 +79,20 @@ beforeAll(async () => {
 describe('the AWS log (Powertools Logger)', () => {
   let savedEnv: Record<string, string | undefined>;
   beforeEach(() => {
-    savedEnv = { POWERTOOLS_DEV: process.env.POWERTOOLS_DEV, AWS_LAMBDA_FUNCTION_NAME: process.env.AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_INITIALIZATION_TYPE: process.env.AWS_LAMBDA_INITIALIZATION_TYPE };
+    savedEnv = {
+      POWERTOOLS_DEV: process.env.POWERTOOLS_DEV,
+      AWS_LAMBDA_FUNCTION_NAME: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      AWS_LAMBDA_INITIALIZATION_TYPE: process.env.AWS_LAMBDA_INITIALIZATION_TYPE,
+    };
     delete process.env.POWERTOOLS_DEV;
     // What Lambda sets in the function's environment (Powertools reports cold starts of on-demand environments only).
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'Inkwire-Service-SendDeadLetterHandlerFunction';
     process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
   });
   afterEach(() => {
-    for (const [k, v] of Object.entries(savedEnv)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(savedEnv))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   });
 
   it('writes one JSON object per line, each with the function, the cold start and the request id, and the batch\u2019s send id on its lines', async () => {
@@ -99,7 +107,12 @@ describe('the AWS log (Powertools Logger)', () => {
     const logLines = parsed.filter((l) => typeof l.message === 'string');
     expect(logLines).toHaveLength(4);
     for (const line of logLines) {
-      expect(line).toMatchObject({ service: 'inkwire', function: 'sendDeadLetter', function_name: 'Inkwire-Service-SendDeadLetterHandlerFunction', level: 'INFO' });
+      expect(line).toMatchObject({
+        service: 'inkwire',
+        function: 'sendDeadLetter',
+        function_name: 'Inkwire-Service-SendDeadLetterHandlerFunction',
+        level: 'INFO',
+      });
       expect(typeof line.timestamp).toBe('string');
     }
     const [settled, dropped, settledAgain] = logLines;
@@ -114,7 +127,10 @@ describe('the AWS log (Powertools Logger)', () => {
   it('logs a failure at ERROR with the error\u2019s name, message and stack, on one line with the send id', async () => {
     const obs = new PowertoolsObservability();
     // A table that does not exist: the real DynamoDB Local refuses the read, and the handler logs why.
-    const handler = obs.instrument('sendDeadLetter', createSendDeadLetterHandler(deadLetterDeps({ db: table.doc, table: `${table.tableName}-missing`, log: obs.log })));
+    const handler = obs.instrument(
+      'sendDeadLetter',
+      createSendDeadLetterHandler(deadLetterDeps({ db: table.doc, table: `${table.tableName}-missing`, log: obs.log })),
+    );
     let answer: Awaited<ReturnType<typeof handler>> | undefined;
     const lines = await captured(LAMBDA_OUTPUT, async () => {
       answer = await handler({ Records: [EVENT.Records[0]!] }, context('req-failing'));
@@ -136,16 +152,27 @@ describe('the AWS log (Powertools Logger)', () => {
 
   it('writes an error the handler throws, with the event\u2019s correlation keys, and rethrows it', async () => {
     const obs = new PowertoolsObservability();
-    const handler = obs.instrument('digest', async (_e: { frequency: string }) => {
-      throw new Error('the table is gone');
-    }, (e) => ({ frequency: e.frequency }));
+    const handler = obs.instrument(
+      'digest',
+      async (_e: { frequency: string }) => {
+        throw new Error('the table is gone');
+      },
+      (e) => ({ frequency: e.frequency }),
+    );
     let thrown: unknown;
     const lines = await captured(LAMBDA_OUTPUT, async () => {
       thrown = await handler({ frequency: 'weekly' }, context('req-digest')).catch((e: unknown) => e);
     });
     expect(thrown).toBeInstanceOf(Error);
     expect(lines.map((l) => JSON.parse(l))).toEqual([
-      expect.objectContaining({ level: 'ERROR', message: 'digest failed', function: 'digest', frequency: 'weekly', function_request_id: 'req-digest', error: expect.objectContaining({ message: 'the table is gone' }) }),
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'digest failed',
+        function: 'digest',
+        frequency: 'weekly',
+        function_request_id: 'req-digest',
+        error: expect.objectContaining({ message: 'the table is gone' }),
+      }),
     ]);
   });
 });
@@ -161,7 +188,9 @@ describe('the local log (npm start)', () => {
       expect(line).not.toContain('\n');
       expect(() => JSON.parse(line)).toThrow();
     }
-    expect(written[0]).toMatch(/^send send-unknown: given-up batch batch-7 could not be settled; it stays in the dead-letter queue ResourceNotFoundException: .+\(at .+\)$/);
+    expect(written[0]).toMatch(
+      /^send send-unknown: given-up batch batch-7 could not be settled; it stays in the dead-letter queue ResourceNotFoundException: .+\(at .+\)$/,
+    );
     expect(written[1]).toBe('send dead letter: dropping a message that is not a batch not a batch');
   });
 
@@ -169,7 +198,7 @@ describe('the local log (npm start)', () => {
     const lines = await captured([process.stderr], async () => {
       consoleLog()('feed rebuild failed (site)', { feed: 'site', attempts: 2 });
     });
-    expect(lines).toEqual(['feed rebuild failed (site) { feed: \'site\', attempts: 2 }']);
+    expect(lines).toEqual(["feed rebuild failed (site) { feed: 'site', attempts: 2 }"]);
   });
 
   it('keeps a detail that spans lines on one line, and names an error\u2019s cause', () => {

@@ -37,18 +37,41 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     dir = await mkdtemp(join(tmpdir(), 'inkwire-send-api-'));
     const table = await freshTable('sendapi');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), maxSendRate: 100 });
+    pipeline = await startDeliveryPipeline({
+      dynamoEndpoint: table.endpoint,
+      tableName: table.tableName,
+      sesUrl: ses.url,
+      dataDir: join(dir, 'data'),
+      maxSendRate: 100,
+    });
     articleDeps = {
       articles: new DynamoArticleRepository(table.doc, table.tableName),
       scheduler: { schedule: async () => undefined, cancel: async () => undefined },
       clock: systemClock,
       site: TEST_SITE,
     };
-    app = createApp({ articles: articleDeps, apiKeys: new StaticApiKeys([KEY]), mounts: [{ path: '/api', app: sendRoutes(pipeline.deps) }], log: () => undefined });
+    app = createApp({
+      articles: articleDeps,
+      apiKeys: new StaticApiKeys([KEY]),
+      mounts: [{ path: '/api', app: sendRoutes(pipeline.deps) }],
+      log: () => undefined,
+    });
     // Published more than a day ago: no automatic alert, so the API's sends are the only mail.
-    const a = await createArticle(articleDeps, { title: 'Rates held', body: 'The bank held its rates.', bodyFormat: 'markdown', authors: [], tags: ['Economy'], status: 'published', publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString() });
+    const a = await createArticle(articleDeps, {
+      title: 'Rates held',
+      body: 'The bank held its rates.',
+      bodyFormat: 'markdown',
+      authors: [],
+      tags: ['Economy'],
+      status: 'published',
+      publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString(),
+    });
     articleId = a.body.id;
-    await seedSubscribers(table.doc, table.tableName, Array.from({ length: 300 }, (_, i) => ({ id: `s${String(i).padStart(3, '0')}`, frequency: (['instant', 'daily', 'weekly'] as const)[i % 3] })));
+    await seedSubscribers(
+      table.doc,
+      table.tableName,
+      Array.from({ length: 300 }, (_, i) => ({ id: `s${String(i).padStart(3, '0')}`, frequency: (['instant', 'daily', 'weekly'] as const)[i % 3] })),
+    );
   });
 
   afterAll(async () => {
@@ -61,14 +84,11 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     const res = await app.request('/api/openapi.json');
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths).filter((p) => p.includes('/sends')).sort()).toEqual([
-      '/api/sends',
-      '/api/sends/preview',
-      '/api/sends/test',
-      '/api/sends/{id}',
-      '/api/sends/{id}/cancel',
-      '/api/sends/{id}/resume',
-    ]);
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.includes('/sends'))
+        .sort(),
+    ).toEqual(['/api/sends', '/api/sends/preview', '/api/sends/test', '/api/sends/{id}', '/api/sends/{id}/cancel', '/api/sends/{id}/resume']);
     expect(doc.components.schemas).toHaveProperty('Send');
     expect(doc.components.schemas).toHaveProperty('SendRequest');
   });
@@ -85,12 +105,26 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
     expect(preview.status).toBe(200);
     expect(preview.body.subject).toBe('Not yet');
     expect(preview.body.text).toContain('Draft.');
-    const scheduled = await createArticle(articleDeps, { title: 'Later', body: 'Scheduled.', bodyFormat: 'markdown', authors: [], tags: [], status: 'scheduled', publishAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const scheduled = await createArticle(articleDeps, {
+      title: 'Later',
+      body: 'Scheduled.',
+      bodyFormat: 'markdown',
+      authors: [],
+      tags: [],
+      status: 'scheduled',
+      publishAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     expect((await api('POST', '/sends/preview', { kind: 'article', articleId: scheduled.body.id })).status).toBe(200);
     expect((await api('POST', '/sends/preview', { kind: 'article', articleId: 'gone' })).body.error.code).toBe('send.articleNotPublished');
     expect((await api('POST', '/sends', { kind: 'article', articleId, colour: 'red' })).status).toBe(400);
-    expect((await api('POST', '/sends', { kind: 'confirmation', frequency: 'daily' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'frequency' }] });
-    expect((await api('POST', '/sends', { kind: 'article', articleId, importId: 'imp1' })).body.error).toMatchObject({ code: 'request.invalid', issues: [{ path: 'importId' }] });
+    expect((await api('POST', '/sends', { kind: 'confirmation', frequency: 'daily' })).body.error).toMatchObject({
+      code: 'request.invalid',
+      issues: [{ path: 'frequency' }],
+    });
+    expect((await api('POST', '/sends', { kind: 'article', articleId, importId: 'imp1' })).body.error).toMatchObject({
+      code: 'request.invalid',
+      issues: [{ path: 'importId' }],
+    });
     expect((await api('GET', '/sends/nope')).status).toBe(404);
   });
 
@@ -182,7 +216,14 @@ describe('the sends API (/api/sends) over the local pipeline', () => {
   });
 
   it('test-sends a draft article, so the publisher sees the real email before it goes out', async () => {
-    const draft = await createArticle(articleDeps, { title: 'Draft check', body: 'Still a draft.', bodyFormat: 'markdown', authors: [], tags: [], status: 'draft' });
+    const draft = await createArticle(articleDeps, {
+      title: 'Draft check',
+      body: 'Still a draft.',
+      bodyFormat: 'markdown',
+      authors: [],
+      tags: [],
+      status: 'draft',
+    });
     const test = await api('POST', '/sends/test', { kind: 'article', articleId: draft.body.id, addresses: ['draft-check@example.com'] });
     expect(test.status).toBe(200);
     expect(test.body.results).toEqual([{ address: 'draft-check@example.com', messageId: expect.any(String) }]);

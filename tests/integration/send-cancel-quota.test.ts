@@ -27,10 +27,30 @@ describe('cancel and the daily quota', () => {
     table = await freshTable('cancel');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox'), quota: { maxSendRate: 14 }, enforceRate: true });
     // The quota is read again every 200 ms here (10 s by default), so the test need not wait.
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), maxSendRate: 14, settings: { quotaCheckMs: 200 } });
+    pipeline = await startDeliveryPipeline({
+      dynamoEndpoint: table.endpoint,
+      tableName: table.tableName,
+      sesUrl: ses.url,
+      dataDir: join(dir, 'data'),
+      maxSendRate: 14,
+      settings: { quotaCheckMs: 200 },
+    });
     const a = await createArticle(
-      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
-      { title: 'Polls close', body: 'Counting starts.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString() },
+      {
+        articles: new DynamoArticleRepository(table.doc, table.tableName),
+        scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+        clock: systemClock,
+        site: TEST_SITE,
+      },
+      {
+        title: 'Polls close',
+        body: 'Counting starts.',
+        bodyFormat: 'markdown',
+        authors: [],
+        tags: [],
+        status: 'published',
+        publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString(),
+      },
     );
     articleId = a.body.id;
     await seedSubscribers(table.doc, table.tableName, [
@@ -58,7 +78,10 @@ describe('cancel and the daily quota', () => {
     // A call may start while a reading from before the cancel is still fresh (statusCheckMs, 250 ms), plus
     // one status read; none after. The engine used to claim a second of recipients at a time and send them all.
     const late = ses.acceptedAt.filter((t) => t > answeredAt + pipeline.deps.settings.statusCheckMs + 250);
-    expect(late.map((t) => t - answeredAt), 'accepted this long after the cancel was answered (ms)').toEqual([]);
+    expect(
+      late.map((t) => t - answeredAt),
+      'accepted this long after the cancel was answered (ms)',
+    ).toEqual([]);
     expect(ses.stats().acceptedRecipients).toBeLessThan(40);
     const send = await waitForSend(pipeline.deps.sends, created.body.id, (s) => s.counts.submitted === ses.stats().acceptedRecipients, 10_000);
     expect(send.status).toBe('cancelled');

@@ -49,11 +49,24 @@ describe('settling a given-up batch (the send repository on DynamoDB Local)', ()
     ...extra,
   });
 
-  const message = (sendId: string, ids: string[], generation = 1, batchId = '0.0'): BatchMessage => ({ v: 1, sendId, generation, batchId, recipients: ids.map((id) => [id, `hash-${id}`]) });
+  const message = (sendId: string, ids: string[], generation = 1, batchId = '0.0'): BatchMessage => ({
+    v: 1,
+    sendId,
+    generation,
+    batchId,
+    recipients: ids.map((id) => [id, `hash-${id}`]),
+  });
 
   /** Every item of the send's partition: the send, its ledger and its tally markers, as stored. */
   async function partition(sendId: string): Promise<Record<string, unknown>[]> {
-    const out = await table.doc.send(new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': `SEND#${sendId}` }, ConsistentRead: true }));
+    const out = await table.doc.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': `SEND#${sendId}` },
+        ConsistentRead: true,
+      }),
+    );
     return out.Items ?? [];
   }
   async function ledger(sendId: string): Promise<Map<string, Record<string, unknown>>> {
@@ -73,7 +86,9 @@ describe('settling a given-up batch (the send repository on DynamoDB Local)', ()
     expect(records.get('never')!.detail).toBe('its batch was given up after 5 attempts before this recipient was sent; a resume tries it again');
     expect(records.get('p')).toMatchObject({ state: 'failed', code: 'GivenUp', generation: 1, batchId: '0.0' });
     expect(records.get('s')).toMatchObject({ state: 'uncertain', code: 'InFlightAtGiveUp' });
-    expect(records.get('s')!.detail).toMatch(/^the provider call was in flight \(claimed .*\) when its batch was given up after 5 attempts; it may or may not have been sent, so it is never sent again$/);
+    expect(records.get('s')!.detail).toMatch(
+      /^the provider call was in flight \(claimed .*\) when its batch was given up after 5 attempts; it may or may not have been sent, so it is never sent again$/,
+    );
     expect(records.get('ok')).toMatchObject({ state: 'submitted', messageId: 'ses-1', claim: 'claim-ok' });
 
     const send = (await repo.get(id))!;
@@ -132,12 +147,25 @@ describe('settling a given-up batch (the send repository on DynamoDB Local)', ()
     const id = await sendingSend(1);
     await repo.claimDeliveries([record(id, 'f', 'sending')]);
     await repo.recordDeliveries([record(id, 'f', 'failed', { code: 'MessageRejected', detail: 'Email address is not verified.' })]);
-    await repo.tally(id, 1, '0.0', { counts: { failed: 1 }, errors: { MessageRejected: { count: 1, message: 'Email address is not verified.' } }, sentArticles: [] }, at);
+    await repo.tally(
+      id,
+      1,
+      '0.0',
+      { counts: { failed: 1 }, errors: { MessageRejected: { count: 1, message: 'Email address is not verified.' } }, sentArticles: [] },
+      at,
+    );
     await repo.setStatus(id, { from: ['sending'], to: 'paused', at, reason: 'too many failures' });
     const resumed = (await repo.resume(id, RESUMABLE, at))!;
     // Generation 2 planned again and its worker claimed the failure again, then gave the claim back (throttled).
     await repo.checkpointPlan(id, { generation: 2, from: undefined, next: undefined, planned: 1, skipped: 0, batches: 1 }, at);
-    expect(await repo.updateDelivery(id, 'f', { from: ['failed'], claim: 'claim-f' }, { state: 'pending', claim: 'claim-f2', generation: 2, batchId: '0.0', retriedFrom: 'failed' })).toBe('failed');
+    expect(
+      await repo.updateDelivery(
+        id,
+        'f',
+        { from: ['failed'], claim: 'claim-f' },
+        { state: 'pending', claim: 'claim-f2', generation: 2, batchId: '0.0', retriedFrom: 'failed' },
+      ),
+    ).toBe('failed');
     expect(resumed.counts.failed).toBe(1);
 
     expect(await settleGivenUpBatch(deps, message(id, ['f'], 2), 5)).toBe('counted');

@@ -51,7 +51,13 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
     dir = await mkdtemp(join(tmpdir(), 'inkwire-deadletter-'));
     table = await freshTable('deadletter');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), settings: { perBatch: 4, reserveMs: RESERVE_MS } });
+    pipeline = await startDeliveryPipeline({
+      dynamoEndpoint: table.endpoint,
+      tableName: table.tableName,
+      sesUrl: ses.url,
+      dataDir: join(dir, 'data'),
+      settings: { perBatch: 4, reserveMs: RESERVE_MS },
+    });
 
     const settleDeadLetter = createSendDeadLetterHandler(pipeline.deps);
     const worker = createSendWorkerHandler(pipeline.deps);
@@ -76,8 +82,21 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
     });
 
     const a = await createArticle(
-      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
-      { title: 'Storm warning', body: 'Stay indoors.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString() },
+      {
+        articles: new DynamoArticleRepository(table.doc, table.tableName),
+        scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+        clock: systemClock,
+        site: TEST_SITE,
+      },
+      {
+        title: 'Storm warning',
+        body: 'Stay indoors.',
+        bodyFormat: 'markdown',
+        authors: [],
+        tags: [],
+        status: 'published',
+        publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString(),
+      },
     );
     articleId = a.body.id;
     // Each test's audience is one frequency: four healthy recipients (first batch), four doomed ones (second batch).
@@ -100,7 +119,11 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
    * still in flight. `claimFailsFor`: recipients whose claim write fails (a table outage at that exact
    * write, which DynamoDB Local cannot produce: a stand-in names it), so they are never claimed.
    */
-  function workerWithStuckSes(hangFor: (address: string) => boolean, throttleOthers: boolean, claimFailsFor: (id: string) => boolean = () => false): QueueHandler {
+  function workerWithStuckSes(
+    hangFor: (address: string) => boolean,
+    throttleOthers: boolean,
+    claimFailsFor: (id: string) => boolean = () => false,
+  ): QueueHandler {
     const sesThatNeverAnswers: Mailer = {
       getSendQuota: () => pipeline.deps.mailer.getSendQuota(),
       send: (email) => {
@@ -114,7 +137,13 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
       claimDelivery: (record: Parameters<SendRepository['claimDelivery']>[0]) =>
         claimFailsFor(record.subscriberId) ? Promise.reject(new Error('simulated: the table refused the claim write')) : real.claimDelivery(record),
     });
-    return createSendWorkerHandler({ ...pipeline.deps, sends, mailer: sesThatNeverAnswers, providerSlots: new Semaphore(2), settings: { ...pipeline.deps.settings, maxRetries: 0 } });
+    return createSendWorkerHandler({
+      ...pipeline.deps,
+      sends,
+      mailer: sesThatNeverAnswers,
+      providerSlots: new Semaphore(2),
+      settings: { ...pipeline.deps.settings, maxRetries: 0 },
+    });
   }
 
   async function idle(): Promise<void> {
@@ -129,20 +158,37 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
 
   async function ledger(sendId: string): Promise<Map<string, Record<string, unknown>>> {
     const out = await table.doc.send(
-      new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)', ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' }, ConsistentRead: true }),
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
+        ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' },
+        ConsistentRead: true,
+      }),
     );
     return new Map((out.Items ?? []).map((d) => [d.subscriberId as string, d]));
   }
   async function partition(sendId: string): Promise<unknown[]> {
-    const out = await table.doc.send(new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': `SEND#${sendId}` }, ConsistentRead: true }));
+    const out = await table.doc.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': `SEND#${sendId}` },
+        ConsistentRead: true,
+      }),
+    );
     return out.Items ?? [];
   }
-  const states = (l: Map<string, Record<string, unknown>>, ids: string[]) => Object.fromEntries(ids.map((id) => [id, `${l.get(id)?.state}/${l.get(id)?.code ?? ''}`]));
+  const states = (l: Map<string, Record<string, unknown>>, ids: string[]) =>
+    Object.fromEntries(ids.map((id) => [id, `${l.get(id)?.state}/${l.get(id)?.code ?? ''}`]));
 
   it('reports the recipient in flight uncertain and the never-claimed ones failed, completes the send, and a dead letter handled again changes nothing', async () => {
     // The doomed batch's calls to SES for dx1 and dx2 never answer (both call slots stay busy); the claims
     // of dx3 and dx4 fail on every later receive, so they are never claimed.
-    sickWorker = workerWithStuckSes((address) => address === 'dx1@example.org' || address === 'dx2@example.org', false, (id) => id === 'dx3' || id === 'dx4');
+    sickWorker = workerWithStuckSes(
+      (address) => address === 'dx1@example.org' || address === 'dx2@example.org',
+      false,
+      (id) => id === 'dx3' || id === 'dx4',
+    );
     const created = await createSend(pipeline.deps, { kind: 'article', articleId, frequency: 'daily' });
     const id = created.body.id;
 
@@ -215,8 +261,15 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
 
       const paused = await waitForSend(pipeline.deps.sends, id, (s) => s.status === 'paused', 30_000);
       await idle();
-      expect(paused.reason).toMatch(/^3 of 8 attempts failed \(37\.5%\), above the 5% threshold; most frequent error: GivenUp \(3x\): its batch was given up after 5 attempts .*resume/);
-      expect(states(await ledger(id), ['wx1', 'wx2', 'wx3', 'wx4'])).toEqual({ wx1: 'uncertain/InFlightAtGiveUp', wx2: 'failed/GivenUp', wx3: 'failed/GivenUp', wx4: 'failed/GivenUp' });
+      expect(paused.reason).toMatch(
+        /^3 of 8 attempts failed \(37\.5%\), above the 5% threshold; most frequent error: GivenUp \(3x\): its batch was given up after 5 attempts .*resume/,
+      );
+      expect(states(await ledger(id), ['wx1', 'wx2', 'wx3', 'wx4'])).toEqual({
+        wx1: 'uncertain/InFlightAtGiveUp',
+        wx2: 'failed/GivenUp',
+        wx3: 'failed/GivenUp',
+        wx4: 'failed/GivenUp',
+      });
       const dead = given.find((r) => parseBatchMessage(r.body)?.sendId === id)!;
       expect(dead.attributes.ApproximateReceiveCount).toBe('5');
 

@@ -45,7 +45,9 @@ describe('daily digests through the local pipeline', () => {
     first ??= (async () => {
       const started = await createDigestHandler(pipeline.deps)({ frequency: 'daily' });
       const send = await waitForSend(pipeline.deps.sends, started.id, (s) => s.status === 'completed');
-      const mail = new Map([...(await texts())].map(([to, msgs]) => [to, msgs.filter((m) => /your daily digest/.test(m.subject))] as const).filter(([, msgs]) => msgs.length > 0));
+      const mail = new Map(
+        [...(await texts())].map(([to, msgs]) => [to, msgs.filter((m) => /your daily digest/.test(m.subject))] as const).filter(([, msgs]) => msgs.length > 0),
+      );
       return { status: started.status, send, mail };
     })();
     return first;
@@ -84,7 +86,8 @@ describe('daily digests through the local pipeline', () => {
     expect(send.counts).toEqual({ planned: 5, submitted: 4, failed: 0, suppressed: 0, skipped: 1, uncertain: 0 });
 
     expect([...mail.keys()].sort()).toEqual(['longago@example.org', 'newcomer@example.org', 'regular@example.org', 'scientist@example.org']);
-    const titles = (address: string) => ['Too old for any digest', 'Comet seen', 'Budget passes', 'Harbour reopens'].filter((t) => mail.get(address)![0]!.text.includes(t));
+    const titles = (address: string) =>
+      ['Too old for any digest', 'Comet seen', 'Budget passes', 'Harbour reopens'].filter((t) => mail.get(address)![0]!.text.includes(t));
     expect(titles('regular@example.org')).toEqual(['Budget passes', 'Harbour reopens']);
     expect(titles('newcomer@example.org')).toEqual(['Harbour reopens']);
     expect(titles('scientist@example.org')).toEqual(['Comet seen']);
@@ -96,7 +99,10 @@ describe('daily digests through the local pipeline', () => {
 
   it('moves the digest date to the digest\u2019s window end for those who got it, and only for them, without touching the subscriber item', async () => {
     const { send } = await firstDigest();
-    const last = async (id: string) => (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: keys.subscriberDigests(id), ConsistentRead: true }))).Item?.daily as string | undefined;
+    const last = async (id: string) =>
+      (await table.doc.send(new GetCommand({ TableName: table.tableName, Key: keys.subscriberDigests(id), ConsistentRead: true }))).Item?.daily as
+        | string
+        | undefined;
     expect(await last('regular')).toBe(send.windowEnd);
     expect(await last('newcomer')).toBe(send.windowEnd);
     expect(await last('caughtup')).not.toBe(send.windowEnd);
@@ -115,7 +121,9 @@ describe('daily digests through the local pipeline', () => {
     for (const t of ['Comet seen', 'Budget passes', 'Harbour reopens']) expect(page).toContain(t);
     expect(page).not.toContain('Too old for any digest');
     expect(page).not.toMatch(/token=|unsubscribe|Regular Reader/i);
-    const rss = new XMLParser().parse(await readFile(join(publicDir, 'archive', 'feed.xml'), 'utf8')) as { rss: { channel: { item: { link: string } | { link: string }[] } } };
+    const rss = new XMLParser().parse(await readFile(join(publicDir, 'archive', 'feed.xml'), 'utf8')) as {
+      rss: { channel: { item: { link: string } | { link: string }[] } };
+    };
     const items = [rss.rss.channel.item].flat();
     expect(items.map((i) => i.link)).toEqual([`${TEST_SITE.publicUrl}/archive/${digestId}/`]);
     const json = JSON.parse(await readFile(join(publicDir, 'archive', 'feed.json'), 'utf8')) as { version: string; items: { url: string }[] };

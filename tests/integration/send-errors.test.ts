@@ -14,7 +14,8 @@ import { DynamoArticleRepository } from '../../lambdas/adapters/dynamodb/article
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambdas/local/dynamodb-local.ts';
 
-const mailerFor = (ses: SesEndpoint) => new SesMailer({ client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }) });
+const mailerFor = (ses: SesEndpoint) =>
+  new SesMailer({ client: new SESClient({ endpoint: ses.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }) });
 
 describe('send errors: pause with a reason, resume without duplicates', () => {
   let dir: string;
@@ -38,13 +39,30 @@ describe('send errors: pause with a reason, resume without duplicates', () => {
       settings: { errorMinAttempts: 50, errorThreshold: 0.05 },
     });
     const a = await createArticle(
-      { articles: new DynamoArticleRepository(table.doc, table.tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: systemClock, site: TEST_SITE },
-      { title: 'Election results', body: 'Counting is over.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString() },
+      {
+        articles: new DynamoArticleRepository(table.doc, table.tableName),
+        scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+        clock: systemClock,
+        site: TEST_SITE,
+      },
+      {
+        title: 'Election results',
+        body: 'Counting is over.',
+        bodyFormat: 'markdown',
+        authors: [],
+        tags: [],
+        status: 'published',
+        publishAt: new Date(Date.now() - 30 * 3_600_000).toISOString(),
+      },
     );
     articleId = a.body.id;
     await seedSubscribers(table.doc, table.tableName, [
       ...Array.from({ length: 100 }, (_, i) => ({ id: `w${String(i).padStart(3, '0')}`, frequency: 'weekly' as const })),
-      ...Array.from({ length: 200 }, (_, i) => ({ id: `d${String(i).padStart(3, '0')}`, frequency: 'daily' as const, email: i % 10 === 0 ? `refused-${i}@example.org` : `d${i}@example.org` })),
+      ...Array.from({ length: 200 }, (_, i) => ({
+        id: `d${String(i).padStart(3, '0')}`,
+        frequency: 'daily' as const,
+        email: i % 10 === 0 ? `refused-${i}@example.org` : `d${i}@example.org`,
+      })),
     ]);
   });
 
@@ -86,7 +104,9 @@ describe('send errors: pause with a reason, resume without duplicates', () => {
     pipeline.deps.mailer = picky;
     const created = await createSend(pipeline.deps, { kind: 'article', articleId, frequency: 'daily' });
     const paused = await waitForSend(pipeline.deps.sends, created.body.id, (s) => s.status === 'paused');
-    expect(paused.reason).toMatch(/^\d+ of \d+ attempts failed \(\d+(\.\d)?%\), above the 5% threshold; most frequent error: MessageRejected \(\d+x\): .*Email address is not verified\..*resume/);
+    expect(paused.reason).toMatch(
+      /^\d+ of \d+ attempts failed \(\d+(\.\d)?%\), above the 5% threshold; most frequent error: MessageRejected \(\d+x\): .*Email address is not verified\..*resume/,
+    );
     await pipeline.idle();
     const before = await getSend(pipeline.deps, created.body.id);
     expect(before.counts.failed).toBeGreaterThan(0);

@@ -22,7 +22,13 @@ describe('instant alerts through the local pipeline (DynamoDB Local, local SES e
     dir = await mkdtemp(join(tmpdir(), 'inkwire-instant-'));
     table = await freshTable('instant');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox') });
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), maxSendRate: 200 });
+    pipeline = await startDeliveryPipeline({
+      dynamoEndpoint: table.endpoint,
+      tableName: table.tableName,
+      sesUrl: ses.url,
+      dataDir: join(dir, 'data'),
+      maxSendRate: 200,
+    });
     articleDeps = {
       articles: new DynamoArticleRepository(table.doc, table.tableName),
       scheduler: { schedule: async () => undefined, cancel: async () => undefined },
@@ -49,7 +55,14 @@ describe('instant alerts through the local pipeline (DynamoDB Local, local SES e
   });
 
   it('mails each matching instant subscriber exactly once when an article is first published, and never on edits', async () => {
-    const created = await createArticle(articleDeps, { title: 'Parliament votes', body: 'The vote was close.', bodyFormat: 'markdown', authors: [{ name: 'Jane Doe' }], tags: ['Politics'], status: 'published' });
+    const created = await createArticle(articleDeps, {
+      title: 'Parliament votes',
+      body: 'The vote was close.',
+      bodyFormat: 'markdown',
+      authors: [{ name: 'Jane Doe' }],
+      tags: ['Politics'],
+      status: 'published',
+    });
     const sendId = `alert-${created.body.id}`;
     const send = await waitForSend(pipeline.deps.sends, sendId, (s) => s.status === 'completed');
     expect(send.counts).toEqual({ planned: 3, submitted: 2, failed: 0, suppressed: 1, skipped: 0, uncertain: 0 });
@@ -65,7 +78,13 @@ describe('instant alerts through the local pipeline (DynamoDB Local, local SES e
     expect(Object.fromEntries(await outboxByRecipient(ses.outboxDir))).toEqual({ 'all@example.org': 1, 'politics@example.org': 1 });
 
     // Every recipient has a delivery record; submitted ones carry SES's message id.
-    const { Items } = await table.doc.send(new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)', ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' } }));
+    const { Items } = await table.doc.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
+        ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' },
+      }),
+    );
     const byId = Object.fromEntries((Items ?? []).map((d) => [d.subscriberId as string, d]));
     expect(Object.keys(byId).sort()).toEqual(['all', 'bounced', 'politics']);
     expect(byId.all!.state).toBe('submitted');
@@ -76,12 +95,24 @@ describe('instant alerts through the local pipeline (DynamoDB Local, local SES e
   it('carries per-recipient List-Unsubscribe, List-Unsubscribe-Post, List-Id and the send and subscriber tags', async () => {
     const days = await readdir(ses.outboxDir);
     const files = (await readdir(join(ses.outboxDir, days[0]!))).filter((f) => f.endsWith('.json'));
-    const sidecars = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(ses.outboxDir, days[0]!, f), 'utf8')) as { destinations: string[]; tags: Record<string, string>; configurationSet: string; messageId: string }));
+    const sidecars = await Promise.all(
+      files.map(
+        async (f) =>
+          JSON.parse(await readFile(join(ses.outboxDir, days[0]!, f), 'utf8')) as {
+            destinations: string[];
+            tags: Record<string, string>;
+            configurationSet: string;
+            messageId: string;
+          },
+      ),
+    );
     const ada = sidecars.find((s) => s.destinations[0] === 'all@example.org')!;
     expect(ada.tags).toMatchObject({ send_id: expect.stringMatching(/^alert-/), subscriber_id: 'all', kind: 'article' });
     expect(ada.configurationSet).toBe('newsletter');
     const msg = parseMessage(await readFile(join(ses.outboxDir, days[0]!, files.find((f) => f.includes(ada.messageId))!.replace(/\.json$/, '.eml'))));
-    expect(msg.header('list-unsubscribe')).toMatch(/^<https:\/\/news\.example\.com\/unsubscribe\?token=[^>]+>, <mailto:unsubscribe@news\.example\.com\?subject=unsubscribe/);
+    expect(msg.header('list-unsubscribe')).toMatch(
+      /^<https:\/\/news\.example\.com\/unsubscribe\?token=[^>]+>, <mailto:unsubscribe@news\.example\.com\?subject=unsubscribe/,
+    );
     expect(msg.header('list-unsubscribe-post')).toBe('List-Unsubscribe=One-Click');
     expect(msg.header('list-id')).toBe('Thin Line News <news.example.com>');
     expect(msg.header('to')).toContain('Ada Lovelace');
@@ -96,7 +127,15 @@ describe('instant alerts through the local pipeline (DynamoDB Local, local SES e
 
   it('alerts nobody for an imported article published more than a day ago', async () => {
     const before = [...(await outboxByRecipient(ses.outboxDir)).values()].reduce((a, b) => a + b, 0);
-    const old = await createArticle(articleDeps, { title: 'From the archive', body: 'Old news.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: '2020-01-01T00:00:00Z' });
+    const old = await createArticle(articleDeps, {
+      title: 'From the archive',
+      body: 'Old news.',
+      bodyFormat: 'markdown',
+      authors: [],
+      tags: [],
+      status: 'published',
+      publishAt: '2020-01-01T00:00:00Z',
+    });
     await pipeline.idle();
     expect(await pipeline.deps.sends.get(`alert-${old.body.id}`)).toBeUndefined();
     expect([...(await outboxByRecipient(ses.outboxDir)).values()].reduce((a, b) => a + b, 0)).toBe(before);

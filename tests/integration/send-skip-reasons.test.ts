@@ -11,7 +11,16 @@ import { isAppError } from '../../lambdas/core/errors.ts';
 import { SKIP_REASONS } from '../../lambdas/core/sends/model.ts';
 import { createSend, getSend, previewSend } from '../../lambdas/core/sends/use-cases.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
-import { outboxByRecipient, publisherOf, seedSubscribers, startDeliveryPipeline, subscriberItem, waitForSend, writeItems, type Pipeline } from '../support/delivery-harness.ts';
+import {
+  outboxByRecipient,
+  publisherOf,
+  seedSubscribers,
+  startDeliveryPipeline,
+  subscriberItem,
+  waitForSend,
+  writeItems,
+  type Pipeline,
+} from '../support/delivery-harness.ts';
 import { freshTable } from '../support/dynamo.ts';
 
 const HOUR = 3_600_000;

@@ -98,7 +98,11 @@ describe('sending rate (enforceRate)', () => {
     const { ses, client, outboxDir } = await start({ time, enforceRate: true, quota: { maxSendRate: 5 } });
     expect(await sendRaw(client, 3)).toBe('ok');
     const viaSendEmail = await client.send(
-      new SendEmailCommand({ Source: 'news@news.example.com', Destination: { ToAddresses: ['a@example.org'], CcAddresses: ['b@example.org'] }, Message: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } }),
+      new SendEmailCommand({
+        Source: 'news@news.example.com',
+        Destination: { ToAddresses: ['a@example.org'], CcAddresses: ['b@example.org'] },
+        Message: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } },
+      }),
     );
     expect(viaSendEmail.MessageId).toBeTruthy();
     time.set(T0 + 999);
@@ -107,9 +111,18 @@ describe('sending rate (enforceRate)', () => {
     expect(refused !== 'ok' && refused.$metadata?.httpStatusCode).toBe(400);
     // The same refusal for SendEmail, and as the mailer sees it.
     await expect(
-      client.send(new SendEmailCommand({ Source: 'news@news.example.com', Destination: { ToAddresses: ['c@example.org'] }, Message: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } } })),
+      client.send(
+        new SendEmailCommand({
+          Source: 'news@news.example.com',
+          Destination: { ToAddresses: ['c@example.org'] },
+          Message: { Subject: { Data: 's' }, Body: { Text: { Data: 't' } } },
+        }),
+      ),
     ).rejects.toMatchObject({ name: 'Throttling', message: 'Maximum sending rate exceeded.' });
-    const mailerError = await new SesMailer({ client, clock: time }).send(newsletter()).then(() => undefined, (e: unknown) => e);
+    const mailerError = await new SesMailer({ client, clock: time }).send(newsletter()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(mailerError).toBeInstanceOf(MailerThrottledError);
     expect(mailerError).toMatchObject({ reason: 'rate', code: 'Throttling' });
     // The wire: SES's XML error shape.
@@ -123,7 +136,15 @@ describe('sending rate (enforceRate)', () => {
 
     expect(emlFiles(outboxDir)).toBe(2);
     expect(await sentLast24Hours(client)).toBe(5);
-    expect(ses.stats()).toMatchObject({ accepted: 2, acceptedRecipients: 5, throttled: 4, throttledRate: 4, throttledDailyQuota: 0, throttledInjected: 0, maxPerSecond: 5 });
+    expect(ses.stats()).toMatchObject({
+      accepted: 2,
+      acceptedRecipients: 5,
+      throttled: 4,
+      throttledRate: 4,
+      throttledDailyQuota: 0,
+      throttledInjected: 0,
+      maxPerSecond: 5,
+    });
     expect(ses.acceptedAt).toEqual([T0, T0, T0, T0, T0]);
 
     // More destinations than a second allows can never go, even into an empty window.
@@ -207,7 +228,16 @@ describe('sending rate (enforceRate)', () => {
     expect(await sendRaw(client, 3)).toBe('ok');
 
     const post = (body: unknown) => fetch(`${ses.url}/_inkwire/account`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
-    for (const bad of [{ maxSendRate: -1 }, { maxSendRate: 0 }, { enforceRate: 'yes' }, { max24HourSend: -5 }, { sentLast24Hours: -1 }, { maxSendrate: 2 }, '[1]', 'not json']) {
+    for (const bad of [
+      { maxSendRate: -1 },
+      { maxSendRate: 0 },
+      { enforceRate: 'yes' },
+      { max24HourSend: -5 },
+      { sentLast24Hours: -1 },
+      { maxSendrate: 2 },
+      '[1]',
+      'not json',
+    ]) {
       const res = await post(bad);
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(((await res.json()) as { message: string }).message).toBeTruthy();
@@ -243,7 +273,10 @@ describe('daily quota', () => {
     expect(await sendRaw(client, 2)).toBe('ok');
     expect(await sentLast24Hours(client)).toBe(100);
     expect(outcome(await sendRaw(client))).toBe(DAILY);
-    const mailerError = await new SesMailer({ client, clock: time }).send(newsletter()).then(() => undefined, (e: unknown) => e);
+    const mailerError = await new SesMailer({ client, clock: time }).send(newsletter()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(mailerError).toMatchObject({ reason: 'dailyQuota' });
     expect(emlFiles(outboxDir)).toBe(1);
     expect(ses.stats()).toMatchObject({ accepted: 1, throttled: 2, throttledDailyQuota: 2, throttledRate: 0, sentLast24Hours: 100 });

@@ -67,9 +67,19 @@ const newsletter = (over: Partial<OutgoingEmail> = {}): OutgoingEmail => ({
 
 /** Everything Python's stdlib email package (policy=default) makes of a message, as JSON. */
 function parseWithPython(path: string): {
-  subject: string; from: string; to: string; replyTo: string; messageId: string; date: string; mimeVersion: string;
-  listUnsubscribe: string; listUnsubscribePost: string; listId: string; contentType: string;
-  parts: Array<{ type: string; charset: string | null; content: string }>; defects: string[];
+  subject: string;
+  from: string;
+  to: string;
+  replyTo: string;
+  messageId: string;
+  date: string;
+  mimeVersion: string;
+  listUnsubscribe: string;
+  listUnsubscribePost: string;
+  listId: string;
+  contentType: string;
+  parts: Array<{ type: string; charset: string | null; content: string }>;
+  defects: string[];
 } {
   const script = `
 import sys, json, email
@@ -157,14 +167,23 @@ describe('local SES endpoint, driven by the unmodified SESClient', () => {
     const before = await client.send(new GetSendQuotaCommand({}));
     expect(before.MaxSendRate).toBe(14);
     expect(before.Max24HourSend).toBe(50_000);
-    await client.send(new SendRawEmailCommand({ RawMessage: { Data: Buffer.from('From: a@news.example.com\r\nSubject: q\r\n\r\nx\r\n') }, Destinations: ['a@example.org', 'b@example.org'] }));
+    await client.send(
+      new SendRawEmailCommand({
+        RawMessage: { Data: Buffer.from('From: a@news.example.com\r\nSubject: q\r\n\r\nx\r\n') },
+        Destinations: ['a@example.org', 'b@example.org'],
+      }),
+    );
     const after = await mailer.getSendQuota();
     expect(after.sentLast24Hours).toBe(before.SentLast24Hours! + 2);
     expect(after).toMatchObject({ maxSendRate: 14, max24HourSend: 50_000 });
   });
 
   it('answers an unknown action with an SES error the SDK understands', async () => {
-    const res = await fetch(ses.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=SendBulkTemplatedEmail&Version=2010-12-01' });
+    const res = await fetch(ses.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=SendBulkTemplatedEmail&Version=2010-12-01',
+    });
     expect(res.status).toBe(400);
     const body = await res.text();
     expect(body).toContain('<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/">');
@@ -173,7 +192,12 @@ describe('local SES endpoint, driven by the unmodified SESClient', () => {
 
   it('refuses tags SES would refuse', async () => {
     await expect(
-      client.send(new SendRawEmailCommand({ RawMessage: { Data: Buffer.from('From: a@news.example.com\r\nTo: b@example.org\r\n\r\nx') }, Tags: [{ Name: 'bad name', Value: 'x' }] })),
+      client.send(
+        new SendRawEmailCommand({
+          RawMessage: { Data: Buffer.from('From: a@news.example.com\r\nTo: b@example.org\r\n\r\nx') },
+          Tags: [{ Name: 'bad name', Value: 'x' }],
+        }),
+      ),
     ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
   });
 });
@@ -186,8 +210,18 @@ describe('SesMailer against the local endpoint', () => {
     });
     const rendered = await renderer.render('digest', {
       period: 'daily',
-      articles: [{ title: 'Café — “quotes” and naïveté', summary: 'A summary long enough to need a soft line break in quoted-printable encoding because it goes on and on.', url: 'https://news.example.com/a/1' }],
-      recipient: { name: 'Zoë', unsubscribeUrl: 'https://news.example.com/unsubscribe?t=tok_abc123', preferencesUrl: 'https://news.example.com/preferences?t=tok_abc123' },
+      articles: [
+        {
+          title: 'Café — “quotes” and naïveté',
+          summary: 'A summary long enough to need a soft line break in quoted-printable encoding because it goes on and on.',
+          url: 'https://news.example.com/a/1',
+        },
+      ],
+      recipient: {
+        name: 'Zoë',
+        unsubscribeUrl: 'https://news.example.com/unsubscribe?t=tok_abc123',
+        preferencesUrl: 'https://news.example.com/preferences?t=tok_abc123',
+      },
     });
     const email = newsletter({
       ...rendered,
@@ -229,7 +263,11 @@ describe('SesMailer against the local endpoint', () => {
     expect(py.parts[1]!.content.replace(/\r\n/g, '\n')).toBe(rendered.html);
     expect(py.parts[1]!.content).toContain('Café — “quotes” and naïveté');
 
-    expect(readSidecar(messageId)).toMatchObject({ configurationSet: 'inkwire-newsletter', destinations: ['zoe@example.org'], tags: { stream: 'newsletter', send: 'snd_01', subscriber: 'sub_42' } });
+    expect(readSidecar(messageId)).toMatchObject({
+      configurationSet: 'inkwire-newsletter',
+      destinations: ['zoe@example.org'],
+      tags: { stream: 'newsletter', send: 'snd_01', subscriber: 'sub_42' },
+    });
   });
 
   it('encodes a non-ASCII subject as RFC 2047 words that decode back exactly', async () => {
@@ -267,7 +305,10 @@ describe('SesMailer against the local endpoint', () => {
       ['headers.listId', { headers: { listUnsubscribeUrl: 'https://news.example.com/u', listId: 'News <news.example.com>\r\nBcc: v@example.net' } }],
     ];
     for (const [field, over] of attempts) {
-      const error = await mailer.send(newsletter(over)).then(() => undefined, (e: unknown) => e);
+      const error = await mailer.send(newsletter(over)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error, field).toBeInstanceOf(MailerInvalidMessageError);
       expect(error, field).toBeInstanceOf(MailerRejectedError);
       expect((error as MailerInvalidMessageError).field).toBe(field);
@@ -278,7 +319,9 @@ describe('SesMailer against the local endpoint', () => {
   });
 
   it('refuses a non-https one-click URL and a newsletter without List-* headers', async () => {
-    await expect(mailer.send(newsletter({ headers: { listUnsubscribeUrl: 'http://news.example.com/u', listId: 'N <news.example.com>' } }))).rejects.toThrow(/https/);
+    await expect(mailer.send(newsletter({ headers: { listUnsubscribeUrl: 'http://news.example.com/u', listId: 'N <news.example.com>' } }))).rejects.toThrow(
+      /https/,
+    );
     await expect(mailer.send(newsletter({ headers: undefined }))).rejects.toThrow(MailerInvalidMessageError);
     await expect(mailer.send(newsletter({ to: { address: 'a@example.org, b@example.org' } }))).rejects.toThrow(/single email address/);
   });
@@ -287,12 +330,20 @@ describe('SesMailer against the local endpoint', () => {
     ses.setFaults({ throttleShare: 1 });
     const files = emlFiles();
     const before = ses.stats();
-    const error = await mailer.send(newsletter()).then(() => undefined, (e: unknown) => e);
+    const error = await mailer.send(newsletter()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MailerThrottledError);
     expect(error).toMatchObject({ retryable: true, reason: 'rate', code: 'Throttling' });
     expect((error as Error).message).toContain('Maximum sending rate exceeded');
     expect(emlFiles()).toBe(files);
-    expect(ses.stats()).toMatchObject({ throttled: before.throttled + 1, throttledInjected: before.throttledInjected + 1, throttledRate: 0, throttledDailyQuota: 0 });
+    expect(ses.stats()).toMatchObject({
+      throttled: before.throttled + 1,
+      throttledInjected: before.throttledInjected + 1,
+      throttledRate: 0,
+      throttledDailyQuota: 0,
+    });
   });
 
   it('throttles the configured share of calls (fault injected: throttleShare 0.5, fixed random sequence)', async () => {
@@ -300,7 +351,13 @@ describe('SesMailer against the local endpoint', () => {
     let i = 0;
     ses.setFaults({ throttleShare: 0.5, random: () => rolls[i++ % rolls.length]! });
     const outcomes: string[] = [];
-    for (let n = 0; n < 4; n++) outcomes.push(await mailer.send(newsletter()).then(() => 'sent', (e: unknown) => (e instanceof MailerThrottledError ? 'throttled' : 'other')));
+    for (let n = 0; n < 4; n++)
+      outcomes.push(
+        await mailer.send(newsletter()).then(
+          () => 'sent',
+          (e: unknown) => (e instanceof MailerThrottledError ? 'throttled' : 'other'),
+        ),
+      );
     expect(outcomes).toEqual(['throttled', 'sent', 'throttled', 'sent']);
   });
 
@@ -313,7 +370,10 @@ describe('SesMailer against the local endpoint', () => {
   });
 
   it('maps an unknown configuration set to a rejection that affects every message', async () => {
-    const error = await mailer.send(newsletter({ configurationSet: 'no-such-set' })).then(() => undefined, (e: unknown) => e);
+    const error = await mailer.send(newsletter({ configurationSet: 'no-such-set' })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MailerRejectedError);
     expect(error).toMatchObject({ code: 'ConfigurationSetDoesNotExist', retryable: false, affectsAllMessages: true });
   });
@@ -325,7 +385,10 @@ describe('SesMailer against the local endpoint', () => {
     try {
       const m = new SesMailer({ client: c });
       await m.send(newsletter());
-      const error = await m.send(newsletter()).then(() => undefined, (e: unknown) => e);
+      const error = await m.send(newsletter()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(MailerThrottledError);
       expect(error).toMatchObject({ reason: 'dailyQuota' });
       expect((error as MailerThrottledError).retryAfterMs).toBeGreaterThanOrEqual(60_000);
@@ -339,7 +402,10 @@ describe('SesMailer against the local endpoint', () => {
   it('maps a refused connection to MailerTransientError', async () => {
     const c = sesClient(`http://127.0.0.1:${await freePort()}`);
     try {
-      const error = await new SesMailer({ client: c }).send(newsletter()).then(() => undefined, (e: unknown) => e);
+      const error = await new SesMailer({ client: c }).send(newsletter()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(MailerTransientError);
       expect(error).toMatchObject({ retryable: true });
     } finally {

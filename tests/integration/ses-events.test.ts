@@ -41,7 +41,8 @@ async function confirmationTo(rt: TestRuntime, address: string): Promise<string 
   for (const day of await readdir(rt.outboxDir)) {
     for (const name of (await readdir(join(rt.outboxDir, day))).filter((n) => n.endsWith('.json')).sort()) {
       const s = JSON.parse(await readFile(join(rt.outboxDir, day, name), 'utf8')) as OutboxSidecar;
-      if (s.destinations.includes(address) && s.tags.kind === 'confirm') found = (await readFile(join(rt.outboxDir, day, name.replace(/\.json$/, '.eml')), 'utf8')).replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      if (s.destinations.includes(address) && s.tags.kind === 'confirm')
+        found = (await readFile(join(rt.outboxDir, day, name.replace(/\.json$/, '.eml')), 'utf8')).replace(/=\r?\n/g, '').replace(/=3D/g, '=');
     }
   }
   return found;
@@ -58,10 +59,16 @@ describe('SES events from the mailbox simulator addresses, through the local run
    */
   function simulatedSend(): Promise<ReportedSend> {
     simulated ??= (async () => {
-      const csv = ['email,name,frequency,topics', ...['success', 'bounce', 'complaint', 'ooto', 'suppressionlist', 'bounce+second'].map((l) => `${SIM(l)},,instant,`)].join('\n');
+      const csv = [
+        'email,name,frequency,topics',
+        ...['success', 'bounce', 'complaint', 'ooto', 'suppressionlist', 'bounce+second'].map((l) => `${SIM(l)},,instant,`),
+      ].join('\n');
       const imported = await rt.api('/api/subscribers/import?consent=confirmed', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: `${csv}\n` });
       expect(imported.status).toBe(200);
-      const article = await rt.api('/api/articles', { method: 'POST', json: { title: 'Simulated mail', body: 'Bounces and complaints.', status: 'published' } });
+      const article = await rt.api('/api/articles', {
+        method: 'POST',
+        json: { title: 'Simulated mail', body: 'Bounces and complaints.', status: 'published' },
+      });
       expect(article.status).toBe(201);
       const articleId = (await article.json()).id as string;
 
@@ -103,7 +110,12 @@ describe('SES events from the mailbox simulator addresses, through the local run
       [SIM('complaint')]: 'complaint',
     });
     const confirmed = (await (await rt.api('/api/subscribers?status=confirmed&limit=100')).json()).items as { email: string }[];
-    expect(confirmed.filter(simulator).map((s) => s.email).sort()).toEqual([SIM('ooto'), SIM('success')]);
+    expect(
+      confirmed
+        .filter(simulator)
+        .map((s) => s.email)
+        .sort(),
+    ).toEqual([SIM('ooto'), SIM('success')]);
     // SES's account-level list holds them too, so no mail from the account reaches them whatever sends it.
     expect(await onSesList(SIM('bounce'))).toBe('BOUNCE');
     expect(await onSesList(SIM('complaint'))).toBe('COMPLAINT');
@@ -115,7 +127,9 @@ describe('SES events from the mailbox simulator addresses, through the local run
     await sesV2().send(new PutSuppressedDestinationCommand({ EmailAddress: 'listed@example.org', Reason: 'BOUNCE' }));
     // And one a reader asks to be erased goes onto SES's list.
     const csv = 'email,name,frequency,topics\nlisted@example.org,,instant,\nerase-me@example.org,,instant,\n';
-    expect((await rt.api('/api/subscribers/import?consent=confirmed', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv })).status).toBe(200);
+    expect((await rt.api('/api/subscribers/import?consent=confirmed', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv })).status).toBe(
+      200,
+    );
     const all = (await (await rt.api('/api/subscribers?limit=100')).json()).items as { id: string; email: string; status: string; suppressedReason?: string }[];
     const eraseMe = all.find((s) => s.email === 'erase-me@example.org')!;
     expect((await rt.api(`/api/subscribers/${eraseMe.id}`, { method: 'DELETE' })).status).toBe(204);
@@ -125,27 +139,46 @@ describe('SES events from the mailbox simulator addresses, through the local run
     const articleId = (await article.json()).id as string;
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const s = ((await (await rt.api('/api/sends?limit=10')).json()).items as { articleId?: string; status: string; reported: { hardBounced: number } }[]).find((x) => x.articleId === articleId);
+      const s = (
+        (await (await rt.api('/api/sends?limit=10')).json()).items as { articleId?: string; status: string; reported: { hardBounced: number } }[]
+      ).find((x) => x.articleId === articleId);
       if (s?.status === 'completed' && s.reported.hardBounced >= 1) break;
       if (Date.now() > deadline) throw new Error(`no bounce reported: ${JSON.stringify(s)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const listed = ((await (await rt.api('/api/subscribers?status=suppressed&limit=100')).json()).items as { email: string; suppressedReason?: string }[]).find((s) => s.email === 'listed@example.org');
+    const listed = ((await (await rt.api('/api/subscribers?status=suppressed&limit=100')).json()).items as { email: string; suppressedReason?: string }[]).find(
+      (s) => s.email === 'listed@example.org',
+    );
     expect(listed?.suppressedReason).toBe('bounce');
 
     // The erased reader subscribes again: the confirmation email still arrives (the transactional
     // configuration set does not honour the list's bounce reason), and confirming takes the address off it.
-    expect((await fetch(`${rt.url}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'erase-me@example.org' }) })).status).toBe(202);
+    expect(
+      (
+        await fetch(`${rt.url}/subscribe`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'erase-me@example.org' }),
+        })
+      ).status,
+    ).toBe(202);
     let token: string | undefined;
     for (let i = 0; i < 100 && !token; i++) {
       token = /confirm\?token=([A-Za-z0-9._~-]+)/.exec((await confirmationTo(rt, 'erase-me@example.org')) ?? '')?.[1];
       if (!token) await new Promise((r) => setTimeout(r, 100));
     }
     expect(token).toBeDefined();
-    const confirmed = await fetch(`${rt.url}/confirm`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}`, redirect: 'manual' });
+    const confirmed = await fetch(`${rt.url}/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}`,
+      redirect: 'manual',
+    });
     expect(confirmed.status, await confirmed.clone().text()).toBeLessThan(400);
     expect(await onSesList('erase-me@example.org')).toBeUndefined();
-    const back = ((await (await rt.api('/api/subscribers?limit=100')).json()).items as { email: string; status: string }[]).find((s) => s.email === 'erase-me@example.org');
+    const back = ((await (await rt.api('/api/subscribers?limit=100')).json()).items as { email: string; status: string }[]).find(
+      (s) => s.email === 'erase-me@example.org',
+    );
     expect(back?.status).toBe('confirmed');
   }, 60_000);
 
@@ -162,9 +195,13 @@ describe('SES events from the mailbox simulator addresses, through the local run
     }
     expect(sidecars).toHaveLength(6);
     const envelopes = sidecars.flatMap((s) => simulatedEvents(s, new Date()).map((e) => snsEnvelope(e, new Date())));
-    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: rt.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }), { marshallOptions: { removeUndefinedValues: true } });
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: rt.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
     const tokenSecret = (await readFile(join(rt.dataDir, 'token-secret'), 'utf8')).trim();
-    const handle = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, doc, rt.tableName, systemClock, tokenSecret, sesList(), () => undefined));
+    const handle = createSesEventsHandler(
+      providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, doc, rt.tableName, systemClock, tokenSecret, sesList(), () => undefined),
+    );
     const before = await (await rt.api(`/api/sends/${sendId}`)).json();
     const subscribersBefore = await (await rt.api('/api/subscribers?limit=100')).json();
     for (const bodies of [envelopes, envelopes, envelopes.map((b) => snsEnvelope(JSON.parse(JSON.parse(b).Message as string), new Date()))]) {
@@ -179,7 +216,9 @@ describe('SES events from the mailbox simulator addresses, through the local run
 
   it('reports a message that is not an SNS notification as failed, so it ends in the dead-letter queue instead of vanishing', async () => {
     const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: rt.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
-    const handle = createSesEventsHandler(providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, doc, rt.tableName, systemClock, 'x'.repeat(43), sesList(), () => undefined));
+    const handle = createSesEventsHandler(
+      providerEventDeps({ DEFAULT_FREQUENCY: 'weekly', SOFT_BOUNCE_THRESHOLD: 3 }, doc, rt.tableName, systemClock, 'x'.repeat(43), sesList(), () => undefined),
+    );
     const out = await handle({
       Records: [
         { messageId: 'a', body: 'not json' },

@@ -63,7 +63,11 @@ describe('outbox on disk', () => {
   it('lists newest first, page by page, across days', async () => {
     const first = await listOutbox(outboxDir, { limit: 2 });
     expect(first.entries.map((e) => e.messageId)).toEqual([ids[4], ids[3]]);
-    expect(first.entries[0]).toMatchObject({ subject: 'Issue 5: Café — “quotes”', destinations: ['reader5@example.org'], configurationSet: 'inkwire-newsletter' });
+    expect(first.entries[0]).toMatchObject({
+      subject: 'Issue 5: Café — “quotes”',
+      destinations: ['reader5@example.org'],
+      configurationSet: 'inkwire-newsletter',
+    });
     const second = await listOutbox(outboxDir, { limit: 2, before: first.next! });
     expect(second.entries.map((e) => e.messageId)).toEqual([ids[2], ids[1]]);
     const third = await listOutbox(outboxDir, { limit: 2, before: second.next! });

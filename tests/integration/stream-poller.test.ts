@@ -85,7 +85,8 @@ describe('stream poller', () => {
         poller,
         time,
         put: (pk: string) => doc.send(new PutCommand({ TableName: tableName, Item: { PK: pk, SK: 'X' } })),
-        putAll: (pks: string[]) => doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pks.map((PK) => ({ PutRequest: { Item: { PK, SK: 'X' } } })) } })),
+        putAll: (pks: string[]) =>
+          doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pks.map((PK) => ({ PutRequest: { Item: { PK, SK: 'X' } } })) } })),
         stop: async () => {
           await poller.stop();
           streams.destroy();
@@ -121,7 +122,10 @@ describe('stream poller', () => {
       try {
         await env.putAll(['KEEP#1', 'KEEP#2', 'SKIP#3', 'KEEP#4', 'KEEP#5', 'KEEP#6', 'KEEP#7']);
         await env.poller.idle();
-        expect(calls.map((c) => c.pks)).toEqual([['KEEP#1', 'KEEP#2', 'KEEP#4'], ['KEEP#5', 'KEEP#6', 'KEEP#7']]);
+        expect(calls.map((c) => c.pks)).toEqual([
+          ['KEEP#1', 'KEEP#2', 'KEEP#4'],
+          ['KEEP#5', 'KEEP#6', 'KEEP#7'],
+        ]);
 
         // Two records written a little apart, within one window: one call with both, once the window is over.
         const wroteAt = time.nowMs();

@@ -53,7 +53,10 @@ describe('stream batches given up on', () => {
       const batch = parseStreamFailure(await readFile(join(dir, 'failed-batches', key!), 'utf8'))!;
       expect(batch).toMatchObject({ functionName: 'feed-rebuild', records: 1 });
       expect(pks(batch.event)).toEqual(['FEED#site']);
-      expect(JSON.parse(await readFile(join(dir, 'failed-batches', key!), 'utf8'))).toMatchObject({ version: '1.0', requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2 } });
+      expect(JSON.parse(await readFile(join(dir, 'failed-batches', key!), 'utf8'))).toMatchObject({
+        version: '1.0',
+        requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2 },
+      });
 
       // Still broken: the replay reports it and keeps it.
       const again = await store.replay({ 'feed-rebuild': handler });
@@ -78,9 +81,20 @@ describe('stream batches given up on', () => {
       JSON.stringify({
         version: '1.0',
         timestamp: '2026-12-06T05:00:00.000Z',
-        requestContext: { requestId: 'r1', functionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${fn}`, condition: 'RetryAttemptsExhausted', approximateInvokeCount: 6 },
+        requestContext: {
+          requestId: 'r1',
+          functionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${fn}`,
+          condition: 'RetryAttemptsExhausted',
+          approximateInvokeCount: 6,
+        },
         responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-        DDBStreamBatchInfo: { shardId: 'shardId-1', startSequenceNumber: '100', endSequenceNumber: '100', batchSize: 1, streamArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/x' },
+        DDBStreamBatchInfo: {
+          shardId: 'shardId-1',
+          startSequenceNumber: '100',
+          endSequenceNumber: '100',
+          batchSize: 1,
+          streamArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/x',
+        },
         payload: JSON.stringify({ Records: [{ eventName: 'INSERT', dynamodb: { Keys: { PK: { S: pk }, SK: { S: 'X' } }, SequenceNumber: '100' } }] }),
       });
     const objects = new Map([
@@ -104,7 +118,8 @@ describe('stream batches given up on', () => {
           const event = JSON.parse(new TextDecoder().decode(c.input.Payload)) as DynamoDBStreamEvent;
           invoked.push({ fn: c.input.FunctionName.split(':').pop()!, pks: pks(event) });
           // The planner still fails its record.
-          if (c.input.FunctionName.endsWith('SendPlanner')) return { Payload: new TextEncoder().encode(JSON.stringify({ batchItemFailures: [{ itemIdentifier: '100' }] })) };
+          if (c.input.FunctionName.endsWith('SendPlanner'))
+            return { Payload: new TextEncoder().encode(JSON.stringify({ batchItemFailures: [{ itemIdentifier: '100' }] })) };
           return { Payload: new TextEncoder().encode('null') };
         },
       } as unknown as ReplayClients['lambda'],
@@ -115,7 +130,9 @@ describe('stream batches given up on', () => {
       { fn: 'Inkwire-Service-SendPlanner', pks: ['SEND#s1'] },
     ]);
     expect(report.replayed).toEqual([{ key: 'aws/lambda/m1/shardId-1/2026/12/06/a', function: 'Inkwire-Service-FeedRebuild', records: 1 }]);
-    expect(report.failed).toEqual([{ key: 'aws/lambda/m2/shardId-1/2026/12/06/b', function: 'Inkwire-Service-SendPlanner', error: '1 record(s) failed again' }]);
+    expect(report.failed).toEqual([
+      { key: 'aws/lambda/m2/shardId-1/2026/12/06/b', function: 'Inkwire-Service-SendPlanner', error: '1 record(s) failed again' },
+    ]);
     expect(report.skipped).toEqual(['aws/lambda/m2/shardId-1/2026/12/06/junk']);
     // Only the batch the function took is gone.
     expect([...objects.keys()]).toEqual(['aws/lambda/m2/shardId-1/2026/12/06/b', 'aws/lambda/m2/shardId-1/2026/12/06/junk']);

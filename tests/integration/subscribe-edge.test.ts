@@ -26,7 +26,12 @@ describe('only through CloudFront', () => {
   afterAll(() => h.stop());
 
   it('refuses a request without the origin header with 403 origin.forbidden, saying what it expected and where to go', async () => {
-    for (const [method, path] of [['GET', '/health'], ['GET', '/subscribe'], ['GET', '/api/openapi.json'], ['GET', '/api/subscribers']] as const) {
+    for (const [method, path] of [
+      ['GET', '/health'],
+      ['GET', '/subscribe'],
+      ['GET', '/api/openapi.json'],
+      ['GET', '/api/subscribers'],
+    ] as const) {
       const res = await fetch(h.url + path, { method, headers: { authorization: `Bearer ${h.apiKey}` } });
       expect(res.status, `${method} ${path}`).toBe(403);
       const body = (await res.json()) as Json;
@@ -94,7 +99,9 @@ describe('the client address', () => {
     try {
       expect((await subscribe(h, 'm1@example.org', { 'cloudfront-viewer-address': '203.0.113.7:1' })).status).toBe(202);
       // Another made-up address does not make another client: the socket (127.0.0.1) counts.
-      expect((await subscribe(h, 'm2@example.org', { 'cloudfront-viewer-address': '198.51.100.7:1', 'x-inkwire-viewer-address': '192.0.2.1' })).status).toBe(429);
+      expect((await subscribe(h, 'm2@example.org', { 'cloudfront-viewer-address': '198.51.100.7:1', 'x-inkwire-viewer-address': '192.0.2.1' })).status).toBe(
+        429,
+      );
     } finally {
       await h.stop();
     }

@@ -27,7 +27,11 @@ async function stdoutWhile(run: () => Promise<void>): Promise<Record<string, unk
   } finally {
     process.stdout.write = write;
   }
-  return chunks.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return chunks
+    .join('')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('subscribe outcomes as metrics', () => {
@@ -57,7 +61,10 @@ describe('subscribe outcomes as metrics', () => {
         ['confirmationResent', 1],
       ]);
       for (const d of subscribes) {
-        expect(d).toMatchObject({ service: 'inkwire', _aws: { CloudWatchMetrics: [{ Namespace: 'Inkwire', Dimensions: [['service', 'outcome']], Metrics: [{ Name: 'Subscribes', Unit: 'Count' }] }] } });
+        expect(d).toMatchObject({
+          service: 'inkwire',
+          _aws: { CloudWatchMetrics: [{ Namespace: 'Inkwire', Dimensions: [['service', 'outcome']], Metrics: [{ Name: 'Subscribes', Unit: 'Count' }] }] },
+        });
       }
     } finally {
       h.deps.onSubscribed = undefined;

@@ -15,7 +15,8 @@ afterAll(async () => {
 
 type Json = Record<string, unknown> & { items?: Record<string, unknown>[]; next?: string | null; error?: { code: string; message: string } };
 const json = async (res: Response) => (await res.json()) as Json;
-const subscribe = (email: string, extra: Record<string, unknown> = {}) => h.api('/subscribe', { method: 'POST', json: { email, ...extra }, headers: { authorization: '' } });
+const subscribe = (email: string, extra: Record<string, unknown> = {}) =>
+  h.api('/subscribe', { method: 'POST', json: { email, ...extra }, headers: { authorization: '' } });
 
 async function confirmed(email: string, extra: Record<string, unknown> = {}) {
   await subscribe(email, extra);
@@ -71,7 +72,9 @@ describe('publisher subscriber API', () => {
     await subscribe('find-exact-other@example.org');
     const page = await json(await h.api(`/api/subscribers?email=${encodeURIComponent('find-exact@EXAMPLE.org')}`));
     expect(page).toEqual({ items: [expect.objectContaining({ id: a.id, email: 'Find-Exact@Example.org', name: 'Finder', status: 'confirmed' })], next: null });
-    expect((await json(await h.api(`/api/subscribers?email=${encodeURIComponent(' find-exact@example.org ')}&limit=1`))).items!.map((s) => s.id)).toEqual([a.id]);
+    expect((await json(await h.api(`/api/subscribers?email=${encodeURIComponent(' find-exact@example.org ')}&limit=1`))).items!.map((s) => s.id)).toEqual([
+      a.id,
+    ]);
     expect(await json(await h.api('/api/subscribers?email=find-exact@example.org&status=pending'))).toEqual({ items: [], next: null });
     expect(await json(await h.api('/api/subscribers?email=find-exact@example.or'))).toEqual({ items: [], next: null });
     expect(await json(await h.api('/api/subscribers?email=nobody-at-all@example.org'))).toEqual({ items: [], next: null });
@@ -112,7 +115,15 @@ describe('publisher subscriber API', () => {
 
     // Old links of the erased subscriber do nothing harmful.
     const oldUnsub = h.signer.sign({ subscriberId: s.id, purpose: 'unsubscribe', expiresAt: new Date(Date.now() + 60_000) });
-    expect((await fetch(`${h.url}/unsubscribe?token=${oldUnsub}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${h.url}/unsubscribe?token=${oldUnsub}`, {
+          method: 'POST',
+          body: 'List-Unsubscribe=One-Click',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).status,
+    ).toBe(200);
 
     // Subscribing again: a new pending subscriber, still suppressed until the confirmation.
     await subscribe('erase-me@example.org');
@@ -170,7 +181,8 @@ describe('rate limits', () => {
     const limited = await startSubscriberHarness({ limits: { perNetwork: { max: 3, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await limited.api('/subscribe', { method: 'POST', json: { email: `c${i}@example.org` }, headers: { authorization: '' } })).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await limited.api('/subscribe', { method: 'POST', json: { email: `c${i}@example.org` }, headers: { authorization: '' } })).status);
       expect(statuses).toEqual([202, 202, 202, 429, 429]);
       expect(await limited.repo.findByEmailHash(emailHash('c3@example.org'))).toBeUndefined();
     } finally {
@@ -179,9 +191,13 @@ describe('rate limits', () => {
   });
 
   it('trusts X-Forwarded-For only when configured, and then only the entry the trusted proxy added', async () => {
-    const trusting = await startSubscriberHarness({ trustedProxyHops: 1, limits: { perNetwork: { max: 1, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
+    const trusting = await startSubscriberHarness({
+      trustedProxyHops: 1,
+      limits: { perNetwork: { max: 1, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } },
+    });
     try {
-      const post = (email: string, xff: string) => trusting.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '', 'x-forwarded-for': xff } });
+      const post = (email: string, xff: string) =>
+        trusting.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '', 'x-forwarded-for': xff } });
       expect((await post('x1@example.org', '203.0.113.7')).status).toBe(202);
       // A client cannot escape by prepending made-up entries: the proxy's entry (rightmost) counts.
       expect((await post('x2@example.org', '198.51.100.1, 203.0.113.7')).status).toBe(429);
@@ -192,7 +208,8 @@ describe('rate limits', () => {
     }
     const direct = await startSubscriberHarness({ limits: { perNetwork: { max: 1, windowSeconds: 600 }, perEmail: { max: 100, windowSeconds: 600 } } });
     try {
-      const post = (email: string, xff: string) => direct.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '', 'x-forwarded-for': xff } });
+      const post = (email: string, xff: string) =>
+        direct.api('/subscribe', { method: 'POST', json: { email }, headers: { authorization: '', 'x-forwarded-for': xff } });
       expect((await post('y1@example.org', '203.0.113.7')).status).toBe(202);
       // Not trusted: a different header value does not make a different client.
       expect((await post('y2@example.org', '203.0.113.9')).status).toBe(429);

@@ -20,7 +20,12 @@ const raw = async (key: { PK: string; SK: string }) => (await h.doc.send(new Get
 
 async function audience(frequency: string): Promise<string[]> {
   const out = await h.doc.send(
-    new QueryCommand({ TableName: h.tableName, IndexName: 'GSI2', KeyConditionExpression: 'GSI2PK = :pk', ExpressionAttributeValues: { ':pk': `AUD#${frequency}` } }),
+    new QueryCommand({
+      TableName: h.tableName,
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :pk',
+      ExpressionAttributeValues: { ':pk': `AUD#${frequency}` },
+    }),
   );
   return (out.Items ?? []).map((i) => i.id as string);
 }
@@ -40,7 +45,16 @@ describe('subscribe and confirm (double opt-in)', () => {
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ accepted: true });
     const s = await h.repo.findByEmailHash(emailHash('ada@example.org'));
-    expect(s).toMatchObject({ email: 'Ada@Example.org', name: 'Ada Lovelace', status: 'pending', frequency: 'daily', topics: ['science', 'middle-east'], paused: false, softBounces: 0, version: 1 });
+    expect(s).toMatchObject({
+      email: 'Ada@Example.org',
+      name: 'Ada Lovelace',
+      status: 'pending',
+      frequency: 'daily',
+      topics: ['science', 'middle-east'],
+      paused: false,
+      softBounces: 0,
+      version: 1,
+    });
     const item = await raw(keys.subscriber(s!.id));
     expect(item).toMatchObject({ entity: 'subscriber', GSI1PK: 'SUBS#pending', GSI1SK: `${s!.createdAt}#${s!.id}`, emailHash: emailHash('ada@example.org') });
     expect(item!.GSI2PK).toBeUndefined();
@@ -127,7 +141,7 @@ describe('subscribe and confirm (double opt-in)', () => {
     await h.waitForMail('bob@example.org', 1);
     expect((await subscribeJson({ email: 'bob@example.org', frequency: 'instant' })).status).toBe(202);
     await h.waitForMail('bob@example.org', 2);
-    expect((await h.repo.findByEmailHash(emailHash('bob@example.org')))).toMatchObject({ status: 'pending', frequency: 'instant' });
+    expect(await h.repo.findByEmailHash(emailHash('bob@example.org'))).toMatchObject({ status: 'pending', frequency: 'instant' });
   });
 });
 
@@ -146,12 +160,12 @@ describe('preferences and unsubscribe', () => {
 
     const saved = await h.postForm('/preferences', { token, action: 'save', frequency: 'weekly', topics: ['politics'], moreTopics: 'Science' });
     expect(saved.status).toBe(303);
-    expect((await h.repo.get(s.id))).toMatchObject({ frequency: 'weekly', topics: ['politics', 'science'], paused: false });
+    expect(await h.repo.get(s.id)).toMatchObject({ frequency: 'weekly', topics: ['politics', 'science'], paused: false });
     expect(await audience('instant')).not.toContain(s.id);
     expect(await audience('weekly')).toContain(s.id);
 
     await h.postForm('/preferences', { token, action: 'save', frequency: 'weekly', paused: 'true' });
-    expect((await h.repo.get(s.id))).toMatchObject({ paused: true, status: 'confirmed', topics: [] });
+    expect(await h.repo.get(s.id)).toMatchObject({ paused: true, status: 'confirmed', topics: [] });
     expect(await audience('weekly')).not.toContain(s.id);
   });
 
@@ -165,14 +179,22 @@ describe('preferences and unsubscribe', () => {
     expect(html.match(/<button/g)).toHaveLength(1);
     expect((await h.repo.get(s.id))!.status).toBe('confirmed');
 
-    const post = await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    const post = await fetch(unsubscribeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect(post.status).toBe(200);
     const after = (await h.repo.get(s.id))!;
     expect(after.status).toBe('unsubscribed');
     expect(await audience('weekly')).not.toContain(s.id);
 
     // Again: still 200, nothing changes.
-    const again = await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--x--\r\n' });
+    const again = await fetch(unsubscribeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      body: '--x\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--x--\r\n',
+    });
     expect(again.status).toBe(200);
     expect((await h.repo.get(s.id))!.version).toBe(after.version);
 
@@ -186,21 +208,43 @@ describe('preferences and unsubscribe', () => {
     const email = `o'neil&<b>x</b>@example.org`;
     const now = new Date().toISOString();
     const id = `unsubaddr${Date.now().toString(36)}`;
-    await h.repo.create({ id, email, emailHash: emailHash(email), status: 'confirmed', frequency: 'weekly', topics: [], paused: false, createdAt: now, confirmedAt: now, updatedAt: now, softBounces: 0, source: 'import', version: 1 });
+    await h.repo.create({
+      id,
+      email,
+      emailHash: emailHash(email),
+      status: 'confirmed',
+      frequency: 'weekly',
+      topics: [],
+      paused: false,
+      createdAt: now,
+      confirmedAt: now,
+      updatedAt: now,
+      softBounces: 0,
+      source: 'import',
+      version: 1,
+    });
     const unsubscribeUrl = subscriberLinks(h.deps.site, h.signer, id, new Date()).unsubscribeUrl;
     const escaped = 'o&#39;neil&amp;&lt;b&gt;x&lt;/b&gt;@example.org';
 
     const get = await (await fetch(unsubscribeUrl)).text();
     expect(get).toContain(escaped);
     expect(get).not.toContain('<b>x</b>');
-    const done = await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    const done = await fetch(unsubscribeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect(done.status).toBe(200);
     const doneHtml = await done.text();
     expect(doneHtml).toContain(`<strong class="address">${escaped}</strong> will not receive any more email`);
     expect(doneHtml).not.toContain('<b>x</b>');
     expect((await h.repo.get(id))!.status).toBe('unsubscribed');
     // Already unsubscribed: the page still names the address.
-    expect(await (await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })).text()).toContain(escaped);
+    expect(
+      await (
+        await fetch(unsubscribeUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })
+      ).text(),
+    ).toContain(escaped);
   });
 
   it('refuses forged, expired and missing tokens with a page, changing nothing', async () => {
@@ -208,11 +252,19 @@ describe('preferences and unsubscribe', () => {
     const good = h.signer.sign({ subscriberId: s.id, purpose: 'unsubscribe', expiresAt: new Date(Date.now() + 86_400_000) });
     const forged = `${good.slice(0, -3)}${good.endsWith('AAA') ? 'BBB' : 'AAA'}`;
     const expired = h.signer.sign({ subscriberId: s.id, purpose: 'unsubscribe', expiresAt: new Date(Date.now() - 1000) });
-    const r1 = await fetch(`${h.url}/unsubscribe?token=${forged}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const r1 = await fetch(`${h.url}/unsubscribe?token=${forged}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(r1.status).toBe(400);
     expect(r1.headers.get('content-type')).toContain('text/html');
     expect(await r1.text()).toContain('This link does not work');
-    const r2 = await fetch(`${h.url}/unsubscribe?token=${expired}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const r2 = await fetch(`${h.url}/unsubscribe?token=${expired}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(r2.status).toBe(410);
     const r3 = await fetch(`${h.url}/preferences`);
     expect(r3.status).toBe(400);
@@ -252,10 +304,16 @@ describe('bad input and abuse on the public form', () => {
   });
 
   it('lets the publisher\u2019s site (and no other origin) call the JSON endpoint from a browser', async () => {
-    const pre = await fetch(`${h.url}/subscribe`, { method: 'OPTIONS', headers: { origin: 'https://news.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    const pre = await fetch(`${h.url}/subscribe`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://news.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('https://news.example.com');
-    const other = await fetch(`${h.url}/subscribe`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const other = await fetch(`${h.url}/subscribe`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(other.headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
   });
 
@@ -279,7 +337,10 @@ describe('no timing tell on POST /subscribe', () => {
   let slow: SubscriberHarness;
   const FLOOR = 250;
   beforeAll(async () => {
-    slow = await startSubscriberHarness({ subscribeMinMs: FLOOR, limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+    slow = await startSubscriberHarness({
+      subscribeMinMs: FLOOR,
+      limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } },
+    });
   });
   afterAll(async () => {
     await slow?.stop();
@@ -312,7 +373,10 @@ describe('no timing tell on POST /subscribe', () => {
 describe('preference page topics: the site\u2019s tags when SUBSCRIBE_TOPICS is unset', () => {
   let t: SubscriberHarness;
   beforeAll(async () => {
-    t = await startSubscriberHarness({ topicChoices: 'articles', limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+    t = await startSubscriberHarness({
+      topicChoices: 'articles',
+      limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } },
+    });
   });
   afterAll(async () => {
     await t?.stop();
@@ -323,7 +387,11 @@ describe('preference page topics: the site\u2019s tags when SUBSCRIBE_TOPICS is 
     expect((await t.postForm('/confirm', { token: tokenOf(linkIn(mail.text, `${t.url}/confirm?token=`)) })).status).toBe(200);
     return (await t.repo.findByEmailHash(emailHash(email)))!;
   };
-  const boxes = (html: string) => [...html.matchAll(/<input type="checkbox" id="topic-[^"]+" name="topics" value="([^"]+)"[^>]*><label for="[^"]+">([^<]+)<\/label>/g)].map((m) => [m[1], m[2]]);
+  const boxes = (html: string) =>
+    [...html.matchAll(/<input type="checkbox" id="topic-[^"]+" name="topics" value="([^"]+)"[^>]*><label for="[^"]+">([^<]+)<\/label>/g)].map((m) => [
+      m[1],
+      m[2],
+    ]);
 
   it('offers no boxes and says every article comes while no article is tagged; offers the tags of published articles by name; refuses any other topic', async () => {
     const s = await confirmedIn('topics-reader@example.org');
@@ -334,12 +402,20 @@ describe('preference page topics: the site\u2019s tags when SUBSCRIBE_TOPICS is 
     expect(empty).toContain('You get every article: there are no topics to choose from yet.');
     expect(empty).not.toContain('Tick nothing');
 
-    for (const [title, tags, status] of [['Tagged one', ['Middle East', 'Science'], 'published'], ['Tagged two', ['Climate Change', 'Science'], 'published'], ['Draft', ['Secret Plans'], 'draft']] as const) {
+    for (const [title, tags, status] of [
+      ['Tagged one', ['Middle East', 'Science'], 'published'],
+      ['Tagged two', ['Climate Change', 'Science'], 'published'],
+      ['Draft', ['Secret Plans'], 'draft'],
+    ] as const) {
       const res = await t.api('/api/articles', { method: 'POST', json: { title, bodyFormat: 'markdown', body: `Body of ${title}.`, tags, status } });
       expect(res.status).toBe(201);
     }
     const offered = await (await fetch(prefs)).text();
-    expect(boxes(offered)).toEqual([['climate-change', 'Climate Change'], ['middle-east', 'Middle East'], ['science', 'Science']]);
+    expect(boxes(offered)).toEqual([
+      ['climate-change', 'Climate Change'],
+      ['middle-east', 'Middle East'],
+      ['science', 'Science'],
+    ]);
     expect(offered).toContain('Tick the topics you want, or none to get every article.');
 
     expect((await t.postForm('/preferences', { token, action: 'save', frequency: 'weekly', topics: ['middle-east', 'climate-change'] })).status).toBe(303);

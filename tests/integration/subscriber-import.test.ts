@@ -6,7 +6,10 @@ import type { ImportReport } from '../../lambdas/core/subscribers/import.ts';
 
 let h: SubscriberHarness;
 beforeAll(async () => {
-  h = await startSubscriberHarness({ maxImportBytes: 200_000, limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  h = await startSubscriberHarness({
+    maxImportBytes: 200_000,
+    limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } },
+  });
 });
 afterAll(async () => {
   await h?.stop();
@@ -41,7 +44,13 @@ describe('CSV import', () => {
     expect(r.errors[1]!.message).toMatch(/name: must be one line/);
     expect(r.errors[2]!.message).toMatch(/frequency/);
     expect(r.errors[3]!.message).toMatch(/wrong number of fields/);
-    expect(await find('imp-a@example.org')).toMatchObject({ status: 'pending', name: 'Ann', frequency: 'daily', topics: ['science', 'politics'], source: 'import' });
+    expect(await find('imp-a@example.org')).toMatchObject({
+      status: 'pending',
+      name: 'Ann',
+      frequency: 'daily',
+      topics: ['science', 'politics'],
+      source: 'import',
+    });
     expect(await find('imp-b@example.org')).toMatchObject({ status: 'pending', frequency: 'weekly', topics: [] });
     for (const bad of ['imp-c@example.org', 'imp-d@example.org', 'imp-e@example.org', 'not-an-address']) expect(await find(bad)).toBeUndefined();
     expect(h.mailTo('imp-a@example.org')).toHaveLength(0);
@@ -62,7 +71,11 @@ describe('CSV import', () => {
   it('skips suppressed addresses and unsubscribed subscribers', async () => {
     const s = await find('imp-f@example.org');
     const unsubscribe = h.signer.sign({ subscriberId: s!.id, purpose: 'unsubscribe', expiresAt: new Date(Date.now() + 60_000) });
-    await fetch(`${h.url}/unsubscribe?token=${unsubscribe}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    await fetch(`${h.url}/unsubscribe?token=${unsubscribe}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     await h.repo.suppressAddress({ emailHash: emailHash('bounced@example.org'), reason: 'bounce', at: new Date().toISOString() });
     const r = await report(await importCsv('email\nimp-f@example.org\nbounced@example.org\nimp-g@example.org\n', '?consent=confirmed'));
     expect(r).toMatchObject({ created: 1, skippedUnsubscribed: 1, skippedSuppressed: 1 });
@@ -143,12 +156,29 @@ describe('CSV import of exports (Inkwire, Mailchimp, Substack, Ghost, Buttondown
     const rows = exported.split('\r\n').filter((l) => /,rt-[ab]@example\.org,/.test(l));
     expect(rows).toHaveLength(2);
     const a = (await find('rt-a@example.org'))!;
-    const unsubscribedRow = rows.find((l) => l.includes('rt-a@'))!.replace('rt-a@', 'rt-u@').replace(',confirmed,', ',unsubscribed,');
+    const unsubscribedRow = rows
+      .find((l) => l.includes('rt-a@'))!
+      .replace('rt-a@', 'rt-u@')
+      .replace(',confirmed,', ',unsubscribed,');
     const file = [header, ...rows, unsubscribedRow].join('\r\n').replace(/rt-([abu])@/g, 'rt2-$1@');
 
     const asserted = await report(await importCsv(file, '?consent=confirmed'));
-    expect(asserted).toMatchObject({ rows: 3, created: 2, invalid: 0, skippedUnsubscribed: 1, skipped: [{ line: 4, reason: 'unsubscribed in the exported list' }] });
-    expect(await find('rt2-a@example.org')).toMatchObject({ status: 'confirmed', name: 'Ann, A.', frequency: 'daily', topics: ['science', 'history'], createdAt: a.createdAt, confirmedAt: a.confirmedAt, source: 'import' });
+    expect(asserted).toMatchObject({
+      rows: 3,
+      created: 2,
+      invalid: 0,
+      skippedUnsubscribed: 1,
+      skipped: [{ line: 4, reason: 'unsubscribed in the exported list' }],
+    });
+    expect(await find('rt2-a@example.org')).toMatchObject({
+      status: 'confirmed',
+      name: 'Ann, A.',
+      frequency: 'daily',
+      topics: ['science', 'history'],
+      createdAt: a.createdAt,
+      confirmedAt: a.confirmedAt,
+      source: 'import',
+    });
     expect(await find('rt2-b@example.org')).toMatchObject({ status: 'pending' });
     expect((await find('rt2-b@example.org'))!.confirmedAt).toBeUndefined();
     expect(await find('rt2-u@example.org')).toBeUndefined();
@@ -172,8 +202,18 @@ describe('CSV import of exports (Inkwire, Mailchimp, Substack, Ghost, Buttondown
       { line: 4, reason: 'unsubscribed in the exported list' },
       { line: 5, reason: 'cleaned (bounced) in the exported list' },
     ]);
-    expect(await find('mc-a@example.org')).toMatchObject({ status: 'confirmed', name: 'Mary Chimp', createdAt: '2021-03-04T05:06:07.000Z', confirmedAt: '2021-03-04T06:07:08.000Z' });
-    expect(await find('mc-b@example.org')).toMatchObject({ status: 'confirmed', name: 'Bob', createdAt: '2020-01-02T03:04:05.000Z', confirmedAt: '2020-01-02T03:04:05.000Z' });
+    expect(await find('mc-a@example.org')).toMatchObject({
+      status: 'confirmed',
+      name: 'Mary Chimp',
+      createdAt: '2021-03-04T05:06:07.000Z',
+      confirmedAt: '2021-03-04T06:07:08.000Z',
+    });
+    expect(await find('mc-b@example.org')).toMatchObject({
+      status: 'confirmed',
+      name: 'Bob',
+      createdAt: '2020-01-02T03:04:05.000Z',
+      confirmedAt: '2020-01-02T03:04:05.000Z',
+    });
     for (const e of ['mc-u@example.org', 'mc-c@example.org']) expect(await find(e)).toBeUndefined();
   });
 
@@ -186,7 +226,11 @@ describe('CSV import of exports (Inkwire, Mailchimp, Substack, Ghost, Buttondown
     ].join('\n');
     const r = await report(await importCsv(csv, '?consent=confirmed'));
     expect(r).toMatchObject({ rows: 3, created: 2, skippedUnsubscribed: 1, skipped: [{ line: 4, reason: expect.stringMatching(/unsubscribed/) }] });
-    expect(await find('ss-free@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2022-06-07T08:09:10.000Z', confirmedAt: '2022-06-07T08:09:10.000Z' });
+    expect(await find('ss-free@example.org')).toMatchObject({
+      status: 'confirmed',
+      createdAt: '2022-06-07T08:09:10.000Z',
+      confirmedAt: '2022-06-07T08:09:10.000Z',
+    });
     expect(await find('ss-paid@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2021-01-01T00:00:00.000Z' });
     expect(await find('ss-off@example.org')).toBeUndefined();
   });
@@ -198,12 +242,22 @@ describe('CSV import of exports (Inkwire, Mailchimp, Substack, Ghost, Buttondown
       '6400ab,gh-b@example.org,,,false,false,,2023-01-02T03:04:05.000Z,,,',
     ].join('\n');
     const r = await report(await importCsv(csv));
-    expect(r).toMatchObject({ status: 'pending', rows: 2, created: 1, skippedUnsubscribed: 1, skipped: [{ line: 3, reason: 'not subscribed to emails in the exported list' }] });
+    expect(r).toMatchObject({
+      status: 'pending',
+      rows: 2,
+      created: 1,
+      skippedUnsubscribed: 1,
+      skipped: [{ line: 3, reason: 'not subscribed to emails in the exported list' }],
+    });
     expect(await find('gh-a@example.org')).toMatchObject({ status: 'pending', name: 'Gus Host' });
     expect(await find('gh-b@example.org')).toBeUndefined();
     const confirmed = await report(await importCsv(csv.replace(/gh-/g, 'gh2-'), '?consent=confirmed'));
     expect(confirmed).toMatchObject({ created: 1 });
-    expect(await find('gh2-a@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2023-01-02T03:04:05.000Z', confirmedAt: '2023-01-02T03:04:05.000Z' });
+    expect(await find('gh2-a@example.org')).toMatchObject({
+      status: 'confirmed',
+      createdAt: '2023-01-02T03:04:05.000Z',
+      confirmedAt: '2023-01-02T03:04:05.000Z',
+    });
   });
 
   it('reads a Buttondown export: creation_date, and subscriber_type (unactivated stays pending, unsubscribed skipped, an unknown type refused)', async () => {
@@ -218,7 +272,11 @@ describe('CSV import of exports (Inkwire, Mailchimp, Substack, Ghost, Buttondown
     const r = await report(await importCsv(csv, '?consent=confirmed'));
     expect(r).toMatchObject({ rows: 5, created: 3, invalid: 1, skippedUnsubscribed: 1, skipped: [{ line: 5, reason: 'unsubscribed in the exported list' }] });
     expect(r.errors).toEqual([{ line: 6, message: 'status: unknown status "wizard"' }]);
-    expect(await find('bd-reg@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2019-09-10T11:12:13.000Z', confirmedAt: '2019-09-10T11:12:13.000Z' });
+    expect(await find('bd-reg@example.org')).toMatchObject({
+      status: 'confirmed',
+      createdAt: '2019-09-10T11:12:13.000Z',
+      confirmedAt: '2019-09-10T11:12:13.000Z',
+    });
     expect(await find('bd-prem@example.org')).toMatchObject({ status: 'confirmed', createdAt: '2019-09-10T00:00:00.000Z' });
     const unactivated = (await find('bd-new@example.org'))!;
     expect(unactivated.status).toBe('pending');

@@ -67,7 +67,8 @@ async function waitForImport(id: string, timeoutMs = 20_000) {
   }
 }
 const filesIn = async (dir: string) => (await readdir(join(uploadsDir, dir)).catch(() => [] as string[])).sort();
-const csvOf = (prefix: string, n: number) => `email,name,frequency,topics\n${Array.from({ length: n }, (_, i) => `${prefix}-${i}@example.org,Reader ${i},daily,science`).join('\n')}\n`;
+const csvOf = (prefix: string, n: number) =>
+  `email,name,frequency,topics\n${Array.from({ length: n }, (_, i) => `${prefix}-${i}@example.org,Reader ${i},daily,science`).join('\n')}\n`;
 
 describe('import jobs', () => {
   it('create → PUT to the upload URL → the job runs → report, and the uploaded file is deleted', async () => {
@@ -99,7 +100,12 @@ describe('import jobs', () => {
     expect(report.errors[0]!.message).toMatch(/email/);
     expect(report.errors[1]!.message).toMatch(/frequency/);
     expect(report.errors[2]!.message).toMatch(/wrong number of fields/);
-    expect(await repo.findByEmailHash(emailHash('job-7@example.org'))).toMatchObject({ status: 'confirmed', frequency: 'weekly', topics: ['science', 'politics'], source: 'import' });
+    expect(await repo.findByEmailHash(emailHash('job-7@example.org'))).toMatchObject({
+      status: 'confirmed',
+      frequency: 'weekly',
+      topics: ['science', 'politics'],
+      source: 'import',
+    });
     expect(await filesIn('imports')).toEqual([]);
   });
 
@@ -129,7 +135,11 @@ describe('import jobs', () => {
       uploads: store,
       clock: { now: () => new Date() },
       maxImportBytes: MAX_BYTES,
-      subscribers: { subscribers: repo, clock: { now: () => new Date() }, settings: { defaultFrequency: 'weekly', softBounceThreshold: 3 } } as unknown as SubscriberDeps,
+      subscribers: {
+        subscribers: repo,
+        clock: { now: () => new Date() },
+        settings: { defaultFrequency: 'weekly', softBounceThreshold: 3 },
+      } as unknown as SubscriberDeps,
       log: () => undefined,
     });
     const event = s3ObjectCreatedEvent(`imports/${job.id}.csv`, stored.size, stored.etag);
@@ -263,9 +273,16 @@ describe('import jobs', () => {
 
 describe('API document', () => {
   it('describes the job routes, and points large files of the streamed routes to them', async () => {
-    const doc = (await (await rt.get('/api/openapi.json')).json()) as { paths: Record<string, Record<string, { description?: string }>>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/subscribers/imports', '/api/subscribers/imports/{id}', '/api/subscribers/exports', '/api/subscribers/exports/{id}']));
-    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['SubscriberImportJob', 'SubscriberImportJobCreated', 'SubscriberExportJob', 'UploadUrl', 'SubscriberImportReport']));
+    const doc = (await (await rt.get('/api/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { description?: string }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/subscribers/imports', '/api/subscribers/imports/{id}', '/api/subscribers/exports', '/api/subscribers/exports/{id}']),
+    );
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['SubscriberImportJob', 'SubscriberImportJobCreated', 'SubscriberExportJob', 'UploadUrl', 'SubscriberImportReport']),
+    );
     expect(doc.paths['/api/subscribers/import']!.post!.description).toMatch(/over about 5 MB must use an import job, `POST \/api\/subscribers\/imports`/);
     expect(doc.paths['/api/subscribers/export']!.get!.description).toMatch(/6 MB.*`POST \/api\/subscribers\/exports`/);
   });

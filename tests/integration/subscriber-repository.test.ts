@@ -21,11 +21,36 @@ beforeAll(async () => {
 
 function subscriber(email: string, over: Partial<Subscriber> = {}): Subscriber {
   const now = '2024-02-11T10:00:00.000Z';
-  return { id: newId(), email, emailHash: emailHash(email), status: 'pending', frequency: 'daily', topics: [], paused: false, createdAt: now, updatedAt: now, softBounces: 0, source: 'form', version: 1, ...over };
+  return {
+    id: newId(),
+    email,
+    emailHash: emailHash(email),
+    status: 'pending',
+    frequency: 'daily',
+    topics: [],
+    paused: false,
+    createdAt: now,
+    updatedAt: now,
+    softBounces: 0,
+    source: 'form',
+    version: 1,
+    ...over,
+  };
 }
 const item = async (id: string) => (await doc.send(new GetCommand({ TableName: tableName, Key: keys.subscriber(id) }))).Item!;
 const audience = async (frequency: string) =>
-  ((await doc.send(new QueryCommand({ TableName: tableName, IndexName: 'GSI2', KeyConditionExpression: 'GSI2PK = :pk', ExpressionAttributeValues: { ':pk': `AUD#${frequency}` } }))).Items ?? []).map((i) => i.id as string);
+  (
+    (
+      await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: 'GSI2',
+          KeyConditionExpression: 'GSI2PK = :pk',
+          ExpressionAttributeValues: { ':pk': `AUD#${frequency}` },
+        }),
+      )
+    ).Items ?? []
+  ).map((i) => i.id as string);
 const next = (s: Subscriber, change: Partial<Subscriber>): Subscriber => ({ ...s, ...change, version: s.version + 1 });
 
 describe('DynamoSubscriberRepository', () => {
@@ -66,7 +91,14 @@ describe('DynamoSubscriberRepository', () => {
     const s = subscriber('stale@example.org', { status: 'confirmed' });
     await repo.create(s);
     // Another module marks a digest as sent and moves the version.
-    await doc.send(new UpdateCommand({ TableName: tableName, Key: keys.subscriber(s.id), UpdateExpression: 'SET lastDigestAt = :l ADD version :one', ExpressionAttributeValues: { ':l': { daily: '2024-02-12T08:00:00.000Z' }, ':one': 1 } }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: keys.subscriber(s.id),
+        UpdateExpression: 'SET lastDigestAt = :l ADD version :one',
+        ExpressionAttributeValues: { ':l': { daily: '2024-02-12T08:00:00.000Z' }, ':one': 1 },
+      }),
+    );
     await expect(repo.update(next(s, { frequency: 'weekly' }), s)).rejects.toBeInstanceOf(StaleSubscriber);
     const fresh = (await repo.get(s.id))!;
     expect(fresh.lastDigestAt).toEqual({ daily: '2024-02-12T08:00:00.000Z' });
@@ -90,7 +122,9 @@ describe('DynamoSubscriberRepository', () => {
     const s = subscriber('gone@example.org', { name: 'Gone Person' });
     await repo.create(s);
     await new DynamoAudience(doc, tableName).markDigestsSent([{ subscriberId: s.id }], 'daily', '2024-02-11T08:00:00.000Z');
-    expect((await doc.send(new GetCommand({ TableName: tableName, Key: keys.subscriberDigests(s.id) }))).Item).toMatchObject({ daily: '2024-02-11T08:00:00.000Z' });
+    expect((await doc.send(new GetCommand({ TableName: tableName, Key: keys.subscriberDigests(s.id) }))).Item).toMatchObject({
+      daily: '2024-02-11T08:00:00.000Z',
+    });
     await repo.erase(s, { emailHash: s.emailHash, reason: 'erased', at: '2024-02-11T12:00:00.000Z' });
     expect(await repo.get(s.id)).toBeUndefined();
     expect((await doc.send(new GetCommand({ TableName: tableName, Key: keys.subscriberDigests(s.id) }))).Item).toBeUndefined();
@@ -130,7 +164,15 @@ describe('DynamoRateLimiter', () => {
     const limiter = new DynamoRateLimiter(doc, tableName);
     const t0 = new Date('2024-02-11T11:00:00.000Z');
     await limiter.hit('subscribe-email', 'private@example.org', { max: 5, windowSeconds: 3600 }, t0);
-    const out = await doc.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': `RATE#subscribe-email#${createHash('sha256').update('subscribe-email\nprivate@example.org').digest('hex').slice(0, 32)}` } }));
+    const out = await doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: {
+          ':pk': `RATE#subscribe-email#${createHash('sha256').update('subscribe-email\nprivate@example.org').digest('hex').slice(0, 32)}`,
+        },
+      }),
+    );
     const it = out.Items![0]!;
     expect(JSON.stringify(it)).not.toContain('private@example.org');
     expect(it).toMatchObject({ entity: 'rateWindow', hits: 1, SK: `W#${t0.getTime() / 1000}`, expiresAt: t0.getTime() / 1000 + 3600 + 60 });

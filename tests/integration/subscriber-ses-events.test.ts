@@ -16,7 +16,10 @@ let h: SubscriberHarness;
 let deps: ProviderEventDeps;
 
 beforeAll(async () => {
-  h = await startSubscriberHarness({ softBounceThreshold: 3, limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } } });
+  h = await startSubscriberHarness({
+    softBounceThreshold: 3,
+    limits: { perNetwork: { max: 1000, windowSeconds: 60 }, perEmail: { max: 1000, windowSeconds: 60 } },
+  });
   deps = { subscribers: h.deps, reports: { sends: new DynamoSendRepository(h.doc, h.tableName) } };
 });
 afterAll(async () => {
@@ -55,7 +58,14 @@ async function confirmedSubscriber(email: string): Promise<Subscriber> {
 }
 
 async function inAudience(s: Subscriber): Promise<boolean> {
-  const out = await h.doc.send(new QueryCommand({ TableName: h.tableName, IndexName: 'GSI2', KeyConditionExpression: 'GSI2PK = :pk', ExpressionAttributeValues: { ':pk': `AUD#${s.frequency}` } }));
+  const out = await h.doc.send(
+    new QueryCommand({
+      TableName: h.tableName,
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :pk',
+      ExpressionAttributeValues: { ':pk': `AUD#${s.frequency}` },
+    }),
+  );
   return (out.Items ?? []).some((i) => i.id === s.id);
 }
 
@@ -63,7 +73,10 @@ describe('SES events through the events queue', () => {
   it('a hard bounce suppresses the subscriber at once and takes it out of the audience', async () => {
     const s = await confirmedSubscriber('hard@example.org');
     expect(await inAudience(s)).toBe(true);
-    expect(await apply(sesEvents.bounce('hard@example.org', 'Permanent', { subscriber_id: s.id, send_id: 'snd1' }))).toMatchObject({ type: 'bounce', changes: [{ result: 'suppressed', subscriberId: s.id }] });
+    expect(await apply(sesEvents.bounce('hard@example.org', 'Permanent', { subscriber_id: s.id, send_id: 'snd1' }))).toMatchObject({
+      type: 'bounce',
+      changes: [{ result: 'suppressed', subscriberId: s.id }],
+    });
     expect(await h.repo.get(s.id)).toMatchObject({ status: 'suppressed', suppressedReason: 'bounce' });
     expect(await h.repo.isSuppressed(emailHash('hard@example.org'))).toBe(true);
     expect(await inAudience(s)).toBe(false);

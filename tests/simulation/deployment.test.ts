@@ -57,8 +57,21 @@ describe.each(SCENARIOS)('a send of $recipients at $rate/s under the deployment 
     dir = await mkdtemp(join(tmpdir(), 'inkwire-simulation-'));
     table = await freshTable('simulation');
     ses = await startSesEndpoint({ outboxDir: join(dir, 'outbox'), quota: { maxSendRate: rate }, enforceRate: true, time });
-    await seedSubscribers(table.doc, table.tableName, Array.from({ length: recipients }, (_, i) => ({ id: `m${String(i).padStart(5, '0')}` })));
-    pipeline = await startDeliveryPipeline({ dynamoEndpoint: table.endpoint, tableName: table.tableName, sesUrl: ses.url, dataDir: join(dir, 'data'), maxSendRate: rate, limits, time, log: (m) => log.push(`${time.now().toISOString()} ${m}`) });
+    await seedSubscribers(
+      table.doc,
+      table.tableName,
+      Array.from({ length: recipients }, (_, i) => ({ id: `m${String(i).padStart(5, '0')}` })),
+    );
+    pipeline = await startDeliveryPipeline({
+      dynamoEndpoint: table.endpoint,
+      tableName: table.tableName,
+      sesUrl: ses.url,
+      dataDir: join(dir, 'data'),
+      maxSendRate: rate,
+      limits,
+      time,
+      log: (m) => log.push(`${time.now().toISOString()} ${m}`),
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -72,11 +85,24 @@ describe.each(SCENARIOS)('a send of $recipients at $rate/s under the deployment 
     // Published more than a day ago: no automatic alert; the send below is the only mail.
     const a = await createArticle(
       { articles, scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock: time, site: TEST_SITE },
-      { title: 'Council votes', body: 'The budget passed.', bodyFormat: 'markdown', authors: [], tags: [], status: 'published', publishAt: new Date(time.nowMs() - 30 * 3_600_000).toISOString() },
+      {
+        title: 'Council votes',
+        body: 'The budget passed.',
+        bodyFormat: 'markdown',
+        authors: [],
+        tags: [],
+        status: 'published',
+        publishAt: new Date(time.nowMs() - 30 * 3_600_000).toISOString(),
+      },
     );
     const created = await createSend(pipeline.deps, { kind: 'article', articleId: a.body.id, frequency: 'instant' });
     const ideal = (recipients / rate) * 1000;
-    const done = await waitForSend(pipeline.deps.sends, created.body.id, (s) => s.status === 'completed' || s.status === 'paused' || s.status === 'expired', ((ideal * 2) / factor) + 60_000).catch((e: Error) => {
+    const done = await waitForSend(
+      pipeline.deps.sends,
+      created.body.id,
+      (s) => s.status === 'completed' || s.status === 'paused' || s.status === 'expired',
+      (ideal * 2) / factor + 60_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${log.slice(-20).join('\n')}`);
     });
     await pipeline.idle();
@@ -86,7 +112,10 @@ describe.each(SCENARIOS)('a send of $recipients at $rate/s under the deployment 
     expect(pipeline.queue.deadLetters, 'no batch given up').toEqual([]);
     const outbox = await outboxByRecipient(ses.outboxDir);
     expect(outbox.size).toBe(recipients);
-    expect([...outbox.values()].filter((n) => n > 1), 'nobody mailed twice').toEqual([]);
+    expect(
+      [...outbox.values()].filter((n) => n > 1),
+      'nobody mailed twice',
+    ).toEqual([]);
     const stats = ses.stats();
     expect(stats.maxPerSecond, 'no one-second window above the rate').toBeLessThanOrEqual(Math.max(1, Math.floor(rate)));
     // From the send's start to its last message accepted by SES: when the mail is out. (Counting the ledger

@@ -190,7 +190,15 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
     log,
     onDeadLetter: (record) => createSendDeadLetterHandler(base.deps, { maxReceives: worker.maxReceiveCount })({ Records: [record] }),
   });
-  const sending: SendingBase = { db: doc, table: o.tableName, limits: { ...limits, sendWorker: worker }, env: SendEnvSchema.parse({}), site: TEST_SITE, time, log };
+  const sending: SendingBase = {
+    db: doc,
+    table: o.tableName,
+    limits: { ...limits, sendWorker: worker },
+    env: SendEnvSchema.parse({}),
+    site: TEST_SITE,
+    time,
+    log,
+  };
   const ses = new SesMailer({ client: new SESClient({ endpoint: o.sesUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), clock });
   const callLog = o.callLog;
   const mailer: Mailer = callLog
@@ -211,7 +219,12 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
     }),
     links: testLinks(TEST_SITE, clock),
     confirmLinks: testConfirmLinks(TEST_SITE, clock),
-    mail: { from: { name: TEST_SITE.title, address: 'news@news.example.com' }, configurationSet: 'newsletter', transactionalConfigurationSet: 'transactional', listId: formatListId(TEST_SITE.title, 'news.example.com') },
+    mail: {
+      from: { name: TEST_SITE.title, address: 'news@news.example.com' },
+      configurationSet: 'newsletter',
+      transactionalConfigurationSet: 'transactional',
+      listId: formatListId(TEST_SITE.title, 'news.example.com'),
+    },
   };
   const paced = (d: DeliveryDeps): DeliveryDeps => (o.maxSendRate ? d : { ...d, limiter: unlimited });
   const first = paced(deliveryDeps({ ...sending, planning, mailing }));
@@ -228,7 +241,12 @@ export async function startDeliveryPipeline(o: PipelineOptions): Promise<Pipelin
     streams,
     tableName: o.tableName,
     checkpointFile: join(o.dataDir, 'stream-checkpoints', 'send-planner.json'),
-    consumer: { name: 'send-planner', filter: SEND_PLANNER_FILTER, ...streamConsumerOptionsFrom(limits.sendPlanner), handler: createSendPlannerHandler(base.deps) },
+    consumer: {
+      name: 'send-planner',
+      filter: SEND_PLANNER_FILTER,
+      ...streamConsumerOptionsFrom(limits.sendPlanner),
+      handler: createSendPlannerHandler(base.deps),
+    },
     pollMs: 100,
     time,
     log,
@@ -304,21 +322,41 @@ export function subscriberItem(s: SubscriberSpec): Record<string, unknown> {
 }
 
 export function writeItems(doc: DynamoDBDocumentClient, tableName: string, items: Record<string, unknown>[], parallel = 8): Promise<void> {
-  return batchWriteAll(doc, tableName, items.map((Item) => ({ PutRequest: { Item } })), { concurrency: parallel });
+  return batchWriteAll(
+    doc,
+    tableName,
+    items.map((Item) => ({ PutRequest: { Item } })),
+    { concurrency: parallel },
+  );
 }
 
 /** The digest dates item the delivery engine keeps beside a subscriber item. */
-export const digestDatesItem = (id: string, lastDigestAt: { daily?: string; weekly?: string }): Record<string, unknown> => ({ ...keys.subscriberDigests(id), entity: 'digestDates', ...lastDigestAt });
+export const digestDatesItem = (id: string, lastDigestAt: { daily?: string; weekly?: string }): Record<string, unknown> => ({
+  ...keys.subscriberDigests(id),
+  entity: 'digestDates',
+  ...lastDigestAt,
+});
 
 export const seedSubscribers = (doc: DynamoDBDocumentClient, tableName: string, specs: SubscriberSpec[]) =>
-  writeItems(doc, tableName, specs.flatMap((s) => [subscriberItem(s), ...(s.lastDigestAt ? [digestDatesItem(s.id, s.lastDigestAt)] : [])]));
+  writeItems(
+    doc,
+    tableName,
+    specs.flatMap((s) => [subscriberItem(s), ...(s.lastDigestAt ? [digestDatesItem(s.id, s.lastDigestAt)] : [])]),
+  );
 
 export async function suppress(doc: DynamoDBDocumentClient, tableName: string, email: string): Promise<void> {
-  await writeItems(doc, tableName, [{ ...keys.suppression(emailHash(email)), entity: 'suppression', emailHash: emailHash(email), reason: 'bounce', at: '2024-01-01T00:00:00.000Z' }]);
+  await writeItems(doc, tableName, [
+    { ...keys.suppression(emailHash(email)), entity: 'suppression', emailHash: emailHash(email), reason: 'bounce', at: '2024-01-01T00:00:00.000Z' },
+  ]);
 }
 
 /** Polls a send until `done` says so. */
-export async function waitForSend(repo: { get(id: string): Promise<Send | undefined> }, id: string, done: (s: Send) => boolean, timeoutMs = 30_000): Promise<Send> {
+export async function waitForSend(
+  repo: { get(id: string): Promise<Send | undefined> },
+  id: string,
+  done: (s: Send) => boolean,
+  timeoutMs = 30_000,
+): Promise<Send> {
   const deadline = Date.now() + timeoutMs;
   let last: Send | undefined;
   for (;;) {
@@ -364,7 +402,10 @@ export async function outboxCount(outboxDir: string): Promise<number> {
 // The fault test's sending process.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const config = JSON.parse(process.env.INKWIRE_PIPELINE ?? '{}') as PipelineOptions;
-  const pipeline = await startDeliveryPipeline({ ...config, log: (m, d) => process.stderr.write(`${m} ${d instanceof Error ? d.stack : d ? JSON.stringify(d) : ''}\n`) });
+  const pipeline = await startDeliveryPipeline({
+    ...config,
+    log: (m, d) => process.stderr.write(`${m} ${d instanceof Error ? d.stack : d ? JSON.stringify(d) : ''}\n`),
+  });
   // The queue of the previous (killed) process is gone: plan its active sends again.
   const resumed = await resumeActiveSends(pipeline.deps);
   process.stdout.write(`ready ${JSON.stringify({ resumed })}\n`);
@@ -384,4 +425,3 @@ export function publisherOf(doc: DynamoDBDocumentClient, tableName: string) {
   return (title: string, publishAt: string, tags: string[]) =>
     createArticle(deps, { title, body: `${title}: the story.`, bodyFormat: 'markdown', authors: [], tags, status: 'published', publishAt });
 }
-

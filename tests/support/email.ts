@@ -7,7 +7,11 @@ export const outgoingEmail = (over: Partial<OutgoingEmail> = {}): OutgoingEmail 
   subject: 'Today',
   html: '<p>x</p>',
   text: 'x',
-  headers: { listUnsubscribeUrl: 'https://news.example.com/u?t=1', listUnsubscribeMailto: 'mailto:u@news.example.com', listId: 'Thin Line News <news.example.com>' },
+  headers: {
+    listUnsubscribeUrl: 'https://news.example.com/u?t=1',
+    listUnsubscribeMailto: 'mailto:u@news.example.com',
+    listId: 'Thin Line News <news.example.com>',
+  },
   tags: {},
   configurationSet: 'inkwire-newsletter',
   messageStreamKind: 'newsletter',

@@ -22,7 +22,11 @@ export class FakeBucket {
       this.calls.push(`${req.method} ${key}`);
       const obj = this.objects.get(key);
       if (req.method === 'PUT') {
-        const meta = Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h, String(v)]));
+        const meta = Object.fromEntries(
+          Object.entries(req.headers)
+            .filter(([h]) => h.startsWith('x-amz-meta-'))
+            .map(([h, v]) => [h, String(v)]),
+        );
         this.objects.set(key, { body: Buffer.concat(chunks), contentType: String(req.headers['content-type']), meta });
         res.writeHead(200, { ETag: '"put"' });
         return res.end();
@@ -34,7 +38,9 @@ export class FakeBucket {
       }
       if (!obj) {
         res.writeHead(403, { 'content-type': 'application/xml' });
-        return res.end(req.method === 'HEAD' ? undefined : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+        return res.end(
+          req.method === 'HEAD' ? undefined : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
+        );
       }
       res.writeHead(200, { 'content-type': obj.contentType, 'content-length': String(obj.body.length), ...obj.meta });
       return res.end(req.method === 'HEAD' ? undefined : obj.body);
@@ -48,6 +54,6 @@ export class FakeBucket {
   }
 }
 
-
 /** The real S3 client, pointed at the stand-in. */
-export const fakeS3Client = (bucket: FakeBucket) => new S3Client({ endpoint: bucket.url, forcePathStyle: true, region: 'us-east-1', credentials, maxAttempts: 1 });
+export const fakeS3Client = (bucket: FakeBucket) =>
+  new S3Client({ endpoint: bucket.url, forcePathStyle: true, region: 'us-east-1', credentials, maxAttempts: 1 });

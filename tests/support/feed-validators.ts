@@ -211,12 +211,39 @@ export function parseWithFeedparser(text: string): ParsedFeed {
 // ---------------------------------------------------------------------------------------------------------------
 
 const FEED_KEYS = new Set([
-  'version', 'title', 'home_page_url', 'feed_url', 'description', 'user_comment', 'next_url', 'icon', 'favicon',
-  'author', 'authors', 'language', 'expired', 'hubs', 'items',
+  'version',
+  'title',
+  'home_page_url',
+  'feed_url',
+  'description',
+  'user_comment',
+  'next_url',
+  'icon',
+  'favicon',
+  'author',
+  'authors',
+  'language',
+  'expired',
+  'hubs',
+  'items',
 ]);
 const ITEM_KEYS = new Set([
-  'id', 'url', 'external_url', 'title', 'content_html', 'content_text', 'summary', 'image', 'banner_image',
-  'date_published', 'date_modified', 'author', 'authors', 'tags', 'language', 'attachments',
+  'id',
+  'url',
+  'external_url',
+  'title',
+  'content_html',
+  'content_text',
+  'summary',
+  'image',
+  'banner_image',
+  'date_published',
+  'date_modified',
+  'author',
+  'authors',
+  'tags',
+  'language',
+  'attachments',
 ]);
 const AUTHOR_KEYS = new Set(['name', 'url', 'avatar']);
 const ATTACHMENT_KEYS = new Set(['url', 'mime_type', 'title', 'size_in_bytes', 'duration_in_seconds']);
@@ -275,9 +302,9 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
   };
   const author = (a: unknown, path: string) => {
     if (!isObject(a)) {
-        err(path, 'must be an object');
-        return;
-      }
+      err(path, 'must be an object');
+      return;
+    }
     if (a.name === undefined && a.url === undefined && a.avatar === undefined) {
       err(path, 'an author object must have at least one of name, url, avatar');
     }
@@ -317,9 +344,9 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
       feed.hubs.forEach((h, i) => {
         const path = `$.hubs[${i}]`;
         if (!isObject(h)) {
-        err(path, 'must be an object');
-        return;
-      }
+          err(path, 'must be an object');
+          return;
+        }
         str(h, 'type', path, true);
         url(h, 'url', path, true);
         keys(h, HUB_KEYS, path);
@@ -364,9 +391,9 @@ export function validateJsonFeed11(feed: unknown): ValidationResult {
           item.attachments.forEach((a, j) => {
             const ap = `${path}.attachments[${j}]`;
             if (!isObject(a)) {
-        err(ap, 'must be an object');
-        return;
-      }
+              err(ap, 'must be an object');
+              return;
+            }
             url(a, 'url', ap, true);
             str(a, 'mime_type', ap, true);
             str(a, 'title', ap);

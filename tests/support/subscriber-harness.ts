@@ -98,7 +98,9 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
 
   let appRef: { fetch: (req: Request, env: unknown) => Response | Promise<Response> } = { fetch: () => new Response('starting', { status: 503 }) };
   const { server, port } = await new Promise<{ server: ServerType; port: number }>((res, rej) => {
-    const server = serve({ fetch: (req, env) => appRef.fetch(req, env), port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => res({ server, port: info.port }));
+    const server = serve({ fetch: (req, env) => appRef.fetch(req, env), port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) =>
+      res({ server, port: info.port }),
+    );
     server.once('error', rej);
   });
   const url = `http://127.0.0.1:${port}`;
@@ -140,12 +142,20 @@ export async function startSubscriberHarness(options: HarnessOptions = {}): Prom
     topicChoices:
       options.topicChoices === 'articles'
         ? () => tagsInUse(new DynamoArticleRepository(doc, tableName))
-        : (options.topicChoices ?? [{ slug: 'politics', name: 'Politics' }, { slug: 'science', name: 'Science' }]),
+        : (options.topicChoices ?? [
+            { slug: 'politics', name: 'Politics' },
+            { slug: 'science', name: 'Science' },
+          ]),
     maxImportBytes: options.maxImportBytes,
     subscribeMinMs: options.subscribeMinMs ?? 0,
   });
   const app = createApp({
-    articles: { articles: new DynamoArticleRepository(doc, tableName), scheduler: { schedule: async () => undefined, cancel: async () => undefined }, clock, site },
+    articles: {
+      articles: new DynamoArticleRepository(doc, tableName),
+      scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+      clock,
+      site,
+    },
     apiKeys,
     log,
     mounts,
@@ -238,7 +248,13 @@ function mail(address: string, tags: Record<string, string>) {
 export const sesEvents = {
   bounce: (address: string, bounceType: 'Permanent' | 'Transient' | 'Undetermined', tags: Record<string, string> = {}) => ({
     eventType: 'Bounce',
-    bounce: { bounceType, bounceSubType: bounceType === 'Permanent' ? 'General' : 'MailboxFull', bouncedRecipients: [{ emailAddress: address, action: 'failed', status: '5.1.1' }], timestamp: new Date().toISOString(), feedbackId: randomUUID() },
+    bounce: {
+      bounceType,
+      bounceSubType: bounceType === 'Permanent' ? 'General' : 'MailboxFull',
+      bouncedRecipients: [{ emailAddress: address, action: 'failed', status: '5.1.1' }],
+      timestamp: new Date().toISOString(),
+      feedbackId: randomUUID(),
+    },
     mail: mail(address, tags),
   }),
   complaint: (address: string, tags: Record<string, string> = {}, complaintFeedbackType = 'abuse') => ({

@@ -16,7 +16,11 @@ function parseErrors(html: string): string[] {
 const BROKEN: [string, string, string][] = [
   ['a cell without row or body', '<table><td>x</td></table>', '<table><tbody><tr><td>x</td></tr></tbody></table>'],
   ['a row without body', '<table><tr><th>h</th></tr></table>', '<table><tbody><tr><th>h</th></tr></tbody></table>'],
-  ['a link inside a link', '<a href="/one">one <a href="/two">two</a></a>', '<a href="https://news.example.com/one">one </a><a href="https://news.example.com/two">two</a>'],
+  [
+    'a link inside a link',
+    '<a href="/one">one <a href="/two">two</a></a>',
+    '<a href="https://news.example.com/one">one </a><a href="https://news.example.com/two">two</a>',
+  ],
   ['a stray row', '<p>before</p><tr><td>cell</td></tr><p>after</p>', '<p>before</p>cell<p>after</p>'],
   ['a stray caption', '<caption>Figure 1</caption>', 'Figure 1'],
   ['unclosed paragraphs', '<p>one<p>two', '<p>one</p><p>two</p>'],
@@ -25,7 +29,11 @@ const BROKEN: [string, string, string][] = [
   ['misnested formatting', '<b><i>x</b> y</i>', '<b><i>x</i></b> y'],
   ['a heading inside a heading', '<h2>a<h3>b</h3></h2>', '<h2>a</h2><h3>b</h3>'],
   ['text directly in a table', '<table>loose<tr><td>y</td></tr></table>', 'loose<table><tbody><tr><td>y</td></tr></tbody></table>'],
-  ['a nested table without bodies', '<table><tr><td><table><td>n</table></td></tr></table>', '<table><tbody><tr><td><table><tbody><tr><td>n</td></tr></tbody></table></td></tr></tbody></table>'],
+  [
+    'a nested table without bodies',
+    '<table><tr><td><table><td>n</table></td></tr></table>',
+    '<table><tbody><tr><td><table><tbody><tr><td>n</td></tr></tbody></table></td></tr></tbody></table>',
+  ],
 ];
 
 describe('sanitizeArticleHtml: structure', () => {
@@ -44,9 +52,30 @@ describe('sanitizeArticleHtml: structure', () => {
 
   it('leaves well-formed Markdown output as it was', () => {
     const md = [
-      '# Title', '', 'A paragraph with **bold**, _emphasis_, `code`, "quotes" & an [inline link](/rel "Rel").', '',
-      '![An image](/img/a.png)', '', '- one', '- two', '', '1. first', '2. second', '', '> quoted', '',
-      '| a | b |', '|---|---|', '| 1 | 2 |', '', '```js', 'const x = 1 < 2;', '```', '', '---', '',
+      '# Title',
+      '',
+      'A paragraph with **bold**, _emphasis_, `code`, "quotes" & an [inline link](/rel "Rel").',
+      '',
+      '![An image](/img/a.png)',
+      '',
+      '- one',
+      '- two',
+      '',
+      '1. first',
+      '2. second',
+      '',
+      '> quoted',
+      '',
+      '| a | b |',
+      '|---|---|',
+      '| 1 | 2 |',
+      '',
+      '```js',
+      'const x = 1 < 2;',
+      '```',
+      '',
+      '---',
+      '',
     ].join('\n');
     const out = renderArticleBody(md, 'markdown', BASE).contentHtml;
     expect(parseErrors(out)).toEqual([]);

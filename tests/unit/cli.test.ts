@@ -100,7 +100,12 @@ class FakeApi {
             if (prior) return send(201, prior.response, { 'idempotent-replayed': 'true' });
           }
           const now = new Date().toISOString();
-          const slug = input.slug ?? String(input.title).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+          const slug =
+            input.slug ??
+            String(input.title)
+              .toLowerCase()
+              .replace(/[^a-z0-9]+/g, '-')
+              .replace(/^-|-$/g, '');
           if (this.articles.some((a) => a.slug === slug)) return fail(409, 'article.slugTaken', `the slug "${slug}" belongs to another article`);
           const article: StoredArticle = {
             ...input,
@@ -190,7 +195,11 @@ interface Run {
   stderr: string;
 }
 
-async function cli(argv: string[], env: Record<string, string | undefined> = { INKWIRE_URL: api.url, INKWIRE_API_KEY: KEY }, fetchFn: CliIo['fetch'] = globalThis.fetch): Promise<Run> {
+async function cli(
+  argv: string[],
+  env: Record<string, string | undefined> = { INKWIRE_URL: api.url, INKWIRE_API_KEY: KEY },
+  fetchFn: CliIo['fetch'] = globalThis.fetch,
+): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
@@ -264,7 +273,16 @@ describe('inkwire publish', () => {
   it('updates what a concurrent publish of the same file made when its POST finds the slug taken', async () => {
     const path = await file('race.md', '# Race\n\nText.\n');
     // Another publish got there between this one's lookup and its POST: stands in for that moment.
-    api.articles.push({ id: 'a9', slug: 'race', version: 1, title: 'Race', url: 'https://news.example/race', status: 'published', createdAt: 'x', updatedAt: 'x' });
+    api.articles.push({
+      id: 'a9',
+      slug: 'race',
+      version: 1,
+      title: 'Race',
+      url: 'https://news.example/race',
+      status: 'published',
+      createdAt: 'x',
+      updatedAt: 'x',
+    });
     const hidden = api.articles.pop()!;
     const realFetch = globalThis.fetch;
     const r = await cli(['publish', path], undefined, async (input, init) => {
@@ -356,7 +374,22 @@ describe('inkwire publish', () => {
 
   it('lets the command line override the file, and takes a leading "# Title" when there is no front matter', async () => {
     const md = await file('plain.md', '# From the heading\n\nBody text.\n');
-    const r = await cli(['publish', md, '--tag', 'a', '--tag', 'b', '--author', 'Jane Doe <jane@example.com>', '--author', 'Anonymous', '--summary', 'S', '--url', 'https://x.example/p']);
+    const r = await cli([
+      'publish',
+      md,
+      '--tag',
+      'a',
+      '--tag',
+      'b',
+      '--author',
+      'Jane Doe <jane@example.com>',
+      '--author',
+      'Anonymous',
+      '--summary',
+      'S',
+      '--url',
+      'https://x.example/p',
+    ]);
     expect(r.code).toBe(0);
     expect(onlyPost().json).toEqual({
       title: 'From the heading',
@@ -433,7 +466,15 @@ describe('inkwire list', () => {
   async function seed(n: number) {
     for (let i = 1; i <= n; i++) {
       const status = i % 2 ? 'published' : 'draft';
-      api.articles.push({ id: `x${i}`, title: `Article ${i}`, url: `https://news.example/${i}`, status, publishedAt: status === 'published' ? `2024-02-${String(10 + i).padStart(2, '0')}T08:00:00.000Z` : undefined, createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-02T00:00:00.000Z' });
+      api.articles.push({
+        id: `x${i}`,
+        title: `Article ${i}`,
+        url: `https://news.example/${i}`,
+        status,
+        publishedAt: status === 'published' ? `2024-02-${String(10 + i).padStart(2, '0')}T08:00:00.000Z` : undefined,
+        createdAt: '2024-01-01T00:00:00.000Z',
+        updatedAt: '2024-01-02T00:00:00.000Z',
+      });
     }
   }
 

@@ -72,7 +72,9 @@ describe('what subscribe limits count by', () => {
   it('keeps every window to minutes for shared networks, and a site-wide ceiling far above one network', () => {
     expect(SUBSCRIBE_LIMITS.perNetwork.windowSeconds).toBeLessThanOrEqual(15 * 60);
     expect(SUBSCRIBE_LIMITS.siteWide.windowSeconds).toBeLessThanOrEqual(15 * 60);
-    expect(SUBSCRIBE_LIMITS.siteWide.max / SUBSCRIBE_LIMITS.siteWide.windowSeconds).toBeGreaterThan((10 * SUBSCRIBE_LIMITS.perNetwork.max) / SUBSCRIBE_LIMITS.perNetwork.windowSeconds);
+    expect(SUBSCRIBE_LIMITS.siteWide.max / SUBSCRIBE_LIMITS.siteWide.windowSeconds).toBeGreaterThan(
+      (10 * SUBSCRIBE_LIMITS.perNetwork.max) / SUBSCRIBE_LIMITS.perNetwork.windowSeconds,
+    );
   });
 });
 
@@ -83,10 +85,16 @@ describe('origin check across a rotation of the secret', () => {
     let loads = 0;
     const app = new Hono();
     app.onError((e, c) => toErrorResponse(e, c, () => undefined));
-    app.use('*', originGuard({ load: async () => {
-        loads++;
-        return values;
-      }, now: () => now }));
+    app.use(
+      '*',
+      originGuard({
+        load: async () => {
+          loads++;
+          return values;
+        },
+        now: () => now,
+      }),
+    );
     app.get('/x', (c) => c.text(String(c.get(ORIGIN_VERIFIED as never))));
     const status = async (value?: string) => (await app.request('/x', { headers: value ? { [ORIGIN_HEADER]: value } : {} })).status;
 

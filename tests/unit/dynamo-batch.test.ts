@@ -50,7 +50,12 @@ describe('batchGetAll', () => {
     const { db, calls } = throttlingClient((input) => ({ Responses: { [T]: [] }, UnprocessedKeys: { [T]: input.RequestItems[T] } }));
     const failure = batchGetAll(db, T, [keys.subscriber('a'), keys.subscriber('b')], { ...fast, maxAttempts: 4 });
     await expect(failure).rejects.toBeInstanceOf(BatchIncomplete);
-    await expect(failure).rejects.toMatchObject({ operation: 'BatchGetItem', unprocessed: 2, attempts: 4, message: expect.stringMatching(/2 item\(s\) of a BatchGetItem unprocessed after 4 attempts/) });
+    await expect(failure).rejects.toMatchObject({
+      operation: 'BatchGetItem',
+      unprocessed: 2,
+      attempts: 4,
+      message: expect.stringMatching(/2 item\(s\) of a BatchGetItem unprocessed after 4 attempts/),
+    });
     expect(calls).toHaveLength(4);
   });
 });
@@ -97,7 +102,12 @@ describe('batchWriteAll', () => {
         return {};
       },
     };
-    await batchWriteAll(client as unknown as DynamoDBDocumentClient, T, Array.from({ length: 200 }, (_, i) => put(`p${i}`)), { concurrency: 3 });
+    await batchWriteAll(
+      client as unknown as DynamoDBDocumentClient,
+      T,
+      Array.from({ length: 200 }, (_, i) => put(`p${i}`)),
+      { concurrency: 3 },
+    );
     expect(requests).toBe(8);
     expect(most).toBe(3);
   });

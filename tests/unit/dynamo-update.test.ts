@@ -11,13 +11,25 @@ describe('Update', () => {
       Key: { PK: 'SEND#s1', SK: 'SEND' },
       UpdateExpression: 'SET #status_0 = :v0 ADD #batchesDone_2 :v1, #errorCounts_3.#Throttling_4 :v2 REMOVE #reason_1',
       ConditionExpression: '#status_0 = :v3 AND #kind_5 IN (:v4, :v5)',
-      ExpressionAttributeNames: { '#status_0': 'status', '#reason_1': 'reason', '#batchesDone_2': 'batchesDone', '#errorCounts_3': 'errorCounts', '#Throttling_4': 'Throttling', '#kind_5': 'kind' },
+      ExpressionAttributeNames: {
+        '#status_0': 'status',
+        '#reason_1': 'reason',
+        '#batchesDone_2': 'batchesDone',
+        '#errorCounts_3': 'errorCounts',
+        '#Throttling_4': 'Throttling',
+        '#kind_5': 'kind',
+      },
       ExpressionAttributeValues: { ':v0': 'sending', ':v1': 1, ':v2': 2, ':v3': 'planning', ':v4': 'article', ':v5': 'digest' },
     });
   });
 
   it('leaves out the condition and the values when there are none', () => {
     const params = new Update().remove('planCursor').params('t', keys.send('s1'));
-    expect(params).toEqual({ TableName: 't', Key: { PK: 'SEND#s1', SK: 'SEND' }, UpdateExpression: 'REMOVE #planCursor_0', ExpressionAttributeNames: { '#planCursor_0': 'planCursor' } });
+    expect(params).toEqual({
+      TableName: 't',
+      Key: { PK: 'SEND#s1', SK: 'SEND' },
+      UpdateExpression: 'REMOVE #planCursor_0',
+      ExpressionAttributeNames: { '#planCursor_0': 'planCursor' },
+    });
   });
 });

@@ -33,7 +33,10 @@ describe('validateOutgoingEmail', () => {
     ['headers.listUnsubscribeUrl', { headers: { listUnsubscribeUrl: 'http://news.example.com/u', listId: 'N <news.example.com>' } }],
     ['headers.listUnsubscribeUrl', { headers: { listUnsubscribeUrl: 'https://news.example.com/u>, <https://evil.example', listId: 'N <news.example.com>' } }],
     ['headers.listUnsubscribeUrl', { headers: { listUnsubscribeUrl: 'https://news.example.com/désinscription', listId: 'N <news.example.com>' } }],
-    ['headers.listUnsubscribeMailto', { headers: { listUnsubscribeUrl: 'https://news.example.com/u', listUnsubscribeMailto: 'u@news.example.com', listId: 'N <news.example.com>' } }],
+    [
+      'headers.listUnsubscribeMailto',
+      { headers: { listUnsubscribeUrl: 'https://news.example.com/u', listUnsubscribeMailto: 'u@news.example.com', listId: 'N <news.example.com>' } },
+    ],
     ['headers.listId', { headers: { listUnsubscribeUrl: 'https://news.example.com/u', listId: 'no angle brackets' } }],
     ['headers', { headers: undefined }],
     ['text', { text: '  ' }],

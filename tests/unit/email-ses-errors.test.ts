@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { MessageRejected, MailFromDomainNotVerifiedException, SESClient, SESServiceException } from '@aws-sdk/client-ses';
 import { SesMailer, sanitizeTagPart, toSesTags, translateSesError } from '../../lambdas/adapters/ses/ses-mailer.ts';
-import { MailerInvalidMessageError, MailerRejectedError, MailerThrottledError, MailerTransientError, type OutgoingEmail } from '../../lambdas/core/email/message.ts';
+import {
+  MailerInvalidMessageError,
+  MailerRejectedError,
+  MailerThrottledError,
+  MailerTransientError,
+  type OutgoingEmail,
+} from '../../lambdas/core/email/message.ts';
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
 const serviceError = (name: string, message: string, status: number, fault: 'client' | 'server' = status >= 500 ? 'server' : 'client') =>

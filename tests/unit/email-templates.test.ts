@@ -48,7 +48,11 @@ async function renderAll() {
   return {
     confirm: await r.render('confirm', { recipient: { name: 'Ada', confirmUrl: 'https://news.example.com/subscribe/confirm?t=tok123' } }),
     welcome: await r.render('welcome', { frequency: 'daily', recipient: subscriber() }),
-    digest: await r.render('digest', { period: 'weekly', articles: [article(), article({ title: 'Second story', url: 'https://news.example.com/articles/second' })], recipient: subscriber() }),
+    digest: await r.render('digest', {
+      period: 'weekly',
+      articles: [article(), article({ title: 'Second story', url: 'https://news.example.com/articles/second' })],
+      recipient: subscriber(),
+    }),
     article: await r.render('article', { article: fullArticle, recipient: subscriber() }),
   } satisfies Record<TemplateName, unknown>;
 }
@@ -77,7 +81,18 @@ describe('email templates', () => {
     const evil = '<script>alert(1)</script>';
     for (const email of [
       await r.render('confirm', { recipient: { name: evil, confirmUrl: 'https://news.example.com/c?t=1' } }),
-      await r.render('digest', { period: 'daily', articles: [article({ title: '<img src=x onerror=alert(2)>', summary: 'Use the <b> tag', imageUrl: 'https://news.example.com/i.jpg', imageAlt: '"><script>x</script>' })], recipient: subscriber({ name: evil }) }),
+      await r.render('digest', {
+        period: 'daily',
+        articles: [
+          article({
+            title: '<img src=x onerror=alert(2)>',
+            summary: 'Use the <b> tag',
+            imageUrl: 'https://news.example.com/i.jpg',
+            imageAlt: '"><script>x</script>',
+          }),
+        ],
+        recipient: subscriber({ name: evil }),
+      }),
     ]) {
       expect(email.html).not.toContain('<script>');
       expect(email.html).not.toContain('<img src=x');
@@ -146,7 +161,10 @@ describe('email templates', () => {
   });
 
   it('uses branding: logo with alt text, colours, no logo falls back to the site name', async () => {
-    const r = createEmailRenderer({ templatesDir, branding: branding({ logoUrl: 'https://news.example.com/logo.png', logoAlt: 'Thin Line', colors: { accent: '#ff6600' } }) });
+    const r = createEmailRenderer({
+      templatesDir,
+      branding: branding({ logoUrl: 'https://news.example.com/logo.png', logoAlt: 'Thin Line', colors: { accent: '#ff6600' } }),
+    });
     const email = await r.render('welcome', { recipient: subscriber() });
     expect(email.html).toMatch(/<img class="logo" src="https:\/\/news\.example\.com\/logo\.png" alt="Thin Line"/);
     expect(email.html).toContain('background-color: #ff6600');
@@ -162,11 +180,19 @@ describe('email templates', () => {
 
   it('shows article images only when present, always with alt text', async () => {
     const r = renderer();
-    const withImage = await r.render('digest', { period: 'daily', articles: [article({ imageUrl: 'https://news.example.com/i/1.jpg', imageAlt: 'A street in Baghdad' })], recipient: subscriber() });
+    const withImage = await r.render('digest', {
+      period: 'daily',
+      articles: [article({ imageUrl: 'https://news.example.com/i/1.jpg', imageAlt: 'A street in Baghdad' })],
+      recipient: subscriber(),
+    });
     expect(withImage.html).toMatch(/<img class="item-image" src="https:\/\/news\.example\.com\/i\/1\.jpg" alt="A street in Baghdad"/);
     const without = await r.render('digest', { period: 'daily', articles: [article()], recipient: subscriber() });
     expect(without.html).not.toContain('item-image');
-    const decorative = await r.render('digest', { period: 'daily', articles: [article({ imageUrl: 'https://news.example.com/i/1.jpg' })], recipient: subscriber() });
+    const decorative = await r.render('digest', {
+      period: 'daily',
+      articles: [article({ imageUrl: 'https://news.example.com/i/1.jpg' })],
+      recipient: subscriber(),
+    });
     // An empty alt marks the image decorative (juice writes it as a bare `alt`).
     expect(decorative.html).toMatch(/<img class="item-image"[^>]* alt(="")?[\s>]/);
   });
@@ -191,7 +217,9 @@ describe('email templates', () => {
   it('refuses to personalise without the links a template needs, or with non-web URLs', async () => {
     const r = renderer();
     await expect(r.render('confirm', { recipient: { name: 'Ada' } })).rejects.toThrow(/confirmUrl/);
-    await expect(r.render('digest', { period: 'daily', articles: [article()], recipient: { preferencesUrl: 'https://x.example/p' } })).rejects.toThrow(/unsubscribeUrl/);
+    await expect(r.render('digest', { period: 'daily', articles: [article()], recipient: { preferencesUrl: 'https://x.example/p' } })).rejects.toThrow(
+      /unsubscribeUrl/,
+    );
     await expect(r.render('welcome', { recipient: subscriber({ unsubscribeUrl: 'javascript:alert(1)' }) })).rejects.toThrow(/http/);
   });
 
@@ -207,7 +235,10 @@ describe('email templates', () => {
     const subjects = JSON.parse(readFileSync(join(dir, 'subjects.json'), 'utf8')) as Record<string, string>;
     subjects.welcome = 'Glad you are here, {{ branding.siteName }}';
     writeFileSync(join(dir, 'subjects.json'), JSON.stringify(subjects));
-    writeFileSync(join(dir, 'welcome.text.liquid'), readFileSync(join(dir, 'welcome.text.liquid'), 'utf8').replace('Your subscription is confirmed.', 'You are in.'));
+    writeFileSync(
+      join(dir, 'welcome.text.liquid'),
+      readFileSync(join(dir, 'welcome.text.liquid'), 'utf8').replace('Your subscription is confirmed.', 'You are in.'),
+    );
     const email = await createEmailRenderer({ templatesDir: dir, branding: branding() }).render('welcome', { recipient: subscriber() });
     expect(email.subject).toBe('Glad you are here, Thin Line News');
     expect(email.text).toContain('You are in.');
@@ -217,7 +248,12 @@ describe('email templates', () => {
 describe('a digest with the publisher\u2019s intro', () => {
   it('puts the greeting on its own, then the intro (not "Hi there, This week: ...")', async () => {
     const r = renderer();
-    const email = await r.render('digest', { period: 'weekly', intro: 'This week: the bridge, the budget and the band.', articles: [article()], recipient: subscriber({ name: 'Ada' }) });
+    const email = await r.render('digest', {
+      period: 'weekly',
+      intro: 'This week: the bridge, the budget and the band.',
+      articles: [article()],
+      recipient: subscriber({ name: 'Ada' }),
+    });
     expect(email.text).toMatch(/Hi Ada,\r?\n\r?\nThis week: the bridge, the budget and the band\./);
     expect(email.html).toMatch(/<p[^>]*>Hi Ada,<\/p>\s*<p[^>]*>This week: the bridge, the budget and the band\.<\/p>/);
     expect(email.text).not.toContain('Ada, This week');

@@ -25,7 +25,13 @@ const article = (authors: Article['authors']): Article =>
 
 describe('an author\u2019s email address in the feeds', () => {
   it('is left out unless the publisher asked for it, author by author', () => {
-    const entry = toFeedEntry(TEST_SITE, article([{ name: 'Ada', email: 'ada@news.example.com' }, { name: 'Bo', email: 'bo@news.example.com', publishEmail: true }]));
+    const entry = toFeedEntry(
+      TEST_SITE,
+      article([
+        { name: 'Ada', email: 'ada@news.example.com' },
+        { name: 'Bo', email: 'bo@news.example.com', publishEmail: true },
+      ]),
+    );
     expect(entry.authors).toEqual([
       { name: 'Ada', email: undefined, url: undefined },
       { name: 'Bo', email: 'bo@news.example.com', url: undefined },
@@ -36,7 +42,19 @@ describe('an author\u2019s email address in the feeds', () => {
     const doc = (authors: Article['authors']): FeedDocument => {
       const entry = toFeedEntry(TEST_SITE, article(authors));
       const self = { rss: 'https://news.example.com/feed.xml', atom: 'https://news.example.com/atom.xml', json: 'https://news.example.com/feed.json' };
-      return { kind: 'subscription', id: 'tag:news.example.com,2024:feed', title: 'T', description: 'D', language: 'en', homeUrl: 'https://news.example.com/', self, updated: entry.updatedAt, copyright: 'c', generator: { name: 'Inkwire', uri: 'https://example.com', version: '0' }, entries: [entry] };
+      return {
+        kind: 'subscription',
+        id: 'tag:news.example.com,2024:feed',
+        title: 'T',
+        description: 'D',
+        language: 'en',
+        homeUrl: 'https://news.example.com/',
+        self,
+        updated: entry.updatedAt,
+        copyright: 'c',
+        generator: { name: 'Inkwire', uri: 'https://example.com', version: '0' },
+        entries: [entry],
+      };
     };
     for (const render of [renderAtom, renderRss, renderJson]) {
       expect(render(doc([{ name: 'Ada', email: 'ada@news.example.com' }]))).not.toContain('ada@news.example.com');

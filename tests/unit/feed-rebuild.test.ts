@@ -17,9 +17,23 @@ const site: SiteConfig = {
 };
 
 const article = (id: string, publishedAt: string): Article => ({
-  id, slug: id, title: `Title ${id}`, bodyFormat: 'markdown', body: 'x', contentHtml: '<p>x</p>', summary: 'x', summaryDerived: true,
-  authors: [], tags: [], url: `https://news.example.com/${id}/`, urlDerived: true, status: 'published', publishedAt,
-  createdAt: publishedAt, updatedAt: publishedAt, version: 1,
+  id,
+  slug: id,
+  title: `Title ${id}`,
+  bodyFormat: 'markdown',
+  body: 'x',
+  contentHtml: '<p>x</p>',
+  summary: 'x',
+  summaryDerived: true,
+  authors: [],
+  tags: [],
+  url: `https://news.example.com/${id}/`,
+  urlDerived: true,
+  status: 'published',
+  publishedAt,
+  createdAt: publishedAt,
+  updatedAt: publishedAt,
+  version: 1,
 });
 
 /** An in-memory index. `onWrite` lets a test change the data at one exact moment of a rebuild. */
@@ -40,10 +54,15 @@ class StandInIndex implements FeedIndex {
     return this.refs().filter((r) => r.publishedAt.startsWith(month));
   }
   async monthBefore(_f: FeedKey, month: string) {
-    return this.refs().find((r) => r.publishedAt.slice(0, 7) < month)?.publishedAt.slice(0, 7);
+    return this.refs()
+      .find((r) => r.publishedAt.slice(0, 7) < month)
+      ?.publishedAt.slice(0, 7);
   }
   async monthAfter(_f: FeedKey, month: string) {
-    return [...this.refs()].reverse().find((r) => r.publishedAt.slice(0, 7) > month)?.publishedAt.slice(0, 7);
+    return [...this.refs()]
+      .reverse()
+      .find((r) => r.publishedAt.slice(0, 7) > month)
+      ?.publishedAt.slice(0, 7);
   }
   async articles(ids: string[]) {
     return new Map(ids.filter((id) => this.articlesById.has(id)).map((id) => [id, this.articlesById.get(id)!]));

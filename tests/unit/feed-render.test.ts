@@ -1,13 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { renderAtom, renderFeed, renderJson, renderRss } from '../../lambdas/core/feeds/index.ts';
 import type { FeedDocument, FeedEntry, FeedFormat, FormatLinks } from '../../lambdas/core/feeds/model.ts';
-import {
-  type ParsedFeed,
-  parseWithFeedparser,
-  validateAtomWithSchema,
-  validateJsonFeed11,
-  xmlWellFormed,
-} from '../support/feed-validators.ts';
+import { type ParsedFeed, parseWithFeedparser, validateAtomWithSchema, validateJsonFeed11, xmlWellFormed } from '../support/feed-validators.ts';
 
 const SITE = 'https://news.example.com';
 const FORMATS: FeedFormat[] = ['rss', 'atom', 'json'];
@@ -55,10 +49,7 @@ function feedDoc(overrides: Partial<FeedDocument> = {}): FeedDocument {
     generator: { name: 'Inkwire', uri: 'https://inkwire.example.com/', version: '0.1.0' },
     iconUrl: `${SITE}/icon.png`,
     logoUrl: `${SITE}/logo.png`,
-    entries: [
-      entry(11, { title: 'Why “smart” quotes matter — a guide 📰', contentHtml: SAMPLE_HTML }),
-      entry(10),
-    ],
+    entries: [entry(11, { title: 'Why “smart” quotes matter — a guide 📰', contentHtml: SAMPLE_HTML }), entry(10)],
     ...overrides,
   };
 }
@@ -87,7 +78,11 @@ function renderAndParse(doc: FeedDocument): Record<FeedFormat, { text: string; p
 }
 
 const htmlDecode = (s: string) =>
-  s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 
 /** The RFC 2396 characters the W3C Feed Validator accepts in a full URL (rfc2396_full). */
 const RFC2396_FULL = /^[a-zA-Z][0-9a-zA-Z+\-.]*:(\/\/)?[0-9a-zA-Z;/?:@&=+$.\-_!~*'()%,#]+$/;
@@ -100,7 +95,10 @@ describe('feed renderers', () => {
     for (const format of FORMATS) {
       const { parsed } = all[format];
       expect(parsed.feed.title, format).toBe('The Example News');
-      expect(parsed.entries.map((e) => e.id), format).toEqual(doc.entries.map((e) => e.id));
+      expect(
+        parsed.entries.map((e) => e.id),
+        format,
+      ).toEqual(doc.entries.map((e) => e.id));
       expect(parsed.entries[0]!.title, format).toBe('Why “smart” quotes matter — a guide 📰');
       expect(parsed.entries[0]!.link, format).toBe(first.url);
       expect(parsed.entries[0]!.content, format).toEqual([SAMPLE_HTML]);
@@ -149,7 +147,8 @@ describe('feed renderers', () => {
       ],
     });
     const all = renderAndParse(doc);
-    const unwanted = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    const unwanted =
+      /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
     for (const format of FORMATS) {
       const { text, parsed } = all[format];
       expect(unwanted.test(text), format).toBe(false);
@@ -209,12 +208,19 @@ describe('feed renderers', () => {
     const hub = 'https://hub.example.net/';
     const all = renderAndParse(feedDoc({ hub }));
     for (const format of XML_FORMATS) {
-      expect(all[format].parsed.feed.links.filter((l) => l.rel === 'hub').map((l) => l.href), format).toEqual([hub]);
+      expect(
+        all[format].parsed.feed.links.filter((l) => l.rel === 'hub').map((l) => l.href),
+        format,
+      ).toEqual([hub]);
     }
     expect(JSON.parse(all.json.text).hubs).toEqual([{ type: 'WebSub', url: hub }]);
 
     const none = renderAndParse(feedDoc());
-    for (const format of XML_FORMATS) expect(none[format].parsed.feed.links.some((l) => l.rel === 'hub'), format).toBe(false);
+    for (const format of XML_FORMATS)
+      expect(
+        none[format].parsed.feed.links.some((l) => l.rel === 'hub'),
+        format,
+      ).toBe(false);
     expect(JSON.parse(none.json.text)).not.toHaveProperty('hubs');
   });
 
@@ -262,10 +268,7 @@ describe('feed renderers', () => {
     it('writes names without an address as dc:creator, one per author, and no <author>', () => {
       const { item, parsed } = rssItem([{ name: 'Jane Doe' }, { name: 'Omar (O.) Haddad', email: 'omar@news.example.com' }]);
       expect(item).not.toContain('<author>');
-      expect(item.match(/<dc:creator>[^<]*<\/dc:creator>/g)).toEqual([
-        '<dc:creator>Jane Doe</dc:creator>',
-        '<dc:creator>Omar (O.) Haddad</dc:creator>',
-      ]);
+      expect(item.match(/<dc:creator>[^<]*<\/dc:creator>/g)).toEqual(['<dc:creator>Jane Doe</dc:creator>', '<dc:creator>Omar (O.) Haddad</dc:creator>']);
       expect(parsed.authors.map((a) => a.name)).toEqual(['Jane Doe', 'Omar (O.) Haddad']);
     });
 
@@ -330,10 +333,7 @@ describe('feed renderers', () => {
       email: 'jane@news.example.com',
       href: `${SITE}/authors/jane-doe`,
     });
-    expect(JSON.parse(json.text).items[0].authors).toEqual([
-      { name: 'Jane Doe', url: `${SITE}/authors/jane-doe` },
-      { name: 'Omar Haddad' },
-    ]);
+    expect(JSON.parse(json.text).items[0].authors).toEqual([{ name: 'Jane Doe', url: `${SITE}/authors/jane-doe` }, { name: 'Omar Haddad' }]);
   });
 
   it('carries `]]>` inside HTML content safely', () => {
@@ -359,10 +359,28 @@ describe('feed renderers', () => {
       }
     }
     expect(Object.keys(JSON.parse(renderJson(doc)))).toEqual([
-      'version', 'title', 'home_page_url', 'feed_url', 'description', 'next_url', 'icon', 'favicon', 'language', 'hubs', 'items',
+      'version',
+      'title',
+      'home_page_url',
+      'feed_url',
+      'description',
+      'next_url',
+      'icon',
+      'favicon',
+      'language',
+      'hubs',
+      'items',
     ]);
     expect(Object.keys(JSON.parse(renderJson(doc)).items[0])).toEqual([
-      'id', 'url', 'title', 'content_html', 'summary', 'date_published', 'date_modified', 'authors', 'tags',
+      'id',
+      'url',
+      'title',
+      'content_html',
+      'summary',
+      'date_published',
+      'date_modified',
+      'authors',
+      'tags',
     ]);
   });
 
@@ -399,9 +417,7 @@ describe('feed renderers', () => {
     for (const format of FORMATS) {
       expect(() => render(feedDoc({ entries: [entry(11, { publishedAt: '11/02/2024' })] }), format), format).toThrow(RangeError);
       // No offset: local time would depend on the machine's zone.
-      expect(() => render(feedDoc({ entries: [entry(11, { publishedAt: '2024-02-11T10:00:00' })] }), format), format).toThrow(
-        RangeError,
-      );
+      expect(() => render(feedDoc({ entries: [entry(11, { publishedAt: '2024-02-11T10:00:00' })] }), format), format).toThrow(RangeError);
     }
     for (const format of XML_FORMATS) expect(() => render(feedDoc({ updated: 'yesterday' }), format), format).toThrow(RangeError);
     // Out-of-range fields are rejected, not rolled over into the next day or month.
@@ -420,8 +436,8 @@ describe('feed renderers', () => {
     for (const format of FORMATS) expect(all[format].parsed.entries[0]!.link, format).toBe(expected);
     expect(all.atom.parsed.feed.links.find((l) => l.rel === 'alternate')!.href).toBe('https://xn--bcher-kva.example/');
     for (const format of XML_FORMATS) {
-      const urls = [...all[format].text.matchAll(/(?:href|uri|domain|scheme)="([^"]*)"|<(?:link|uri|icon|logo)>([^<]*)</g)].map(
-        (m) => (m[1] ?? m[2] ?? '').replace(/&#x26;/g, '&'),
+      const urls = [...all[format].text.matchAll(/(?:href|uri|domain|scheme)="([^"]*)"|<(?:link|uri|icon|logo)>([^<]*)</g)].map((m) =>
+        (m[1] ?? m[2] ?? '').replace(/&#x26;/g, '&'),
       );
       expect(urls.length, format).toBeGreaterThanOrEqual(4);
       for (const url of urls) expect(url, format).toMatch(RFC2396_FULL);
@@ -432,7 +448,10 @@ describe('feed renderers', () => {
     const doc = feedDoc({ entries: [entry(11), entry(10, { id: entry(11).id, title: 'Duplicate' }), entry(9)] });
     const all = renderAndParse(doc);
     for (const format of FORMATS) {
-      expect(all[format].parsed.entries.map((e) => e.title), format).toEqual(['Article 11', 'Article 9']);
+      expect(
+        all[format].parsed.entries.map((e) => e.title),
+        format,
+      ).toEqual(['Article 11', 'Article 9']);
     }
   });
 

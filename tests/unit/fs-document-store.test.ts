@@ -28,7 +28,8 @@ describe('FsDocumentStore memory', () => {
   it('keeps at most its bound of documents, dropping the least recently read, and still serves every one', async () => {
     expect(DOCUMENT_CACHE_ENTRIES).toBeGreaterThanOrEqual(1000);
     const store = newStore(10);
-    for (let i = 0; i < 30; i++) await store.put({ path: `/tags/t${i}/feed.xml`, body: `doc ${i}`, contentType: 'application/atom+xml', lastModified: '2026-01-01T00:00:00Z' });
+    for (let i = 0; i < 30; i++)
+      await store.put({ path: `/tags/t${i}/feed.xml`, body: `doc ${i}`, contentType: 'application/atom+xml', lastModified: '2026-01-01T00:00:00Z' });
     expect(store.cacheSize).toBe(10);
     for (let i = 0; i < 30; i++) expect((await store.get(`/tags/t${i}/feed.xml`))?.body.toString()).toBe(`doc ${i}`);
     expect(store.cacheSize).toBe(10);

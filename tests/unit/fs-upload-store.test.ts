@@ -45,7 +45,10 @@ describe('signed URLs of the local jobs folder', () => {
     expect(store.check('PUT', 'imports/../token-secret', q)).toMatchObject({ ok: false, reason: 'there is no such file' });
 
     clock.advance(3600_000 + 1000);
-    expect(store.check('PUT', 'imports/abc123.csv', q)).toMatchObject({ ok: false, reason: expect.stringMatching(/^the URL expired at 2024-02-11T11:00:00\.000Z/) });
+    expect(store.check('PUT', 'imports/abc123.csv', q)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^the URL expired at 2024-02-11T11:00:00\.000Z/),
+    });
   });
 
   it('a key derived from another secret signs differently', async () => {

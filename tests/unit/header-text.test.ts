@@ -23,8 +23,16 @@ const mailerAccepts = (subject: string) => {
 };
 
 // Every C0 and C1 control, DEL, the Unicode line and paragraph separators, and a few ordinary characters.
-const SPECIALS = [...Array.from({ length: 0x20 }, (_, i) => i), 0x7f, ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i), 0x2028, 0x2029, 0xfffd, 0x41, 0xe9]
-  .map((c) => String.fromCodePoint(c));
+const SPECIALS = [
+  ...Array.from({ length: 0x20 }, (_, i) => i),
+  0x7f,
+  ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
+  0x2028,
+  0x2029,
+  0xfffd,
+  0x41,
+  0xe9,
+].map((c) => String.fromCodePoint(c));
 
 describe('one header rule for the API and the mailer', () => {
   it('refuses a send subject with U+0085 (NEL), which the mailer refuses for every recipient', () => {
@@ -108,7 +116,10 @@ describe('email addresses: one rule for every way in and for the mailer', () => 
     for (const [address, message] of refused) {
       const r = EmailSchema.safeParse(address);
       expect(r.success, address).toBe(false);
-      expect(r.error!.issues.map((i) => i.message), address).toEqual([expect.stringMatching(message)]);
+      expect(
+        r.error!.issues.map((i) => i.message),
+        address,
+      ).toEqual([expect.stringMatching(message)]);
       expect(emailAddressProblem(address) ?? headerTextProblem(address), address).toBeDefined();
       expect(mailerRefuses(address), address).toBeDefined();
       // The other ways in share the schema.

@@ -50,7 +50,10 @@ describe('keys', () => {
     expect(keys.subscriberStatusGsi1('pending', 't', 'u').GSI1PK).toBe(keys.subscriberStatusPartition('pending'));
     expect(keys.audienceGsi2('daily', 'u').GSI2PK).toBe(keys.audiencePartition('daily'));
     expect(keys.delivery('s', 'u').SK.startsWith(keys.deliveryPrefix)).toBe(true);
-    expect(keys.digestArchiveEntry('t', 's')).toMatchObject({ PK: keys.digestArchivePartition, SK: expect.stringMatching(new RegExp(`^${keys.digestArchiveEntryPrefix}`)) });
+    expect(keys.digestArchiveEntry('t', 's')).toMatchObject({
+      PK: keys.digestArchivePartition,
+      SK: expect.stringMatching(new RegExp(`^${keys.digestArchiveEntryPrefix}`)),
+    });
   });
 
   it('parses ids and hashes back out of the keys, and nothing out of other items', () => {

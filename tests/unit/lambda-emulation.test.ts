@@ -232,7 +232,9 @@ describe('invokeAsync: Lambda\u2019s asynchronous invocation', () => {
     expect(calls).toBe(1);
     expect(failures.map((f) => [f.condition, f.attempts])).toEqual([['EventAgeExceeded', 1]]);
 
-    await invokeAsync(fail, 'once', { ...asyncOptionsFrom(deploymentLimits(14).publishScheduled), retryAttempts: 0 }, time, (f) => void failures.push(f), { log: () => undefined });
+    await invokeAsync(fail, 'once', { ...asyncOptionsFrom(deploymentLimits(14).publishScheduled), retryAttempts: 0 }, time, (f) => void failures.push(f), {
+      log: () => undefined,
+    });
     expect(calls).toBe(2);
     expect(failures.map((f) => [f.condition, f.attempts])).toEqual([
       ['EventAgeExceeded', 1],

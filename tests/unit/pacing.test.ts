@@ -45,19 +45,25 @@ describe('pacing with a controlled clock', () => {
     for (const account of [1, 7, 14]) {
       const time = new VirtualTime();
       let next = 0;
-      const ledger: RateLedger = { reserve: async (count, spacingMs, nowMs) => {
+      const ledger: RateLedger = {
+        reserve: async (count, spacingMs, nowMs) => {
           next = Math.max(next, nowMs) + count * spacingMs;
           return next - count * spacingMs;
-        } };
+        },
+      };
       const limiter = new SharedRateLimiter(ledger, { rate: pacedRateFor(account), reservationMs: 500, now: time.now, sleep: time.sleep });
       const starts: number[] = [];
       let seed = 42;
-      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-      await time.run(Promise.all(Array.from({ length: 60 }, async () => {
-        await time.sleep(Math.floor(random() * 20_000));
-        await limiter.acquire();
-        starts.push(time.now());
-      })));
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      await time.run(
+        Promise.all(
+          Array.from({ length: 60 }, async () => {
+            await time.sleep(Math.floor(random() * 20_000));
+            await limiter.acquire();
+            starts.push(time.now());
+          }),
+        ),
+      );
       expect(starts, `account rate ${account}`).toHaveLength(60);
       expect(maxInWindow(starts), `account rate ${account}`).toBeLessThanOrEqual(account);
     }
@@ -87,12 +93,18 @@ describe('pacing with a controlled clock', () => {
       const starts: number[] = [];
       const n = rate * 20;
       // Three workers with eight callers each, all wanting to send at once.
-      await time.run(Promise.all(workers.flatMap((w) => Array.from({ length: 8 }, async () => {
-        while (starts.length < n) {
-          await w.acquire();
-          starts.push(time.now());
-        }
-      }))));
+      await time.run(
+        Promise.all(
+          workers.flatMap((w) =>
+            Array.from({ length: 8 }, async () => {
+              while (starts.length < n) {
+                await w.acquire();
+                starts.push(time.now());
+              }
+            }),
+          ),
+        ),
+      );
       expect(maxInWindow(starts), `rate ${rate}`).toBeLessThanOrEqual(Math.max(1, Math.floor(rate)));
       // Nobody idles: the whole rate is used (within a reservation's worth of instants per worker).
       const nth = (list: number[]) => [...list].sort((a, b) => a - b)[n - 1]!;
@@ -103,12 +115,16 @@ describe('pacing with a controlled clock', () => {
       const alone = new VirtualTime();
       const one = new SharedRateLimiter(ledger(), { rate: paced, reservationMs: 500, now: alone.now, sleep: alone.sleep });
       const solo: number[] = [];
-      await alone.run(Promise.all(Array.from({ length: 8 }, async () => {
-        while (solo.length < n) {
-          await one.acquire();
-          solo.push(alone.now());
-        }
-      })));
+      await alone.run(
+        Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (solo.length < n) {
+              await one.acquire();
+              solo.push(alone.now());
+            }
+          }),
+        ),
+      );
       expect(nth(solo), `rate ${rate} alone`).toBeLessThanOrEqual((n / paced) * 1000);
     }
   });
@@ -124,11 +140,15 @@ describe('pacing with a controlled clock', () => {
     const slots = new Semaphore(3);
     let active = 0;
     let peak = 0;
-    await Promise.all(Array.from({ length: 20 }, () => slots.run(async () => {
-      peak = Math.max(peak, ++active);
-      await new Promise((r) => setTimeout(r, 2));
-      active--;
-    })));
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        slots.run(async () => {
+          peak = Math.max(peak, ++active);
+          await new Promise((r) => setTimeout(r, 2));
+          active--;
+        }),
+      ),
+    );
     expect(peak).toBe(3);
   });
 });

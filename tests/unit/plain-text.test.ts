@@ -235,7 +235,15 @@ describe('parsePlainTextArticle', () => {
   });
 
   it('classifies boilerplate lines', () => {
-    for (const line of ['Leave a Reply', 'leave a comment', 'Your email address will not be published.', 'Copyright 2024, Thin Line News LLC', '© Example', '(c) 2024 Example', 'Comments are closed.']) {
+    for (const line of [
+      'Leave a Reply',
+      'leave a comment',
+      'Your email address will not be published.',
+      'Copyright 2024, Thin Line News LLC',
+      '© Example',
+      '(c) 2024 Example',
+      'Comments are closed.',
+    ]) {
       expect(isBoilerplateLine(line), line).toBe(true);
     }
     for (const line of ['Copyrighted works were discussed.', 'He left a reply on the door.', 'Conclusion']) {
@@ -265,10 +273,15 @@ describe('parseDateLine', () => {
     expect(parseDateLine(line)).toBe(iso);
   });
 
-  it.each(['February 30, 2024', '2024-13-01', '02/11/2024', 'Conclusion', 'May the force be with you', 'In February 2024, things changed.', '2024-02-11T25:00:00Z'])(
-    'does not read %j as a date',
-    (line) => {
-      expect(parseDateLine(line)).toBeUndefined();
-    },
-  );
+  it.each([
+    'February 30, 2024',
+    '2024-13-01',
+    '02/11/2024',
+    'Conclusion',
+    'May the force be with you',
+    'In February 2024, things changed.',
+    '2024-02-11T25:00:00Z',
+  ])('does not read %j as a date', (line) => {
+    expect(parseDateLine(line)).toBeUndefined();
+  });
 });

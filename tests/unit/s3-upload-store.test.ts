@@ -30,7 +30,9 @@ describe('presigned URLs', () => {
   });
 
   it('signs a GET that answers as a CSV attachment, for the time asked', async () => {
-    const url = new URL(await store.downloadUrl('exports/abc.csv', { contentType: 'text/csv; charset=utf-8', filename: 'subscribers-2024-02-11.csv', expiresInSeconds: 900 }));
+    const url = new URL(
+      await store.downloadUrl('exports/abc.csv', { contentType: 'text/csv; charset=utf-8', filename: 'subscribers-2024-02-11.csv', expiresInSeconds: 900 }),
+    );
     expect(url.pathname).toBe('/exports/abc.csv');
     expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
     expect(url.searchParams.get('response-content-disposition')).toBe('attachment; filename="subscribers-2024-02-11.csv"');
@@ -135,11 +137,23 @@ beforeEach(() => {
 });
 
 const storeOn = (options: { partBytes?: number } = {}) =>
-  new S3UploadStore('jobs', { client: { endpoint: s3.url, forcePathStyle: true, region: 'us-east-1', credentials, maxAttempts: 1 }, log: () => undefined, ...options });
+  new S3UploadStore('jobs', {
+    client: { endpoint: s3.url, forcePathStyle: true, region: 'us-east-1', credentials, maxAttempts: 1 },
+    log: () => undefined,
+    ...options,
+  });
 
 /** Which S3 operation a recorded request was. */
 const operation = (c: Call) =>
-  c.query.has('uploads') ? 'CreateMultipartUpload' : c.query.has('partNumber') ? 'UploadPart' : c.query.has('uploadId') ? (c.method === 'POST' ? 'CompleteMultipartUpload' : 'AbortMultipartUpload') : `${c.method}Object`;
+  c.query.has('uploads')
+    ? 'CreateMultipartUpload'
+    : c.query.has('partNumber')
+      ? 'UploadPart'
+      : c.query.has('uploadId')
+        ? c.method === 'POST'
+          ? 'CompleteMultipartUpload'
+          : 'AbortMultipartUpload'
+        : `${c.method}Object`;
 
 async function* lines(count: number, width: number) {
   for (let i = 0; i < count; i++) yield `${String(i).padStart(width - 2, '0')}\r\n`;

@@ -9,7 +9,12 @@ const renderer = createEmailRenderer({
   templatesDir: join(import.meta.dirname, '..', '..', 'templates', 'email'),
   branding: { siteName: 'Thin Line News', siteUrl: 'https://news.example.com', postalAddress: '1 Main Street, Springfield' },
 });
-const mail = { from: { name: 'Thin Line News', address: 'news@news.example.com' }, configurationSet: 'inkwire-newsletter', transactionalConfigurationSet: 'inkwire-transactional', listId: 'Thin Line News <news.example.com>' };
+const mail = {
+  from: { name: 'Thin Line News', address: 'news@news.example.com' },
+  configurationSet: 'inkwire-newsletter',
+  transactionalConfigurationSet: 'inkwire-transactional',
+  listId: 'Thin Line News <news.example.com>',
+};
 const digest: SendContent = {
   kind: 'digest',
   period: 'daily',
@@ -20,10 +25,22 @@ const digest: SendContent = {
 describe('one email per recipient from one rendering per send', () => {
   it('personalises name and signed links, with List-Unsubscribe, List-Id and the send and subscriber tags', async () => {
     const prepared = await renderer.prepare('digest', { period: 'daily', articles: digest.kind === 'digest' ? digest.articles : [] });
-    const links = (id: string) => ({ unsubscribeUrl: `https://news.example.com/unsubscribe?token=${id}`, preferencesUrl: `https://news.example.com/preferences?token=${id}`, unsubscribeMailto: 'mailto:unsub@news.example.com?subject=unsubscribe%20x' });
-    const email = composeEmail({ links, mail }, { id: 'send1', kind: 'digest', subject: undefined }, prepared, { id: 'sub1', email: 'ada@example.org', name: 'Ada' });
+    const links = (id: string) => ({
+      unsubscribeUrl: `https://news.example.com/unsubscribe?token=${id}`,
+      preferencesUrl: `https://news.example.com/preferences?token=${id}`,
+      unsubscribeMailto: 'mailto:unsub@news.example.com?subject=unsubscribe%20x',
+    });
+    const email = composeEmail({ links, mail }, { id: 'send1', kind: 'digest', subject: undefined }, prepared, {
+      id: 'sub1',
+      email: 'ada@example.org',
+      name: 'Ada',
+    });
     expect(() => validateOutgoingEmail(email)).not.toThrow();
-    expect(email.headers).toEqual({ listUnsubscribeUrl: 'https://news.example.com/unsubscribe?token=sub1', listUnsubscribeMailto: 'mailto:unsub@news.example.com?subject=unsubscribe%20x', listId: 'Thin Line News <news.example.com>' });
+    expect(email.headers).toEqual({
+      listUnsubscribeUrl: 'https://news.example.com/unsubscribe?token=sub1',
+      listUnsubscribeMailto: 'mailto:unsub@news.example.com?subject=unsubscribe%20x',
+      listId: 'Thin Line News <news.example.com>',
+    });
     expect(email.tags).toEqual({ send_id: 'send1', subscriber_id: 'sub1', kind: 'digest' });
     expect(email.messageStreamKind).toBe('newsletter');
     expect(email.text).toContain('Hi Ada');
@@ -54,10 +71,13 @@ describe('one email per recipient from one rendering per send', () => {
 
   it('renders each distinct digest once, however many recipients share it', async () => {
     let prepares = 0;
-    const counting: EmailRenderer = { ...renderer, prepare: (name, data) => {
+    const counting: EmailRenderer = {
+      ...renderer,
+      prepare: (name, data) => {
         prepares++;
         return renderer.prepare(name, data);
-      } };
+      },
+    };
     const cache = new PreparedCache();
     const send = { id: 's', intro: undefined };
     const articles = digest.kind === 'digest' ? digest.articles : [];

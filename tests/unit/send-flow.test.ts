@@ -21,7 +21,12 @@ const rows = wiring
   .split('\n## ')[0]!
   .split('\n')
   .filter((l) => l.startsWith('| ') && !l.startsWith('| Write') && !l.startsWith('|---'))
-  .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  .map((l) =>
+    l
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim()),
+  );
 
 describe('the flow description in WIRING.md', () => {
   it('names only functions that exist, in the modules of their roles', () => {
@@ -38,7 +43,9 @@ describe('the flow description in WIRING.md', () => {
 
   it('says what each status of a Send item leads to, as onSendChanged handles them', () => {
     const handled = new Set([...plannerSource.split('export async function onSendChanged')[1]!.matchAll(/case '([a-z]+)':/g)].map((m) => m[1]!));
-    const described = new Set(rows.flatMap(([write]) => [...write!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!)).filter((s) => (SEND_STATUSES as readonly string[]).includes(s)));
+    const described = new Set(
+      rows.flatMap(([write]) => [...write!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!)).filter((s) => (SEND_STATUSES as readonly string[]).includes(s)),
+    );
     // Every status the planner acts on is in the table, and the table claims no step for a status it ignores
     // (`paused` is the publisher's to resume; `failed` ends a send that never started).
     for (const s of handled) expect(described.has(s), `status ${s}`).toBe(true);

@@ -4,7 +4,14 @@ import { deploymentLimits } from '../../infra/limits.ts';
 import { handOnDelaySeconds, parseBatchMessage, type BatchMessage } from '../../lambdas/core/sends/model.ts';
 import { SqsSendQueue } from '../../lambdas/adapters/sqs/sqs-send-queue.ts';
 
-const batch = (stalls?: number): BatchMessage => ({ v: 1, sendId: 's1', generation: 1, batchId: '0.1', recipients: [['a', 'h']], ...(stalls === undefined ? {} : { stalls }) });
+const batch = (stalls?: number): BatchMessage => ({
+  v: 1,
+  sendId: 's1',
+  generation: 1,
+  batchId: '0.1',
+  recipients: [['a', 'h']],
+  ...(stalls === undefined ? {} : { stalls }),
+});
 
 describe('a batch handed on after a run throttled throughout', () => {
   it('waits the deployment limits\u2019 stall delay, doubled per stall, at most SQS\u2019s 900 s; none after progress', () => {
@@ -24,10 +31,12 @@ describe('a batch handed on after a run throttled throughout', () => {
 
   it('goes to SQS with DelaySeconds (a recording client stands in for SQS, which has no local stand-in)', async () => {
     const sent: unknown[] = [];
-    const client = { send: async (command: { input: unknown }) => {
+    const client = {
+      send: async (command: { input: unknown }) => {
         sent.push(command.input);
         return { Failed: [] };
-      } } as unknown as SQSClient;
+      },
+    } as unknown as SQSClient;
     const queue = new SqsSendQueue(client, 'https://sqs.example/q');
     await queue.enqueue([batch(1)], { delaySeconds: 30 });
     await queue.enqueue([batch()]);

@@ -24,7 +24,12 @@ describe('the in-process queue\u2019s dead letters (the DLQ and its consumer, lo
     expect(handed).toHaveLength(1);
     const { record, listed } = handed[0]!;
     expect(listed).toBe(1);
-    expect(record).toMatchObject({ body: 'poison', messageId: q.deadLetters[0]!.messageId, eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:local:000000000000:send-dead-letter' });
+    expect(record).toMatchObject({
+      body: 'poison',
+      messageId: q.deadLetters[0]!.messageId,
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:local:000000000000:send-dead-letter',
+    });
     expect(record.attributes.ApproximateReceiveCount).toBe('3');
     await q.stop();
   });

@@ -31,7 +31,11 @@ describe('the in-process queue (SQS and its Lambda event source, locally)', () =
     const seen: string[] = [];
     q.start(async (event) => {
       for (const r of event.Records) seen.push(`${r.body}#${r.attributes.ApproximateReceiveCount}`);
-      return { batchItemFailures: event.Records.filter((r) => r.body === 'b' && r.attributes.ApproximateReceiveCount === '1').map((r) => ({ itemIdentifier: r.messageId })) };
+      return {
+        batchItemFailures: event.Records.filter((r) => r.body === 'b' && r.attributes.ApproximateReceiveCount === '1').map((r) => ({
+          itemIdentifier: r.messageId,
+        })),
+      };
     });
     q.sendBodies(['a', 'b', 'c']);
     await q.idle();

@@ -12,9 +12,24 @@ import { TEST_SITE } from '../support/site.ts';
 const site: SiteConfig = { ...TEST_SITE, feedItemLimit: 10 };
 
 const article = (id: string, publishedAt: string, extra: Partial<Article> = {}): Article => ({
-  id, slug: `slug-${id}`, title: `Title ${id}`, bodyFormat: 'markdown', body: 'x', contentHtml: `<p>Body of ${id}</p>`, summary: `Summary ${id}`, summaryDerived: true,
-  authors: [{ name: 'Ada Writer' }], tags: [{ name: 'Politics', slug: 'politics' }], url: `https://news.example.com/articles/slug-${id}/`, urlDerived: true,
-  status: 'published', publishedAt, createdAt: publishedAt, updatedAt: publishedAt, version: 1, ...extra,
+  id,
+  slug: `slug-${id}`,
+  title: `Title ${id}`,
+  bodyFormat: 'markdown',
+  body: 'x',
+  contentHtml: `<p>Body of ${id}</p>`,
+  summary: `Summary ${id}`,
+  summaryDerived: true,
+  authors: [{ name: 'Ada Writer' }],
+  tags: [{ name: 'Politics', slug: 'politics' }],
+  url: `https://news.example.com/articles/slug-${id}/`,
+  urlDerived: true,
+  status: 'published',
+  publishedAt,
+  createdAt: publishedAt,
+  updatedAt: publishedAt,
+  version: 1,
+  ...extra,
 });
 
 /** The table's feed entries, derived from the articles as the repository writes them. */
@@ -37,10 +52,15 @@ class StandInIndex implements FeedIndex {
     return this.refs(feed).filter((r) => r.publishedAt.startsWith(month));
   }
   async monthBefore(feed: FeedKey, month: string) {
-    return this.refs(feed).find((r) => r.publishedAt.slice(0, 7) < month)?.publishedAt.slice(0, 7);
+    return this.refs(feed)
+      .find((r) => r.publishedAt.slice(0, 7) < month)
+      ?.publishedAt.slice(0, 7);
   }
   async monthAfter(feed: FeedKey, month: string) {
-    return [...this.refs(feed)].reverse().find((r) => r.publishedAt.slice(0, 7) > month)?.publishedAt.slice(0, 7);
+    return [...this.refs(feed)]
+      .reverse()
+      .find((r) => r.publishedAt.slice(0, 7) > month)
+      ?.publishedAt.slice(0, 7);
   }
   async articles(ids: string[]) {
     this.reads += ids.length;
@@ -124,7 +144,12 @@ describe('rebuildSite', () => {
 
     const page = store.body('/articles/slug-a2/index.html');
     const ld = JSON.parse(/<script type="application\/ld\+json">(.*?)<\/script>/s.exec(page)![1]!);
-    expect(ld).toMatchObject({ '@type': 'NewsArticle', headline: 'Title a2', datePublished: a2.publishedAt, author: [{ '@type': 'Person', name: 'Ada Writer' }] });
+    expect(ld).toMatchObject({
+      '@type': 'NewsArticle',
+      headline: 'Title a2',
+      datePublished: a2.publishedAt,
+      author: [{ '@type': 'Person', name: 'Ada Writer' }],
+    });
     expect(page).toContain('<meta property="og:type" content="article">');
     expect(page).toContain('<meta name="twitter:card" content="summary">');
     expect(page).toContain('href="https://news.example.com/tags/world/atom.xml"');
@@ -133,7 +158,9 @@ describe('rebuildSite', () => {
     expect(store.body('/articles/slug-a1/index.html')).toContain('<a href="/articles/slug-a2/" rel="next">Title a2</a>');
     expect(store.body('/page/2024-02/index.html')).toContain('href="/page/2024-01/" rel="prev"');
     expect(store.body('/sitemap.xml')).toContain('<loc>https://news.example.com/sitemaps/2024-01.xml</loc>');
-    expect(store.body('/sitemaps/2024-02.xml')).toContain('<url><loc>https://news.example.com/articles/slug-a2/</loc><lastmod>2024-02-01T10:00:00.000Z</lastmod></url>');
+    expect(store.body('/sitemaps/2024-02.xml')).toContain(
+      '<url><loc>https://news.example.com/articles/slug-a2/</loc><lastmod>2024-02-01T10:00:00.000Z</lastmod></url>',
+    );
     expect(store.body('/robots.txt')).toContain('Sitemap: https://news.example.com/sitemap.xml');
 
     const before = new Map([...store.docs].map(([p, d]) => [p, d.body]));
@@ -216,7 +243,16 @@ describe('rebuildSite', () => {
     await rebuildSite({ index, store, site }, changeOf(a1));
     const moved = { ...a1, publishedAt: '2024-03-01T10:00:00.000Z', version: 2 };
     index.put(moved);
-    await rebuildSite({ index, store, site }, { feeds: changeOf(a1, moved).feeds, entries: [{ articleId: 'a1', publishedAt: a1.publishedAt! }, { articleId: 'a1', publishedAt: moved.publishedAt }] });
+    await rebuildSite(
+      { index, store, site },
+      {
+        feeds: changeOf(a1, moved).feeds,
+        entries: [
+          { articleId: 'a1', publishedAt: a1.publishedAt! },
+          { articleId: 'a1', publishedAt: moved.publishedAt },
+        ],
+      },
+    );
     expect(store.body('/articles/slug-a1/index.html')).toContain('datetime="2024-03-01T10:00:00.000Z"');
     expect(store.docs.has('/page/2024-02/index.html')).toBe(false);
   });
@@ -242,7 +278,9 @@ describe('rebuildSite', () => {
   it('builds the whole site at once into the same pages as publish by publish', async () => {
     const index = new StandInIndex();
     const all = Array.from({ length: 30 }, (_, i) =>
-      article(`w${i}`, new Date(Date.UTC(2024, 2, 20) - i * 2.5 * 86_400_000).toISOString(), { tags: [{ name: i % 2 ? 'Local' : 'World', slug: i % 2 ? 'local' : 'world' }] }),
+      article(`w${i}`, new Date(Date.UTC(2024, 2, 20) - i * 2.5 * 86_400_000).toISOString(), {
+        tags: [{ name: i % 2 ? 'Local' : 'World', slug: i % 2 ? 'local' : 'world' }],
+      }),
     );
     const incremental = new MemoryStore();
     for (const a of [...all].reverse()) {

@@ -3,7 +3,8 @@ import type { Context } from 'hono';
 import { clientAddressResolver } from '../../lambdas/http/client-address.ts';
 import { parseTopicChoices } from '../../lambdas/http/pages.ts';
 
-const ctx = (xff?: string) => ({ req: { header: (n: string) => (n.toLowerCase() === 'x-forwarded-for' ? xff : undefined) }, get: () => undefined }) as unknown as Context;
+const ctx = (xff?: string) =>
+  ({ req: { header: (n: string) => (n.toLowerCase() === 'x-forwarded-for' ? xff : undefined) }, get: () => undefined }) as unknown as Context;
 const socket = () => '10.0.0.5';
 
 describe('clientAddress', () => {
@@ -26,7 +27,14 @@ describe('clientAddress', () => {
   });
 
   it('answers "unknown" when the runtime cannot tell (app.request in tests)', () => {
-    expect(clientAddressResolver({ trustedProxyHops: 0, socket: () => { throw new Error('no socket'); } })(ctx())).toBe('unknown');
+    expect(
+      clientAddressResolver({
+        trustedProxyHops: 0,
+        socket: () => {
+          throw new Error('no socket');
+        },
+      })(ctx()),
+    ).toBe('unknown');
   });
 });
 

@@ -16,7 +16,12 @@ const issues = (input: unknown) => {
 
 describe('subscribe input', () => {
   it('accepts an address with a name, frequency and topics, trimming and slugifying', () => {
-    const r = SubscribeInputSchema.parse({ email: '  Ada@Example.com ', name: '  Ada   Lovelace ', frequency: 'weekly', topics: ['Science', 'science', 'Middle East'] });
+    const r = SubscribeInputSchema.parse({
+      email: '  Ada@Example.com ',
+      name: '  Ada   Lovelace ',
+      frequency: 'weekly',
+      topics: ['Science', 'science', 'Middle East'],
+    });
     expect(r).toEqual({ email: 'Ada@Example.com', name: 'Ada Lovelace', frequency: 'weekly', topics: ['science', 'middle-east'] });
   });
 

@@ -7,7 +7,8 @@ const SECRET = 'k'.repeat(32);
 const now = new Date('2024-02-11T10:00:00.000Z');
 const inADay = new Date('2024-02-12T10:00:00.000Z');
 const signer = createTokenSigner(SECRET);
-const sign = (purpose: TokenPurpose = 'unsubscribe', subscriberId = '01hq0z8k2m4n6p8r0t2v4x6y8z', expiresAt = inADay) => signer.sign({ subscriberId, purpose, expiresAt });
+const sign = (purpose: TokenPurpose = 'unsubscribe', subscriberId = '01hq0z8k2m4n6p8r0t2v4x6y8z', expiresAt = inADay) =>
+  signer.sign({ subscriberId, purpose, expiresAt });
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -46,7 +47,9 @@ describe('subscriber tokens', () => {
 
   it('refuses a token signed with another key', () => {
     const other = createTokenSigner('x'.repeat(32));
-    expect(codeOf(() => signer.verify(other.sign({ subscriberId: 'abc', purpose: 'unsubscribe', expiresAt: inADay }), 'unsubscribe', now))).toBe('subscriber.tokenInvalid');
+    expect(codeOf(() => signer.verify(other.sign({ subscriberId: 'abc', purpose: 'unsubscribe', expiresAt: inADay }), 'unsubscribe', now))).toBe(
+      'subscriber.tokenInvalid',
+    );
   });
 
   it('refuses a payload changed to another subscriber, purpose or expiry', () => {

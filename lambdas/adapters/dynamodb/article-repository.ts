@@ -1,9 +1,4 @@
-import {
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Article, ArticleStatus } from '../../core/articles/schema.ts';
 import { SlugTaken, StaleArticle, type ArticleEffects, type ArticlePage, type ArticleRepository } from '../../core/articles/ports.ts';
 import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } from '../../core/idempotency.ts';
@@ -18,8 +13,24 @@ import { sendItem } from './send-repository.ts';
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
 const ARTICLE_FIELDS = [
-  'id', 'slug', 'title', 'bodyFormat', 'body', 'contentHtml', 'summary', 'summaryDerived', 'authors', 'tags', 'url',
-  'urlDerived', 'status', 'publishAt', 'publishedAt', 'createdAt', 'updatedAt', 'version',
+  'id',
+  'slug',
+  'title',
+  'bodyFormat',
+  'body',
+  'contentHtml',
+  'summary',
+  'summaryDerived',
+  'authors',
+  'tags',
+  'url',
+  'urlDerived',
+  'status',
+  'publishAt',
+  'publishedAt',
+  'createdAt',
+  'updatedAt',
+  'version',
 ] as const;
 
 function toItem(a: Article): Record<string, unknown> {
@@ -238,10 +249,18 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
   async articles(ids: string[]): Promise<Map<string, Article>> {
     // The rebuild never needs the source body.
     const fields = ARTICLE_FIELDS.filter((f) => f !== 'body');
-    const items = await batchGetAll(this.db, this.table, ids.map((id) => keys.article(id)), {
-      consistentRead: true,
-      projection: { ProjectionExpression: fields.map((f) => `#${f}`).join(', '), ExpressionAttributeNames: Object.fromEntries(fields.map((f) => [`#${f}`, f])) },
-    });
+    const items = await batchGetAll(
+      this.db,
+      this.table,
+      ids.map((id) => keys.article(id)),
+      {
+        consistentRead: true,
+        projection: {
+          ProjectionExpression: fields.map((f) => `#${f}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(fields.map((f) => [`#${f}`, f])),
+        },
+      },
+    );
     const found = new Map<string, Article>();
     for (const it of items) {
       const a = fromItem(it);
@@ -250,4 +269,3 @@ export class DynamoArticleRepository implements ArticleRepository, FeedIndex {
     return found;
   }
 }
-

@@ -86,7 +86,12 @@ export class DynamoAudience implements AudienceSource {
         ...projection,
         ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#pk': 'GSI1PK' },
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor, { PK: ANY_KEY_VALUE, SK: ANY_KEY_VALUE, GSI1PK: keys.subscriberStatusPartition('pending'), GSI1SK: ANY_KEY_VALUE }),
+        ExclusiveStartKey: decodeCursor(cursor, {
+          PK: ANY_KEY_VALUE,
+          SK: ANY_KEY_VALUE,
+          GSI1PK: keys.subscriberStatusPartition('pending'),
+          GSI1SK: ANY_KEY_VALUE,
+        }),
       }),
     );
     return { members: (out.Items ?? []).map(toRecipient), next: encodeCursor(out.LastEvaluatedKey) ?? undefined };

@@ -64,7 +64,10 @@ export async function batchGetAll(
   db: DynamoDBDocumentClient,
   table: string,
   keyList: readonly KeyOf[],
-  options: BatchRetry & { consistentRead?: boolean | undefined; projection?: { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> } | undefined } = {},
+  options: BatchRetry & {
+    consistentRead?: boolean | undefined;
+    projection?: { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> } | undefined;
+  } = {},
 ): Promise<Item[]> {
   const { partitionKey, sortKey } = TABLE_SCHEMA;
   const unique = [...new Map(keyList.map((k) => [`${String(k[partitionKey])}|${String(k[sortKey])}`, k])).values()];

@@ -62,7 +62,11 @@ export function decodeCursor(cursor: string | undefined, shape: Record<string, s
 
 /** A cursor this API did not hand out: the caller's mistake (400), naming the `cursor` field and what is wrong with it. */
 export function invalidCursor(reason: string): AppError {
-  return new AppError('request.invalid', `cursor is not one this API returned: ${reason}; pass back the \`next\` value of a previous page as it is, or start again without a cursor`, {
-    issues: [{ path: 'cursor', message: `unknown cursor: ${reason}` }],
-  });
+  return new AppError(
+    'request.invalid',
+    `cursor is not one this API returned: ${reason}; pass back the \`next\` value of a previous page as it is, or start again without a cursor`,
+    {
+      issues: [{ path: 'cursor', message: `unknown cursor: ${reason}` }],
+    },
+  );
 }

@@ -24,7 +24,13 @@ export function idempotencyPut(table: string, claim: IdempotencyClaim) {
 }
 
 /** The first answer for a key, if any. TTL deletes late (up to days): an expired record is treated as gone. */
-export async function readIdempotency(db: DynamoDBDocumentClient, table: string, scope: string, key: string, now = Date.now()): Promise<IdempotencyRecord | undefined> {
+export async function readIdempotency(
+  db: DynamoDBDocumentClient,
+  table: string,
+  scope: string,
+  key: string,
+  now = Date.now(),
+): Promise<IdempotencyRecord | undefined> {
   const { Item } = await db.send(new GetCommand({ TableName: table, Key: keys.idempotency(scope, key), ConsistentRead: true }));
   if (!Item || (typeof Item.expiresAt === 'number' && Item.expiresAt * 1000 < now)) return undefined;
   return { requestHash: Item.requestHash as string, status: Item.status as number, response: JSON.parse(Item.response as string) };

@@ -1,11 +1,4 @@
-import {
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { IdempotencyConflict, type IdempotencyClaim, type IdempotencyRecord } from '../../core/idempotency.ts';
 import {
@@ -28,7 +21,16 @@ import {
   type SendStatus,
   zeroReports,
 } from '../../core/sends/model.ts';
-import { SendExists, type ArchiveEntry, type PlanStep, type ProviderReport, type Reconcile, type SendPage, type SendRepository, type TallyDelta } from '../../core/sends/ports.ts';
+import {
+  SendExists,
+  type ArchiveEntry,
+  type PlanStep,
+  type ProviderReport,
+  type Reconcile,
+  type SendPage,
+  type SendRepository,
+  type TallyDelta,
+} from '../../core/sends/ports.ts';
 import { keys, parseSendPartition, REPORT_SHARDS, reportShard, type Key } from './keys.ts';
 import { idempotencyPut, readIdempotency } from './idempotency.ts';
 import { batchGetAll, batchWriteAll } from './batch.ts';
@@ -43,7 +45,28 @@ const REPORT_TTL_SECONDS = 180 * 86_400;
 /** How long a batch's tally marker is kept: longer than any send lives (deadlines are hours). */
 const TALLY_TTL_SECONDS = 30 * 86_400;
 
-const SEND_FIELDS = ['id', 'kind', 'trigger', 'status', 'createdAt', 'deadline', 'updatedAt', 'articleId', 'frequency', 'topics', 'subject', 'intro', 'dryRun', 'windowEnd', 'importId', 'reason', 'startedAt', 'completedAt', 'archivePath', 'retryUncertain'] as const;
+const SEND_FIELDS = [
+  'id',
+  'kind',
+  'trigger',
+  'status',
+  'createdAt',
+  'deadline',
+  'updatedAt',
+  'articleId',
+  'frequency',
+  'topics',
+  'subject',
+  'intro',
+  'dryRun',
+  'windowEnd',
+  'importId',
+  'reason',
+  'startedAt',
+  'completedAt',
+  'archivePath',
+  'retryUncertain',
+] as const;
 
 /**
  * Skipped recipients by reason: top-level numbers (ADD needs no map to exist first, so a send created
@@ -222,7 +245,13 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async checkpointPlan(id: string, step: PlanStep, at: string): Promise<boolean> {
-    const u = new Update().set('updatedAt', at).add('planPages', 1).add('planned', step.planned).add('skipped', step.skipped).add('planSkipped', step.skipped).add('planBatches', step.batches);
+    const u = new Update()
+      .set('updatedAt', at)
+      .add('planPages', 1)
+      .add('planned', step.planned)
+      .add('skipped', step.skipped)
+      .add('planSkipped', step.skipped)
+      .add('planBatches', step.batches);
     for (const [r, n] of Object.entries(step.skippedBy ?? {})) if (n && isSkipReason(r)) u.add(skipAttr(r), n).add(planSkipAttr(r), n);
     if (step.next) u.set('planCursor', step.next);
     else u.remove('planCursor').set('planDone', true).set('status', 'sending');
@@ -233,7 +262,10 @@ export class DynamoSendRepository implements SendRepository {
     return (await this.update(keys.send(id), u)) !== false;
   }
 
-  async setStatus(id: string, change: { from: readonly SendStatus[]; to: SendStatus; at: string; reason?: string | undefined; generation?: number | undefined }): Promise<boolean> {
+  async setStatus(
+    id: string,
+    change: { from: readonly SendStatus[]; to: SendStatus; at: string; reason?: string | undefined; generation?: number | undefined },
+  ): Promise<boolean> {
     const u = new Update().set('status', change.to).set('updatedAt', change.at).set('reason', change.reason);
     if (change.to === 'completed') u.set('completedAt', change.at);
     u.when(u.inList('status', change.from));
@@ -244,7 +276,10 @@ export class DynamoSendRepository implements SendRepository {
   async resume(id: string, from: readonly SendStatus[], at: string, options: { retryUncertain?: boolean | undefined } = {}): Promise<Send | undefined> {
     const send = await this.get(id);
     if (!send || !from.includes(send.status)) return undefined;
-    const u = new Update().set('updatedAt', at).remove('reason').set('retryUncertain', options.retryUncertain ? true : undefined);
+    const u = new Update()
+      .set('updatedAt', at)
+      .remove('reason')
+      .set('retryUncertain', options.retryUncertain ? true : undefined);
     if (send.generation === 0) {
       // Never started (cancelled while pending): start as if new.
       u.set('status', 'pending');
@@ -275,7 +310,14 @@ export class DynamoSendRepository implements SendRepository {
     return out ? sendFromItem(out) : undefined;
   }
 
-  async tally(id: string, generation: number, batchId: string, delta: TallyDelta, at: string, handOn?: BatchMessage): Promise<'tallied' | 'duplicate' | 'stale'> {
+  async tally(
+    id: string,
+    generation: number,
+    batchId: string,
+    delta: TallyDelta,
+    at: string,
+    handOn?: BatchMessage,
+  ): Promise<'tallied' | 'duplicate' | 'stale'> {
     const u = new Update().set('updatedAt', at).add('batchesDone', 1);
     // The hand-on is one more batch of the plan, counted in the same write, so the send cannot complete without it.
     if (handOn) u.add('planBatches', 1);
@@ -327,7 +369,12 @@ export class DynamoSendRepository implements SendRepository {
     id: string,
     counts: SendCounts,
     at: string,
-    options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; skippedBy: SkipCounts; complete?: { generation: number } | undefined },
+    options: {
+      finalRecords: number;
+      errors: Record<string, { count: number; message: string }>;
+      skippedBy: SkipCounts;
+      complete?: { generation: number } | undefined;
+    },
   ): Promise<boolean> {
     const errorCounts: Record<string, number> = {};
     const errorSamples: Record<string, string> = {};
@@ -339,7 +386,9 @@ export class DynamoSendRepository implements SendRepository {
     const u = new Update().set('updatedAt', at).set('recountedFinal', options.finalRecords).set('errorCounts', errorCounts).set('errorSamples', errorSamples);
     for (const c of COUNT_NAMES) u.set(c, counts[c]);
     for (const r of SKIP_REASONS) u.set(skipAttr(r), options.skippedBy[r]);
-    u.when('attribute_exists(PK)').when(`(attribute_not_exists(${u.name('recountedFinal')}) OR ${u.name('recountedFinal')} <= ${u.value(options.finalRecords)})`);
+    u.when('attribute_exists(PK)').when(
+      `(attribute_not_exists(${u.name('recountedFinal')}) OR ${u.name('recountedFinal')} <= ${u.value(options.finalRecords)})`,
+    );
     if (options.complete) {
       u.set('status', 'completed').set('completedAt', at);
       u.when(`${u.name('status')} = ${u.value('sending')}`)
@@ -432,7 +481,12 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async deliveries(sendId: string, subscriberIds: readonly string[]): Promise<Map<string, Delivery>> {
-    const items = await batchGetAll(this.db, this.table, subscriberIds.map((id) => keys.delivery(sendId, id)), { consistentRead: true });
+    const items = await batchGetAll(
+      this.db,
+      this.table,
+      subscriberIds.map((id) => keys.delivery(sendId, id)),
+      { consistentRead: true },
+    );
     const found = new Map<string, Delivery>();
     for (const it of items) {
       const d = deliveryFromItem(it);
@@ -448,7 +502,11 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async recordDeliveries(records: Delivery[]): Promise<void> {
-    await batchWriteAll(this.db, this.table, records.map((d) => ({ PutRequest: { Item: deliveryItem(d) } })));
+    await batchWriteAll(
+      this.db,
+      this.table,
+      records.map((d) => ({ PutRequest: { Item: deliveryItem(d) } })),
+    );
   }
 
   async updateDelivery(
@@ -503,7 +561,12 @@ export class DynamoSendRepository implements SendRepository {
       const marker = new Update().set(r.kind, r.at).set('messageId', r.messageId).set('entity', 'sendReport');
       marker.set('expiresAt', Math.floor(Date.parse(r.at) / 1000) + REPORT_TTL_SECONDS).when(`attribute_not_exists(${marker.name(r.kind)})`);
       markerAt = items.push({ Update: marker.params(this.table, keys.sendReport(r.sendId, r.subscriberId)) }) - 1;
-      items.push({ Update: new Update().add(r.kind, 1).set('entity', 'sendReportCount').params(this.table, keys.sendReportCount(r.sendId, reportShard(r.subscriberId))) });
+      items.push({
+        Update: new Update()
+          .add(r.kind, 1)
+          .set('entity', 'sendReportCount')
+          .params(this.table, keys.sendReportCount(r.sendId, reportShard(r.subscriberId))),
+      });
     }
     let deliveryAt = -1;
     if (reconcile) {
@@ -540,7 +603,10 @@ export class DynamoSendRepository implements SendRepository {
     const out = new Map<string, SendReports>(sendIds.map((id) => [id, zeroReports()]));
     const all = sendIds.flatMap((id) => Array.from({ length: REPORT_SHARDS }, (_, k) => keys.sendReportCount(id, k)));
     const items = await batchGetAll(this.db, this.table, all, {
-      projection: { ProjectionExpression: ['#pk', ...REPORT_KINDS.map((_, j) => `#k${j}`)].join(', '), ExpressionAttributeNames: { '#pk': 'PK', ...Object.fromEntries(REPORT_KINDS.map((k, j) => [`#k${j}`, k])) } },
+      projection: {
+        ProjectionExpression: ['#pk', ...REPORT_KINDS.map((_, j) => `#k${j}`)].join(', '),
+        ExpressionAttributeNames: { '#pk': 'PK', ...Object.fromEntries(REPORT_KINDS.map((k, j) => [`#k${j}`, k])) },
+      },
     });
     for (const item of items) {
       const id = parseSendPartition(String(item.PK));
@@ -552,7 +618,9 @@ export class DynamoSendRepository implements SendRepository {
   }
 
   async putArchiveEntry(entry: ArchiveEntry): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...keys.digestArchiveEntry(entry.sentAt, entry.sendId), entity: 'archiveEntry', ...entry } }));
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { ...keys.digestArchiveEntry(entry.sentAt, entry.sendId), entity: 'archiveEntry', ...entry } }),
+    );
   }
 
   async listArchive(limit: number): Promise<ArchiveEntry[]> {

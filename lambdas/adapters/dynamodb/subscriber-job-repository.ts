@@ -5,7 +5,22 @@ import { isConditionalCheckFailed } from './errors.ts';
 import { keys } from './keys.ts';
 import { Update } from './update.ts';
 
-const JOB_FIELDS = ['kind', 'id', 'status', 'options', 'createdAt', 'updatedAt', 'uploadExpiresAt', 'startedAt', 'heartbeatAt', 'finishedAt', 'rows', 'bytes', 'reason', 'attempts'] as const;
+const JOB_FIELDS = [
+  'kind',
+  'id',
+  'status',
+  'options',
+  'createdAt',
+  'updatedAt',
+  'uploadExpiresAt',
+  'startedAt',
+  'heartbeatAt',
+  'finishedAt',
+  'rows',
+  'bytes',
+  'reason',
+  'attempts',
+] as const;
 
 function fromItem(item: Record<string, unknown>): SubscriberJob {
   const job: Record<string, unknown> = {};
@@ -80,7 +95,9 @@ export class DynamoSubscriberJobRepository implements SubscriberJobRepository {
   /** The job after a conditional update, or undefined when the condition failed (or there is no job). */
   private async update(id: string, u: Update): Promise<SubscriberJob | undefined> {
     try {
-      const out = await this.db.send(new UpdateCommand({ ...u.when('attribute_exists(PK)').params(this.table, keys.subscriberJob(id)), ReturnValues: 'ALL_NEW' }));
+      const out = await this.db.send(
+        new UpdateCommand({ ...u.when('attribute_exists(PK)').params(this.table, keys.subscriberJob(id)), ReturnValues: 'ALL_NEW' }),
+      );
       return out.Attributes ? fromItem(out.Attributes) : undefined;
     } catch (e) {
       if (isConditionalCheckFailed(e)) return undefined;

@@ -34,8 +34,22 @@ type Item = Record<string, unknown>;
  * its own digest dates item and is only read here from older items) is never overwritten with a stale copy.
  */
 const OWNED_FIELDS = [
-  'email', 'emailHash', 'name', 'status', 'frequency', 'topics', 'paused', 'createdAt', 'confirmedAt', 'updatedAt',
-  'unsubscribedAt', 'softBounces', 'suppressedReason', 'source', 'importId', 'version',
+  'email',
+  'emailHash',
+  'name',
+  'status',
+  'frequency',
+  'topics',
+  'paused',
+  'createdAt',
+  'confirmedAt',
+  'updatedAt',
+  'unsubscribedAt',
+  'softBounces',
+  'suppressedReason',
+  'source',
+  'importId',
+  'version',
 ] as const satisfies readonly (keyof Subscriber)[];
 const READ_FIELDS = [...OWNED_FIELDS, 'id', 'lastDigestAt'] as const;
 
@@ -61,7 +75,13 @@ function fromItem(item: Item): Subscriber {
 }
 
 const claimItem = (s: Subscriber): Item => ({ ...keys.emailClaim(s.emailHash), entity: 'emailClaim', subscriberId: s.id });
-const suppressionItem = (x: Suppression): Item => ({ ...keys.suppression(x.emailHash), entity: 'suppression', emailHash: x.emailHash, reason: x.reason, at: x.at });
+const suppressionItem = (x: Suppression): Item => ({
+  ...keys.suppression(x.emailHash),
+  entity: 'suppression',
+  emailHash: x.emailHash,
+  reason: x.reason,
+  at: x.at,
+});
 const seenItem = (x: SeenClaim): Item => ({ ...keys.seen(x.source, x.id), entity: 'seen', expiresAt: x.expiresAt });
 
 /** Subscribers, address claims and suppressions in the single table. */
@@ -316,7 +336,8 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
       const claimed = parseEmailClaimKey(key);
       const suppressed = parseSuppressionKey(key);
       if (claimed !== undefined) claims.set(it.subscriberId as string, claimed);
-      else if (suppressed !== undefined) result.get(suppressed)!.suppression = { emailHash: suppressed, reason: it.reason as Suppression['reason'], at: it.at as string };
+      else if (suppressed !== undefined)
+        result.get(suppressed)!.suppression = { emailHash: suppressed, reason: it.reason as Suppression['reason'], at: it.at as string };
     }
     if (claims.size > 0) {
       for (const it of await this.batchGet([...claims.keys()].map((id) => keys.subscriber(id)))) {

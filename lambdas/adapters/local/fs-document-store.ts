@@ -108,5 +108,10 @@ export class FsDocumentStore implements ReadableDocumentStore {
 }
 
 function toStored(body: Buffer, meta: Meta): StoredDocument {
-  return { body, contentType: meta.contentType, etag: `"${meta.sha256.slice(0, 32)}"`, lastModified: new Date(meta.writtenAt ?? (meta as unknown as { lastModified: string }).lastModified) };
+  return {
+    body,
+    contentType: meta.contentType,
+    etag: `"${meta.sha256.slice(0, 32)}"`,
+    lastModified: new Date(meta.writtenAt ?? (meta as unknown as { lastModified: string }).lastModified),
+  };
 }

@@ -28,7 +28,12 @@ export function s3ObjectCreatedEvent(key: string, size: number, etag: string, bu
           s3SchemaVersion: '1.0',
           configurationId: 'subscriber-imports',
           bucket: { name: bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${bucket}` },
-          object: { key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+'), size, eTag: etag, sequencer: at.getTime().toString(16).toUpperCase() },
+          object: {
+            key: encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+'),
+            size,
+            eTag: etag,
+            sequencer: at.getTime().toString(16).toUpperCase(),
+          },
         },
       },
     ],
@@ -69,14 +74,16 @@ export function uploadRoutes(store: FsUploadStore, options: UploadRoutesOptions)
       throw new AppError('upload.lengthRequired', 'send the file with a Content-Length header: an upload URL takes no chunked body');
     }
     const length = Number(declared);
-    if (length > options.maxBytes) throw new AppError('request.tooLarge', `the file is ${length} bytes; an import may be at most ${options.maxBytes} bytes: split the file`);
+    if (length > options.maxBytes)
+      throw new AppError('request.tooLarge', `the file is ${length} bytes; an import may be at most ${options.maxBytes} bytes: split the file`);
     const body = c.req.raw.body;
     if (!body) throw new AppError('request.invalid', 'the upload is empty; PUT the CSV file as the request body');
     let stored: { size: number; etag: string };
     try {
       stored = await store.receive(key, Readable.fromWeb(body as NodeReadableStream<Uint8Array>), options.maxBytes);
     } catch (e) {
-      if (e instanceof UploadTooLarge) throw new AppError('request.tooLarge', `the file is larger than ${options.maxBytes} bytes, the most an import may be: split the file`);
+      if (e instanceof UploadTooLarge)
+        throw new AppError('request.tooLarge', `the file is larger than ${options.maxBytes} bytes, the most an import may be: split the file`);
       throw e;
     }
     options.onUploaded(s3ObjectCreatedEvent(key, stored.size, stored.etag));

@@ -4,7 +4,10 @@ import type { LogFn } from '../../compose/observability.ts';
 /** An error on one line: `Name: message`, its code, the frame it was thrown at, and its causes the same way. */
 function describeError(e: Error, depth = 0): string {
   const code = (e as { code?: unknown }).code;
-  const frame = e.stack?.split('\n').find((l) => l.trimStart().startsWith('at '))?.trim();
+  const frame = e.stack
+    ?.split('\n')
+    .find((l) => l.trimStart().startsWith('at '))
+    ?.trim();
   let out = `${e.name}: ${e.message}${typeof code === 'string' && !e.message.includes(code) ? ` [${code}]` : ''}${frame ? ` (${frame})` : ''}`;
   if (e.cause !== undefined && depth < 3) out += ` <- caused by ${e.cause instanceof Error ? describeError(e.cause, depth + 1) : inspectOneLine(e.cause)}`;
   return out;

@@ -3,7 +3,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
-import { currentCorrelation, METRICS_NAMESPACE, SERVICE_NAME, withCorrelation, type LogFn, type MetricName, type Metrics } from '../../compose/observability.ts';
+import {
+  currentCorrelation,
+  METRICS_NAMESPACE,
+  SERVICE_NAME,
+  withCorrelation,
+  type LogFn,
+  type MetricName,
+  type Metrics,
+} from '../../compose/observability.ts';
 
 export interface PowertoolsObservabilityOptions {
   /** Written as `function` on every line: the function's role (`sendWorker`); its physical name until an entry point says. */
@@ -19,7 +27,19 @@ interface LambdaInvokeStore {
 const invokeStore = (): LambdaInvokeStore | undefined => (globalThis as { awslambda?: { InvokeStore?: LambdaInvokeStore } }).awslambda?.InvokeStore;
 
 /** Keys a correlating detail must not overwrite on a Powertools line. */
-const RESERVED = new Set(['level', 'message', 'timestamp', 'service', 'cold_start', 'function_arn', 'function_memory_size', 'function_name', 'function_request_id', 'sampling_rate', 'xray_trace_id']);
+const RESERVED = new Set([
+  'level',
+  'message',
+  'timestamp',
+  'service',
+  'cold_start',
+  'function_arn',
+  'function_memory_size',
+  'function_name',
+  'function_request_id',
+  'sampling_rate',
+  'xray_trace_id',
+]);
 
 /** The level a line of the shared `log(message, detail)` callback gets: ERROR when it carries an error, INFO otherwise. */
 export function levelOf(detail: unknown): 'error' | 'info' {
@@ -114,7 +134,11 @@ export class PowertoolsObservability {
    * line from then on; `correlate` names what the event is about (e.g. `{ frequency }` of a digest), added
    * to every line of the invocation. A handler that throws is logged with the error, then rethrown.
    */
-  instrument<E, R>(name: string, handler: (event: E, context: Context) => Promise<R>, correlate?: (event: E) => Record<string, string | undefined>): (event: E, context: Context) => Promise<R> {
+  instrument<E, R>(
+    name: string,
+    handler: (event: E, context: Context) => Promise<R>,
+    correlate?: (event: E) => Record<string, string | undefined>,
+  ): (event: E, context: Context) => Promise<R> {
     this.functionName = name;
     this.logger.appendPersistentKeys({ function: name });
     return async (event, context) => {

@@ -103,7 +103,9 @@ export class S3UploadStore implements UploadStore {
     } catch (e) {
       await this.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
-        .catch((abortError: unknown) => this.log(`could not abort the multipart upload of ${key} (the bucket's lifecycle removes it within a day)`, abortError));
+        .catch((abortError: unknown) =>
+          this.log(`could not abort the multipart upload of ${key} (the bucket's lifecycle removes it within a day)`, abortError),
+        );
       throw e;
     }
     return { bytes };

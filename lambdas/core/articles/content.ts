@@ -6,9 +6,49 @@ import { escapeHtml } from '../html.ts';
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 
 const ALLOWED_TAGS = [
-  'p', 'br', 'hr', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'pre', 'code', 'em', 'strong', 'b', 'i', 'u', 's',
-  'sub', 'sup', 'small', 'mark', 'abbr', 'cite', 'q', 'ul', 'ol', 'li', 'dl', 'dt', 'dd', 'a', 'img', 'figure',
-  'figcaption', 'table', 'thead', 'tbody', 'tfoot', 'tr', 'th', 'td', 'caption', 'time',
+  'p',
+  'br',
+  'hr',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'blockquote',
+  'pre',
+  'code',
+  'em',
+  'strong',
+  'b',
+  'i',
+  'u',
+  's',
+  'sub',
+  'sup',
+  'small',
+  'mark',
+  'abbr',
+  'cite',
+  'q',
+  'ul',
+  'ol',
+  'li',
+  'dl',
+  'dt',
+  'dd',
+  'a',
+  'img',
+  'figure',
+  'figcaption',
+  'table',
+  'thead',
+  'tbody',
+  'tfoot',
+  'tr',
+  'th',
+  'td',
+  'caption',
+  'time',
 ];
 const ALLOWED_ATTRIBUTES: Record<string, string[]> = {
   a: ['href', 'title'],
@@ -157,7 +197,11 @@ function decodeEntities(s: string): string {
 
 /** A summary derived from the body: the first paragraphs' text, cut at a word boundary near `max` characters. */
 export function deriveSummary(contentHtml: string, max = 280): string {
-  const firstBlocks = contentHtml.match(/<p[^>]*>[\s\S]*?<\/p>/gi)?.slice(0, 2).join(' ') ?? contentHtml;
+  const firstBlocks =
+    contentHtml
+      .match(/<p[^>]*>[\s\S]*?<\/p>/gi)
+      ?.slice(0, 2)
+      .join(' ') ?? contentHtml;
   const text = htmlToText(firstBlocks) || htmlToText(contentHtml);
   if (text.length <= max) return text;
   const cut = text.slice(0, max);

@@ -41,7 +41,10 @@ export const AuthorSchema = z
     name: z.string().trim().min(1, 'must not be empty').max(120).refine(singleLine, 'must be one line').refine(noControl, NO_CONTROL),
     email: z.email('must be an email address').max(254).optional(),
     /** Show `email` in the feeds (Atom `<email>`, RSS `<author>`, JSON Feed `mailto:`). Off unless asked: an address published in a feed is harvested. */
-    publishEmail: z.boolean().optional().meta({ description: 'Show the email address in the feeds (off by default: a published address is harvested by spammers).' }),
+    publishEmail: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Show the email address in the feeds (off by default: a published address is harvested by spammers).' }),
     url: httpUrl.optional(),
   })
   .strict()
@@ -60,13 +63,29 @@ const isoDate = z.iso
 
 const fields = {
   // The title is the Subject: of the article's email: refused here by the mailer's own rule (U+2028, say).
-  title: z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.titleChars).refine(singleLine, { error: 'must be one line', abort: true }).refine(noControl, { error: NO_CONTROL, abort: true }).refine(isHeaderText, 'must be one line without control characters (it is an email subject)'),
+  title: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(ARTICLE_LIMITS.titleChars)
+    .refine(singleLine, { error: 'must be one line', abort: true })
+    .refine(noControl, { error: NO_CONTROL, abort: true })
+    .refine(isHeaderText, 'must be one line without control characters (it is an email subject)'),
   body: z.string().min(1, 'must not be empty').refine(noControl, NO_CONTROL),
   bodyFormat: z.enum(['markdown', 'html']),
   summary: z.string().trim().max(ARTICLE_LIMITS.summaryChars).refine(noControl, NO_CONTROL),
   authors: z.array(AuthorSchema).max(ARTICLE_LIMITS.authors, `at most ${ARTICLE_LIMITS.authors} authors`),
   tags: z
-    .array(z.string().trim().min(1, 'must not be empty').max(ARTICLE_LIMITS.tagChars).refine(singleLine, 'must be one line').refine(noControl, NO_CONTROL).refine((t) => /[\p{L}\p{N}]/u.test(t), 'must contain a letter or digit'))
+    .array(
+      z
+        .string()
+        .trim()
+        .min(1, 'must not be empty')
+        .max(ARTICLE_LIMITS.tagChars)
+        .refine(singleLine, 'must be one line')
+        .refine(noControl, NO_CONTROL)
+        .refine((t) => /[\p{L}\p{N}]/u.test(t), 'must contain a letter or digit'),
+    )
     .max(ARTICLE_LIMITS.tags, `at most ${ARTICLE_LIMITS.tags} tags`),
   url: httpUrl,
   status: ArticleStatusSchema,

@@ -16,7 +16,10 @@ const HASH_CHARS = 8;
  */
 export function slugify(text: string, max = 80): string {
   const name = text.normalize('NFC').trim().toLowerCase();
-  const folded = name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  const folded = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
   const readable = folded
     .replace(/[ßæœøłđðþıħ]/g, (c) => LATIN[c] ?? c)
     .replace(/[’'‘`]/g, '')

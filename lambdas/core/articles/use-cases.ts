@@ -5,15 +5,7 @@ import { newId } from '../ids.ts';
 import { withIdempotency, type ClaimIdempotency, type IdempotencyOptions, type Replayable } from '../idempotency.ts';
 import { deriveSummary, renderArticleBody } from './content.ts';
 import { slugify } from './slug.ts';
-import {
-  ARTICLE_LIMITS,
-  toArticleOutput,
-  type Article,
-  type ArticleInput,
-  type ArticlePatch,
-  type ArticleStatus,
-  type Author,
-} from './schema.ts';
+import { ARTICLE_LIMITS, toArticleOutput, type Article, type ArticleInput, type ArticlePatch, type ArticleStatus, type Author } from './schema.ts';
 import { SlugTaken, StaleArticle, type ArticleEffects, type ArticlePage, type ArticleRepository, type PublishScheduler } from './ports.ts';
 
 export interface ArticleDeps {
@@ -56,9 +48,13 @@ function checkBodySize(body: string): void {
 function checkStoredSize(body: string, contentHtml: string): void {
   const bytes = Buffer.byteLength(body, 'utf8') + Buffer.byteLength(contentHtml, 'utf8');
   if (bytes > ARTICLE_LIMITS.storedBytes) {
-    throw new AppError('request.tooLarge', `body renders to ${bytes} bytes of source and HTML together; the limit is ${ARTICLE_LIMITS.storedBytes}: shorten the body`, {
-      issues: [{ path: 'body', message: `source and rendered HTML together at most ${ARTICLE_LIMITS.storedBytes} bytes` }],
-    });
+    throw new AppError(
+      'request.tooLarge',
+      `body renders to ${bytes} bytes of source and HTML together; the limit is ${ARTICLE_LIMITS.storedBytes}: shorten the body`,
+      {
+        issues: [{ path: 'body', message: `source and rendered HTML together at most ${ARTICLE_LIMITS.storedBytes} bytes` }],
+      },
+    );
   }
 }
 
@@ -72,7 +68,10 @@ function resolvePublication(
   const at = publishAt ? new Date(publishAt) : undefined;
   const iso = at?.toISOString();
   if (status === 'scheduled') {
-    if (!at) throw new AppError('request.invalid', 'a scheduled article needs publishAt', { issues: [{ path: 'publishAt', message: 'required when status is scheduled' }] });
+    if (!at)
+      throw new AppError('request.invalid', 'a scheduled article needs publishAt', {
+        issues: [{ path: 'publishAt', message: 'required when status is scheduled' }],
+      });
     if (at.getTime() <= now.getTime()) {
       throw new AppError('request.invalid', 'publishAt must be in the future for a scheduled article; use status "published" to publish now or to backdate', {
         issues: [{ path: 'publishAt', message: 'must be in the future when status is scheduled' }],
@@ -165,18 +164,27 @@ async function insertArticle(deps: ArticleDeps, input: ArticleInput, claim: Clai
   const attempts = input.slug ? 1 : 20;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const slug = attempt === 1 ? baseSlug : `${baseSlug}-${attempt}`;
-    const article = assemble(deps, { id, slug, createdAt: now.toISOString(), version: 1, previousPublishedAt: undefined }, {
-      ...input,
-      summary: input.summary,
-      url: input.url,
-      publishAt: input.publishAt,
-    }, now);
+    const article = assemble(
+      deps,
+      { id, slug, createdAt: now.toISOString(), version: 1, previousPublishedAt: undefined },
+      {
+        ...input,
+        summary: input.summary,
+        url: input.url,
+        publishAt: input.publishAt,
+      },
+      now,
+    );
     const output = toArticleOutput(article);
     try {
       await deps.articles.create(article, claim(201, output), effectsOf(undefined, article, now));
     } catch (e) {
       if (e instanceof SlugTaken) {
-        if (input.slug) throw new AppError('article.slugTaken', `the slug "${input.slug}" belongs to another article (or to a deleted one: a URL is never reused); update that article with PUT /api/articles/{id}, or choose another slug`);
+        if (input.slug)
+          throw new AppError(
+            'article.slugTaken',
+            `the slug "${input.slug}" belongs to another article (or to a deleted one: a URL is never reused); update that article with PUT /api/articles/{id}, or choose another slug`,
+          );
         continue;
       }
       throw e;
@@ -245,7 +253,12 @@ export function replaceArticle(deps: ArticleDeps, id: string, input: ArticleInpu
         issues: [{ path: 'slug', message: `must be "${prev.slug}" or absent (a slug never changes), got "${input.slug}"` }],
       });
     }
-    return assemble(deps, { id, slug: prev.slug, createdAt: prev.createdAt, version: prev.version + 1, previousPublishedAt: prev.publishedAt }, { ...input, summary: input.summary, url: input.url, publishAt: input.publishAt }, now);
+    return assemble(
+      deps,
+      { id, slug: prev.slug, createdAt: prev.createdAt, version: prev.version + 1, previousPublishedAt: prev.publishedAt },
+      { ...input, summary: input.summary, url: input.url, publishAt: input.publishAt },
+      now,
+    );
   });
 }
 

@@ -173,8 +173,7 @@ export class MailerInvalidMessageError extends MailerRejectedError {
 }
 
 export const isMailerError = (e: unknown): e is MailerError => e instanceof MailerError;
-export const isRetryableMailerError = (e: unknown): e is MailerThrottledError | MailerTransientError =>
-  e instanceof MailerError && e.retryable;
+export const isRetryableMailerError = (e: unknown): e is MailerThrottledError | MailerTransientError => e instanceof MailerError && e.retryable;
 
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 const LINE_BREAK = /[\r\n\u2028\u2029\u0085]/;
@@ -220,7 +219,12 @@ export function emailAddressProblem(address: string): string | undefined {
   const bad = INVISIBLE_OR_INVALID.exec(address)?.[0];
   if (bad !== undefined) {
     const code = `U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-    const what = bad === '\ufffd' ? 'the replacement character (text that was not valid UTF-8)' : /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(bad) ? 'a bidirectional-text control' : 'an invisible or control character';
+    const what =
+      bad === '\ufffd'
+        ? 'the replacement character (text that was not valid UTF-8)'
+        : /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(bad)
+          ? 'a bidirectional-text control'
+          : 'an invisible or control character';
     return `must not contain ${what} (${code})`;
   }
   const at = address.lastIndexOf('@');
@@ -228,7 +232,8 @@ export function emailAddressProblem(address: string): string | undefined {
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
   if (/[^\x21-\x7e]/.test(local)) return 'the part before @ must be ASCII (internationalised local parts cannot be sent: SES does not support SMTPUTF8)';
-  if (!DOMAIN.test(domain) || domainToASCII(domain) === '') return 'the domain must be a domain name (letters, digits, hyphens and dots; internationalised domain names are accepted)';
+  if (!DOMAIN.test(domain) || domainToASCII(domain) === '')
+    return 'the domain must be a domain name (letters, digits, hyphens and dots; internationalised domain names are accepted)';
   return undefined;
 }
 
@@ -264,7 +269,8 @@ function checkUrl(field: string, value: string, scheme: 'https:' | 'mailto:'): v
   if (url.protocol !== scheme && !(scheme === 'https:' && isOneClickUrl(value))) throw new MailerInvalidMessageError(field, `must be a ${scheme} URL`);
   // `<`, `>` and `,` delimit the URLs inside List-Unsubscribe, and a non-ASCII character would make the
   // whole header an encoded word that no client reads as a URL: the caller must percent-encode.
-  if (/[^\x21-\x7e]|[<>,]/.test(value)) throw new MailerInvalidMessageError(field, 'URL must be printable ASCII without <, >, commas or whitespace (percent-encode it)');
+  if (/[^\x21-\x7e]|[<>,]/.test(value))
+    throw new MailerInvalidMessageError(field, 'URL must be printable ASCII without <, >, commas or whitespace (percent-encode it)');
 }
 
 /**
@@ -308,6 +314,9 @@ export function listIdentifierFor(siteUrl: string): string {
 }
 
 export function formatListId(name: string, id: string): string {
-  const phrase = name.replace(/[\r\n<>]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const phrase = name
+    .replace(/[\r\n<>]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return phrase ? `${phrase} <${id}>` : `<${id}>`;
 }

@@ -141,7 +141,6 @@ export interface EmailRendererOptions {
   textWidth?: number;
 }
 
-
 function safeUrl(value: unknown): string {
   const s = String(value ?? '').trim();
   return /^(https?:|mailto:)/i.test(s) ? s : '#';
@@ -218,7 +217,13 @@ export function createEmailRenderer(options: EmailRendererOptions): EmailRendere
     const htmlRaw = (await htmlEngine.renderFile(`${name}.html.liquid`, { ...scope, subject })) as string;
     // Styles go inline for clients that drop <style>; media queries (dark mode, narrow screens) stay in a
     // <style> block, where the clients that support them read them.
-    const html = juice(htmlRaw, { preserveMediaQueries: true, preserveFontFaces: true, removeStyleTags: true, applyWidthAttributes: true, applyHeightAttributes: false });
+    const html = juice(htmlRaw, {
+      preserveMediaQueries: true,
+      preserveFontFaces: true,
+      removeStyleTags: true,
+      applyWidthAttributes: true,
+      applyHeightAttributes: false,
+    });
     const textRaw = (await textEngine.renderFile(`${name}.text.liquid`, { ...scope, subject })) as string;
     // Wrapped per recipient (below), once the real name and URLs are in: a placeholder is not as long as
     // the value it stands for. Lines without placeholders are already short, so this costs little.

@@ -29,7 +29,10 @@ export function archiveTitle(site: SiteConfig, frequency: 'daily' | 'weekly', wi
 /** The digest's articles as HTML, for the archive's feed entries. */
 function articleList(entry: ArchiveEntry): string {
   return entry.articles
-    .map((a) => `<article><h2><a href="${safeHref(a.url)}">${escapeHtml(a.title)}</a></h2><p><time datetime="${escapeHtml(a.publishedAt)}">${escapeHtml(longDate(a.publishedAt))}</time></p><p>${escapeHtml(a.summary)}</p></article>`)
+    .map(
+      (a) =>
+        `<article><h2><a href="${safeHref(a.url)}">${escapeHtml(a.title)}</a></h2><p><time datetime="${escapeHtml(a.publishedAt)}">${escapeHtml(longDate(a.publishedAt))}</time></p><p>${escapeHtml(a.summary)}</p></article>`,
+    )
     .join('\n');
 }
 
@@ -102,7 +105,12 @@ export async function writeArchive(deps: SendDeps, send: Send): Promise<string |
   for (const format of ['rss', 'atom', 'json'] as FeedFormat[]) {
     await deps.store.put({ path: ARCHIVE_PATHS[format], body: renderFeed(doc, format), contentType: CONTENT_TYPES[format], lastModified: doc.updated });
   }
-  await deps.store.put({ path: ARCHIVE_PATHS.index, body: renderArchiveIndex(deps.site, entries), contentType: 'text/html; charset=utf-8', lastModified: doc.updated });
+  await deps.store.put({
+    path: ARCHIVE_PATHS.index,
+    body: renderArchiveIndex(deps.site, entries),
+    contentType: 'text/html; charset=utf-8',
+    lastModified: doc.updated,
+  });
   await deps.sends.setArchivePath(send.id, path);
   return path;
 }

@@ -11,8 +11,7 @@ import { cleanString } from './xml.ts';
 // ---------------------------------------------------------------------------------------------
 
 /** ISO 8601 / RFC 3339 with an explicit offset, or a bare date (read as UTC midnight). */
-const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:[Zz]|([+-])(\d{2}):(\d{2})))?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(?:[Zz]|([+-])(\d{2}):(\d{2})))?$/;
 
 /** Parses without Date.parse (slow); rejects out-of-range fields instead of rolling them over. */
 function parseDate(iso: string): Date {

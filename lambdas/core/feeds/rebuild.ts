@@ -159,11 +159,7 @@ async function rebuildMonth(deps: FeedRebuildDeps, feed: FeedKey, month: string,
       }
       return 0;
     }
-    const [before, after, articles] = await Promise.all([
-      deps.index.monthBefore(feed, month),
-      deps.index.monthAfter(feed, month),
-      loadArticles(deps, refs),
-    ]);
+    const [before, after, articles] = await Promise.all([deps.index.monthBefore(feed, month), deps.index.monthAfter(feed, month), loadArticles(deps, refs)]);
     const doc = buildDocument(deps, feed, 'archive', paths, articles, {
       prev: before ? archivePaths(feed, before) : undefined,
       next: after ? archivePaths(feed, after) : undefined,

@@ -21,9 +21,7 @@ const UNWANTED_CHARS =
 /** Cheap pre-checks: almost every string is clean and comes back as is, without a replace. */
 const SUSPECT_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uD800-\uDFFF\uFFFD-\uFFFF]/;
 const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF]/;
-const isWellFormed: ((s: string) => boolean) | undefined = (
-  String.prototype as { isWellFormed?: (this: string) => boolean }
-).isWellFormed
+const isWellFormed: ((s: string) => boolean) | undefined = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed
   ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
   : undefined;
 

@@ -80,7 +80,9 @@ export function eligibility(send: Pick<Send, 'kind' | 'frequency'>, content: Sen
   if (r.paused) return skip('paused', 'the subscriber paused their mail');
   if (!audienceOf(send).includes(r.frequency)) return skip('frequencyChanged', `the subscriber now receives ${r.frequency} mail`);
   if (content.kind === 'article') {
-    return topicsMatch(r.topics, content.article.tags) ? { kind: 'send' } : skip('topicsExcludeAll', 'the article matches none of the subscriber\u2019s topics');
+    return topicsMatch(r.topics, content.article.tags)
+      ? { kind: 'send' }
+      : skip('topicsExcludeAll', 'the article matches none of the subscriber\u2019s topics');
   }
   const articles = digestFor(r, content.articles);
   if (articles.length > 0) return { kind: 'send', articles };

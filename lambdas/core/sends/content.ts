@@ -70,7 +70,12 @@ export class PreparedCache {
   private readonly entries = new Map<string, Promise<PreparedEmail>>();
   constructor(private readonly max = 200) {}
 
-  get(renderer: EmailRenderer, send: Pick<Send, 'id' | 'intro'>, content: SendContent, articles: readonly DigestCandidate[] | undefined): Promise<PreparedEmail> {
+  get(
+    renderer: EmailRenderer,
+    send: Pick<Send, 'id' | 'intro'>,
+    content: SendContent,
+    articles: readonly DigestCandidate[] | undefined,
+  ): Promise<PreparedEmail> {
     const key = `${send.id}|${variantKey(articles)}`;
     let hit = this.entries.get(key);
     if (hit) {
@@ -82,12 +87,12 @@ export class PreparedCache {
       content.kind === 'confirmation'
         ? renderer.prepare('confirm', {})
         : content.kind === 'article'
-        ? renderer.prepare('article', { article: content.article })
-        : renderer.prepare('digest', {
-            period: content.period,
-            articles: (articles ?? content.articles).map((a) => ({ title: a.title, summary: a.summary, url: a.url, publishedAt: a.publishedAt })),
-            intro: send.intro,
-          });
+          ? renderer.prepare('article', { article: content.article })
+          : renderer.prepare('digest', {
+              period: content.period,
+              articles: (articles ?? content.articles).map((a) => ({ title: a.title, summary: a.summary, url: a.url, publishedAt: a.publishedAt })),
+              intro: send.intro,
+            });
     hit.catch(() => this.entries.delete(key));
     this.entries.set(key, hit);
     while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
@@ -118,7 +123,8 @@ export function composeEmail(
     // RFC 8058 one-click unsubscribe needs an https URL (or a loopback one locally). Served anywhere else
     // over plain http, mail goes without the List-* headers (the link in the body still works) and is not
     // marked as newsletter mail, which the Mailer only accepts with them.
-    if (isOneClickUrl(links.unsubscribeUrl)) newsletter = { listUnsubscribeUrl: links.unsubscribeUrl, listUnsubscribeMailto: links.unsubscribeMailto, listId: deps.mail.listId };
+    if (isOneClickUrl(links.unsubscribeUrl))
+      newsletter = { listUnsubscribeUrl: links.unsubscribeUrl, listUnsubscribeMailto: links.unsubscribeMailto, listId: deps.mail.listId };
   }
   return {
     from: deps.mail.from,

@@ -64,7 +64,7 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
     if (state !== 'sending' && state !== 'pending') delta.counts[state] = (delta.counts[state] ?? 0) + n;
     if (state === 'skipped' && isSkipReason(code)) (delta.skips ??= {})[code] = (delta.skips[code] ?? 0) + n;
   };
-  const error = (code: string, message: string) => ((delta.errors[code] ??= { count: 0, message }).count++);
+  const error = (code: string, message: string) => (delta.errors[code] ??= { count: 0, message }).count++;
   const mine = () => ({ claimedAt: deps.clock.now().toISOString(), generation: send.generation, batchId: msg.batchId });
 
   /** Settles a record that exists; false when it moved meanwhile (look at it again). */
@@ -83,7 +83,12 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
       return true;
     }
     if (x.state === 'pending') {
-      const was = await deps.sends.updateDelivery(send.id, x.subscriberId, { from: ['pending'], claim: x.claim }, { ...mine(), state: 'failed', code: GIVEN_UP, detail: givenUp });
+      const was = await deps.sends.updateDelivery(
+        send.id,
+        x.subscriberId,
+        { from: ['pending'], claim: x.claim },
+        { ...mine(), state: 'failed', code: GIVEN_UP, detail: givenUp },
+      );
       if (!was) return false;
       count('failed');
       error(GIVEN_UP, givenUp);
@@ -102,11 +107,14 @@ export async function settleGivenUpBatch(deps: DeadLetterDeps, msg: BatchMessage
 
   let left = [...new Set(msg.recipients.map(([id]) => id))];
   for (let pass = 0; left.length > 0; pass++) {
-    if (pass === PASSES) throw new Error(`send ${send.id}: the delivery records of ${left.length} recipient(s) of batch ${msg.batchId} kept moving; try the dead letter again`);
+    if (pass === PASSES)
+      throw new Error(`send ${send.id}: the delivery records of ${left.length} recipient(s) of batch ${msg.batchId} kept moving; try the dead letter again`);
     const moved: string[] = [];
     for (let i = 0; i < left.length; i += WAVE) {
       const wave = left.slice(i, i + WAVE);
-      const records = wave.map((subscriberId): Delivery => ({ sendId: send.id, subscriberId, state: 'failed', claim: newClaim(), ...mine(), code: GIVEN_UP, detail: givenUp }));
+      const records = wave.map(
+        (subscriberId): Delivery => ({ sendId: send.id, subscriberId, state: 'failed', claim: newClaim(), ...mine(), code: GIVEN_UP, detail: givenUp }),
+      );
       const existing = await deps.sends.claimDeliveries(records);
       for (const id of wave) {
         const x = existing.get(id);

@@ -114,5 +114,19 @@ export interface DeliveryDeps extends SendDeps {
 /** What delivery (the send worker) uses, and nothing more: no articles, feeds, archive store or site. */
 export type WorkerDeps = Pick<
   DeliveryDeps,
-  'sends' | 'audience' | 'queue' | 'clock' | 'settings' | 'mailer' | 'renderer' | 'links' | 'confirmLinks' | 'mail' | 'limiter' | 'providerSlots' | 'sleep' | 'random' | 'log'
+  | 'sends'
+  | 'audience'
+  | 'queue'
+  | 'clock'
+  | 'settings'
+  | 'mailer'
+  | 'renderer'
+  | 'links'
+  | 'confirmLinks'
+  | 'mail'
+  | 'limiter'
+  | 'providerSlots'
+  | 'sleep'
+  | 'random'
+  | 'log'
 >;

@@ -59,7 +59,17 @@ export const doneCount = (c: SendCounts) => c.submitted + c.failed + c.suppresse
  * - `deleted`: the subscriber was erased after the send was planned;
  * - `alreadyConfirmed`, `otherImport`: a confirmation request to someone no longer pending, or no longer in the import.
  */
-export const SKIP_REASONS = ['nothingNew', 'topicsExcludeAll', 'unsubscribed', 'unconfirmed', 'paused', 'frequencyChanged', 'deleted', 'alreadyConfirmed', 'otherImport'] as const;
+export const SKIP_REASONS = [
+  'nothingNew',
+  'topicsExcludeAll',
+  'unsubscribed',
+  'unconfirmed',
+  'paused',
+  'frequencyChanged',
+  'deleted',
+  'alreadyConfirmed',
+  'otherImport',
+] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 export type SkipCounts = Record<SkipReason, number>;
 export const zeroSkips = (): SkipCounts => Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as SkipCounts;
@@ -133,7 +143,20 @@ export interface Send {
 /** The fields every new Send has (the article repository writes these for an instant alert). */
 export type NewSend = Pick<
   Send,
-  'id' | 'kind' | 'trigger' | 'createdAt' | 'deadline' | 'articleId' | 'frequency' | 'topics' | 'subject' | 'intro' | 'dryRun' | 'windowEnd' | 'importId' | 'reason'
+  | 'id'
+  | 'kind'
+  | 'trigger'
+  | 'createdAt'
+  | 'deadline'
+  | 'articleId'
+  | 'frequency'
+  | 'topics'
+  | 'subject'
+  | 'intro'
+  | 'dryRun'
+  | 'windowEnd'
+  | 'importId'
+  | 'reason'
 > & { status: 'pending' | 'expired' };
 
 /**
@@ -195,7 +218,12 @@ export function notReached(x: Pick<Delivery, 'state' | 'claimedAt'>, now: Date, 
  * What a record found in `sending` after its process died becomes: `submitted` when the provider has
  * reported on the message since (the call reached it), else `uncertain` with `code` and `detail`.
  */
-export function inFlightOutcome(x: Pick<Delivery, 'reportedMessageId'>, code: string, detail: string, at: string): Partial<Delivery> & { state: 'submitted' | 'uncertain' } {
+export function inFlightOutcome(
+  x: Pick<Delivery, 'reportedMessageId'>,
+  code: string,
+  detail: string,
+  at: string,
+): Partial<Delivery> & { state: 'submitted' | 'uncertain' } {
   if (x.reportedMessageId) return { state: 'submitted', messageId: x.reportedMessageId, submittedAt: at };
   return { state: 'uncertain', code, detail };
 }
@@ -224,7 +252,8 @@ export function handOnDelaySeconds(m: BatchMessage, stallDelaySeconds: number): 
 export function parseBatchMessage(body: string): BatchMessage | undefined {
   try {
     const m = JSON.parse(body) as Partial<BatchMessage>;
-    if (m.v !== 1 || typeof m.sendId !== 'string' || typeof m.batchId !== 'string' || typeof m.generation !== 'number' || !Array.isArray(m.recipients)) return undefined;
+    if (m.v !== 1 || typeof m.sendId !== 'string' || typeof m.batchId !== 'string' || typeof m.generation !== 'number' || !Array.isArray(m.recipients))
+      return undefined;
     if (!m.recipients.every((r) => Array.isArray(r) && typeof r[0] === 'string' && typeof r[1] === 'string')) return undefined;
     if (m.stalls !== undefined && !(Number.isInteger(m.stalls) && m.stalls >= 0)) return undefined;
     return m as BatchMessage;

@@ -30,7 +30,12 @@ export interface RateLimiter {
 }
 
 /** A limiter that never waits (benchmarks of the pipeline's own overhead). */
-export const unlimited: RateLimiter = { rate: Number.POSITIVE_INFINITY, acquire: async () => undefined, next: async () => Number.NEGATIVE_INFINITY, backOff: () => undefined };
+export const unlimited: RateLimiter = {
+  rate: Number.POSITIVE_INFINITY,
+  acquire: async () => undefined,
+  next: async () => Number.NEGATIVE_INFINITY,
+  backOff: () => undefined,
+};
 
 /** Exponential backoff with full jitter: a random wait in [base, min(cap, base * 2^attempt)]. */
 export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
@@ -95,7 +100,7 @@ export class SharedRateLimiter implements RateLimiter {
 
   constructor(
     private readonly ledger: RateLedger,
-    options: { rate: number; reservationMs: number; now?: Now; sleep?: Sleep; /** How late an instant may still be used. */ lateMs?: number },
+    options: { rate: number; reservationMs: number; now?: Now; sleep?: Sleep /** How late an instant may still be used. */; lateMs?: number },
   ) {
     if (!(options.rate > 0) || !Number.isFinite(options.rate)) throw new Error(`rate must be a positive number, got ${options.rate}`);
     this.rate = options.rate;

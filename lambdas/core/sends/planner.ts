@@ -43,7 +43,12 @@ export async function startSend(deps: SendDeps, id: string): Promise<void> {
     throw e;
   }
   if (content.kind === 'digest' && content.articles.length === 0) {
-    await endUnstarted(deps, id, 'completed', `no article was published in the ${content.period} digest's window (up to ${content.windowEnd}); nobody gets an empty digest`);
+    await endUnstarted(
+      deps,
+      id,
+      'completed',
+      `no article was published in the ${content.period} digest's window (up to ${content.windowEnd}); nobody gets an empty digest`,
+    );
     return;
   }
   if (await deps.sends.beginPlanning(id, now.toISOString(), deps.settings.perBatch)) await continuePlanning(deps, id);
@@ -99,14 +104,28 @@ export async function continuePlanning(deps: SendDeps, id: string): Promise<void
     }
     if (!send.dryRun) {
       for (let i = 0; i < chosen.length; i += send.plan.perBatch) {
-        batches.push({ v: 1, sendId: id, generation: send.generation, batchId: `${send.plan.pages}.${batches.length}`, recipients: chosen.slice(i, i + send.plan.perBatch) });
+        batches.push({
+          v: 1,
+          sendId: id,
+          generation: send.generation,
+          batchId: `${send.plan.pages}.${batches.length}`,
+          recipients: chosen.slice(i, i + send.plan.perBatch),
+        });
       }
       await deps.queue.enqueue(batches);
     }
     const next: PlanCursor | undefined = page.next ? { f: at.f, k: page.next } : at.f + 1 < partitions.length ? { f: at.f + 1 } : undefined;
     const moved = await deps.sends.checkpointPlan(
       id,
-      { generation: send.generation, from: send.plan.cursor, next: next && writeCursor(next), planned: chosen.length + skipped, skipped, skippedBy, batches: batches.length },
+      {
+        generation: send.generation,
+        from: send.plan.cursor,
+        next: next && writeCursor(next),
+        planned: chosen.length + skipped,
+        skipped,
+        skippedBy,
+        batches: batches.length,
+      },
       deps.clock.now().toISOString(),
     );
     if (!moved) continue;

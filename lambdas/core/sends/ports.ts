@@ -1,6 +1,20 @@
 import type { IdempotencyClaim, IdempotencyRecord } from '../idempotency.ts';
 import type { Frequency } from '../subscribers/schema.ts';
-import type { BatchMessage, CountName, Delivery, DeliveryState, NewSend, Recipient, ReportKind, Send, SendContent, SendCounts, SendReports, SendStatus, SkipCounts } from './model.ts';
+import type {
+  BatchMessage,
+  CountName,
+  Delivery,
+  DeliveryState,
+  NewSend,
+  Recipient,
+  ReportKind,
+  Send,
+  SendContent,
+  SendCounts,
+  SendReports,
+  SendStatus,
+  SkipCounts,
+} from './model.ts';
 
 export interface SendPage {
   items: Send[];
@@ -53,7 +67,10 @@ export interface SendRepository {
    */
   checkpointPlan(id: string, step: PlanStep, at: string): Promise<boolean>;
   /** A conditional status change; false when the send was not in one of `from` (or not in `generation`). */
-  setStatus(id: string, change: { from: readonly SendStatus[]; to: SendStatus; at: string; reason?: string | undefined; generation?: number | undefined }): Promise<boolean>;
+  setStatus(
+    id: string,
+    change: { from: readonly SendStatus[]; to: SendStatus; at: string; reason?: string | undefined; generation?: number | undefined },
+  ): Promise<boolean>;
   /**
    * Starts a new generation from one of `from`: the plan starts over (delivery records make that cheap and
    * safe), batches of older generations are dropped. Returns the send as it is now, or undefined.
@@ -79,7 +96,12 @@ export interface SendRepository {
     id: string,
     counts: SendCounts,
     at: string,
-    options: { finalRecords: number; errors: Record<string, { count: number; message: string }>; skippedBy: SkipCounts; complete?: { generation: number } | undefined },
+    options: {
+      finalRecords: number;
+      errors: Record<string, { count: number; message: string }>;
+      skippedBy: SkipCounts;
+      complete?: { generation: number } | undefined;
+    },
   ): Promise<boolean>;
   setArchivePath(id: string, path: string): Promise<void>;
 
@@ -138,9 +160,7 @@ export interface ProviderReport {
 }
 
 /** How a report moves the recipient's delivery record: the provider's report proves its call reached it. */
-export type Reconcile =
-  | { from: 'uncertain'; claim: string; code?: string | undefined }
-  | { from: 'sending'; claim: string };
+export type Reconcile = { from: 'uncertain'; claim: string; code?: string | undefined } | { from: 'sending'; claim: string };
 
 /** A digest that went out, as its web archive lists it. */
 export interface ArchiveEntry {

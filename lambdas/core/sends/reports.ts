@@ -34,7 +34,11 @@ export async function recordReport(
     const d = (await deps.sends.deliveries(r.sendId, [r.subscriberId])).get(r.subscriberId);
     if (!d) return 'unknown';
     const reconcile: Reconcile | undefined =
-      d.state === 'uncertain' ? { from: 'uncertain', claim: d.claim, code: d.code } : d.state === 'sending' && !d.reportedMessageId ? { from: 'sending', claim: d.claim } : undefined;
+      d.state === 'uncertain'
+        ? { from: 'uncertain', claim: d.claim, code: d.code }
+        : d.state === 'sending' && !d.reportedMessageId
+          ? { from: 'sending', claim: d.claim }
+          : undefined;
     // SES accepted a call whose record is settled already: the normal case, nothing to write.
     if (r.kind === 'sent' && !reconcile) return 'unchanged';
     const outcome = await deps.sends.report(r, reconcile);

@@ -10,29 +10,62 @@ const noControl = (s: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f
 /** `POST /api/sends`. */
 export const SendRequestSchema = z
   .object({
-    kind: z
-      .enum(['article', 'digest', 'confirmation'])
-      .meta({ description: '`article`: one article to its audience. `digest`: each subscriber\u2019s new articles since their last digest. `confirmation`: asks every pending subscriber (or one import\u2019s, with `importId`) to confirm, through the transactional configuration set.' }),
-    importId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be an import id').optional().meta({ description: 'Confirmation sends: only the pending subscribers of this import.' }),
-    frequency: z
-      .enum(['instant', 'daily', 'weekly', 'all'])
+    kind: z.enum(['article', 'digest', 'confirmation']).meta({
+      description:
+        '`article`: one article to its audience. `digest`: each subscriber\u2019s new articles since their last digest. `confirmation`: asks every pending subscriber (or one import\u2019s, with `importId`) to confirm, through the transactional configuration set.',
+    }),
+    importId: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be an import id')
       .optional()
-      .meta({ description: 'Digest: `daily` or `weekly` (required). Article: whose mail it is, `instant` by default; `all` mails every confirmed subscriber.' }),
-    articleId: z.string().min(1).max(64).regex(/^[a-z0-9]+$/, 'must be an article id').optional().meta({ description: 'Article sends: a published article.' }),
+      .meta({ description: 'Confirmation sends: only the pending subscribers of this import.' }),
+    frequency: z.enum(['instant', 'daily', 'weekly', 'all']).optional().meta({
+      description: 'Digest: `daily` or `weekly` (required). Article: whose mail it is, `instant` by default; `all` mails every confirmed subscriber.',
+    }),
+    articleId: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[a-z0-9]+$/, 'must be an article id')
+      .optional()
+      .meta({ description: 'Article sends: a published article.' }),
     topics: z
       .array(z.string().trim().min(1).max(60).refine(singleLine, 'must be one line'))
       .max(20)
       .transform((ts) => [...new Set(ts.map((t) => slugify(t, 60)))])
       .optional()
       .meta({ description: 'Article: only subscribers of these topics (and those without topics). Digest: only articles with these tags.' }),
-    subject: z.string().trim().min(1).max(200).refine(singleLine, { error: 'must be one line', abort: true }).refine(noControl, { error: 'must not contain control characters', abort: true }).refine(isHeaderText, 'must be one line without control characters (it is the Subject: header)').optional().meta({ description: 'Replaces the template\u2019s subject line.' }),
-    intro: z.string().trim().max(2000).refine(noControl, 'must not contain control characters').optional().meta({ description: 'Digest: a paragraph above the articles.' }),
+    subject: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine(singleLine, { error: 'must be one line', abort: true })
+      .refine(noControl, { error: 'must not contain control characters', abort: true })
+      .refine(isHeaderText, 'must be one line without control characters (it is the Subject: header)')
+      .optional()
+      .meta({ description: 'Replaces the template\u2019s subject line.' }),
+    intro: z
+      .string()
+      .trim()
+      .max(2000)
+      .refine(noControl, 'must not contain control characters')
+      .optional()
+      .meta({ description: 'Digest: a paragraph above the articles.' }),
     dryRun: z.boolean().optional().meta({ description: 'Plan and count the audience without sending anything.' }),
   })
   .strict();
 
 export const PreviewRequestSchema = SendRequestSchema.extend({
-  subscriberId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/).optional().meta({ description: 'Render as this subscriber would get it; a sample subscriber (no topics) when absent.' }),
+  subscriberId: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .optional()
+    .meta({ description: 'Render as this subscriber would get it; a sample subscriber (no topics) when absent.' }),
 }).strict();
 
 export const TestRequestSchema = SendRequestSchema.extend({
@@ -44,7 +77,9 @@ export const SendOutputSchema = z
     id: z.string(),
     kind: z.enum(['article', 'digest', 'confirmation']),
     trigger: z.enum(['publish', 'schedule', 'api', 'import']),
-    status: z.enum(SEND_STATUSES as [string, ...string[]]).meta({ description: 'pending, planning, sending, paused, cancelled, completed, expired or failed.' }),
+    status: z
+      .enum(SEND_STATUSES as [string, ...string[]])
+      .meta({ description: 'pending, planning, sending, paused, cancelled, completed, expired or failed.' }),
     reason: z.string().optional().meta({ description: 'Why it is paused, expired, failed or cancelled.' }),
     articleId: z.string().optional(),
     importId: z.string().optional(),
@@ -57,18 +92,14 @@ export const SendOutputSchema = z
     startedAt: z.string().optional(),
     completedAt: z.string().optional(),
     counts: z.object(Object.fromEntries(COUNT_NAMES.map((c) => [c, z.number().int()])) as Record<(typeof COUNT_NAMES)[number], z.ZodNumber>),
-    skippedBy: z
-      .object(Object.fromEntries(SKIP_REASONS.map((r) => [r, z.number().int()])) as Record<SkipReason, z.ZodNumber>)
-      .meta({
-        description:
-          'Why the skipped recipients were skipped, one reason each: `nothingNew` (a digest with nothing since their last one), `topicsExcludeAll` (new articles, none on their topics), `unsubscribed`, `unconfirmed`, `paused`, `frequencyChanged`, `deleted`, and for confirmation sends `alreadyConfirmed` and `otherImport`.',
-      }),
-    reported: z
-      .object(Object.fromEntries(REPORT_KINDS.map((k) => [k, z.number().int()])) as Record<ReportKind, z.ZodNumber>)
-      .meta({
-        description:
-          'What SES reported about the submitted messages, one count per recipient and kind (delivered; bounced hard or soft; complained; rejected by SES; delayed). Reports arrive after the send, some days later (complaints). Opens and clicks are not tracked.',
-      }),
+    skippedBy: z.object(Object.fromEntries(SKIP_REASONS.map((r) => [r, z.number().int()])) as Record<SkipReason, z.ZodNumber>).meta({
+      description:
+        'Why the skipped recipients were skipped, one reason each: `nothingNew` (a digest with nothing since their last one), `topicsExcludeAll` (new articles, none on their topics), `unsubscribed`, `unconfirmed`, `paused`, `frequencyChanged`, `deleted`, and for confirmation sends `alreadyConfirmed` and `otherImport`.',
+    }),
+    reported: z.object(Object.fromEntries(REPORT_KINDS.map((k) => [k, z.number().int()])) as Record<ReportKind, z.ZodNumber>).meta({
+      description:
+        'What SES reported about the submitted messages, one count per recipient and kind (delivered; bounced hard or soft; complained; rejected by SES; delayed). Reports arrive after the send, some days later (complaints). Opens and clicks are not tracked.',
+    }),
     progress: z.number().meta({ description: 'Share of planned recipients with an outcome, 0 to 1.' }),
     rate: z.number().optional().meta({ description: 'Recipients handled per second so far.' }),
     eta: z.string().optional().meta({ description: 'When the rest should be done at that rate.' }),

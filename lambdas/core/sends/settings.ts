@@ -23,7 +23,9 @@ export const SendEnvSchema = z.object({
   /** Local runtime: the daily digest's time (UTC), or `off`. */
   DIGEST_DAILY_AT: z.union([z.literal('off'), time]).default('08:00'),
   /** Local runtime: the weekly digest's day (0 = Sunday) and time (UTC), e.g. `1 08:00`, or `off`. */
-  DIGEST_WEEKLY_AT: z.union([z.literal('off'), z.string().regex(/^[0-6] ([01]\d|2[0-3]):[0-5]\d$/, 'must be "<day 0-6> HH:MM", e.g. "1 08:00" for Mondays')]).default('1 08:00'),
+  DIGEST_WEEKLY_AT: z
+    .union([z.literal('off'), z.string().regex(/^[0-6] ([01]\d|2[0-3]):[0-5]\d$/, 'must be "<day 0-6> HH:MM", e.g. "1 08:00" for Mondays')])
+    .default('1 08:00'),
   /** AWS: the send queue's URL. */
   SEND_QUEUE_URL: z.string().url().optional(),
 });
@@ -89,7 +91,14 @@ export function digestScheduleFrom(env: SendEnv): DigestSchedule {
  * account's shared {@link RateLedger} (so every worker and the API together keep to `pacedRate`), and the
  * provider call slots.
  */
-export function pacingFor(o: { ledger: RateLedger; pacedRate: number; reservationMs: number; inFlight: number; now?: Now; sleep?: Sleep }): Pick<DeliveryDeps, 'limiter' | 'providerSlots' | 'sleep'> {
+export function pacingFor(o: {
+  ledger: RateLedger;
+  pacedRate: number;
+  reservationMs: number;
+  inFlight: number;
+  now?: Now;
+  sleep?: Sleep;
+}): Pick<DeliveryDeps, 'limiter' | 'providerSlots' | 'sleep'> {
   const sleep = o.sleep ?? realSleep;
   return {
     limiter: new SharedRateLimiter(o.ledger, { rate: o.pacedRate, reservationMs: o.reservationMs, now: o.now, sleep }),

@@ -62,7 +62,12 @@ export function cancel(deps: SettlementDeps, id: string): Promise<boolean> {
 
 /** A resumed send that was already past its deadline. */
 export function expireOnResume(deps: SettlementDeps, send: Send, from: readonly SendStatus[]): Promise<boolean> {
-  return deps.sends.setStatus(send.id, { from, to: 'expired', at: iso(deps), reason: `resumed after its deadline ${send.deadline}; what was left was not sent stale` });
+  return deps.sends.setStatus(send.id, {
+    from,
+    to: 'expired',
+    at: iso(deps),
+    reason: `resumed after its deadline ${send.deadline}; what was left was not sent stale`,
+  });
 }
 
 /** Why a send should pause now for its error rate, if it should. */
@@ -106,7 +111,7 @@ export async function settle(deps: SettlementDeps, send: Send, mode: 'complete' 
   const counts = zeroCounts();
   const skippedBy = zeroSkips();
   const errors: Record<string, { count: number; message: string }> = {};
-  const error = (code: string, message: string) => ((errors[code] ??= { count: 0, message }).count++);
+  const error = (code: string, message: string) => (errors[code] ??= { count: 0, message }).count++;
   let records = 0;
   let final = 0;
   const at = iso(deps);
@@ -123,11 +128,16 @@ export async function settle(deps: SettlementDeps, send: Send, mode: 'complete' 
         counts[outcome.state]++;
       } else if (d.state === 'pending') {
         if (mode === 'complete') {
-          await deps.sends.updateDelivery(send.id, d.subscriberId, { from: ['pending'], claim: d.claim }, {
-            state: 'failed',
-            code: 'NotSent',
-            detail: 'given up after repeated throttling; a resume tries it again',
-          });
+          await deps.sends.updateDelivery(
+            send.id,
+            d.subscriberId,
+            { from: ['pending'], claim: d.claim },
+            {
+              state: 'failed',
+              code: 'NotSent',
+              detail: 'given up after repeated throttling; a resume tries it again',
+            },
+          );
           counts.failed++;
           error('NotSent', 'given up after repeated throttling; a resume tries it again');
         }
@@ -142,7 +152,12 @@ export async function settle(deps: SettlementDeps, send: Send, mode: 'complete' 
   counts.skipped += send.plan.skipped;
   for (const [code, n] of Object.entries(send.plan.skippedBy)) if (isSkipReason(code)) skippedBy[code] += n ?? 0;
   counts.planned = mode === 'complete' ? records + send.plan.skipped : Math.max(send.counts.planned, records + send.plan.skipped);
-  return deps.sends.settle(send.id, counts, at, { finalRecords: mode === 'complete' ? records : final, errors, skippedBy, complete: mode === 'complete' ? { generation: send.generation } : undefined });
+  return deps.sends.settle(send.id, counts, at, {
+    finalRecords: mode === 'complete' ? records : final,
+    errors,
+    skippedBy,
+    complete: mode === 'complete' ? { generation: send.generation } : undefined,
+  });
 }
 
 /** Completes a send whose every batch is counted (or a dry run whose plan is done). */

@@ -9,7 +9,21 @@ import type { RenderedEmail } from '../email/templates.ts';
 import { digestFor, digestSince, eligibility, topicsMatch } from './audience.ts';
 import { buildContent, composeEmail, sampleRecipient, PreparedCache } from './content.ts';
 import type { DeliveryDeps, SendDeps } from './deps.ts';
-import { CANCELLABLE, RESUMABLE, doneCount, zeroReports, zeroSkips, type AudienceChoice, type DigestCandidate, type DigestFrequency, type NewSend, type Send, type SendContent, type SendReports, type SendTrigger } from './model.ts';
+import {
+  CANCELLABLE,
+  RESUMABLE,
+  doneCount,
+  zeroReports,
+  zeroSkips,
+  type AudienceChoice,
+  type DigestCandidate,
+  type DigestFrequency,
+  type NewSend,
+  type Send,
+  type SendContent,
+  type SendReports,
+  type SendTrigger,
+} from './model.ts';
 import { SendExists } from './ports.ts';
 import { cancel, expireOnResume, settleIfDone } from './settlement.ts';
 
@@ -18,7 +32,12 @@ const HOUR = 3_600_000;
  * How long after its creation (or scheduled time) a send may still go out. A digest that could not go
  * out by then is expired, not sent stale; its articles are in the next digest (`lastDigestAt` did not move).
  */
-export const SEND_DEADLINE_MS: Record<'article' | 'confirmation' | DigestFrequency, number> = { article: 24 * HOUR, confirmation: 72 * HOUR, daily: 12 * HOUR, weekly: 48 * HOUR };
+export const SEND_DEADLINE_MS: Record<'article' | 'confirmation' | DigestFrequency, number> = {
+  article: 24 * HOUR,
+  confirmation: 72 * HOUR,
+  daily: 12 * HOUR,
+  weekly: 48 * HOUR,
+};
 
 export interface SendRequest {
   kind: 'article' | 'digest' | 'confirmation';
@@ -36,7 +55,8 @@ export type { IdempotencyOptions };
 
 function validate(req: SendRequest): void {
   const only = (field: keyof SendRequest, kinds: string) => {
-    if (req[field] !== undefined) throw new AppError('request.invalid', `${field} does not apply to a ${req.kind} send`, { issues: [{ path: field, message: `only for kind ${kinds}` }] });
+    if (req[field] !== undefined)
+      throw new AppError('request.invalid', `${field} does not apply to a ${req.kind} send`, { issues: [{ path: field, message: `only for kind ${kinds}` }] });
   };
   if (req.kind === 'confirmation') {
     for (const f of ['frequency', 'articleId', 'topics', 'intro'] as const) only(f, '"article" or "digest"');
@@ -45,9 +65,12 @@ function validate(req: SendRequest): void {
   only('importId', '"confirmation"');
   if (req.kind === 'digest') {
     if (req.frequency !== 'daily' && req.frequency !== 'weekly') {
-      throw new AppError('request.invalid', 'a digest needs frequency "daily" or "weekly"', { issues: [{ path: 'frequency', message: 'must be daily or weekly for a digest' }] });
+      throw new AppError('request.invalid', 'a digest needs frequency "daily" or "weekly"', {
+        issues: [{ path: 'frequency', message: 'must be daily or weekly for a digest' }],
+      });
     }
-    if (req.articleId) throw new AppError('request.invalid', 'a digest takes no articleId', { issues: [{ path: 'articleId', message: 'only for kind "article"' }] });
+    if (req.articleId)
+      throw new AppError('request.invalid', 'a digest takes no articleId', { issues: [{ path: 'articleId', message: 'only for kind "article"' }] });
   } else if (!req.articleId) {
     throw new AppError('request.invalid', 'an article send needs articleId', { issues: [{ path: 'articleId', message: 'is required for kind "article"' }] });
   }
@@ -92,11 +115,7 @@ export function newSend(deps: Pick<SendDeps, 'clock'>, req: SendRequest, trigger
  * Idempotency-Key the idempotency record is written in the same transaction as the Send, so a repeated
  * request never creates a second one.
  */
-export async function createSend(
-  deps: SendDeps,
-  req: SendRequest,
-  idempotency?: IdempotencyOptions,
-): Promise<Replayable<SendOutput>> {
+export async function createSend(deps: SendDeps, req: SendRequest, idempotency?: IdempotencyOptions): Promise<Replayable<SendOutput>> {
   validate(req);
   return withIdempotency(deps.sends, deps.clock, idempotency, async (claim) => {
     if (req.kind === 'article') await buildContent(deps, { ...req, createdAt: deps.clock.now().toISOString() }); // refuses an unpublished article now, with a 409
@@ -289,12 +308,16 @@ export async function resumeSend(deps: SendDeps, id: string, options: { retryUnc
   // within the report window), or all of them when asked; submitted ones never.
   const retriesFailures = send.status === 'completed' && !send.dryRun && (send.counts.failed > 0 || send.counts.uncertain > 0);
   if (!RESUMABLE.includes(send.status) && !retriesFailures) {
-    throw new AppError('send.invalidTransition', `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send, or a completed one with failed or uncertain recipients, can be resumed`);
+    throw new AppError(
+      'send.invalidTransition',
+      `send ${id} is ${send.status}; only a ${RESUMABLE.join(', ')} send, or a completed one with failed or uncertain recipients, can be resumed`,
+    );
   }
   const from = retriesFailures ? (['completed'] as const) : RESUMABLE;
   const now = deps.clock.now();
   if (now.toISOString() > send.deadline) {
-    if (retriesFailures) throw new AppError('send.invalidTransition', `send ${id} passed its deadline ${send.deadline}; its failed recipients are not sent stale`);
+    if (retriesFailures)
+      throw new AppError('send.invalidTransition', `send ${id} passed its deadline ${send.deadline}; its failed recipients are not sent stale`);
     await expireOnResume(deps, send, RESUMABLE);
     return getSend(deps, id);
   }
@@ -344,7 +367,8 @@ async function render(deps: DeliveryDeps, req: SendRequest, content: SendContent
     // nothing to select: everyone pending gets the same request
   } else if (content.kind === 'digest') {
     articles = digestFor(to, content.articles);
-    if (articles.length === 0) throw new AppError('send.nothingToSend', 'no article was published in this digest\u2019s window (or none matches the topics); nobody would get it');
+    if (articles.length === 0)
+      throw new AppError('send.nothingToSend', 'no article was published in this digest\u2019s window (or none matches the topics); nobody would get it');
   } else if (!topicsMatch(to.topics, content.article.tags)) {
     throw new AppError('send.nothingToSend', 'the sample subscriber\u2019s topics do not match this article');
   }
@@ -377,7 +401,10 @@ export async function previewSend(deps: DeliveryDeps, req: SendRequest & { subsc
 }
 
 /** Sends the email only to the given addresses, now, outside any send (no ledger, no counts). */
-export async function testSend(deps: DeliveryDeps, req: SendRequest & { addresses: string[] }): Promise<{ results: { address: string; messageId?: string; error?: string }[] }> {
+export async function testSend(
+  deps: DeliveryDeps,
+  req: SendRequest & { addresses: string[] },
+): Promise<{ results: { address: string; messageId?: string; error?: string }[] }> {
   validate(req);
   // A draft or scheduled article can be test-sent before it goes out.
   const content = await buildContent(deps, newSend(deps, req, 'api'), { draft: true });
@@ -388,7 +415,12 @@ export async function testSend(deps: DeliveryDeps, req: SendRequest & { addresse
     try {
       await deps.limiter.acquire();
       const { messageId } = await deps.mailer.send({
-        ...composeEmail(deps, { id: 'test', kind: req.kind, subject: req.subject }, { name: req.kind === 'confirmation' ? 'confirm' : req.kind, personalise: () => rendered }, to),
+        ...composeEmail(
+          deps,
+          { id: 'test', kind: req.kind, subject: req.subject },
+          { name: req.kind === 'confirmation' ? 'confirm' : req.kind, personalise: () => rendered },
+          to,
+        ),
         subject: `[Test] ${rendered.subject}`,
       });
       results.push({ address, messageId });

@@ -18,7 +18,20 @@ import { composeEmail, PreparedCache } from './content.ts';
 import { MAX_CLAIM_WAVE, type WorkerDeps } from './deps.ts';
 import { backoffMs, sleepUntil } from './pacing.ts';
 import { expireSend, pauseSend, quotaPauseReason, recountIfStopped } from './settlement.ts';
-import { DELIVERING, handOnDelaySeconds, inFlightOutcome, isSkipReason, notReached, type BatchMessage, type Delivery, type DeliveryState, type DigestCandidate, type Recipient, type Send, type SendContent } from './model.ts';
+import {
+  DELIVERING,
+  handOnDelaySeconds,
+  inFlightOutcome,
+  isSkipReason,
+  notReached,
+  type BatchMessage,
+  type Delivery,
+  type DeliveryState,
+  type DigestCandidate,
+  type Recipient,
+  type Send,
+  type SendContent,
+} from './model.ts';
 import type { DigestMark, TallyDelta } from './ports.ts';
 
 export interface BatchContext {
@@ -184,7 +197,12 @@ class BatchRun {
   private async quotaAllows(): Promise<boolean> {
     const reading = await quotaNow(this.deps, this.deps.clock.now().getTime());
     if (!reading?.quota) return true;
-    const reason = quotaPauseReason(this.send, { ...reading.quota, sentLast24Hours: reading.quota.sentLast24Hours + reading.sentSince }, 1, this.deps.clock.now());
+    const reason = quotaPauseReason(
+      this.send,
+      { ...reading.quota, sentLast24Hours: reading.quota.sentLast24Hours + reading.sentSince },
+      1,
+      this.deps.clock.now(),
+    );
     if (!reason) return true;
     await this.pause(reason);
     return false;
@@ -196,7 +214,16 @@ class BatchRun {
   }
 
   private record(subscriberId: string, state: DeliveryState, extra: Partial<Delivery> = {}): Delivery {
-    return { sendId: this.send.id, subscriberId, state, claim: newClaim(), claimedAt: this.now(), generation: this.send.generation, batchId: this.msg.batchId, ...extra };
+    return {
+      sendId: this.send.id,
+      subscriberId,
+      state,
+      claim: newClaim(),
+      claimedAt: this.now(),
+      generation: this.send.generation,
+      batchId: this.msg.batchId,
+      ...extra,
+    };
   }
 
   private mine() {
@@ -236,7 +263,11 @@ class BatchRun {
   }
 
   /** One recipient, from its eligibility and the record found before (if any). */
-  private async one(r: [string, string], f: { recipient?: Recipient | undefined; suppressed: boolean } | undefined, before: Delivery | undefined): Promise<void> {
+  private async one(
+    r: [string, string],
+    f: { recipient?: Recipient | undefined; suppressed: boolean } | undefined,
+    before: Delivery | undefined,
+  ): Promise<void> {
     const [id] = r;
     const e = eligibility(this.send, this.content, f?.recipient, f?.suppressed ?? false);
     const notMailed = e.kind === 'send' ? undefined : e;
@@ -257,7 +288,12 @@ class BatchRun {
       // A retryable record of someone no longer eligible: it records why, instead of being tried.
       const held = x!;
       const retriedFrom = retriedFromOf(held);
-      const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { ...this.mine(), claim: newClaim(), state: notMailed.kind, code: notMailed.code, detail: notMailed.reason, retriedFrom });
+      const was = await this.deps.sends.updateDelivery(
+        this.send.id,
+        id,
+        { from: [held.state], claim: held.claim },
+        { ...this.mine(), claim: newClaim(), state: notMailed.kind, code: notMailed.code, detail: notMailed.reason, retriedFrom },
+      );
       if (!was) this.retry = true;
       else {
         this.count(notMailed.kind, 1, notMailed.code);
@@ -275,7 +311,10 @@ class BatchRun {
   private retryable(x: Delivery): boolean {
     if (x.state === 'pending') return true;
     if (x.generation >= this.send.generation) return false;
-    return x.state === 'failed' || (x.state === 'uncertain' && (this.send.retryUncertain === true || notReached(x, this.deps.clock.now(), this.deps.settings.reportWindowMs)));
+    return (
+      x.state === 'failed' ||
+      (x.state === 'uncertain' && (this.send.retryUncertain === true || notReached(x, this.deps.clock.now(), this.deps.settings.reportWindowMs)))
+    );
   }
 
   /** A record that is not ours to send: count it if we own it, or deal with a call left in flight. */
@@ -287,7 +326,12 @@ class BatchRun {
     const age = this.deps.clock.now().getTime() - new Date(x.claimedAt).getTime();
     if (x.generation < this.send.generation || age > this.deps.settings.inFlightTimeoutMs) {
       // Its process died mid-call: the message may have gone out (it did, if the provider reported on it). Do not send it again.
-      const outcome = inFlightOutcome(x, 'InFlightAtCrash', `the provider call was in flight (claimed ${x.claimedAt}) when its process stopped; it may or may not have been sent`, this.deps.clock.now().toISOString());
+      const outcome = inFlightOutcome(
+        x,
+        'InFlightAtCrash',
+        `the provider call was in flight (claimed ${x.claimedAt}) when its process stopped; it may or may not have been sent`,
+        this.deps.clock.now().toISOString(),
+      );
       const was = await this.deps.sends.updateDelivery(this.send.id, x.subscriberId, { from: ['sending'], claim: x.claim }, { ...this.mine(), ...outcome });
       if (was) {
         this.count(outcome.state);
@@ -392,7 +436,12 @@ class BatchRun {
       if (!this.retryable(x)) return this.settleExisting(x);
     }
     const retriedFrom = retriedFromOf(x);
-    const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [x.state], claim: x.claim }, { ...this.mine(), claim: newClaim(), state: 'failed', code: 'RenderFailed', detail, retriedFrom });
+    const was = await this.deps.sends.updateDelivery(
+      this.send.id,
+      id,
+      { from: [x.state], claim: x.claim },
+      { ...this.mine(), claim: newClaim(), state: 'failed', code: 'RenderFailed', detail, retriedFrom },
+    );
     if (!was) {
       this.retry = true;
       return;
@@ -428,7 +477,12 @@ class BatchRun {
     }
     const retriedFrom = retriedFromOf(held);
     const rec: Delivery = { ...held, ...this.mine(), state: 'sending', claim: newClaim(), retriedFrom };
-    const was = await this.deps.sends.updateDelivery(this.send.id, id, { from: [held.state], claim: held.claim }, { claim: rec.claim, claimedAt: rec.claimedAt, generation: rec.generation, batchId: rec.batchId, state: 'sending', retriedFrom });
+    const was = await this.deps.sends.updateDelivery(
+      this.send.id,
+      id,
+      { from: [held.state], claim: held.claim },
+      { claim: rec.claim, claimedAt: rec.claimedAt, generation: rec.generation, batchId: rec.batchId, state: 'sending', retriedFrom },
+    );
     if (!was) {
       this.retry = true;
       return undefined;
@@ -460,7 +514,9 @@ class BatchRun {
   }
 
   private async flush(all: boolean): Promise<void> {
-    const due = this.outcomes.length >= MAX_CLAIM_WAVE || (this.outcomes.length > 0 && this.deps.clock.now().getTime() - this.firstUnwritten >= this.deps.settings.outcomeFlushMs);
+    const due =
+      this.outcomes.length >= MAX_CLAIM_WAVE ||
+      (this.outcomes.length > 0 && this.deps.clock.now().getTime() - this.firstUnwritten >= this.deps.settings.outcomeFlushMs);
     if (!all && !due) return;
     const outcomes = this.outcomes;
     const marks = this.marks;

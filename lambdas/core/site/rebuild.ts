@@ -62,7 +62,8 @@ export interface SiteReport {
 const MAX_ATTEMPTS = 5;
 const sortKey = (r: { publishedAt: string; articleId: string }) => `${r.publishedAt}#${r.articleId}`;
 const fingerprint = (refs: FeedEntryRef[]) => refs.map((r) => `${sortKey(r)}#${r.rev}`).join('|');
-const newestFirst = (a: Article, b: Article) => (sortKey({ publishedAt: b.publishedAt!, articleId: b.id }) < sortKey({ publishedAt: a.publishedAt!, articleId: a.id }) ? -1 : 1);
+const newestFirst = (a: Article, b: Article) =>
+  sortKey({ publishedAt: b.publishedAt!, articleId: b.id }) < sortKey({ publishedAt: a.publishedAt!, articleId: a.id }) ? -1 : 1;
 
 /** One rebuild's state: the articles read so far (by revision) and what was written. */
 class Run {
@@ -137,7 +138,7 @@ async function writeList(run: Run, feed: FeedKey): Promise<void> {
     if (refs.length === 0 && feed !== 'site') {
       await run.delete(path);
     } else {
-      const articles = (await run.articles(refs.slice(0, LIST_PAGE_SIZE)));
+      const articles = await run.articles(refs.slice(0, LIST_PAGE_SIZE));
       const more = refs.length > LIST_PAGE_SIZE;
       // The month page of the oldest article shown: it holds that article and the ones just before it.
       const olderMonth = more ? refs[LIST_PAGE_SIZE - 1]!.publishedAt.slice(0, 7) : undefined;
@@ -151,7 +152,9 @@ async function writeList(run: Run, feed: FeedKey): Promise<void> {
       if (feed === 'site') {
         const tags = new Map<string, string>();
         for (const a of articles) for (const t of a.tags) if (!tags.has(t.slug)) tags.set(t.slug, t.name);
-        const sorted = [...tags].map(([slug, name]) => ({ slug, name })).sort((a, b) => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.slug < b.slug ? -1 : 1));
+        const sorted = [...tags]
+          .map(([slug, name]) => ({ slug, name }))
+          .sort((a, b) => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.slug < b.slug ? -1 : 1));
         await run.put(fileOf(SITE_PATHS.topics), run.render.topics(sorted), HTML, newestDate(articles, feedEpoch(site)));
       }
     }
@@ -229,9 +232,8 @@ async function writeSitemapIndex(run: Run): Promise<void> {
 async function writeShell(run: Run): Promise<void> {
   const { site, store } = run.deps;
   await run.put(SITE_PATHS.notFound, run.render.notFound(), HTML, feedEpoch(site));
-  const robots = site.pages === false
-    ? 'User-agent: *\nDisallow: /_site/\n'
-    : `User-agent: *\nDisallow: /_site/\n\nSitemap: ${site.publicUrl}${SITE_PATHS.sitemap}\n`;
+  const robots =
+    site.pages === false ? 'User-agent: *\nDisallow: /_site/\n' : `User-agent: *\nDisallow: /_site/\n\nSitemap: ${site.publicUrl}${SITE_PATHS.sitemap}\n`;
   await run.put(SITE_PATHS.robots, robots, TEXT, feedEpoch(site));
   if (site.pages === false) return;
   await run.put(
@@ -244,7 +246,8 @@ async function writeShell(run: Run): Promise<void> {
   // the real index), it is an empty archive rather than a dead link.
   if ((await store.read(ARCHIVE_PATHS.index)) === undefined) {
     const empty = archiveFeed(site, []);
-    for (const format of ['rss', 'atom', 'json'] as const) await run.put(ARCHIVE_PATHS[format], renderFeed(empty, format), CONTENT_TYPES[format], empty.updated);
+    for (const format of ['rss', 'atom', 'json'] as const)
+      await run.put(ARCHIVE_PATHS[format], renderFeed(empty, format), CONTENT_TYPES[format], empty.updated);
     await run.put(ARCHIVE_PATHS.index, renderArchiveIndex(site, []), HTML, feedEpoch(site));
   }
 }

@@ -72,7 +72,13 @@ const hexToRgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i +
 
 /** The accent for dark mode: the configured one mixed with white, so links stay readable on a dark page. */
 export function darkAccent(hex: string): string {
-  return `#${hexToRgb(hex).map((c) => Math.round(c + (255 - c) * 0.55).toString(16).padStart(2, '0')).join('')}`;
+  return `#${hexToRgb(hex)
+    .map((c) =>
+      Math.round(c + (255 - c) * 0.55)
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`;
 }
 
 /** Renders every page type of the site. Cheap to create (template parses are cached per directory). */
@@ -169,7 +175,13 @@ export class SiteRenderer {
     const heading = view.month ? `${base}: ${this.monthLabel(view.month)}` : isSite ? s.title : base;
     const feedTitle = isSite ? s.title : `${s.title}: ${view.name}`;
     const path = `${feedBasePath(view.feed)}/${view.month ? `page/${view.month}/` : ''}`;
-    const intro = view.month ? '' : isSite ? s.description : kind === 'tag' ? `Articles about ${view.name} from ${s.title}.` : `Articles by ${view.name} from ${s.title}.`;
+    const intro = view.month
+      ? ''
+      : isSite
+        ? s.description
+        : kind === 'tag'
+          ? `Articles about ${view.name} from ${s.title}.`
+          : `Articles by ${view.name} from ${s.title}.`;
     const up = view.month ? { path: `${feedBasePath(view.feed)}/`, label: isSite ? 'Latest articles' : `Latest from ${view.name}` } : undefined;
     const feeds = subscriptionPaths(view.feed);
     return this.render('list.liquid', {
@@ -180,7 +192,15 @@ export class SiteRenderer {
         canonical: this.absolute(path),
         type: 'website',
         feeds: this.feedLinks(view.feed, feedTitle),
-        jsonLd: view.month ? undefined : json({ '@context': 'https://schema.org', '@type': isSite ? 'WebSite' : 'CollectionPage', name: feedTitle, url: this.absolute(path), inLanguage: s.language }),
+        jsonLd: view.month
+          ? undefined
+          : json({
+              '@context': 'https://schema.org',
+              '@type': isSite ? 'WebSite' : 'CollectionPage',
+              name: feedTitle,
+              url: this.absolute(path),
+              inLanguage: s.language,
+            }),
       },
       list: {
         intro,
@@ -254,7 +274,14 @@ export class SiteRenderer {
   topics(tags: { name: string; slug: string }[]): string {
     const s = this.site;
     return this.render('topics.liquid', {
-      page: { title: `Topics · ${s.title}`, heading: 'Topics', description: `Topics from ${s.title}`, canonical: this.absolute(SITE_PATHS.topics), type: 'website', feeds: this.feedLinks('site', s.title) },
+      page: {
+        title: `Topics · ${s.title}`,
+        heading: 'Topics',
+        description: `Topics from ${s.title}`,
+        canonical: this.absolute(SITE_PATHS.topics),
+        type: 'website',
+        feeds: this.feedLinks('site', s.title),
+      },
       topics: tags.map((t) => ({ name: t.name, path: tagPath(t.slug) })),
     });
   }
@@ -263,7 +290,14 @@ export class SiteRenderer {
   notFound(): string {
     const s = this.site;
     return this.render('not-found.liquid', {
-      page: { title: `Page not found · ${s.title}`, heading: 'Page not found', description: 'There is no page at this address.', type: 'website', feeds: this.feedLinks('site', s.title), robots: 'noindex' },
+      page: {
+        title: `Page not found · ${s.title}`,
+        heading: 'Page not found',
+        description: 'There is no page at this address.',
+        type: 'website',
+        feeds: this.feedLinks('site', s.title),
+        robots: 'noindex',
+      },
     });
   }
 
@@ -281,7 +315,14 @@ export class SiteRenderer {
     const s = this.site;
     const heading = `${s.title}: newsletter archive`;
     return this.render('archive-index.liquid', {
-      page: { title: heading, heading, description: `Every newsletter ${s.title} has sent`, canonical: this.absolute(SITE_PATHS.archive), type: 'website', feeds: this.archiveFeedLinks(paths) },
+      page: {
+        title: heading,
+        heading,
+        description: `Every newsletter ${s.title} has sent`,
+        canonical: this.absolute(SITE_PATHS.archive),
+        type: 'website',
+        feeds: this.archiveFeedLinks(paths),
+      },
       archive: { feeds: paths, digests },
     });
   }
@@ -290,10 +331,23 @@ export class SiteRenderer {
   archiveDigest(paths: { rss: string; atom: string; json: string }, path: string, digest: DigestView): string {
     const s = this.site;
     return this.render('archive-digest.liquid', {
-      page: { title: digest.title, heading: digest.title, description: `The newsletter ${s.title} sent`, canonical: this.absolute(path), type: 'website', feeds: this.archiveFeedLinks(paths) },
+      page: {
+        title: digest.title,
+        heading: digest.title,
+        description: `The newsletter ${s.title} sent`,
+        canonical: this.absolute(path),
+        type: 'website',
+        feeds: this.archiveFeedLinks(paths),
+      },
       digest: {
         intro: digest.intro ?? '',
-        articles: digest.articles.map((a) => ({ title: a.title, url: /^https?:\/\//i.test(a.url) ? a.url : '#', summary: a.summary, published: a.publishedAt, publishedLabel: this.dateLabel(a.publishedAt) })),
+        articles: digest.articles.map((a) => ({
+          title: a.title,
+          url: /^https?:\/\//i.test(a.url) ? a.url : '#',
+          summary: a.summary,
+          published: a.publishedAt,
+          publishedLabel: this.dateLabel(a.publishedAt),
+        })),
       },
     });
   }

@@ -21,7 +21,13 @@ export async function* csvItems(source: Readable, maxBytes: number): AsyncGenera
   const counter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
-      if (bytes > maxBytes) done(new AppError('request.tooLarge', `the CSV is larger than ${maxBytes} bytes; rows before the limit were imported (importing again is safe): split the file`));
+      if (bytes > maxBytes)
+        done(
+          new AppError(
+            'request.tooLarge',
+            `the CSV is larger than ${maxBytes} bytes; rows before the limit were imported (importing again is safe): split the file`,
+          ),
+        );
       else done(null, chunk);
     },
   });
@@ -108,7 +114,18 @@ const COLUMN_ALIASES: [string, ImportField | null][] = [
 const ALIAS = new Map(COLUMN_ALIASES);
 const PRIORITY = new Map(COLUMN_ALIASES.map(([name], i) => [name, i]));
 /** Columns only another platform's export has: with one of them, columns the import does not use are ignored. */
-const FOREIGN_MARKS = ['email address', 'subscriber_type', 'creation_date', 'subscribed_to_emails', 'email_disabled', 'active_subscription', 'subscription_date', 'optin_time', 'confirm_time', 'created_at'];
+const FOREIGN_MARKS = [
+  'email address',
+  'subscriber_type',
+  'creation_date',
+  'subscribed_to_emails',
+  'email_disabled',
+  'active_subscription',
+  'subscription_date',
+  'optin_time',
+  'confirm_time',
+  'created_at',
+];
 
 /**
  * The field of each column. An Inkwire file (email, name, frequency, topics, or Inkwire's export) may name
@@ -119,14 +136,29 @@ function headerColumns(record: string[]): (ImportField | undefined)[] {
   const foreign = names.some((n) => FOREIGN_MARKS.includes(n));
   const unknown = names.filter((n) => !ALIAS.has(n));
   if ((unknown.length > 0 && !foreign) || !names.some((n) => ALIAS.get(n) === 'email')) {
-    throw new AppError('request.invalid', `the first line must be a header naming the columns (email is required; also name, frequency, topics; or the header of an Inkwire, Mailchimp, Substack, Ghost or Buttondown export); got: ${record.join(',').slice(0, 200)}`, {
-      issues: [{ path: 'header', message: unknown.length && !foreign ? `unknown column${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ').slice(0, 200)}` : 'no email column' }],
-    });
+    throw new AppError(
+      'request.invalid',
+      `the first line must be a header naming the columns (email is required; also name, frequency, topics; or the header of an Inkwire, Mailchimp, Substack, Ghost or Buttondown export); got: ${record.join(',').slice(0, 200)}`,
+      {
+        issues: [
+          {
+            path: 'header',
+            message: unknown.length && !foreign ? `unknown column${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ').slice(0, 200)}` : 'no email column',
+          },
+        ],
+      },
+    );
   }
   const dupes = names.filter((n, i) => names.indexOf(n) !== i && ALIAS.get(n));
-  if (dupes.length) throw new AppError('request.invalid', `the header names a column twice: ${dupes.join(', ')}`, { issues: [{ path: 'header', message: 'duplicate column' }] });
+  if (dupes.length)
+    throw new AppError('request.invalid', `the header names a column twice: ${dupes.join(', ')}`, {
+      issues: [{ path: 'header', message: 'duplicate column' }],
+    });
   const emails = names.filter((n) => ALIAS.get(n) === 'email');
-  if (emails.length > 1) throw new AppError('request.invalid', `the header has two email columns: ${emails.join(', ')}`, { issues: [{ path: 'header', message: 'duplicate column' }] });
+  if (emails.length > 1)
+    throw new AppError('request.invalid', `the header has two email columns: ${emails.join(', ')}`, {
+      issues: [{ path: 'header', message: 'duplicate column' }],
+    });
   return names.map((n) => ALIAS.get(n) ?? undefined);
 }
 

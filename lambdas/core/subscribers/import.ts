@@ -25,9 +25,7 @@ export type ImportField =
   | 'paused';
 
 /** One data row of the file (`line` is 1-based, the header is line 1), or a row the parser refused. */
-export type ImportItem =
-  | { line: number; values: Partial<Record<ImportField, string>> }
-  | { line: number; error: string };
+export type ImportItem = { line: number; values: Partial<Record<ImportField, string>> } | { line: number; error: string };
 
 export interface ImportOptions {
   /**
@@ -90,7 +88,13 @@ const RowSchema = z.object({
   name: z.preprocess(blankToUndefined, NameSchema.optional()),
   frequency: z.preprocess((v) => (typeof v === 'string' ? blankToUndefined(v.trim().toLowerCase()) : v), FrequencySchema.optional()),
   topics: z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(/[;|,]/).map((t) => t.trim()).filter(Boolean) : []),
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(/[;|,]/)
+            .map((t) => t.trim())
+            .filter(Boolean)
+        : [],
     TopicsSchema,
   ),
 });
@@ -249,7 +253,12 @@ export async function importSubscribers(deps: ImportDeps, items: AsyncIterable<I
         continue;
       }
       const v = item.values;
-      const fullName = v.name || [v.firstName, v.lastName].map((x) => x?.trim()).filter(Boolean).join(' ');
+      const fullName =
+        v.name ||
+        [v.firstName, v.lastName]
+          .map((x) => x?.trim())
+          .filter(Boolean)
+          .join(' ');
       const parsed = RowSchema.safeParse({ email: v.email, name: fullName, frequency: v.frequency, topics: v.topics });
       if (!parsed.success) {
         refuse(item.line, parsed.error.issues.map((i) => `${i.path.join('.') || 'row'}: ${i.message}`).join('; '));
@@ -356,7 +365,10 @@ async function processBatch(deps: ImportDeps, rows: Row[], options: ImportOption
 
   for (const { prev, at } of toConfirm) {
     try {
-      await deps.subscribers.update({ ...prev, status: 'confirmed', confirmedAt: at ?? now.toISOString(), updatedAt: now.toISOString(), version: prev.version + 1 }, prev);
+      await deps.subscribers.update(
+        { ...prev, status: 'confirmed', confirmedAt: at ?? now.toISOString(), updatedAt: now.toISOString(), version: prev.version + 1 },
+        prev,
+      );
       report.confirmed++;
     } catch (e) {
       // Changed since the lookup (confirmed or unsubscribed on its own): its own choice wins.

@@ -103,7 +103,10 @@ function stopped(job: ImportJob | ExportJob, now: Date): boolean {
  * Records an import job awaiting its file and returns the URL to PUT the CSV to. The import starts when
  * the file arrives (an S3 notification in AWS; locally the upload route).
  */
-export async function createImportJob(deps: SubscriberJobDeps, options: ImportOptions): Promise<{ job: ImportJobView; upload: { method: 'PUT'; url: string; headers: Record<string, string>; expiresAt: string } }> {
+export async function createImportJob(
+  deps: SubscriberJobDeps,
+  options: ImportOptions,
+): Promise<{ job: ImportJobView; upload: { method: 'PUT'; url: string; headers: Record<string, string>; expiresAt: string } }> {
   const now = deps.clock.now();
   const id = newId(now);
   const expiresAt = plus(now, UPLOAD_URL_SECONDS * 1000);
@@ -224,7 +227,9 @@ export async function runUploadedImport(
     const items = async function* (): AsyncGenerator<ImportItem> {
       for await (const item of csvItems(file!.body, max)) {
         if (remaining && remaining() < STOP_BEFORE_END_MS) {
-          throw new OutOfTime(`the import ran out of time after ${rows} rows (a run may take 15 minutes); the rows before were imported, and importing the same file again in a new job is safe: it skips them. Split the file to import the rest faster`);
+          throw new OutOfTime(
+            `the import ran out of time after ${rows} rows (a run may take 15 minutes); the rows before were imported, and importing the same file again in a new job is safe: it skips them. Split the file to import the rest faster`,
+          );
         }
         rows++;
         yield item;
@@ -325,7 +330,11 @@ function exportView(job: ExportJob, now: Date): ExportJobView {
  * and part by part, never holding the list. A message delivered again while a run is alive, or after the
  * job ended, does nothing. Throws (after recording the failure) only on an unexpected error.
  */
-export async function runExportJob(deps: ExportRunDeps, jobId: string, options: { remainingMs?: (() => number) | undefined } = {}): Promise<'completed' | 'failed' | 'ignored'> {
+export async function runExportJob(
+  deps: ExportRunDeps,
+  jobId: string,
+  options: { remainingMs?: (() => number) | undefined } = {},
+): Promise<'completed' | 'failed' | 'ignored'> {
   const log = deps.log ?? ((m: string, d?: unknown) => console.error(m, d ?? ''));
   const now = deps.clock.now();
   const job = await deps.jobs.claimExport(jobId, iso(now), iso(new Date(now.getTime() - STALE_AFTER_MS)));
@@ -346,7 +355,9 @@ export async function runExportJob(deps: ExportRunDeps, jobId: string, options: 
     },
   };
   try {
-    const { bytes } = await deps.uploads.write(exportKey(jobId), exportSubscribersCsv({ subscribers: counted as SubscriberRepository }), { contentType: EXPORT_CONTENT_TYPE });
+    const { bytes } = await deps.uploads.write(exportKey(jobId), exportSubscribersCsv({ subscribers: counted as SubscriberRepository }), {
+      contentType: EXPORT_CONTENT_TYPE,
+    });
     await beat.stop();
     await deps.jobs.finish(jobId, { status: 'completed', at: iso(deps.clock.now()), rows, bytes });
     return 'completed';

@@ -45,7 +45,9 @@ export const EmailSchema = z
   .refine((s) => !LINE_BREAK.test(s) && !CONTROL.test(s), { error: 'must not contain line breaks or control characters', abort: true })
   .refine((s) => ADDRESS.test(s), { error: 'must be an email address like name@example.com', abort: true })
   // The mailer's own rule: ASCII local part, IDN domain allowed, no bidi controls or U+FFFD.
-  .refine((s) => emailAddressProblem(s) === undefined, { error: (iss) => emailAddressProblem(String(iss.input)) ?? 'must be an email address like name@example.com' })
+  .refine((s) => emailAddressProblem(s) === undefined, {
+    error: (iss) => emailAddressProblem(String(iss.input)) ?? 'must be an email address like name@example.com',
+  })
   .meta({ description: 'The subscriber\u2019s email address.', example: 'ada@example.com' });
 
 /** A display name: one line, no control characters (it ends up in a `To:` header). */

@@ -28,14 +28,18 @@ const SesEventSchema = z
       .optional(),
     bounce: z.object({ bounceType: z.string(), bouncedRecipients: Recipients }).loose().optional(),
     complaint: z.object({ complainedRecipients: Recipients, complaintFeedbackType: z.string().optional() }).loose().optional(),
-    delivery: z.object({ recipients: z.array(z.string()).max(100) }).loose().optional(),
-    receipt: z.object({ recipients: z.array(z.string()).optional() }).loose().optional(),
+    delivery: z
+      .object({ recipients: z.array(z.string()).max(100) })
+      .loose()
+      .optional(),
+    receipt: z
+      .object({ recipients: z.array(z.string()).optional() })
+      .loose()
+      .optional(),
   })
   .loose();
 
-export type SesEventResult =
-  | { type: 'bounce' | 'complaint' | 'delivery' | 'received'; changes: RecipientChange[] }
-  | { type: 'ignored'; reason: string };
+export type SesEventResult = { type: 'bounce' | 'complaint' | 'delivery' | 'received'; changes: RecipientChange[] } | { type: 'ignored'; reason: string };
 
 export interface RecipientChange {
   /** First 12 hex digits of the address hash, for logs (never the address). */
@@ -72,9 +76,7 @@ export async function handleSesEvent(deps: MailEventDeps, snsMessageId: string, 
     const permanent = event.bounce.bounceType === 'Permanent';
     const changes: RecipientChange[] = [];
     for (const [i, r] of event.bounce.bouncedRecipients.entries()) {
-      changes.push(await (permanent
-        ? suppress(deps, r.emailAddress, 'bounce', taggedId, seenFor(i))
-        : softBounce(deps, r.emailAddress, taggedId, seenFor(i))));
+      changes.push(await (permanent ? suppress(deps, r.emailAddress, 'bounce', taggedId, seenFor(i)) : softBounce(deps, r.emailAddress, taggedId, seenFor(i))));
     }
     return { type: 'bounce', changes };
   }
@@ -99,7 +101,8 @@ export async function handleSesEvent(deps: MailEventDeps, snsMessageId: string, 
       return { type: 'received', changes: [{ recipient: '', result: outcome === 'unsubscribed' ? 'unsubscribed' : 'unchanged' }] };
     } catch (e) {
       if (e instanceof AlreadySeen) return { type: 'received', changes: [{ recipient: '', result: 'duplicate' }] };
-      if (e instanceof AppError && (e.code === 'subscriber.tokenInvalid' || e.code === 'subscriber.tokenExpired')) return { type: 'ignored', reason: e.message };
+      if (e instanceof AppError && (e.code === 'subscriber.tokenInvalid' || e.code === 'subscriber.tokenExpired'))
+        return { type: 'ignored', reason: e.message };
       throw e;
     }
   }
@@ -129,7 +132,13 @@ async function withRetry(recipient: string, attempt: () => Promise<RecipientChan
   throw new AppError('internal.unexpected', 'the subscriber kept changing while a bounce was applied; SNS will retry');
 }
 
-async function suppress(deps: MailEventDeps, address: string, reason: 'bounce' | 'complaint', taggedId: string | undefined, seen: SeenClaim): Promise<RecipientChange> {
+async function suppress(
+  deps: MailEventDeps,
+  address: string,
+  reason: 'bounce' | 'complaint',
+  taggedId: string | undefined,
+  seen: SeenClaim,
+): Promise<RecipientChange> {
   const hash = emailHash(address);
   const recipient = hash.slice(0, 12);
   // SES's account-level list first (idempotent): should the write here fail, the event comes again and

@@ -72,9 +72,12 @@ export function createTokenSigner(secret: string | Uint8Array): TokenSigner {
       const [p, subscriberId, expiry] = fields as [string, string, string];
       if (p !== purpose || !SUBSCRIBER_ID.test(subscriberId) || !/^[0-9a-z]+$/.test(expiry)) throw invalid();
       if (parseInt(expiry, 36) * 1000 <= now.getTime()) {
-        throw new AppError('subscriber.tokenExpired', purpose === 'confirm'
-          ? 'this confirmation link has expired; subscribe again to get a new one'
-          : 'this link has expired; use the link from a more recent email');
+        throw new AppError(
+          'subscriber.tokenExpired',
+          purpose === 'confirm'
+            ? 'this confirmation link has expired; subscribe again to get a new one'
+            : 'this link has expired; use the link from a more recent email',
+        );
       }
       return { subscriberId };
     },

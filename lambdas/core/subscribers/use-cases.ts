@@ -7,15 +7,18 @@ import type { Mailbox, Mailer, OutgoingEmail } from '../email/message.ts';
 import type { EmailRenderer } from '../email/templates.ts';
 import { confirmationLink, LINK_TTL_DAYS, subscriberLinks, tokenFromMailtoSubject } from './links.ts';
 import type { TokenSigner } from './tokens.ts';
-import { AlreadySeen, EmailTaken, StaleSubscriber, type ConfirmationRequests, type ProviderSuppressions, type SeenClaim, type SubscriberCounts, type SubscriberPage, type SubscriberRepository } from './ports.ts';
 import {
-  emailHash,
-  type Frequency,
-  type PreferencesInput,
-  type Subscriber,
-  type SubscriberStatus,
-  type SubscribeInput,
-} from './schema.ts';
+  AlreadySeen,
+  EmailTaken,
+  StaleSubscriber,
+  type ConfirmationRequests,
+  type ProviderSuppressions,
+  type SeenClaim,
+  type SubscriberCounts,
+  type SubscriberPage,
+  type SubscriberRepository,
+} from './ports.ts';
+import { emailHash, type Frequency, type PreferencesInput, type Subscriber, type SubscriberStatus, type SubscribeInput } from './schema.ts';
 
 /** Sender identity of the mail subscribers get from this module (confirmation, welcome). */
 export interface SubscriberMailSettings {
@@ -209,8 +212,7 @@ async function sendWelcome(deps: SubscriberDeps, s: Subscriber): Promise<void> {
   }
 }
 
-const noLongerValid = () =>
-  new AppError('subscriber.tokenInvalid', 'this confirmation link is no longer valid; subscribe again to get a new one');
+const noLongerValid = () => new AppError('subscriber.tokenInvalid', 'this confirmation link is no longer valid; subscribe again to get a new one');
 
 /**
  * Double opt-in, step two, from the POST of the confirmation page. Confirming twice is harmless (no
@@ -224,7 +226,13 @@ export async function confirmSubscription(deps: SubscriberDeps, token: string): 
     if (prev.status === 'confirmed') return { outcome: 'alreadyConfirmed', subscriber: prev };
     if (prev.status !== 'pending') throw noLongerValid();
     const now = deps.clock.now();
-    const next = bump(prev, now, { status: 'confirmed', confirmedAt: now.toISOString(), suppressedReason: undefined, softBounces: 0, unsubscribedAt: undefined });
+    const next = bump(prev, now, {
+      status: 'confirmed',
+      confirmedAt: now.toISOString(),
+      suppressedReason: undefined,
+      softBounces: 0,
+      unsubscribedAt: undefined,
+    });
     // Confirming anew lifts an earlier suppression (erasure, bounce) of the address: at the provider first,
     // so that a failure there leaves everything as it was (the reader can confirm again).
     if (deps.providerSuppressions && (await deps.subscribers.getSuppression(prev.emailHash))) await liftAtProvider(deps.providerSuppressions, prev.email);
@@ -281,7 +289,9 @@ export async function resubscribe(deps: SubscriberDeps, token: string): Promise<
     }
     if (prev.status !== 'unsubscribed') return undefined;
     sendConfirm = !prev.confirmedAt;
-    return prev.confirmedAt ? { status: 'confirmed', unsubscribedAt: undefined, paused: false } : { status: 'pending', unsubscribedAt: undefined, paused: false };
+    return prev.confirmedAt
+      ? { status: 'confirmed', unsubscribedAt: undefined, paused: false }
+      : { status: 'pending', unsubscribedAt: undefined, paused: false };
   });
   if (sendConfirm) await sendConfirmation(deps, s);
   return s;

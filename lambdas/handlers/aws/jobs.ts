@@ -23,13 +23,15 @@ const JobsEnvSchema = z.object({
 const jobsEnv = once(() => parseEnv(JobsEnvSchema, process.env));
 
 /** What every job-aware function shares: records, files, settings. */
-export const awsJobBase = once((): Omit<SubscriberJobDeps, 'queue'> => ({
-  jobs: new DynamoSubscriberJobRepository(dynamo(), awsEnv().TABLE_NAME),
-  uploads: new S3UploadStore(jobsEnv().JOBS_BUCKET, { log }),
-  clock: systemClock,
-  maxImportBytes: awsEnv().MAX_IMPORT_BYTES,
-  log,
-}));
+export const awsJobBase = once(
+  (): Omit<SubscriberJobDeps, 'queue'> => ({
+    jobs: new DynamoSubscriberJobRepository(dynamo(), awsEnv().TABLE_NAME),
+    uploads: new S3UploadStore(jobsEnv().JOBS_BUCKET, { log }),
+    clock: systemClock,
+    maxImportBytes: awsEnv().MAX_IMPORT_BYTES,
+    log,
+  }),
+);
 
 /** The API's: creates jobs, signs upload and download URLs, queues exports. */
 export const awsJobApiDeps = once((): SubscriberJobDeps => {
@@ -39,7 +41,9 @@ export const awsJobApiDeps = once((): SubscriberJobDeps => {
 });
 
 /** The jobs function's: writes exports (no mail, no HTTP stack). */
-export const awsExportRunDeps = once((): ExportRunDeps => ({
-  ...awsJobBase(),
-  subscribers: new DynamoSubscriberRepository(dynamo(), awsEnv().TABLE_NAME),
-}));
+export const awsExportRunDeps = once(
+  (): ExportRunDeps => ({
+    ...awsJobBase(),
+    subscribers: new DynamoSubscriberRepository(dynamo(), awsEnv().TABLE_NAME),
+  }),
+);

@@ -37,4 +37,3 @@ export async function awsSubscriberDeps(): Promise<SubscriberDeps> {
     onSubscribed: (outcome) => awsMetrics().count(METRICS.subscribes, 1, { outcome }),
   };
 }
-

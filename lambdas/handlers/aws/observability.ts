@@ -9,7 +9,8 @@ import { PowertoolsObservability } from '../../adapters/observability/powertools
  * client built in `handlers/aws/` goes through {@link traced}, so its calls show in the trace.
  */
 let instance: PowertoolsObservability | undefined;
-export const awsObservability = (): PowertoolsObservability => (instance ??= new PowertoolsObservability({ tracer: new Tracer({ serviceName: SERVICE_NAME }) }));
+export const awsObservability = (): PowertoolsObservability =>
+  (instance ??= new PowertoolsObservability({ tracer: new Tracer({ serviceName: SERVICE_NAME }) }));
 
 /** The log callback for every dependency bag built in AWS. */
 export const awsLog: LogFn = (message, detail) => awsObservability().log(message, detail);
@@ -24,6 +25,10 @@ export function traced<T>(client: T): T {
 }
 
 /** A handler under the function's observability: see {@link PowertoolsObservability.instrument}. */
-export function instrument<E, R>(name: string, handler: (event: E, context: Context) => Promise<R>, correlate?: (event: E) => Record<string, string | undefined>) {
+export function instrument<E, R>(
+  name: string,
+  handler: (event: E, context: Context) => Promise<R>,
+  correlate?: (event: E) => Record<string, string | undefined>,
+) {
   return awsObservability().instrument(name, handler, correlate);
 }

@@ -29,7 +29,17 @@ export const awsPlanDeps = once(
 );
 
 /** The digest schedule's function only creates a Send item: no queue, bucket or mailer. */
-export const awsDigestDeps = once((): SendDeps => planningDeps({ ...sendingBase(), queue: { enqueue: async () => { throw new Error('the digest function queues nothing'); } } }));
+export const awsDigestDeps = once(
+  (): SendDeps =>
+    planningDeps({
+      ...sendingBase(),
+      queue: {
+        enqueue: async () => {
+          throw new Error('the digest function queues nothing');
+        },
+      },
+    }),
+);
 
 /** The send dead-letter queue's consumer: the table only (no queue, bucket or mailer, nor their variables). */
 export const awsDeadLetterDeps = once((): DeadLetterDeps => deadLetterDeps({ db: dynamo(), table: awsEnv().TABLE_NAME, log }));

@@ -32,7 +32,13 @@ export function awsDeliveryDeps(): Promise<DeliveryDeps> {
       ...base,
       planning: planningDeps({
         ...base,
-        queue: queueUrl ? new SqsSendQueue(traced(new SQSClient({})), queueUrl) : { enqueue: async () => { throw new Error('this function queues no batches'); } },
+        queue: queueUrl
+          ? new SqsSendQueue(traced(new SQSClient({})), queueUrl)
+          : {
+              enqueue: async () => {
+                throw new Error('this function queues no batches');
+              },
+            },
       }),
       mailing: {
         mailer,

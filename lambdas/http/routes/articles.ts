@@ -1,17 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import * as z from 'zod';
-import {
-  ArticleInputSchema,
-  ArticleOutputSchema,
-  ArticlePatchSchema,
-  ArticleStatusSchema,
-  toArticleOutput,
-} from '../../core/articles/schema.ts';
+import { ArticleInputSchema, ArticleOutputSchema, ArticlePatchSchema, ArticleStatusSchema, toArticleOutput } from '../../core/articles/schema.ts';
 import {
   createArticle,
   deleteArticle,
   getArticle,
-  articleBySlug, listArticles,
+  articleBySlug,
+  listArticles,
   patchArticle,
   replaceArticle,
   type ArticleDeps,
@@ -22,7 +17,14 @@ import { errorResponses, newRouter, pageLimit, idempotencyHeader, named } from '
 const Article = named(ArticleOutputSchema, 'Article');
 const ArticleInput = named(ArticleInputSchema, 'ArticleInput');
 const ArticlePatch = named(ArticlePatchSchema, 'ArticlePatch');
-const IdParam = z.object({ id: z.string().min(1).max(64).regex(/^[a-z0-9]+$/, 'must be an article id').openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z0-9]+$/, 'must be an article id')
+    .openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }),
+});
 const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
@@ -70,7 +72,10 @@ export function articleRoutes(deps: ArticleDeps) {
         }),
       },
       responses: {
-        200: { description: 'A page of articles', content: { 'application/json': { schema: z.object({ items: z.array(Article), next: z.string().nullable() }) } } },
+        200: {
+          description: 'A page of articles',
+          content: { 'application/json': { schema: z.object({ items: z.array(Article), next: z.string().nullable() }) } },
+        },
         ...errorResponses(400, 401),
       },
     }),
@@ -146,4 +151,3 @@ export function articleRoutes(deps: ArticleDeps) {
 
   return app;
 }
-

@@ -12,14 +12,19 @@ const SendRequest = SendRequestSchema.meta({ id: 'SendRequest' });
 const PreviewRequest = PreviewRequestSchema.meta({ id: 'SendPreviewRequest' });
 const TestRequest = TestRequestSchema.meta({ id: 'SendTestRequest' });
 const IdParam = z.object({
-  id: z.string().min(1).max(80).regex(/^[a-z0-9-]+$/, 'must be a send id').openapi({ param: { name: 'id', in: 'path' }, example: 'alert-01hq0z8k2m4n6p8r0t2v4x6y8z' }),
+  id: z
+    .string()
+    .min(1)
+    .max(80)
+    .regex(/^[a-z0-9-]+$/, 'must be a send id')
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'alert-01hq0z8k2m4n6p8r0t2v4x6y8z' }),
 });
 const ResumeRequest = z
   .object({
-    retryUncertain: z
-      .boolean()
-      .optional()
-      .openapi({ description: 'Also send again to recipients left `uncertain` (their call was in flight when a process died): some of them may get the mail twice. Default false.' }),
+    retryUncertain: z.boolean().optional().openapi({
+      description:
+        'Also send again to recipients left `uncertain` (their call was in flight when a process died): some of them may get the mail twice. Default false.',
+    }),
   })
   .strict()
   .meta({ id: 'SendResumeRequest' });
@@ -77,10 +82,9 @@ export function sendRoutes(deps: DeliveryDeps) {
                   html: z.string(),
                   text: z.string(),
                   articles: z.array(z.object({ id: z.string(), title: z.string(), url: z.string() })),
-                  window: z
-                    .object({ since: z.string(), until: z.string() })
-                    .optional()
-                    .meta({ description: 'Digest: the recipient\u2019s window; articles published after `since` (their last digest or confirmation) up to `until`.' }),
+                  window: z.object({ since: z.string(), until: z.string() }).optional().meta({
+                    description: 'Digest: the recipient\u2019s window; articles published after `since` (their last digest or confirmation) up to `until`.',
+                  }),
                 })
                 .openapi('SendPreview'),
             },
@@ -106,7 +110,9 @@ export function sendRoutes(deps: DeliveryDeps) {
           description: 'One result per address',
           content: {
             'application/json': {
-              schema: z.object({ results: z.array(z.object({ address: z.string(), messageId: z.string().optional(), error: z.string().optional() })) }).openapi('SendTestResult'),
+              schema: z
+                .object({ results: z.array(z.object({ address: z.string(), messageId: z.string().optional(), error: z.string().optional() })) })
+                .openapi('SendTestResult'),
             },
           },
         },

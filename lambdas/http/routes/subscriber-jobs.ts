@@ -14,7 +14,12 @@ import { ImportQuerySchema, ImportReportSchema, importOptionsFrom } from './subs
 
 const security = [{ bearerAuth: [] }];
 const IdParam = z.object({
-  id: z.string().min(1).max(64).regex(/^[0-9a-z]+$/, 'must be a job id, as returned when the job was created').openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[0-9a-z]+$/, 'must be a job id, as returned when the job was created')
+    .openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }),
 });
 const Time = z.string().meta({ description: 'ISO 8601 date-time', example: '2024-02-11T10:00:00.000Z' });
 
@@ -22,7 +27,8 @@ const ImportJobSchema = z
   .object({
     id: z.string(),
     status: z.enum(['awaiting-upload', 'running', 'completed', 'failed', 'expired']).meta({
-      description: '`awaiting-upload`: PUT the file to the upload URL. `running`: importing (see `rows`). `completed`: see `report`. `failed`: see `reason`. `expired`: the upload URL ran out before a file arrived.',
+      description:
+        '`awaiting-upload`: PUT the file to the upload URL. `running`: importing (see `rows`). `completed`: see `report`. `failed`: see `reason`. `expired`: the upload URL ran out before a file arrived.',
     }),
     options: z.object({ consent: z.enum(['confirmed', 'none']), sendConfirmation: z.boolean() }),
     createdAt: Time,
@@ -62,7 +68,9 @@ const ExportJobSchema = z
     download: z
       .object({ url: z.string(), expiresAt: Time })
       .optional()
-      .meta({ description: `When completed: a URL to GET the CSV from, without the API key, for ${DOWNLOAD_URL_SECONDS / 60} minutes (ask again for a fresh one).` }),
+      .meta({
+        description: `When completed: a URL to GET the CSV from, without the API key, for ${DOWNLOAD_URL_SECONDS / 60} minutes (ask again for a fresh one).`,
+      }),
     reason: z.string().optional(),
   })
   .openapi('SubscriberExportJob');

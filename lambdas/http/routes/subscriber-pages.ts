@@ -5,14 +5,7 @@ import { z } from '@hono/zod-openapi';
 import { AppError, isAppError } from '../../core/errors.ts';
 import type { RateLimiter } from '../../core/subscribers/ports.ts';
 import { clientNetwork, emailRateKey, SUBSCRIBE_LIMITS, type SubscribeLimits } from '../../core/subscribers/subscribe-limits.ts';
-import {
-  FREQUENCIES,
-  normalizeTopics,
-  PreferencesInputSchema,
-  SubscribeInputSchema,
-  type Frequency,
-  type Subscriber,
-} from '../../core/subscribers/schema.ts';
+import { FREQUENCIES, normalizeTopics, PreferencesInputSchema, SubscribeInputSchema, type Frequency, type Subscriber } from '../../core/subscribers/schema.ts';
 import {
   confirmSubscription,
   getPreferences,
@@ -80,7 +73,8 @@ const minutes = (seconds: number) => `${Math.ceil(seconds / 60)} minute${seconds
 export const MAX_FORM_BYTES = 16 * 1024;
 
 const PAGE_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'Referrer-Policy': 'no-referrer',
   'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
@@ -103,9 +97,7 @@ export function unreadableForm(contentType: string, body: string): AppError {
   return new AppError('request.invalid', `the form body is not valid application/x-www-form-urlencoded: received ${start}`);
 }
 
-const SubscribeAccepted = z
-  .object({ accepted: z.literal(true), message: z.string() })
-  .openapi('SubscribeAccepted');
+const SubscribeAccepted = z.object({ accepted: z.literal(true), message: z.string() }).openapi('SubscribeAccepted');
 
 const ERROR_HEADINGS: Record<string, string> = {
   'subscriber.tokenInvalid': 'This link does not work',
@@ -129,7 +121,13 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
   const limits: SubscribeLimits = { ...SUBSCRIBE_LIMITS, ...(deps.limits ?? {}) };
   const minMs = deps.subscribeMinMs ?? DEFAULT_SUBSCRIBE_MIN_MS;
   const log = deps.log ?? core.log ?? ((m: string, d: unknown) => console.error(m, d));
-  const paths = { subscribe: '/subscribe', checkInbox: '/subscribe/check-inbox', confirm: '/confirm', preferences: '/preferences', unsubscribe: '/unsubscribe' };
+  const paths = {
+    subscribe: '/subscribe',
+    checkInbox: '/subscribe/check-inbox',
+    confirm: '/confirm',
+    preferences: '/preferences',
+    unsubscribe: '/unsubscribe',
+  };
 
   const page = async (c: Context, name: string, data: Record<string, unknown>, status = 200, extra: Record<string, string> = {}) => {
     const html = await deps.pages.render(name, data);
@@ -141,7 +139,13 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
     const heading = ERROR_HEADINGS[e.code] ?? (e.status >= 500 ? 'Something went wrong' : 'This did not work');
     const message = e.status >= 500 ? 'Something went wrong on our side; please try again in a few minutes.' : e.message;
     const showSubscribe = e.code === 'subscriber.tokenExpired' || e.code === 'subscriber.tokenInvalid' || e.code === 'subscriber.notFound';
-    return page(c, 'error.liquid', { title: heading, heading, message, subscribeUrl: showSubscribe ? `${publicUrl}${paths.subscribe}` : '' }, e.status, e.headers ?? {});
+    return page(
+      c,
+      'error.liquid',
+      { title: heading, heading, message, subscribeUrl: showSubscribe ? `${publicUrl}${paths.subscribe}` : '' },
+      e.status,
+      e.headers ?? {},
+    );
   };
 
   app.onError(async (err, c) => {
@@ -197,9 +201,24 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
   const rateLimit = async (c: Context, email: string) => {
     const now = core.clock.now();
     const checks = [
-      { scope: 'subscribe-network', key: clientNetwork(deps.clientAddress(c)), limit: limits.perNetwork, says: (s: number) => `too many subscribe attempts from your network; try again in ${minutes(s)}` },
-      { scope: 'subscribe-email', key: emailRateKey(email), limit: limits.perEmail, says: (s: number) => `too many subscribe attempts for this email address; try again in ${minutes(s)}` },
-      { scope: 'subscribe-site', key: 'all', limit: limits.siteWide, says: (s: number) => `too many people are subscribing right now; try again in ${minutes(s)}` },
+      {
+        scope: 'subscribe-network',
+        key: clientNetwork(deps.clientAddress(c)),
+        limit: limits.perNetwork,
+        says: (s: number) => `too many subscribe attempts from your network; try again in ${minutes(s)}`,
+      },
+      {
+        scope: 'subscribe-email',
+        key: emailRateKey(email),
+        limit: limits.perEmail,
+        says: (s: number) => `too many subscribe attempts for this email address; try again in ${minutes(s)}`,
+      },
+      {
+        scope: 'subscribe-site',
+        key: 'all',
+        limit: limits.siteWide,
+        says: (s: number) => `too many people are subscribing right now; try again in ${minutes(s)}`,
+      },
     ];
     for (const check of checks) {
       const decision = await deps.rateLimiter.hit(check.scope, check.key, check.limit, now);
@@ -212,15 +231,20 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
   // ---- Subscribe
 
   const subscribeForm = async (c: Context, values: Record<string, unknown> = {}, fieldErrors: Record<string, string> = {}, status = 200) =>
-    page(c, 'subscribe.liquid', {
-      title: 'Subscribe',
-      action: `${publicUrl}${paths.subscribe}`,
-      values: { frequency: core.settings.defaultFrequency, ...values },
-      frequencies,
-      topics: await topicList(many(values.topics as string[] | undefined)),
-      fieldErrors,
-      errors: Object.entries(fieldErrors).map(([field, message]) => ({ field: field === 'topics' ? 'email' : field, message })),
-    }, status);
+    page(
+      c,
+      'subscribe.liquid',
+      {
+        title: 'Subscribe',
+        action: `${publicUrl}${paths.subscribe}`,
+        values: { frequency: core.settings.defaultFrequency, ...values },
+        frequencies,
+        topics: await topicList(many(values.topics as string[] | undefined)),
+        fieldErrors,
+        errors: Object.entries(fieldErrors).map(([field, message]) => ({ field: field === 'topics' ? 'email' : field, message })),
+      },
+      status,
+    );
 
   app.get(paths.subscribe, (c) => subscribeForm(c));
 
@@ -312,21 +336,32 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
 
   // ---- Preferences
 
-  const preferencesPage = async (c: Context, token: string, s: Subscriber, flags: { saved?: boolean; resubscribed?: boolean; errors?: string[] } = {}, status = 200) =>
-    page(c, 'preferences.liquid', {
-      title: 'Email preferences',
-      action: `${publicUrl}${paths.preferences}`,
-      unsubscribeAction: `${publicUrl}${paths.unsubscribe}`,
-      subscribeUrl: `${publicUrl}${paths.subscribe}`,
-      token,
-      unsubscribeToken: unsubscribeTokenFor(core, s.id),
-      subscriber: { email: s.email, status: s.status, frequency: s.frequency, paused: s.paused },
-      frequencies,
-      topics: await topicList(s.topics),
-      saved: flags.saved ?? false,
-      resubscribed: flags.resubscribed ?? false,
-      errors: flags.errors ?? [],
-    }, status);
+  const preferencesPage = async (
+    c: Context,
+    token: string,
+    s: Subscriber,
+    flags: { saved?: boolean; resubscribed?: boolean; errors?: string[] } = {},
+    status = 200,
+  ) =>
+    page(
+      c,
+      'preferences.liquid',
+      {
+        title: 'Email preferences',
+        action: `${publicUrl}${paths.preferences}`,
+        unsubscribeAction: `${publicUrl}${paths.unsubscribe}`,
+        subscribeUrl: `${publicUrl}${paths.subscribe}`,
+        token,
+        unsubscribeToken: unsubscribeTokenFor(core, s.id),
+        subscriber: { email: s.email, status: s.status, frequency: s.frequency, paused: s.paused },
+        frequencies,
+        topics: await topicList(s.topics),
+        saved: flags.saved ?? false,
+        resubscribed: flags.resubscribed ?? false,
+        errors: flags.errors ?? [],
+      },
+      status,
+    );
 
   app.get(paths.preferences, async (c) => {
     const token = await tokenOf(c);
@@ -342,7 +377,10 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
       await resubscribe(core, token);
       return back('resubscribed');
     }
-    const more = (one(form.moreTopics) ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+    const more = (one(form.moreTopics) ?? '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
     const parsed = PreferencesInputSchema.safeParse({
       frequency: one(form.frequency),
       topics: normalizeTopics([...many(form.topics), ...more]),
@@ -358,7 +396,13 @@ export function subscriberPageRoutes(deps: SubscriberPageDeps) {
     const unknown = (parsed.data.topics ?? []).filter((t) => !known.has(t));
     if (unknown.length) {
       const list = unknown.map((t) => `\u201c${t}\u201d`).join(', ');
-      return preferencesPage(c, token, current, { errors: [`${list} ${unknown.length > 1 ? 'are not topics' : 'is not a topic'} of ${core.site.title}: choose from the list.`] }, 400);
+      return preferencesPage(
+        c,
+        token,
+        current,
+        { errors: [`${list} ${unknown.length > 1 ? 'are not topics' : 'is not a topic'} of ${core.site.title}: choose from the list.`] },
+        400,
+      );
     }
     await updatePreferences(core, token, parsed.data);
     return back('saved');

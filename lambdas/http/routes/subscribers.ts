@@ -11,7 +11,12 @@ import { subscriberPageRoutes, type SubscriberPageDeps } from './subscriber-page
 
 const Subscriber = named(SubscriberOutputSchema, 'Subscriber');
 const IdParam = z.object({
-  id: z.string().min(1).max(64).regex(/^[a-z0-9]+$/, 'must be a subscriber id').openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z0-9]+$/, 'must be a subscriber id')
+    .openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }),
 });
 const security = [{ bearerAuth: [] }];
 
@@ -19,7 +24,9 @@ const CountsSchema = z
   .object({
     total: z.number().int(),
     byStatus: z.object({ pending: z.number().int(), confirmed: z.number().int(), unsubscribed: z.number().int(), suppressed: z.number().int() }),
-    byFrequency: z.object({ instant: z.number().int(), daily: z.number().int(), weekly: z.number().int() }).meta({ description: 'Confirmed subscribers by frequency, paused ones included.' }),
+    byFrequency: z
+      .object({ instant: z.number().int(), daily: z.number().int(), weekly: z.number().int() })
+      .meta({ description: 'Confirmed subscribers by frequency, paused ones included.' }),
     paused: z.number().int().meta({ description: 'Confirmed subscribers who paused their mail.' }),
   })
   .openapi('SubscriberCounts');
@@ -42,9 +49,10 @@ export const ImportReportSchema = z
       .meta({ description: 'The confirmation send that mails them, paced like any send: follow it at `GET /api/sends/{id}`.' }),
     errors: z.array(z.object({ line: z.number().int(), message: z.string() })),
     errorsTruncated: z.boolean().meta({ description: `True when more than ${MAX_LISTED_ERRORS} rows were refused; \`invalid\` counts them all.` }),
-    skipped: z
-      .array(z.object({ line: z.number().int(), reason: z.string() }))
-      .meta({ description: 'Rows skipped because the file says the address unsubscribed or bounced (an export\u2019s unsubscribed or cleaned rows), by line; counted in `skippedUnsubscribed` and `skippedSuppressed`.' }),
+    skipped: z.array(z.object({ line: z.number().int(), reason: z.string() })).meta({
+      description:
+        'Rows skipped because the file says the address unsubscribed or bounced (an export\u2019s unsubscribed or cleaned rows), by line; counted in `skippedUnsubscribed` and `skippedSuppressed`.',
+    }),
     skippedTruncated: z.boolean().meta({ description: `True when more than ${MAX_LISTED_ERRORS} rows were skipped so.` }),
   })
   .openapi('SubscriberImportReport');
@@ -121,7 +129,11 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       const stamp = deps.clock.now().toISOString().slice(0, 10);
       return new Response(body, {
         status: 200,
-        headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="subscribers-${stamp}.csv"`, 'Cache-Control': 'no-store' },
+        headers: {
+          'Content-Type': 'text/csv; charset=utf-8',
+          'Content-Disposition': `attachment; filename="subscribers-${stamp}.csv"`,
+          'Cache-Control': 'no-store',
+        },
       }) as never;
     },
   );
@@ -144,7 +156,12 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       security,
       request: {
         query: ImportQuerySchema,
-        body: { content: { 'text/csv': { schema: z.string().meta({ example: 'email,name,frequency,topics\nada@example.com,Ada Lovelace,weekly,science;history\n' }) } }, required: true },
+        body: {
+          content: {
+            'text/csv': { schema: z.string().meta({ example: 'email,name,frequency,topics\nada@example.com,Ada Lovelace,weekly,science;history\n' }) },
+          },
+          required: true,
+        },
       },
       responses: {
         200: { description: 'What was imported, and each refused row', content: { 'application/json': { schema: ImportReportSchema } } },
@@ -158,7 +175,8 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       }
       const importOptions = importOptionsFrom(q);
       const length = Number(c.req.header('content-length') ?? NaN);
-      if (length > maxImportBytes) throw new AppError('request.tooLarge', `the CSV is ${length} bytes; an import may be at most ${maxImportBytes} bytes: split the file`);
+      if (length > maxImportBytes)
+        throw new AppError('request.tooLarge', `the CSV is ${length} bytes; an import may be at most ${maxImportBytes} bytes: split the file`);
       const raw = c.req.raw.body;
       if (!raw) throw new AppError('request.invalid', 'the CSV is empty; the first line must be a header such as email,name,frequency,topics');
       const rows = csvItems(Readable.fromWeb(raw as import('node:stream/web').ReadableStream<Uint8Array>), maxImportBytes);
@@ -192,7 +210,10 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
         }),
       },
       responses: {
-        200: { description: 'A page of subscribers', content: { 'application/json': { schema: z.object({ items: z.array(Subscriber), next: z.string().nullable() }) } } },
+        200: {
+          description: 'A page of subscribers',
+          content: { 'application/json': { schema: z.object({ items: z.array(Subscriber), next: z.string().nullable() }) } },
+        },
         ...errorResponses(400, 401),
       },
     }),
@@ -221,7 +242,8 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       path: '/subscribers/{id}',
       tags: ['Subscribers'],
       summary: 'Erase a subscriber',
-      description: 'Deletes the subscriber\u2019s personal data. Only a hash of the address is kept, on the suppression list: it is never mailed again unless it subscribes and confirms anew.',
+      description:
+        'Deletes the subscriber\u2019s personal data. Only a hash of the address is kept, on the suppression list: it is never mailed again unless it subscribes and confirms anew.',
       security,
       request: { params: IdParam },
       responses: { 204: { description: 'Erased' }, ...errorResponses(400, 401, 404) },
