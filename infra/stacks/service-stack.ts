@@ -285,6 +285,8 @@ export class ServiceStack extends Stack {
         TOKEN_SECRET_ARN: data.tokenSecret.secretArn,
         PUBLISHER_KEY_SECRET_ARN: data.publisherKeySecret.secretArn,
         ORIGIN_SECRET_ARN: data.originSecret.secretArn,
+        // The Easy DKIM CNAME targets SES issued for the domain: the console checks that DNS has them.
+        DKIM_RECORDS: [data.emailIdentity.dkimDnsTokenValue1, data.emailIdentity.dkimDnsTokenValue2, data.emailIdentity.dkimDnsTokenValue3].join(','),
         ...schedulerEnv,
       },
       statements: [

@@ -1,5 +1,6 @@
 import { parseDateLine, parsePlainTextArticle } from '../core/articles/plain-text.ts';
 import { slugify } from '../core/articles/slug.ts';
+import { decodeHtmlEntities as decodeEntities } from '../core/html.ts';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { CliError, UsageError } from './errors.ts';
 
@@ -277,31 +278,4 @@ function innerText(html: string | undefined): string {
   return decodeEntities(html.replace(/<[^>]*>/g, ''))
     .replace(/\s+/g, ' ')
     .trim();
-}
-
-const NAMED_ENTITIES: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: '\u00a0',
-  ndash: '\u2013',
-  mdash: '\u2014',
-  lsquo: '\u2018',
-  rsquo: '\u2019',
-  ldquo: '\u201c',
-  rdquo: '\u201d',
-  hellip: '\u2026',
-  copy: '\u00a9',
-};
-
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
-    if (e[0] === '#') {
-      const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : m;
-    }
-    return NAMED_ENTITIES[e.toLowerCase()] ?? m;
-  });
 }

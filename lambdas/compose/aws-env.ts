@@ -14,6 +14,8 @@ export const AwsEnvSchema = SiteEnvSchema.extend(MailEnvSchema.shape)
     TOKEN_SECRET_ARN: z.string().min(1).optional(),
     /** The secret CloudFront sends as the origin header; the API refuses requests without it (api only). */
     ORIGIN_SECRET_ARN: z.string().min(1).optional(),
+    /** api only: the Easy DKIM CNAME targets (`<token>.dkim.amazonses.com`, comma-separated), for the console's DNS check. */
+    DKIM_RECORDS: z.string().optional(),
     SCHEDULER_GROUP_NAME: z.string().min(1).optional(),
     SCHEDULER_ROLE_ARN: z.string().min(1).optional(),
     PUBLISH_FUNCTION_ARN: z.string().min(1).optional(),

@@ -55,6 +55,9 @@ const app = createApp({
         site: site(),
         quota: () => deliveryDeps.quota?.getSendQuota() ?? Promise.reject(new Error('no quota reader')),
         region: process.env.AWS_REGION,
+        dkimTokens: env.DKIM_RECORDS?.split(',')
+          .map((v) => v.trim().replace(/\.dkim\.amazonses\.com$/i, ''))
+          .filter(Boolean),
       },
     }),
   ],

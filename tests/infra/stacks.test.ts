@@ -150,6 +150,11 @@ describe('functions', () => {
     }
   });
 
+  it('tells the API the Easy DKIM records SES issued, for the console\u2019s DNS check', () => {
+    const dkim = JSON.stringify(functionProps(s.service.functions.api).Environment.Variables.DKIM_RECORDS);
+    for (const n of [1, 2, 3]) expect(dkim).toContain(`DkimDNSTokenValue${n}`);
+  });
+
   it('passes the shared settings to every function, with values from the configuration', () => {
     for (const f of Object.values(s.service.functions)) {
       const env = functionProps(f).Environment.Variables;

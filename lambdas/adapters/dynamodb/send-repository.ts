@@ -29,6 +29,7 @@ import {
   type Reconcile,
   type SendPage,
   type SendRepository,
+  type SettleOptions,
   type TallyDelta,
 } from '../../core/sends/ports.ts';
 import { keys, parseSendPartition, REPORT_SHARDS, reportShard, type Key } from './keys.ts';
@@ -365,17 +366,7 @@ export class DynamoSendRepository implements SendRepository {
     return { handOn: typeof Item.handOn === 'string' ? parseBatchMessage(Item.handOn) : undefined };
   }
 
-  async settle(
-    id: string,
-    counts: SendCounts,
-    at: string,
-    options: {
-      finalRecords: number;
-      errors: Record<string, { count: number; message: string }>;
-      skippedBy: SkipCounts;
-      complete?: { generation: number } | undefined;
-    },
-  ): Promise<boolean> {
+  async settle(id: string, counts: SendCounts, at: string, options: SettleOptions): Promise<boolean> {
     const errorCounts: Record<string, number> = {};
     const errorSamples: Record<string, string> = {};
     for (const [code, e] of Object.entries(options.errors)) {

@@ -1,7 +1,7 @@
 import { Marked } from 'marked';
 import { type DefaultTreeAdapterTypes, defaultTreeAdapter, html as parse5Html, parseFragment } from 'parse5';
 import sanitizeHtml from 'sanitize-html';
-import { escapeHtml } from '../html.ts';
+import { decodeHtmlEntities as decodeEntities, escapeHtml } from '../html.ts';
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 
@@ -182,17 +182,6 @@ export function htmlToText(html: string): string {
     .replace(/<br\s*\/?>/gi, ' ')
     .replace(/<[^>]+>/g, '');
   return decodeEntities(noTags).replace(/\s+/g, ' ').trim();
-}
-
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e: string) => {
-    if (e[0] === '#') {
-      const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return Number.isFinite(cp) && cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
-    }
-    return NAMED[e.toLowerCase()] ?? m;
-  });
 }
 
 /** A summary derived from the body: the first paragraphs' text, cut at a word boundary near `max` characters. */

@@ -46,6 +46,16 @@ export interface PlanStep {
   batches: number;
 }
 
+/** What a settlement writes beside the counts (see {@link SendRepository.settle}). */
+export interface SettleOptions {
+  /** Records with a final outcome that this recount saw: an overlapping recount that saw fewer does not overwrite it. */
+  finalRecords: number;
+  errors: Record<string, { count: number; message: string }>;
+  skippedBy: SkipCounts;
+  /** Complete the send too, if it is still this generation's and every batch is counted. */
+  complete?: { generation: number } | undefined;
+}
+
 /**
  * Sends and their delivery ledger. Every state change is a conditional write, so two processes acting on
  * the same send (a retried stream record, a redelivered batch, a resume) can never both win.
@@ -92,17 +102,7 @@ export interface SendRepository {
    * already (recounts may overlap; records only ever move forward). With `complete`, also
    * `sending` -> `completed` (conditional on the generation and on every batch being counted).
    */
-  settle(
-    id: string,
-    counts: SendCounts,
-    at: string,
-    options: {
-      finalRecords: number;
-      errors: Record<string, { count: number; message: string }>;
-      skippedBy: SkipCounts;
-      complete?: { generation: number } | undefined;
-    },
-  ): Promise<boolean>;
+  settle(id: string, counts: SendCounts, at: string, options: SettleOptions): Promise<boolean>;
   setArchivePath(id: string, path: string): Promise<void>;
 
   /** The frozen content; the first write wins and is returned. */

@@ -6,6 +6,7 @@ import type { SubscriberRepository } from '../../core/subscribers/ports.ts';
 import { REPORT_KINDS } from '../../core/sends/model.ts';
 import type { Clock } from '../../core/clock.ts';
 import { errorResponses, newRouter } from '../router.ts';
+import { SubscriberIdParam } from './subscribers.ts';
 
 export interface SubscriberStatsDeps {
   subscribers: Pick<SubscriberRepository, 'all' | 'get'>;
@@ -77,14 +78,7 @@ export function subscriberStatsRoutes(deps: SubscriberStatsDeps) {
       description: `The subscriber\u2019s delivery record in each of the newest ${HISTORY_SENDS} sends that had them in their audience, newest first, with what SES reported.`,
       security,
       request: {
-        params: z.object({
-          id: z
-            .string()
-            .min(1)
-            .max(64)
-            .regex(/^[a-z0-9]+$/, 'must be a subscriber id')
-            .openapi({ param: { name: 'id', in: 'path' }, example: '01hq0z8k2m4n6p8r0t2v4x6y8z' }),
-        }),
+        params: SubscriberIdParam,
       },
       responses: {
         200: { description: 'The history', content: { 'application/json': { schema: z.object({ items: z.array(HistoryItem) }) } } },

@@ -10,7 +10,7 @@ import { errorResponses, newRouter, pageLimit, named } from '../router.ts';
 import { subscriberPageRoutes, type SubscriberPageDeps } from './subscriber-pages.ts';
 
 const Subscriber = named(SubscriberOutputSchema, 'Subscriber');
-const IdParam = z.object({
+export const SubscriberIdParam = z.object({
   id: z
     .string()
     .min(1)
@@ -230,7 +230,7 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       tags: ['Subscribers'],
       summary: 'Get a subscriber',
       security,
-      request: { params: IdParam },
+      request: { params: SubscriberIdParam },
       responses: { 200: { description: 'The subscriber', content: { 'application/json': { schema: Subscriber } } }, ...errorResponses(400, 401, 404) },
     }),
     async (c) => c.json(toSubscriberOutput(await getSubscriber(deps, c.req.valid('param').id)), 200),
@@ -245,7 +245,7 @@ export function subscriberRoutes(deps: SubscriberDeps, options: SubscriberApiOpt
       description:
         'Deletes the subscriber\u2019s personal data. Only a hash of the address is kept, on the suppression list: it is never mailed again unless it subscribes and confirms anew.',
       security,
-      request: { params: IdParam },
+      request: { params: SubscriberIdParam },
       responses: { 204: { description: 'Erased' }, ...errorResponses(400, 401, 404) },
     }),
     async (c) => {
