@@ -15,6 +15,7 @@ import type { SendQuota } from '../core/email/message.ts';
 import type { DocumentReader } from '../core/feeds/ports.ts';
 import { subscriberStatsRoutes } from '../http/routes/subscriber-stats.ts';
 import { DynamoSubscriberHistory } from '../adapters/dynamodb/subscriber-history.ts';
+import { DynamoGrowthMarks } from '../adapters/dynamodb/growth-marks.ts';
 import { DynamoSessionRevocations } from '../adapters/dynamodb/console-sessions.ts';
 import { consoleRoutes } from '../http/console/routes.ts';
 import { checkDns, systemDnsLookup, type ConsoleSettings, type DnsLookup } from '../http/console/settings.ts';
@@ -54,7 +55,12 @@ export function subscriberHttp(
   // First: its `/subscribers/growth` would otherwise be taken for `/subscribers/{id}`.
   const stats = {
     path: '/api',
-    app: subscriberStatsRoutes({ subscribers: deps.subscribers, history: new DynamoSubscriberHistory(options.db, options.table), clock: deps.clock }),
+    app: subscriberStatsRoutes({
+      subscribers: deps.subscribers,
+      growth: new DynamoGrowthMarks(options.db, options.table),
+      history: new DynamoSubscriberHistory(options.db, options.table),
+      clock: deps.clock,
+    }),
   };
   const mounts = subscriberMounts({
     subscribers: deps,

@@ -9,6 +9,7 @@ import {
   DynamoDBClient,
   ListTablesCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { TABLE_SCHEMA } from '../adapters/dynamodb/table-schema.ts';
@@ -110,10 +111,33 @@ export async function startDynamoDbLocal(options: { port?: number; dbPath?: stri
   };
 }
 
-/** Creates the single table (same shape as the CDK stack), or does nothing when it exists. */
+const stringAttributes = (names: readonly string[]) => names.map((AttributeName) => ({ AttributeName, AttributeType: 'S' as const }));
+const indexSpec = (ix: (typeof TABLE_SCHEMA.indexes)[number]) => ({
+  IndexName: ix.name,
+  KeySchema: [
+    { AttributeName: ix.partitionKey, KeyType: 'HASH' as const },
+    { AttributeName: ix.sortKey, KeyType: 'RANGE' as const },
+  ],
+  Projection: { ProjectionType: ix.projection },
+});
+
+/**
+ * Creates the single table (same shape as the CDK stack). A table kept from an earlier run (`npm start`
+ * keeps its data) gains the indexes added since, one at a time as DynamoDB (and CloudFormation) add them.
+ */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((ix) => ix.IndexName));
+    for (const ix of TABLE_SCHEMA.indexes.filter((i) => !present.has(i.name))) {
+      await client.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: stringAttributes([ix.partitionKey, ix.sortKey]),
+          GlobalSecondaryIndexUpdates: [{ Create: indexSpec(ix) }],
+        }),
+      );
+    }
     return;
   } catch (e) {
     if ((e as { name?: string }).name !== 'ResourceNotFoundException') throw e;
@@ -128,19 +152,12 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [...attrs].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+        AttributeDefinitions: stringAttributes([...attrs]),
         KeySchema: [
           { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
           { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: TABLE_SCHEMA.indexes.map((ix) => ({
-          IndexName: ix.name,
-          KeySchema: [
-            { AttributeName: ix.partitionKey, KeyType: 'HASH' },
-            { AttributeName: ix.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        })),
+        GlobalSecondaryIndexes: TABLE_SCHEMA.indexes.map(indexSpec),
         StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamViewType },
       }),
     );

@@ -48,7 +48,7 @@ const actionsOfFunction = (f: InkwireFunction) => statementsOf(f).flatMap(action
 const statementWith = (f: InkwireFunction, action: string) => statementsOf(f).filter((st) => actionsOf(st).includes(action));
 
 describe('data stack (stateful)', () => {
-  it('creates the single table from TABLE_SCHEMA: keys, GSIs with ALL projection, on demand, stream, TTL, PITR, deletion protection', () => {
+  it('creates the single table from TABLE_SCHEMA: keys, GSIs with their projections, on demand, stream, TTL, PITR, deletion protection', () => {
     data.resourceCountIs('AWS::DynamoDB::Table', 1);
     data.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
@@ -61,7 +61,7 @@ describe('data stack (stateful)', () => {
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: index.projection },
       })),
       BillingMode: 'PAY_PER_REQUEST',
       StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
@@ -69,7 +69,11 @@ describe('data stack (stateful)', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       DeletionProtectionEnabled: true,
     });
-    expect(TABLE_SCHEMA.indexes.map((i) => i.name)).toEqual(['GSI1', 'GSI2']);
+    expect(TABLE_SCHEMA.indexes.map((i) => [i.name, i.projection])).toEqual([
+      ['GSI1', 'ALL'],
+      ['GSI2', 'ALL'],
+      ['GSI3', 'KEYS_ONLY'],
+    ]);
     data.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 
@@ -243,6 +247,7 @@ describe('permissions (least privilege per function)', () => {
     const resources = JSON.stringify(table[0]!.Resource);
     expect(resources).toContain('/index/GSI1');
     expect(resources).toContain('/index/GSI2');
+    expect(resources).toContain('/index/GSI3');
     expect(resources).not.toContain('/index/*');
     expect(actionsOfFunction(api)).not.toContain('dynamodb:*');
     expect(actionsOfFunction(api)).not.toContain('dynamodb:Scan');

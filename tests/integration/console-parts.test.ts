@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { csrfToken, csrfValid, issueSession, readSession, sessionKey } from '../../lambdas/http/console/session.ts';
-import { growthPerDay } from '../../lambdas/core/subscribers/growth.ts';
+import { growthMarkOf, growthPerDay, growthWindow } from '../../lambdas/core/subscribers/growth.ts';
+import type { Subscriber } from '../../lambdas/core/subscribers/schema.ts';
 import { checkDns, type DnsLookup } from '../../lambdas/http/console/settings.ts';
 
 const NOW = Date.parse('2026-12-06T08:00:00Z');
@@ -54,33 +55,53 @@ describe('console session', () => {
 describe('growth per day', () => {
   const now = new Date(NOW);
   it('has one zeroed entry per day, oldest first, today last', () => {
-    const g = growthPerDay([], 30, now);
+    const g = growthPerDay(new Map(), 30, now);
     expect(g.items).toHaveLength(30);
     expect(g.from).toBe('2026-11-07');
     expect(g.to).toBe('2026-12-06');
     expect(g.items.every((d) => d.confirmed === 0 && d.net === 0)).toBe(true);
+    expect(growthWindow(90, now)).toHaveLength(90);
+    expect(growthWindow(90, now)[0]).toBe('2026-09-08');
   });
 
-  it('counts confirmations, unsubscribes and suppressions on their own days, and nets them', () => {
+  it('nets each day\u2019s counts and totals the window; days outside it are left out', () => {
     const g = growthPerDay(
-      [
-        { status: 'confirmed', confirmedAt: '2026-12-05T10:00:00Z', updatedAt: '2026-12-05T10:00:00Z' },
-        { status: 'confirmed', confirmedAt: '2026-12-05T23:59:59Z', updatedAt: '2026-12-05T23:59:59Z' },
-        { status: 'unsubscribed', confirmedAt: '2026-12-01T09:00:00Z', unsubscribedAt: '2026-12-05T12:00:00Z', updatedAt: '2026-12-05T12:00:00Z' },
-        { status: 'suppressed', confirmedAt: '2025-01-01T00:00:00Z', updatedAt: '2026-12-06T07:00:00Z' },
-        // Pending: no confirmation yet; and a confirmation before the window.
-        { status: 'pending', updatedAt: '2026-12-06T07:00:00Z' },
-        { status: 'confirmed', confirmedAt: '2026-10-01T00:00:00Z', updatedAt: '2026-10-01T00:00:00Z' },
-      ],
+      new Map([
+        ['2026-12-05', { confirmed: 2, unsubscribed: 1 }],
+        ['2026-12-06', { suppressed: 1, erased: 1 }],
+        ['2026-10-01', { confirmed: 7 }],
+      ]),
       30,
       now,
     );
     const day = (date: string) => g.items.find((d) => d.date === date);
-    expect(day('2026-12-05')).toEqual({ date: '2026-12-05', confirmed: 2, unsubscribed: 1, suppressed: 0, net: 1 });
-    expect(day('2026-12-01')).toEqual({ date: '2026-12-01', confirmed: 1, unsubscribed: 0, suppressed: 0, net: 1 });
-    expect(day('2026-12-06')).toEqual({ date: '2026-12-06', confirmed: 0, unsubscribed: 0, suppressed: 1, net: -1 });
-    expect(g.totals).toEqual({ confirmed: 3, unsubscribed: 1, suppressed: 1, net: 1 });
-    expect(growthPerDay([{ status: 'confirmed', confirmedAt: '2026-10-01T00:00:00Z', updatedAt: '2026-10-01T00:00:00Z' }], 90, now).totals.confirmed).toBe(1);
+    expect(day('2026-12-05')).toEqual({ date: '2026-12-05', confirmed: 2, unsubscribed: 1, suppressed: 0, erased: 0, net: 1 });
+    expect(day('2026-12-06')).toEqual({ date: '2026-12-06', confirmed: 0, unsubscribed: 0, suppressed: 1, erased: 1, net: -2 });
+    expect(g.totals).toEqual({ confirmed: 2, unsubscribed: 1, suppressed: 1, erased: 1, net: -1 });
+  });
+
+  describe('the mark a subscriber write makes', () => {
+    const s = (status: Subscriber['status'], version = 1) => ({ id: 'sub1', status, version, updatedAt: '2026-12-05T23:59:59Z' });
+    it('counts joining the confirmed list, from any other status', () => {
+      for (const from of [undefined, s('pending'), s('unsubscribed'), s('suppressed')])
+        expect(growthMarkOf(from, s('confirmed', 2))).toEqual({ day: '2026-12-05', kind: 'confirmed', subscriberId: 'sub1', version: 2 });
+    });
+    it('counts leaving it: unsubscribed, suppressed, erased (dated by the erasure, with the next version)', () => {
+      expect(growthMarkOf(s('confirmed'), s('unsubscribed', 2))?.kind).toBe('unsubscribed');
+      expect(growthMarkOf(s('confirmed'), s('suppressed', 2))?.kind).toBe('suppressed');
+      expect(growthMarkOf(s('confirmed', 4), undefined, '2026-12-06T01:00:00Z')).toEqual({
+        day: '2026-12-06',
+        kind: 'erased',
+        subscriberId: 'sub1',
+        version: 5,
+      });
+    });
+    it('counts nothing that leaves the list as it was', () => {
+      expect(growthMarkOf(s('confirmed'), s('confirmed', 2))).toBeUndefined(); // a preference change, a pause
+      expect(growthMarkOf(undefined, s('pending'))).toBeUndefined();
+      expect(growthMarkOf(s('pending'), s('suppressed', 2))).toBeUndefined(); // the confirmation bounced
+      expect(growthMarkOf(s('pending'), undefined, '2026-12-06T01:00:00Z')).toBeUndefined();
+    });
   });
 });
 

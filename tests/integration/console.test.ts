@@ -485,20 +485,38 @@ describe('console sign-in rate limit', () => {
 });
 
 describe('API added for the console', () => {
-  it('GET /api/subscribers/growth counts confirmations and unsubscribes per day, 30 or 90 days, and refuses other windows', async () => {
+  it('GET /api/subscribers/growth counts the day\u2019s confirmations and erasures, 30 or 90 days, and refuses other windows', async () => {
+    const today = async () => (await (await rt.api('/api/subscribers/growth?days=30')).json()).items.at(-1);
+    const before = await today();
     const imported = await rt.api('/api/subscribers/import?consent=confirmed', {
       method: 'POST',
       headers: { 'content-type': 'text/csv' },
-      body: 'email\ngrow1@example.com\ngrow2@example.com\n',
+      body: 'email\ngrow1@example.com\ngrow2@example.com\ngrow3@example.com\n',
     });
     expect(imported.status).toBe(200);
+    const pending = await rt.api('/api/subscribers/import', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: 'email\ngrow-pending@example.com\n',
+    });
+    expect(pending.status).toBe(200);
+    for (const email of ['grow3@example.com', 'grow-pending@example.com']) {
+      const found = await (await rt.api(`/api/subscribers?email=${email}`)).json();
+      expect((await rt.api(`/api/subscribers/${found.items[0].id}`, { method: 'DELETE' })).status).toBe(204);
+    }
+    // Three joined the confirmed list and one of them was erased; the pending one was never on it.
+    const after = await today();
+    expect({ confirmed: after.confirmed - before.confirmed, erased: after.erased - before.erased, net: after.net - before.net }).toEqual({
+      confirmed: 3,
+      erased: 1,
+      net: 2,
+    });
     const res = await rt.api('/api/subscribers/growth?days=30');
     expect(res.status).toBe(200);
     const g = await res.json();
     expect(g.items).toHaveLength(30);
     expect(g.to).toBe(new Date().toISOString().slice(0, 10));
-    expect(g.items.at(-1).confirmed).toBeGreaterThanOrEqual(2);
-    expect(g.totals.net).toBe(g.totals.confirmed - g.totals.unsubscribed - g.totals.suppressed);
+    expect(g.totals.net).toBe(g.totals.confirmed - g.totals.unsubscribed - g.totals.suppressed - g.totals.erased);
     expect((await (await rt.api('/api/subscribers/growth?days=90')).json()).items).toHaveLength(90);
     expect((await rt.api('/api/subscribers/growth?days=7')).status).toBe(400);
     expect((await rt.get('/api/subscribers/growth')).status).toBe(401);
@@ -523,5 +541,12 @@ describe('API added for the console', () => {
     }
     expect(items.find((h) => h.sendId === send.id)).toMatchObject({ kind: 'article', state: 'submitted' });
     expect((await rt.api('/api/subscribers/nobody0000/sends')).status).toBe(404);
+    const page = await (await rt.api(`/api/subscribers/${id}/sends?limit=1`)).json();
+    expect(page.items).toHaveLength(1);
+    for (const bad of ['limit=0', 'limit=101', 'cursor=e30', `cursor=${encodeURIComponent(Buffer.from('{"PK":"x"}').toString('base64url'))}`]) {
+      const res = await rt.api(`/api/subscribers/${id}/sends?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect((await res.json()).error.code).toBe('request.invalid');
+    }
   }, 40_000);
 });

@@ -16,7 +16,7 @@
  * - Email claim        EMAIL#<sha256(email)>     / EMAIL             (uniqueness of an address)
  * - Suppression        SUPPRESS#<sha256(email)>  / SUPPRESS
  * - Send               SEND#<id>                 / SEND              GSI1: SENDS / <createdAt>#<id>
- * - Delivery           SEND#<id>                 / D#<subscriberId>
+ * - Delivery           SEND#<id>                 / D#<subscriberId>     GSI3 (keys only): DELIVERED#<subscriberId> / <claimedAt>#<sendId>
  * - Send content       SEND#<id>                 / CONTENT           (frozen once when planning starts)
  * - Batch tally        SEND#<id>                 / B#<generation>#<batchId>  TTL (a batch is counted once)
  * - Digest archive     ARCHIVE#digests           / A#<sentAt>#<sendId>       (the web archive's index)
@@ -25,6 +25,7 @@
  * - Subscriber job     JOB#<id>                  / JOB               TTL (a CSV import or export job: status, progress, report)
  * - Sending instants   PACE#<account>            / PACE              (the next free instant of the SES account's rate, shared by every sender)
  * - Ended session     CONSOLE#<nonce>           / REVOKED           TTL (a console session signed out before it expired)
+ * - Growth mark       GROWTH#<shard>            / <day>#<kind>#<subscriberId>#<version>  TTL (one change of the confirmed list)
  */
 
 export type Key = { PK: string; SK: string };
@@ -89,6 +90,12 @@ export const keys = {
   delivery: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `${keys.deliveryPrefix}${subscriberId}` }),
   /** Sort-key prefix of a send's deliveries. */
   deliveryPrefix: 'D#',
+  /** GSI3 partition of one subscriber's delivery records, by when each was created: their send history. */
+  subscriberDeliveriesPartition: (subscriberId: string): string => `DELIVERED#${subscriberId}`,
+  subscriberDeliveryGsi3: (subscriberId: string, claimedAt: string, sendId: string) => ({
+    GSI3PK: keys.subscriberDeliveriesPartition(subscriberId),
+    GSI3SK: `${claimedAt}#${sendId}`,
+  }),
   sendContent: (id: string): Key => ({ PK: `SEND#${id}`, SK: 'CONTENT' }),
   /** What the provider reported about one recipient's message (one attribute per kind, set once). */
   sendReport: (sendId: string, subscriberId: string): Key => ({ PK: `SEND#${sendId}`, SK: `R#${subscriberId}` }),
@@ -99,6 +106,12 @@ export const keys = {
   digestArchiveEntry: (sentAt: string, sendId: string): Key => ({ PK: keys.digestArchivePartition, SK: `${keys.digestArchiveEntryPrefix}${sentAt}#${sendId}` }),
   /** Sort-key prefix of the digest archive's entries. */
   digestArchiveEntryPrefix: 'A#',
+  /** One change of the confirmed list, in its subscriber's shard of the growth marks, sorted by day. */
+  growthMark: (m: { day: string; kind: string; subscriberId: string; version: number }): Key => ({
+    PK: keys.growthPartition(shardOf(m.subscriberId, GROWTH_SHARDS)),
+    SK: `${m.day}#${m.kind}#${m.subscriberId}#${m.version}`,
+  }),
+  growthPartition: (shard: number): string => `GROWTH#${shard}`,
   /** A console session ended by signing out (kept until it would have expired). */
   consoleSessionRevoked: (nonce: string): Key => ({ PK: `CONSOLE#${nonce}`, SK: 'REVOKED' }),
 
@@ -151,12 +164,24 @@ export function parseFeedEntryKey(key: Key): { feed: FeedKey; month: string; pub
   return { feed, month: entry.publishedAt.slice(0, 7), ...entry };
 }
 
+/** A stable spread of ids over `shards` partitions or items. */
+export function shardOf(id: string, shards: number): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  return h % shards;
+}
+
 /** Report counter items per send. */
 export const REPORT_SHARDS = 8;
 
 /** The counter item a recipient's reports add to: a stable spread by subscriber id. */
 export function reportShard(subscriberId: string): number {
-  let h = 0;
-  for (let i = 0; i < subscriberId.length; i++) h = (h * 31 + subscriberId.charCodeAt(i)) >>> 0;
-  return h % REPORT_SHARDS;
+  return shardOf(subscriberId, REPORT_SHARDS);
 }
+
+/**
+ * Partitions of the growth marks. A large import confirms thousands of subscribers in a minute; spread
+ * over 8 partitions, its marks stay well under one partition's 1,000 writes a second, and a window is
+ * still read with 8 queries.
+ */
+export const GROWTH_SHARDS = 8;

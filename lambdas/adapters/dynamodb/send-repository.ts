@@ -152,7 +152,13 @@ export function sendItem(send: NewSend): Record<string, unknown> {
   return { ...keys.send(send.id), entity: 'send', ...send, ...keys.sendListGsi1(send.createdAt, send.id) };
 }
 
-const deliveryItem = (d: Delivery): Record<string, unknown> => ({ ...keys.delivery(d.sendId, d.subscriberId), entity: 'delivery', ...d });
+/** A delivery record, indexed once (at creation) in its subscriber's history (GSI3). */
+const deliveryItem = (d: Delivery): Record<string, unknown> => ({
+  ...keys.delivery(d.sendId, d.subscriberId),
+  entity: 'delivery',
+  ...d,
+  ...keys.subscriberDeliveryGsi3(d.subscriberId, d.claimedAt, d.sendId),
+});
 
 /** Sends, their delivery ledger and the digest archive index, in the single table. */
 export class DynamoSendRepository implements SendRepository {

@@ -20,6 +20,8 @@ import {
   type Suppression,
 } from '../../core/subscribers/ports.ts';
 import { FREQUENCIES, inAudience, SUBSCRIBER_STATUSES, type Subscriber, type SubscriberStatus } from '../../core/subscribers/schema.ts';
+import { growthMarkOf } from '../../core/subscribers/growth.ts';
+import { growthMarkItem } from './growth-marks.ts';
 import { keys, parseEmailClaimKey, parseSuppressionKey, type Key } from './keys.ts';
 import { ANY_KEY_VALUE, decodeCursor, encodeCursor, failedConditions, invalidCursor, isConditionalCheckFailed } from './errors.ts';
 import { batchGetAll, batchWriteAll } from './batch.ts';
@@ -82,6 +84,11 @@ const suppressionItem = (x: Suppression): Item => ({
   reason: x.reason,
   at: x.at,
 });
+/** The Put of the growth mark a write makes, if it changes the confirmed list (in the write's own transaction). */
+const growthMarkPut = (table: string, prev: Subscriber | undefined, next: Subscriber | undefined, at?: string): TransactItem[] => {
+  const mark = growthMarkOf(prev, next, at);
+  return mark ? [{ Put: { TableName: table, Item: growthMarkItem(mark) } }] : [];
+};
 const seenItem = (x: SeenClaim): Item => ({ ...keys.seen(x.source, x.id), entity: 'seen', expiresAt: x.expiresAt });
 
 /** Subscribers, address claims and suppressions in the single table. */
@@ -120,6 +127,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
           TransactItems: [
             { Put: { TableName: this.table, Item: toItem(subscriber), ConditionExpression: 'attribute_not_exists(PK)' } },
             { Put: { TableName: this.table, Item: claimItem(subscriber), ConditionExpression: 'attribute_not_exists(PK)' } },
+            ...growthMarkPut(this.table, undefined, subscriber),
           ],
         }),
       );
@@ -142,7 +150,8 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
   async update(next: Subscriber, prev: Subscriber, options: { suppress?: Suppression; unsuppress?: boolean; seen?: SeenClaim } = {}): Promise<void> {
     if (next.id !== prev.id) throw new Error('update must keep the subscriber id');
     const params = this.updateParams(next, prev);
-    if (!options.suppress && !options.unsuppress && !options.seen) {
+    const mark = growthMarkPut(this.table, prev, next);
+    if (!options.suppress && !options.unsuppress && !options.seen && !mark.length) {
       try {
         await this.db.send(new UpdateCommand(params));
       } catch (e) {
@@ -156,6 +165,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
     else if (options.unsuppress) items.push({ Delete: { TableName: this.table, Key: keys.suppression(next.emailHash) } });
     const seenIndex = options.seen ? items.length : -1;
     if (options.seen) items.push({ Put: { TableName: this.table, Item: seenItem(options.seen), ConditionExpression: 'attribute_not_exists(PK)' } });
+    items.push(...mark);
     try {
       await this.db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (e) {
@@ -183,6 +193,7 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
             { Delete: { TableName: this.table, Key: keys.emailClaim(prev.emailHash) } },
             { Delete: { TableName: this.table, Key: keys.subscriberDigests(prev.id) } },
             { Put: { TableName: this.table, Item: suppressionItem(suppression) } },
+            ...growthMarkPut(this.table, prev, undefined, suppression.at),
           ],
         }),
       );
@@ -350,7 +361,10 @@ export class DynamoSubscriberRepository implements SubscriberRepository {
   }
 
   async createMany(subscribers: Subscriber[]): Promise<void> {
-    const writes = subscribers.flatMap((s) => [{ PutRequest: { Item: toItem(s) } }, { PutRequest: { Item: claimItem(s) } }]);
+    const writes = subscribers.flatMap((s) => {
+      const mark = growthMarkOf(undefined, s);
+      return [{ PutRequest: { Item: toItem(s) } }, { PutRequest: { Item: claimItem(s) } }, ...(mark ? [{ PutRequest: { Item: growthMarkItem(mark) } }] : [])];
+    });
     // A few requests in flight at once keep a large import quick without a burst that throttles itself.
     await batchWriteAll(this.db, this.table, writes, { concurrency: 4, maxDelayMs: 2000 });
   }

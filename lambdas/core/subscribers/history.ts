@@ -16,22 +16,27 @@ export interface SubscriberSendRecord {
   reported: Partial<Record<ReportKind, string>>;
 }
 
-/** Reads one subscriber's delivery records (and reports) across the newest sends. */
-export interface SubscriberHistoryReader {
-  /**
-   * The subscriber's record in each of the newest `sends` sends (newest first), skipping sends that
-   * never had them in their audience.
-   */
-  sendsTo(subscriberId: string, sends: number): Promise<SubscriberSendRecord[]>;
+export interface SubscriberHistoryPage {
+  items: SubscriberSendRecord[];
+  /** Where the next (older) page starts; null on the last page. */
+  next: string | null;
 }
 
-/** How many of the newest sends a history looks through. */
-export const HISTORY_SENDS = 100;
+/** Reads one subscriber's delivery records (and what was reported about them), newest first. */
+export interface SubscriberHistoryReader {
+  /**
+   * One page of the sends that had the subscriber in their audience and reached them (a delivery
+   * record: sent, failed or skipped), newest first. Recipients a digest's plan left out (nothing new
+   * for them) have no record, so those sends are not in it. Throws the app's 400 for a cursor it did not make.
+   */
+  sendsTo(subscriberId: string, page: { limit: number; cursor?: string | undefined }): Promise<SubscriberHistoryPage>;
+}
 
-/**
- * What was sent to a subscriber: their record in each of the newest {@link HISTORY_SENDS} sends. Records
- * are kept with their send, so older sends are not looked at (a long list would cost one read per send).
- */
-export async function subscriberSendHistory(deps: { history: SubscriberHistoryReader }, subscriberId: string): Promise<SubscriberSendRecord[]> {
-  return deps.history.sendsTo(subscriberId, HISTORY_SENDS);
+/** What was sent to a subscriber, a page at a time: every send that created a delivery record for them. */
+export async function subscriberSendHistory(
+  deps: { history: SubscriberHistoryReader },
+  subscriberId: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<SubscriberHistoryPage> {
+  return deps.history.sendsTo(subscriberId, page);
 }

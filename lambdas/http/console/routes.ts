@@ -304,6 +304,7 @@ export function consoleRoutes(deps: ConsoleDeps) {
         confirmed: g.items.map((d: { confirmed: number }) => d.confirmed),
         unsubscribed: g.items.map((d: { unsubscribed: number }) => -d.unsubscribed),
         suppressed: g.items.map((d: { suppressed: number }) => -d.suppressed),
+        erased: g.items.map((d: { erased: number }) => -d.erased),
         net: g.items.map((d: { net: number }) => d.net),
       }),
       days,
@@ -531,9 +532,14 @@ export function consoleRoutes(deps: ConsoleDeps) {
   app.get('/admin/subscribers/:id', async (c) => {
     const id = c.req.param('id');
     if (!/^[a-z0-9]{1,64}$/.test(id)) throw new ConsoleError(400, 'That is not a subscriber id.');
-    const [s, history] = await Promise.all([api('GET', `/subscribers/${id}`), api('GET', `/subscribers/${id}/sends`)]);
+    const older = c.req.query('older');
+    const [s, history] = await Promise.all([
+      api('GET', `/subscribers/${id}`),
+      api('GET', `/subscribers/${id}/sends?limit=25${older ? `&cursor=${encodeURIComponent(older)}` : ''}`),
+    ]);
     const subscriber = need(s);
-    return render(c, 'subscriber', { title: subscriber.email, nav: 'subscribers', subscriber, history: need(history).items });
+    const page = need(history);
+    return render(c, 'subscriber', { title: subscriber.email, nav: 'subscribers', subscriber, history: page.items, older: page.next, paged: Boolean(older) });
   });
 
   app.post('/admin/subscribers/:id/erase', async (c) => {

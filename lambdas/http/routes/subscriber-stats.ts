@@ -1,15 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../../core/errors.ts';
-import { subscriberGrowth } from '../../core/subscribers/growth.ts';
-import { HISTORY_SENDS, subscriberSendHistory, type SubscriberHistoryReader } from '../../core/subscribers/history.ts';
+import { subscriberGrowth, type GrowthReader } from '../../core/subscribers/growth.ts';
+import { subscriberSendHistory, type SubscriberHistoryReader } from '../../core/subscribers/history.ts';
 import type { SubscriberRepository } from '../../core/subscribers/ports.ts';
 import { REPORT_KINDS } from '../../core/sends/model.ts';
 import type { Clock } from '../../core/clock.ts';
-import { errorResponses, newRouter } from '../router.ts';
+import { errorResponses, newRouter, pageLimit } from '../router.ts';
 import { SubscriberIdParam } from './subscribers.ts';
 
 export interface SubscriberStatsDeps {
-  subscribers: Pick<SubscriberRepository, 'all' | 'get'>;
+  subscribers: Pick<SubscriberRepository, 'get'>;
+  growth: GrowthReader;
   history: SubscriberHistoryReader;
   clock: Clock;
 }
@@ -20,7 +21,8 @@ const Day = z.object({
   confirmed: z.number().int(),
   unsubscribed: z.number().int(),
   suppressed: z.number().int(),
-  net: z.number().int().meta({ description: 'confirmed − unsubscribed − suppressed.' }),
+  erased: z.number().int(),
+  net: z.number().int().meta({ description: 'confirmed − unsubscribed − suppressed − erased: the change in confirmed subscribers that day.' }),
 });
 const GrowthSchema = z
   .object({
@@ -62,7 +64,7 @@ export function subscriberStatsRoutes(deps: SubscriberStatsDeps) {
       tags: ['Subscribers'],
       summary: 'Net subscriber growth per day',
       description:
-        'Confirmations, unsubscribes and suppressions per UTC day over the last 30 or 90 days, from each subscriber\u2019s dates. Reads the whole subscriber list (about 1 read unit per 4 KB of subscribers). Erased subscribers are not counted.',
+        'Changes of the confirmed list per UTC day over the last 30 or 90 days: subscribers confirmed (double opt-in, an import with consent, a resubscribe), and confirmed subscribers who unsubscribed, were suppressed (hard bounce, complaint) or were erased. Each change is recorded with the write that made it, so the days are exact and a day\u2019s net is the change in confirmed subscribers. Reads only the changes in the window.',
       security,
       request: { query: z.object({ days: z.enum(['30', '90']).default('30').meta({ description: 'The window: 30 or 90 days, today included.' }) }) },
       responses: { 200: { description: 'Growth per day', content: { 'application/json': { schema: GrowthSchema } } }, ...errorResponses(400, 401) },
@@ -75,20 +77,35 @@ export function subscriberStatsRoutes(deps: SubscriberStatsDeps) {
       path: '/subscribers/{id}/sends',
       tags: ['Subscribers'],
       summary: 'What was sent to a subscriber',
-      description: `The subscriber\u2019s delivery record in each of the newest ${HISTORY_SENDS} sends that had them in their audience, newest first, with what SES reported.`,
+      description:
+        'Every send that reached the subscriber (sent, failed or skipped), newest first, a page at a time: their delivery record in it and what SES reported. A digest whose plan found nothing new for them made no record and is not listed.',
       security,
       request: {
         params: SubscriberIdParam,
+        query: z.object({
+          limit: pageLimit(20),
+          cursor: z.string().max(2000).optional().meta({ description: 'The `next` value of the previous page.' }),
+        }),
       },
       responses: {
-        200: { description: 'The history', content: { 'application/json': { schema: z.object({ items: z.array(HistoryItem) }) } } },
+        200: {
+          description: 'One page of the history',
+          content: {
+            'application/json': {
+              schema: z.object({
+                items: z.array(HistoryItem),
+                next: z.string().nullable().meta({ description: 'Pass as `cursor` for older sends; null on the last page.' }),
+              }),
+            },
+          },
+        },
         ...errorResponses(400, 401, 404),
       },
     }),
     async (c) => {
       const id = c.req.valid('param').id;
       if (!(await deps.subscribers.get(id))) throw new AppError('subscriber.notFound', `no subscriber ${id}`);
-      return c.json({ items: await subscriberSendHistory(deps, id) }, 200);
+      return c.json(await subscriberSendHistory(deps, id, c.req.valid('query')), 200);
     },
   );
   return app;

@@ -83,10 +83,11 @@
           { label: 'Confirmed', stroke: dark ? '#7ee2a8' : '#116329', width: 2 },
           { label: 'Unsubscribed', stroke: dark ? '#f2cc60' : '#7a4d00', width: 2 },
           { label: 'Suppressed', stroke: dark ? '#ff8f80' : '#b42318', width: 2 },
+          { label: 'Erased', stroke: dark ? '#d2a8ff' : '#6e40c9', width: 2 },
           { label: 'Net', stroke: dark ? '#8ab4f8' : '#1a56db', width: 3 },
         ],
         axes: [axis, axis],
-      }, [xs, g.confirmed, g.unsubscribed, g.suppressed, g.net], chart);
+      }, [xs, g.confirmed, g.unsubscribed, g.suppressed, g.erased, g.net], chart);
     };
     draw();
     var resized = 0;
