@@ -18,14 +18,23 @@ afterAll(async () => {
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const FORM = 'application/x-www-form-urlencoded';
 
-/** Signs in with the key; the session cookie and the CSRF token of the dashboard's forms. */
-async function signIn(key = TEST_KEY, extra: Record<string, string> = {}) {
-  const res = await fetch(`${rt.url}/admin/sign-in`, {
+/**
+ * POSTs a form to the console as its own pages do: with the session cookie (if any) and this origin,
+ * redirects not followed (a 303 is the answer to look at). `headers` adds or overrides (a cross-site
+ * Origin, say).
+ */
+function postForm(path: string, fields: Record<string, string>, session: { cookie?: string | undefined; headers?: Record<string, string> } = {}) {
+  return fetch(rt.url + path, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': FORM, origin: rt.url, ...extra },
-    body: form({ key }),
+    headers: { 'content-type': FORM, origin: rt.url, ...(session.cookie ? { cookie: session.cookie } : {}), ...session.headers },
+    body: form(fields),
   });
+}
+
+/** Signs in with the key; the session cookie and the CSRF token of the dashboard's forms. */
+async function signIn(key = TEST_KEY, extra: Record<string, string> = {}) {
+  const res = await postForm('/admin/sign-in', { key }, { headers: extra });
   const setCookie = res.headers.get('set-cookie') ?? '';
   const cookie = setCookie.split(';')[0]!;
   return { res, setCookie, cookie };
@@ -104,12 +113,7 @@ describe('console session', () => {
       }
       const json = await fetch(`${rt.url}/admin/sends/x.json`, { headers: c ? { cookie: c } : {} });
       expect(json.status, label).toBe(401);
-      const post = await fetch(`${rt.url}/admin/articles`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': FORM, ...(c ? { cookie: c } : {}) },
-        body: form({ title: 'x', body: 'y', action: 'publish' }),
-      });
+      const post = await postForm('/admin/articles', { title: 'x', body: 'y', action: 'publish' }, { cookie: c });
       expect(post.status, label).toBe(401);
     }
     const list = await rt.api('/api/articles');
@@ -122,12 +126,7 @@ describe('console session', () => {
     const other = await csrfOf((await signIn()).cookie);
     expect(other).not.toBe(token);
     const attempt = (headers: Record<string, string>, fields: Record<string, string>) =>
-      fetch(`${rt.url}/admin/articles`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': FORM, cookie, ...headers },
-        body: form({ title: 'CSRF', body: 'body', action: 'publish', ...fields }),
-      });
+      postForm('/admin/articles', { title: 'CSRF', body: 'body', action: 'publish', ...fields }, { cookie, headers });
     expect((await attempt({}, {})).status).toBe(403);
     expect((await attempt({}, { _csrf: other })).status).toBe(403);
     expect((await attempt({ origin: 'https://evil.example' }, { _csrf: token })).status).toBe(403);
@@ -143,24 +142,14 @@ describe('console session', () => {
   it('sign out clears the cookie and ends the session on the server', async () => {
     const { cookie } = await signIn();
     const token = await csrfOf(cookie);
-    const res = await fetch(`${rt.url}/admin/sign-out`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': FORM, cookie, origin: rt.url },
-      body: form({ _csrf: token }),
-    });
+    const res = await postForm('/admin/sign-out', { _csrf: token }, { cookie });
     expect(res.status).toBe(303);
     expect(res.headers.get('set-cookie')).toMatch(/^inkwire_console=;.*Max-Age=0/);
     // A copy of the cookie kept from before is refused too: the session ended on the server.
     const replay = await fetch(`${rt.url}/admin/settings`, { redirect: 'manual', headers: { cookie } });
     expect(replay.status).toBe(303);
     expect(replay.headers.get('location')).toBe('/admin/');
-    const post = await fetch(`${rt.url}/admin/articles`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': FORM, cookie, origin: rt.url },
-      body: form({ _csrf: token, title: 'After sign-out', body: 'x', action: 'publish' }),
-    });
+    const post = await postForm('/admin/articles', { _csrf: token, title: 'After sign-out', body: 'x', action: 'publish' }, { cookie });
     expect(post.status).toBe(401);
     // Other sessions go on.
     expect((await fetch(`${rt.url}/admin/settings`, { redirect: 'manual', headers: { cookie: (await sharedSession()).cookie } })).status).toBe(200);
@@ -182,17 +171,11 @@ describe('console actions', () => {
     const token = await csrfOf(cookie);
     const before = (await (await rt.api('/api/articles')).json()).items.length;
     for (const path of ['/admin/preview/article', '/admin/preview/article-email']) {
-      const res = await fetch(rt.url + path, {
-        method: 'POST',
-        headers: { 'content-type': FORM, cookie, origin: rt.url },
-        body: form({
-          _csrf: token,
-          title: 'Draft <b>title</b>',
-          body: '# Heading here\n\n<script>alert(1)</script>text',
-          bodyFormat: 'markdown',
-          tags: 'Politics',
-        }),
-      });
+      const res = await postForm(
+        path,
+        { _csrf: token, title: 'Draft <b>title</b>', body: '# Heading here\n\n<script>alert(1)</script>text', bodyFormat: 'markdown', tags: 'Politics' },
+        { cookie },
+      );
       expect(res.status, path).toBe(200);
       const html = await res.text();
       expect(html, path).toContain('Heading here');
@@ -210,12 +193,7 @@ describe('console actions', () => {
     const { cookie } = await sharedSession();
     const token = await csrfOf(cookie);
     const article = await (await rt.api('/api/articles', { method: 'POST', json: { title: 'Test me', body: 'Body' } })).json();
-    const post = (fields: Record<string, string>) =>
-      fetch(`${rt.url}/admin/articles/${article.id}`, {
-        method: 'POST',
-        headers: { 'content-type': FORM, cookie, origin: rt.url },
-        body: form({ _csrf: token, ...fields }),
-      });
+    const post = (fields: Record<string, string>) => postForm(`/admin/articles/${article.id}`, { _csrf: token, ...fields }, { cookie });
     const ok = await post({ action: 'test', testAddress: 'editor@example.com' });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('A test email went to editor@example.com.');
@@ -234,13 +212,7 @@ describe('console article actions', () => {
   it('schedules, unpublishes and deletes an article from the editor’s buttons', async () => {
     const { cookie } = await sharedSession();
     const token = await csrfOf(cookie);
-    const post = (path: string, fields: Record<string, string>) =>
-      fetch(rt.url + path, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': FORM, cookie, origin: rt.url },
-        body: form({ _csrf: token, ...fields }),
-      });
+    const post = (path: string, fields: Record<string, string>) => postForm(path, { _csrf: token, ...fields }, { cookie });
     const at = new Date(Date.now() + 86_400_000).toISOString().slice(0, 16);
     const created = await post('/admin/articles', {
       title: 'Later',
@@ -273,12 +245,7 @@ describe('console article actions', () => {
     const { cookie } = await sharedSession();
     const token = await csrfOf(cookie);
     const article = await (await rt.api('/api/articles', { method: 'POST', json: { title: 'Alert preview', body: 'Alert body', status: 'published' } })).json();
-    const post = (fields: Record<string, string>) =>
-      fetch(`${rt.url}/admin/preview/email`, {
-        method: 'POST',
-        headers: { 'content-type': FORM, cookie, origin: rt.url },
-        body: form({ _csrf: token, ...fields }),
-      });
+    const post = (fields: Record<string, string>) => postForm('/admin/preview/email', { _csrf: token, ...fields }, { cookie });
     const ok = await post({ kind: 'article', articleId: article.id, subject: 'Read this' });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('Alert body');
@@ -326,12 +293,7 @@ describe('console subscriber jobs and sends', () => {
   it('shows the API’s refusal when a send cannot be resumed, and a dry run counts the audience without sending', async () => {
     const { cookie } = await sharedSession();
     const token = await csrfOf(cookie);
-    const created = await fetch(`${rt.url}/admin/sends`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': FORM, cookie, origin: rt.url },
-      body: form({ _csrf: token, kind: 'digest', frequency: 'weekly', action: 'dry-run' }),
-    });
+    const created = await postForm('/admin/sends', { _csrf: token, kind: 'digest', frequency: 'weekly', action: 'dry-run' }, { cookie });
     expect(created.status).toBe(303);
     const sendPath = created.headers.get('location')!;
     const deadline = Date.now() + 20_000;
@@ -341,11 +303,7 @@ describe('console subscriber jobs and sends', () => {
       if (send!.running) await new Promise((r) => setTimeout(r, 200));
     } while (send!.running && Date.now() < deadline);
     expect(send).toMatchObject({ status: 'completed', dryRun: true, counts: { submitted: 0 } });
-    const resume = await fetch(`${rt.url}${sendPath}/resume`, {
-      method: 'POST',
-      headers: { 'content-type': FORM, cookie, origin: rt.url },
-      body: form({ _csrf: token }),
-    });
+    const resume = await postForm(`${sendPath}/resume`, { _csrf: token }, { cookie });
     expect(resume.status).toBe(409);
     expect(await resume.text()).toMatch(/class="alert" role="alert">/);
   });
@@ -378,13 +336,7 @@ describe('console send controls', () => {
     const weekly = (await (await rt.api('/api/subscribers/counts')).json()).byFrequency.weekly as number;
     expect(weekly).toBeGreaterThanOrEqual(60);
     const article = await (await rt.api('/api/articles', { method: 'POST', json: { title: 'Long send', body: 'Many readers', status: 'published' } })).json();
-    const post = (path: string, fields: Record<string, string>) =>
-      fetch(rt.url + path, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': FORM, cookie, origin: rt.url },
-        body: form({ _csrf: token, ...fields }),
-      });
+    const post = (path: string, fields: Record<string, string>) => postForm(path, { _csrf: token, ...fields }, { cookie });
     const created = await post('/admin/sends', { kind: 'article', articleId: article.id, frequency: 'weekly', action: 'send' });
     expect(created.status).toBe(303);
     const sendPath = created.headers.get('location')!;

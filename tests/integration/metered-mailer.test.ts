@@ -10,38 +10,13 @@ import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
 import { MailerRejectedError, MailerThrottledError, type OutgoingEmail } from '../../lambdas/core/email/message.ts';
 import { meteredMailer, METRICS } from '../../lambdas/compose/observability.ts';
 import { PowertoolsObservability } from '../../lambdas/adapters/observability/powertools.ts';
+import { emfWritten } from '../support/emf.ts';
 
 /**
  * The metrics decorator around the production SesMailer, against the local SES endpoint (which answers
  * Throttling and refuses an unknown configuration set as SES does), with Powertools Metrics writing the
  * CloudWatch Embedded Metric Format to stdout as in Lambda. The EMF is read back from the captured output.
  */
-
-interface Emf {
-  _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
-  [key: string]: unknown;
-}
-
-/** The EMF documents written to stdout while `run` runs (Powertools writes one JSON document per line). */
-async function emfWritten(run: () => Promise<void>): Promise<Emf[]> {
-  const chunks: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await run();
-  } finally {
-    process.stdout.write = write;
-  }
-  return chunks
-    .join('')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((d): d is Emf => '_aws' in d);
-}
 
 const email = (to: string, configurationSet = 'newsletter'): OutgoingEmail => ({
   from: { name: 'Inkwire Test', address: 'newsletter@example.com' },

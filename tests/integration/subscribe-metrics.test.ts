@@ -3,6 +3,7 @@ import { startSubscriberHarness, type SubscriberHarness } from '../support/subsc
 import { subscribe } from '../../lambdas/core/subscribers/use-cases.ts';
 import { METRICS } from '../../lambdas/compose/observability.ts';
 import { PowertoolsObservability } from '../../lambdas/adapters/observability/powertools.ts';
+import { jsonWrittenToStdout } from '../support/emf.ts';
 
 /**
  * Subscribe outcomes as the AWS composition counts them (handlers/aws/mail.ts): the use case tells
@@ -18,22 +19,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function stdoutWhile(run: () => Promise<void>): Promise<Record<string, unknown>[]> {
-  const chunks: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => chunks.push(String(chunk)) > 0) as typeof process.stdout.write;
-  try {
-    await run();
-  } finally {
-    process.stdout.write = write;
-  }
-  return chunks
-    .join('')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 describe('subscribe outcomes as metrics', () => {
   it('counts each POST /subscribe by what it did, which the answer never shows', async () => {
     const saved = process.env.POWERTOOLS_DEV;
@@ -45,7 +30,7 @@ describe('subscribe outcomes as metrics', () => {
       obs.metrics.count(METRICS.subscribes, 1, { outcome });
     };
     try {
-      const emf = await stdoutWhile(async () => {
+      const emf = await jsonWrittenToStdout(async () => {
         for (const email of ['first@example.org', 'second@example.org']) {
           const res = await fetch(`${h.url}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
           expect(res.status).toBe(202);
