@@ -33,6 +33,7 @@ import { resumeActiveSends } from '../../lambdas/core/sends/use-cases.ts';
 import { deliveryDeps, planningDeps, type MailingParts, type SendingBase } from '../../lambdas/compose/sending.ts';
 import { deploymentLimits, type DeploymentLimits } from '../../infra/limits.ts';
 import { keys } from '../../lambdas/adapters/dynamodb/keys.ts';
+import { TABLE_SCHEMA } from '../../lambdas/adapters/dynamodb/table-schema.ts';
 import { batchWriteAll } from '../../lambdas/adapters/dynamodb/batch.ts';
 import { FsDocumentStore } from '../../lambdas/adapters/local/fs-document-store.ts';
 import { SesMailer } from '../../lambdas/adapters/ses/ses-mailer.ts';
@@ -93,8 +94,7 @@ export interface Pipeline {
 /**
  * Counts DynamoDB requests by operation, and the read and write units they would consume in AWS. DynamoDB
  * Local under-reports transactional writes, so write units follow AWS's rules for items under 1 KB (every
- * item here is): 1 per item written, 2 in a transaction, plus 1 per index entry rewritten (a subscriber
- * item lives in GSI1 and GSI2, both projecting every attribute). Reads: 1 per strongly consistent item
+ * item here is): 1 per item written, 2 in a transaction, plus 1 per index entry written (see indexWrites). Reads: 1 per strongly consistent item
  * read (0.5 eventually consistent, a missing item included); queries as DynamoDB Local reports them.
  */
 export class RequestCounter {
@@ -111,25 +111,35 @@ export class RequestCounter {
     this.rcu = 0;
     this.wcu = 0;
   }
-  /** A subscriber item (`SUB#<id>` / `SUB`) has entries in GSI1 and GSI2; nothing else written here has any. */
-  private static indexWrites(key: unknown): number {
+  /**
+   * Index entries a write adds or rewrites. A whole item (a put) has one in each index whose key it
+   * carries (a delivery record: GSI3, written once, keys only). An update or delete by key rewrites
+   * only a subscriber item's (GSI1 and GSI2 project every attribute); a delivery's update changes no
+   * GSI3 key and GSI3 projects nothing else, so it costs none.
+   */
+  private static indexWrites(key: unknown, wholeItem: boolean): number {
     const str = (v: unknown) => (typeof v === 'string' ? v : ((v as { S?: string } | undefined)?.S ?? ''));
-    const k = key as { PK?: unknown; SK?: unknown } | undefined;
+    const k = key as Record<string, unknown> | undefined;
+    if (wholeItem) return TABLE_SCHEMA.indexes.filter((ix) => k?.[ix.partitionKey] !== undefined).length;
     return str(k?.PK).startsWith('SUB#') && str(k?.SK) === 'SUB' ? 2 : 0;
   }
   private account(name: string, input: Record<string, any>, consumed: unknown): void {
-    const write = (key: unknown, factor: number) => (this.wcu += factor + RequestCounter.indexWrites(key));
+    const write = (key: unknown, factor: number, wholeItem = false) => (this.wcu += factor + RequestCounter.indexWrites(key, wholeItem));
     switch (name) {
       case 'PutItemCommand':
-        return void write(input.Item, 1);
+        return void write(input.Item, 1, true);
       case 'UpdateItemCommand':
       case 'DeleteItemCommand':
         return void write(input.Key, 1);
       case 'TransactWriteItemsCommand':
-        for (const t of input.TransactItems ?? []) write(t.Put?.Item ?? t.Update?.Key ?? t.Delete?.Key ?? t.ConditionCheck?.Key, 2);
+        for (const t of input.TransactItems ?? []) {
+          if (t.Put) write(t.Put.Item, 2, true);
+          else write(t.Update?.Key ?? t.Delete?.Key ?? t.ConditionCheck?.Key, 2);
+        }
         return;
       case 'BatchWriteItemCommand':
-        for (const reqs of Object.values(input.RequestItems ?? {}) as any[]) for (const r of reqs) write(r.PutRequest?.Item ?? r.DeleteRequest?.Key, 1);
+        for (const reqs of Object.values(input.RequestItems ?? {}) as any[])
+          for (const r of reqs) r.PutRequest ? write(r.PutRequest.Item, 1, true) : write(r.DeleteRequest?.Key, 1);
         return;
       case 'GetItemCommand':
         this.rcu += input.ConsistentRead ? 1 : 0.5;
