@@ -112,34 +112,37 @@ export class RequestCounter {
     this.wcu = 0;
   }
   /**
-   * Index entries a write adds or rewrites. A whole item (a put) has one in each index whose key it
-   * carries (a delivery record: GSI3, written once, keys only). An update or delete by key rewrites
-   * only a subscriber item's (GSI1 and GSI2 project every attribute); a delivery's update changes no
-   * GSI3 key and GSI3 projects nothing else, so it costs none.
+   * Index entries a write adds or rewrites. A whole item (a put) has one in each index that projects
+   * every attribute and whose key it carries. A keys-only index (GSI3, a delivery record's) is written
+   * only when the put creates the item (`attribute_not_exists`): later puts of the same record keep its
+   * index keys, and AWS writes no index entry that does not change. An update or delete by key rewrites
+   * only a subscriber item's (GSI1 and GSI2).
    */
-  private static indexWrites(key: unknown, wholeItem: boolean): number {
+  private static indexWrites(key: unknown, put?: { creates: boolean }): number {
     const str = (v: unknown) => (typeof v === 'string' ? v : ((v as { S?: string } | undefined)?.S ?? ''));
     const k = key as Record<string, unknown> | undefined;
-    if (wholeItem) return TABLE_SCHEMA.indexes.filter((ix) => k?.[ix.partitionKey] !== undefined).length;
+    if (put) return TABLE_SCHEMA.indexes.filter((ix) => k?.[ix.partitionKey] !== undefined && (ix.projection === 'ALL' || put.creates)).length;
     return str(k?.PK).startsWith('SUB#') && str(k?.SK) === 'SUB' ? 2 : 0;
   }
   private account(name: string, input: Record<string, any>, consumed: unknown): void {
-    const write = (key: unknown, factor: number, wholeItem = false) => (this.wcu += factor + RequestCounter.indexWrites(key, wholeItem));
+    const write = (key: unknown, factor: number, put?: { creates: boolean }) => (this.wcu += factor + RequestCounter.indexWrites(key, put));
+    const creates = (condition: unknown) => typeof condition === 'string' && condition.includes('attribute_not_exists');
     switch (name) {
       case 'PutItemCommand':
-        return void write(input.Item, 1, true);
+        return void write(input.Item, 1, { creates: creates(input.ConditionExpression) });
       case 'UpdateItemCommand':
       case 'DeleteItemCommand':
         return void write(input.Key, 1);
       case 'TransactWriteItemsCommand':
         for (const t of input.TransactItems ?? []) {
-          if (t.Put) write(t.Put.Item, 2, true);
+          if (t.Put) write(t.Put.Item, 2, { creates: creates(t.Put.ConditionExpression) });
           else write(t.Update?.Key ?? t.Delete?.Key ?? t.ConditionCheck?.Key, 2);
         }
         return;
       case 'BatchWriteItemCommand':
+        // Unconditional: the worker's outcomes rewrite records it claimed (no new index key); seeding creates subscribers (ALL-projected indexes).
         for (const reqs of Object.values(input.RequestItems ?? {}) as any[])
-          for (const r of reqs) r.PutRequest ? write(r.PutRequest.Item, 1, true) : write(r.DeleteRequest?.Key, 1);
+          for (const r of reqs) r.PutRequest ? write(r.PutRequest.Item, 1, { creates: false }) : write(r.DeleteRequest?.Key, 1);
         return;
       case 'GetItemCommand':
         this.rcu += input.ConsistentRead ? 1 : 0.5;
