@@ -9,11 +9,11 @@ const runtime = await startLocalRuntime().catch((e: unknown) => {
 const u = runtime.url;
 console.log(`
 Inkwire is running at ${u}  (ready in ${((Date.now() - started) / 1000).toFixed(1)} s, data in ${runtime.dataDir})
+Console ${u}/admin/  (sign in with the key printed below)
 
   Feeds       ${u}/feed.xml   ${u}/atom.xml   ${u}/feed.json
               per tag: ${u}/tags/<tag>/feed.xml   per author: ${u}/authors/<author>/feed.xml
   API docs    ${u}/api/docs   (OpenAPI: ${u}/api/openapi.json)
-  Console     ${u}/admin/   (sign in with the key printed below)
   Outbox      ${u}/_dev/outbox   (every email sent locally; SES endpoint ${runtime.sesEndpoint})
   Health      ${u}/health
   API key     ${runtime.apiKey}
