@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../support/dynamo.ts';
+import { aSubscriber } from '../support/subscribers.ts';
 import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subscriber-repository.ts';
 import { DynamoGrowthMarks } from '../../lambdas/adapters/dynamodb/growth-marks.ts';
 import { GROWTH_SHARDS } from '../../lambdas/adapters/dynamodb/keys.ts';
 import { StaleSubscriber } from '../../lambdas/core/subscribers/ports.ts';
 import { subscriberGrowth } from '../../lambdas/core/subscribers/growth.ts';
-import { emailHash, type Subscriber } from '../../lambdas/core/subscribers/schema.ts';
-import { newId } from '../../lambdas/core/ids.ts';
+import type { Subscriber } from '../../lambdas/core/subscribers/schema.ts';
 
 /**
  * Growth is counted from marks the subscriber repository writes with each change of the confirmed list,
@@ -26,21 +26,7 @@ describe('growth marks (the subscriber repository on DynamoDB Local)', () => {
     marks = new DynamoGrowthMarks(doc, tableName);
   });
 
-  const subscriber = (email: string, at: string, over: Partial<Subscriber> = {}): Subscriber => ({
-    id: newId(),
-    email,
-    emailHash: emailHash(email),
-    status: 'pending',
-    frequency: 'weekly',
-    topics: [],
-    paused: false,
-    createdAt: at,
-    updatedAt: at,
-    softBounces: 0,
-    source: 'form',
-    version: 1,
-    ...over,
-  });
+  const subscriber = (email: string, at: string, over: Partial<Subscriber> = {}) => aSubscriber(email, { createdAt: at, frequency: 'weekly', ...over });
   const change = (s: Subscriber, at: string, c: Partial<Subscriber>): Subscriber => ({ ...s, ...c, updatedAt: at, version: s.version + 1 });
 
   it('dates every change of the confirmed list by its own write, and nets them per day', async () => {

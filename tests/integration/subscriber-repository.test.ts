@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../support/dynamo.ts';
+import { aSubscriber } from '../support/subscribers.ts';
 import { DynamoSubscriberRepository } from '../../lambdas/adapters/dynamodb/subscriber-repository.ts';
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamodb/rate-limiter.ts';
 import { DynamoAudience } from '../../lambdas/adapters/dynamodb/audience.ts';
@@ -19,24 +20,7 @@ beforeAll(async () => {
   repo = new DynamoSubscriberRepository(doc, tableName);
 });
 
-function subscriber(email: string, over: Partial<Subscriber> = {}): Subscriber {
-  const now = '2024-02-11T10:00:00.000Z';
-  return {
-    id: newId(),
-    email,
-    emailHash: emailHash(email),
-    status: 'pending',
-    frequency: 'daily',
-    topics: [],
-    paused: false,
-    createdAt: now,
-    updatedAt: now,
-    softBounces: 0,
-    source: 'form',
-    version: 1,
-    ...over,
-  };
-}
+const subscriber = aSubscriber;
 const item = async (id: string) => (await doc.send(new GetCommand({ TableName: tableName, Key: keys.subscriber(id) }))).Item!;
 const audience = async (frequency: string) =>
   (

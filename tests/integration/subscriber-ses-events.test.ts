@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
+import { aSubscriber } from '../support/subscribers.ts';
 import { sesEvents, startSubscriberHarness, type SubscriberHarness } from '../support/subscriber-harness.ts';
 import { emailHash, type Subscriber } from '../../lambdas/core/subscribers/schema.ts';
 import { subscriberLinks } from '../../lambdas/core/subscribers/links.ts';
@@ -38,21 +39,7 @@ const apply = async (event: unknown, id: string = randomUUID()) => (await handle
 /** A confirmed subscriber written straight through the repository (the events handling is what is under test). */
 async function confirmedSubscriber(email: string): Promise<Subscriber> {
   const now = new Date().toISOString();
-  const s: Subscriber = {
-    id: `s${Math.random().toString(36).slice(2, 12)}`,
-    email,
-    emailHash: emailHash(email),
-    status: 'confirmed',
-    frequency: 'daily',
-    topics: [],
-    paused: false,
-    createdAt: now,
-    confirmedAt: now,
-    updatedAt: now,
-    softBounces: 0,
-    source: 'form',
-    version: 1,
-  };
+  const s = aSubscriber(email, { id: `s${Math.random().toString(36).slice(2, 12)}`, status: 'confirmed', createdAt: now, confirmedAt: now });
   await h.repo.create(s);
   return s;
 }
