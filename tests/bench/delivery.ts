@@ -320,13 +320,12 @@ async function startChildSesEndpoint(dir: string): Promise<{ url: string; pid: n
   };
 }
 
-/** A fresh table in `endpoint` with `n` confirmed daily subscribers due a digest and three articles for it. */
-async function audienceTable(endpoint: string, n: number, now: number) {
-  const admin = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const tableName = `bench-${newId()}`;
-  await ensureTable(admin, tableName);
-  const doc = DynamoDBDocumentClient.from(admin, { marshallOptions: { removeUndefinedValues: true } });
-  // Seeded with the stream off, as in the main runs.
+/**
+ * Seeds `n` confirmed daily subscribers (ids `b0000000`…) whose last daily digest was a day before `now`,
+ * so a daily digest is due to every one. Seeded with the table's stream off: the planner would otherwise
+ * first read through one stream record per subscriber.
+ */
+async function seedDailyAudience(admin: DynamoDBClient, doc: DynamoDBDocumentClient, tableName: string, n: number, now: number): Promise<void> {
   await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }));
   for (let from = 0; from < n; from += 10_000) {
     const ids = Array.from({ length: Math.min(10_000, n - from) }, (_, i) => from + i);
@@ -342,6 +341,15 @@ async function audienceTable(endpoint: string, n: number, now: number) {
     );
   }
   await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
+}
+
+/** A fresh table in `endpoint` with `n` confirmed daily subscribers due a digest and three articles for it. */
+async function audienceTable(endpoint: string, n: number, now: number) {
+  const admin = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const tableName = `bench-${newId()}`;
+  await ensureTable(admin, tableName);
+  const doc = DynamoDBDocumentClient.from(admin, { marshallOptions: { removeUndefinedValues: true } });
+  await seedDailyAudience(admin, doc, tableName, n, now);
   const repo = new DynamoArticleRepository(doc, tableName);
   for (let i = 0; i < 3; i++) await repo.create(article(i, now));
   return { tableName, doc, watcher: new DynamoSendRepository(doc, tableName) };
@@ -562,24 +570,9 @@ export async function benchDelivery(opts: DeliveryBenchOptions = {}): Promise<De
       const doc = DynamoDBDocumentClient.from(admin, { marshallOptions: { removeUndefinedValues: true } });
       log(`${n} subscribers: seeding...`);
       const now = Date.now();
-      // Seeded with the stream off: the planner would otherwise first read through one stream record per subscriber.
-      await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }));
       const seedStart = performance.now();
-      for (let from = 0; from < n; from += 10_000) {
-        const ids = Array.from({ length: Math.min(10_000, n - from) }, (_, i) => from + i);
-        await seedSubscribers(
-          doc,
-          tableName,
-          ids.map((i) => ({
-            id: `b${String(i).padStart(7, '0')}`,
-            frequency: 'daily',
-            confirmedAt: new Date(now - 30 * 86_400_000).toISOString(),
-            lastDigestAt: { daily: new Date(now - 86_400_000).toISOString() },
-          })),
-        );
-      }
+      await seedDailyAudience(admin, doc, tableName, n, now);
       log(`  seeded in ${((performance.now() - seedStart) / 1000).toFixed(0)} s`);
-      await admin.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
       const repo = new DynamoArticleRepository(doc, tableName);
       // Watches the send on a client of its own, so the polling is not counted.
       const watcher = new DynamoSendRepository(doc, tableName);
