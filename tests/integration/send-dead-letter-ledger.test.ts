@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { freshTable } from '../support/dynamo.ts';
+import { freshTable, sendLedger, sendPartition } from '../support/dynamo.ts';
 import { DynamoSendRepository } from '../../lambdas/adapters/dynamodb/send-repository.ts';
 import { settleGivenUpBatch, type DeadLetterDeps } from '../../lambdas/core/sends/dead-letter.ts';
 import { settleIfDone } from '../../lambdas/core/sends/settlement.ts';
@@ -57,21 +56,8 @@ describe('settling a given-up batch (the send repository on DynamoDB Local)', ()
     recipients: ids.map((id) => [id, `hash-${id}`]),
   });
 
-  /** Every item of the send's partition: the send, its ledger and its tally markers, as stored. */
-  async function partition(sendId: string): Promise<Record<string, unknown>[]> {
-    const out = await table.doc.send(
-      new QueryCommand({
-        TableName: table.tableName,
-        KeyConditionExpression: 'PK = :pk',
-        ExpressionAttributeValues: { ':pk': `SEND#${sendId}` },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Items ?? [];
-  }
-  async function ledger(sendId: string): Promise<Map<string, Record<string, unknown>>> {
-    return new Map((await partition(sendId)).filter((i) => String(i.SK).startsWith('D#')).map((i) => [i.subscriberId as string, i]));
-  }
+  const partition = (sendId: string) => sendPartition(table.doc, table.tableName, sendId);
+  const ledger = (sendId: string) => sendLedger(table.doc, table.tableName, sendId);
 
   it('reports the never-claimed and the given-back recipients failed and the one in flight uncertain, keeps the outcome already recorded, and counts the batch once', async () => {
     const id = await sendingSend(4);

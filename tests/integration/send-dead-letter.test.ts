@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSRecord } from 'aws-lambda';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { freshTable } from '../support/dynamo.ts';
+import { freshTable, sendLedger, sendPartition } from '../support/dynamo.ts';
 import { outboxByRecipient, seedSubscribers, startDeliveryPipeline, TEST_SITE, waitForSend, type Pipeline } from '../support/delivery-harness.ts';
 import { startSesEndpoint, type SesEndpoint } from '../../lambdas/local/ses-endpoint.ts';
 import { InProcessQueue, type QueueHandler } from '../../lambdas/local/queue.ts';
@@ -156,28 +155,8 @@ describe('a given-up send batch is settled from the dead-letter list, and its se
     }
   }
 
-  async function ledger(sendId: string): Promise<Map<string, Record<string, unknown>>> {
-    const out = await table.doc.send(
-      new QueryCommand({
-        TableName: table.tableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :d)',
-        ExpressionAttributeValues: { ':pk': `SEND#${sendId}`, ':d': 'D#' },
-        ConsistentRead: true,
-      }),
-    );
-    return new Map((out.Items ?? []).map((d) => [d.subscriberId as string, d]));
-  }
-  async function partition(sendId: string): Promise<unknown[]> {
-    const out = await table.doc.send(
-      new QueryCommand({
-        TableName: table.tableName,
-        KeyConditionExpression: 'PK = :pk',
-        ExpressionAttributeValues: { ':pk': `SEND#${sendId}` },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Items ?? [];
-  }
+  const ledger = (sendId: string) => sendLedger(table.doc, table.tableName, sendId);
+  const partition = (sendId: string) => sendPartition(table.doc, table.tableName, sendId);
   const states = (l: Map<string, Record<string, unknown>>, ids: string[]) =>
     Object.fromEntries(ids.map((id) => [id, `${l.get(id)?.state}/${l.get(id)?.code ?? ''}`]));
 
